@@ -1,0 +1,119 @@
+"""Filesystem helpers: atomic writes, streaming hashes, staged folders. Stdlib only."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+HASH_CHUNK = 1 << 20
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks so memory stays flat."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or create inside ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Write to a temp file in the same folder, fsync, rename over ``path``.
+
+    Readers see the old content or the new, never half of either.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        if durable:
+            fsync_dir(path.parent)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: Path, text: str, *, durable: bool = True) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"), durable=durable)
+
+
+def iter_files(root: Path) -> Iterator[Path]:
+    """Every regular file or symlink under ``root`` (not following links), sorted, as paths."""
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames.sort()
+        base = Path(dirpath)
+        for name in sorted(filenames):
+            yield base / name
+        # Symlinked directories show up in dirnames but are not descended into; report them.
+        for name in dirnames:
+            if (base / name).is_symlink():
+                yield base / name
+
+
+def relative_posix(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def is_within(path: Path, root: Path) -> bool:
+    """True if ``path`` resolves (following links) to somewhere inside ``root``."""
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def folder_is_empty(path: Path) -> bool:
+    return not any(path.iterdir())
+
+
+@contextlib.contextmanager
+def staged_dir(target: Path) -> Iterator[Path]:
+    """Yield a fresh temp folder beside ``target``; on success rename it to ``target``.
+
+    On any failure (including KeyboardInterrupt) the temp folder is removed, so no half-written
+    folder is ever left at ``target``. ``target`` must not exist, or be an empty folder, when the
+    block ends; callers clear it first when overwriting is allowed.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    try:
+        yield tmp
+        if target.is_dir() and not target.is_symlink() and folder_is_empty(target):
+            target.rmdir()
+        os.rename(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def replace_dir(staged: Path, target: Path) -> None:
+    """Swap a staged folder into place over an existing ``target`` (used by ``--force``)."""
+    backup = target.with_name(f".{target.name}.old-{os.getpid()}")
+    os.rename(target, backup)
+    try:
+        os.rename(staged, target)
+    except BaseException:
+        os.rename(backup, target)
+        raise
+    shutil.rmtree(backup, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""Removed once the first command module lands."""

@@ -1,0 +1,173 @@
+"""The integrity manifest: sha256 and size of every file in a model folder.
+
+``pack`` writes ``modelpack.manifest.json`` last; ``validate``, ``register`` and ``promote``
+verify it. The folder digest is the sha256 of the sorted ``path<TAB>sha256`` lines of every file
+except the manifest itself, so it is the same whether computed from the manifest or the files,
+and the same for a folder MLflow saved (which has no manifest) once hashed.
+
+Format version: ``format_version`` in the JSON. To change the layout, bump
+``FORMAT_VERSION`` and keep ``read_manifest`` accepting every older version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from modelpack._fs import is_within, iter_files, relative_posix, sha256_file
+from modelpack.errors import InvalidModelError
+
+MANIFEST_FILE: Final = "modelpack.manifest.json"
+FORMAT_VERSION: Final = 1
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    path: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    files: tuple[FileEntry, ...]
+
+    @property
+    def digest(self) -> str:
+        return folder_digest(self.files)
+
+    @property
+    def total_size(self) -> int:
+        return sum(f.size for f in self.files)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "algorithm": "sha256",
+            "digest": self.digest,
+            "files": {f.path: {"sha256": f.sha256, "size": f.size} for f in self.files},
+        }
+
+
+@dataclass
+class IntegrityReport:
+    """What differs between a folder and its manifest. Empty lists mean intact."""
+
+    changed: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+    escaping_links: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.changed or self.missing or self.extra or self.escaping_links)
+
+    def describe(self) -> str:
+        parts = []
+        for label, names in (
+            ("changed", self.changed),
+            ("missing", self.missing),
+            ("unexpected", self.extra),
+            ("symlink outside the folder", self.escaping_links),
+        ):
+            if names:
+                parts.append(f"{label}: {', '.join(names)}")
+        return "; ".join(parts) or "all files match the manifest"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "changed": self.changed,
+            "missing": self.missing,
+            "extra": self.extra,
+            "escaping_links": self.escaping_links,
+        }
+
+
+def folder_digest(entries: tuple[FileEntry, ...] | list[FileEntry]) -> str:
+    h = hashlib.sha256()
+    for entry in sorted(entries, key=lambda e: e.path):
+        h.update(f"{entry.path}\t{entry.sha256}\n".encode())
+    return "sha256:" + h.hexdigest()
+
+
+def escaping_links(root: Path) -> list[str]:
+    """Symlinks inside ``root`` that resolve outside it (a package must be self-contained)."""
+    return [relative_posix(p, root) for p in iter_files(root) if p.is_symlink() and not is_within(p, root)]
+
+
+def scan_folder(root: Path) -> Manifest:
+    """Hash every file under ``root`` except the manifest. Symlinks escaping ``root`` are refused."""
+    bad = escaping_links(root)
+    if bad:
+        raise InvalidModelError(
+            f"{root} has symlinks pointing outside the folder: {', '.join(bad)}",
+            hint="replace the links with the files themselves",
+            path=str(root),
+        )
+    entries = []
+    for path in iter_files(root):
+        rel = relative_posix(path, root)
+        if rel == MANIFEST_FILE or path.is_dir():
+            continue
+        entries.append(FileEntry(rel, sha256_file(path), path.stat().st_size))
+    return Manifest(tuple(entries))
+
+
+def write_manifest(root: Path) -> Manifest:
+    manifest = scan_folder(root)
+    (root / MANIFEST_FILE).write_text(json.dumps(manifest.to_dict(), indent=2, sort_keys=True) + "\n")
+    return manifest
+
+
+def read_manifest(root: Path) -> Manifest | None:
+    """The manifest of ``root``, or None when the folder has none (e.g. saved by MLflow)."""
+    path = root / MANIFEST_FILE
+    if not path.is_file():
+        return None
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        if int(raw["format_version"]) > FORMAT_VERSION:
+            raise InvalidModelError(
+                f"{path} has manifest format {raw['format_version']}, newer than this modelpack reads",
+                hint="upgrade modelpack",
+                path=str(path),
+            )
+        files = tuple(
+            FileEntry(str(name), str(info["sha256"]), int(info["size"]))
+            for name, info in raw["files"].items()
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InvalidModelError(f"{path} is not a valid manifest: {exc}", path=str(path)) from exc
+    return Manifest(files)
+
+
+def verify_folder(root: Path, manifest: Manifest) -> IntegrityReport:
+    """Compare every file under ``root`` with ``manifest`` (hashes are recomputed)."""
+    report = IntegrityReport(escaping_links=escaping_links(root))
+    expected = {f.path: f for f in manifest.files}
+    seen: set[str] = set()
+    for path in iter_files(root):
+        rel = relative_posix(path, root)
+        if rel == MANIFEST_FILE or rel in report.escaping_links or path.is_dir():
+            continue
+        seen.add(rel)
+        entry = expected.get(rel)
+        if entry is None:
+            report.extra.append(rel)
+        elif path.stat().st_size != entry.size or sha256_file(path) != entry.sha256:
+            report.changed.append(rel)
+    report.missing = sorted(set(expected) - seen - set(report.escaping_links))
+    return report
+
+
+def is_safe_relative(name: str) -> bool:
+    """A path recorded in a manifest or MLmodel must stay inside the folder."""
+    if not name or name.startswith(("/", "\\")) or "\x00" in name:
+        return False
+    parts = Path(name).parts
+    return ".." not in parts and not os.path.isabs(name)

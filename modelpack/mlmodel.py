@@ -1,0 +1,126 @@
+"""The ``MLmodel`` document: read and write it the way MLflow does.
+
+MLflow writes MLmodel with ``yaml.safe_dump(default_flow_style=False)`` (keys sorted) and reads
+it with ``yaml.safe_load``, so unknown keys survive both ways. modelpack's own keys are prefixed
+``modelpack_`` at the top level.
+
+Format version: ``modelpack_format_version`` records the layout modelpack wrote. To change the
+layout, bump ``FORMAT_VERSION``, keep reading every older version (add a migration in
+``_migrate`` that upgrades the raw dict in memory), and never write an older version.
+Folders with no such key (saved by MLflow) are read as they are.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+
+from modelpack.errors import InvalidModelError, NotFoundError
+
+MLMODEL_FILE: Final = "MLmodel"
+FORMAT_VERSION: Final = 1
+PYFUNC: Final = "python_function"
+# MLflow pins nothing on this; we record the MLflow release whose format we follow.
+MLFLOW_FORMAT_VERSION: Final = "3.18.0"
+
+
+@dataclass
+class MLmodel:
+    """A parsed MLmodel file. ``raw`` is the whole mapping; accessors cover what we use."""
+
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def flavors(self) -> dict[str, Any]:
+        flavors = self.raw.get("flavors")
+        return flavors if isinstance(flavors, dict) else {}
+
+    @property
+    def pyfunc(self) -> dict[str, Any] | None:
+        conf = self.flavors.get(PYFUNC)
+        return conf if isinstance(conf, dict) else None
+
+    @property
+    def signature(self) -> dict[str, Any] | None:
+        sig = self.raw.get("signature")
+        return sig if isinstance(sig, dict) else None
+
+    @property
+    def input_example_info(self) -> dict[str, Any] | None:
+        info = self.raw.get("saved_input_example_info")
+        return info if isinstance(info, dict) else None
+
+    @property
+    def utc_time_created(self) -> str | None:
+        value = self.raw.get("utc_time_created")
+        return None if value is None else str(value)
+
+    @property
+    def python_version(self) -> str | None:
+        conf = self.pyfunc or {}
+        value = conf.get("python_version")
+        return None if value is None else str(value)
+
+    def to_yaml(self) -> str:
+        return dump_yaml(self.raw)
+
+
+def dump_yaml(data: dict[str, Any]) -> str:
+    return yaml.safe_dump(data, default_flow_style=False, sort_keys=True)
+
+
+def utc_now_string() -> str:
+    """The timestamp form MLflow writes: ``str()`` of a naive UTC datetime."""
+    return str(_dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None))
+
+
+def mlmodel_path(folder: Path) -> Path:
+    return folder / MLMODEL_FILE
+
+
+def read_mlmodel(folder: Path) -> MLmodel:
+    """Parse ``folder/MLmodel`` with ``yaml.safe_load`` (never executes anything).
+
+    Args:
+        folder: a model folder, or the path of an MLmodel file itself.
+
+    Returns:
+        The parsed document.
+
+    Raises:
+        NotFoundError: the folder or its MLmodel file does not exist.
+        InvalidModelError: the file is not YAML, or not a mapping with a ``flavors`` mapping.
+    """
+    path = folder if folder.name == MLMODEL_FILE and folder.is_file() else mlmodel_path(folder)
+    if not folder.exists():
+        raise NotFoundError(f"model folder not found: {folder}", path=str(folder))
+    if not path.is_file():
+        raise NotFoundError(
+            f"no MLmodel file in {folder}",
+            hint="point at a folder written by 'modelpack pack' or MLflow's save_model",
+            path=str(folder),
+        )
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise InvalidModelError(
+            f"MLmodel in {folder} is not valid YAML: {_one_line(exc)}", path=str(path)
+        ) from exc
+    if not isinstance(raw, dict):
+        raise InvalidModelError(f"MLmodel in {folder} is not a YAML mapping", path=str(path))
+    if not isinstance(raw.get("flavors"), dict) or not raw["flavors"]:
+        raise InvalidModelError(f"MLmodel in {folder} has no flavors", path=str(path))
+    return MLmodel(raw=_migrate(raw))
+
+
+def _migrate(raw: dict[str, Any]) -> dict[str, Any]:
+    # Only one version exists so far; older layouts get upgraded here when there are any.
+    return raw
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())

@@ -1,0 +1,166 @@
+"""Presentation: the JSON envelope, rich tables, error lines and stderr progress.
+
+The only module besides ``modelpack.cli`` that touches rich. Results go to stdout, everything
+else (errors, warnings, progress) to stderr. rich honours NO_COLOR and FORCE_COLOR itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+RESULT_VERSION = "1"
+
+_consoles: dict[bool, Console] = {}
+
+
+def console(*, stderr: bool = False) -> Console:
+    """Shared rich consoles, created on first use (keeps rich off paths that print nothing)."""
+    if stderr not in _consoles:
+        from rich.console import Console
+
+        _consoles[stderr] = Console(stderr=stderr, highlight=False, soft_wrap=not stderr)
+    return _consoles[stderr]
+
+
+def reset_consoles() -> None:
+    """Forget cached consoles (the test runner swaps sys.stdout between invocations)."""
+    _consoles.clear()
+
+
+def envelope(
+    command: str,
+    *,
+    status: str,
+    exit_code: int,
+    data: Any = None,
+    errors: Sequence[Mapping[str, Any]] = (),
+    warnings: Sequence[str] = (),
+) -> dict[str, Any]:
+    return {
+        "modelpack_result_version": RESULT_VERSION,
+        "command": command,
+        "status": status,
+        "exit_code": exit_code,
+        "data": data,
+        "errors": list(errors),
+        "warnings": list(warnings),
+    }
+
+
+def write_json(document: Mapping[str, Any]) -> None:
+    """One JSON document on stdout, deterministic key order, plain write (not rich)."""
+    sys.stdout.write(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def error_line(message: str, hint: str | None = None, *, prefix: str = "error") -> None:
+    err = console(stderr=True)
+    err.print(f"[bold red]{prefix}:[/] {_escape(message)}")
+    if hint:
+        err.print(f"[dim]hint:[/] {_escape(hint)}")
+
+
+def warning_line(message: str) -> None:
+    console(stderr=True).print(f"[yellow]warning:[/] {_escape(message)}")
+
+
+def summary_line(message: str) -> None:
+    """One line on stdout for a mutating command's result."""
+    console().print(_escape(message))
+
+
+def plain(text: str) -> None:
+    """Unstyled stdout text (single-field output for shell capture)."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def table(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    title: str | None = None,
+) -> None:
+    from rich.table import Table
+
+    tbl = Table(title=title, title_justify="left", show_edge=False, header_style="bold")
+    for col in columns:
+        tbl.add_column(col, overflow="fold")
+    for row in rows:
+        tbl.add_row(*("" if v is None else _escape(str(v)) for v in row))
+    console().print(tbl)
+
+
+def key_values(pairs: Sequence[tuple[str, Any]], *, title: str | None = None) -> None:
+    out = console()
+    if title:
+        out.print(f"[bold]{_escape(title)}[/]")
+    width = max((len(k) for k, _ in pairs), default=0)
+    for key, value in pairs:
+        shown = "" if value is None else _escape(str(value))
+        out.print(f"  {key.ljust(width)}  {shown}")
+
+
+def heading(text: str) -> None:
+    console().print(f"\n[bold]{_escape(text)}[/]")
+
+
+def checklist(items: Sequence[tuple[str, str, str]]) -> None:
+    """Rows of (status, name, reason) with a fixed-width status mark."""
+    marks = {
+        "passed": "[green]PASS[/]",
+        "failed": "[red]FAIL[/]",
+        "warned": "[yellow]WARN[/]",
+        "skipped": "[dim]SKIP[/]",
+    }
+    out = console()
+    for status, name, reason in items:
+        mark = marks.get(status, status.upper())
+        out.print(f"{mark}  {_escape(name)}" + (f"  [dim]{_escape(reason)}[/]" if reason else ""))
+
+
+class StderrReporter:
+    """Progress on stderr for slow steps; silent when stderr is not a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and console(stderr=True).is_terminal
+        self._progress: Any = None
+        self._tasks: dict[str, Any] = {}
+
+    @contextlib.contextmanager
+    def step(self, description: str) -> Iterator[None]:
+        if not self.enabled:
+            yield
+            return
+        with console(stderr=True).status(_escape(description)):
+            yield
+
+    def advance(self, description: str, done: int, total: int | None) -> None:
+        if not self.enabled:
+            return
+        if self._progress is None:
+            from rich.progress import Progress
+
+            self._progress = Progress(console=console(stderr=True), transient=True)
+            self._progress.start()
+        if description not in self._tasks:
+            self._tasks[description] = self._progress.add_task(description, total=total)
+        self._progress.update(self._tasks[description], completed=done, total=total)
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
