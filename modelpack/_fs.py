@@ -88,12 +88,12 @@ def folder_is_empty(path: Path) -> bool:
 
 
 @contextlib.contextmanager
-def staged_dir(target: Path) -> Iterator[Path]:
+def staged_dir(target: Path, *, replace: bool = False) -> Iterator[Path]:
     """Yield a fresh temp folder beside ``target``; on success rename it to ``target``.
 
     On any failure (including KeyboardInterrupt) the temp folder is removed, so no half-written
-    folder is ever left at ``target``. ``target`` must not exist, or be an empty folder, when the
-    block ends; callers clear it first when overwriting is allowed.
+    folder is ever left at ``target``. An existing non-empty ``target`` is swapped out only when
+    ``replace`` is true.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
@@ -101,7 +101,10 @@ def staged_dir(target: Path) -> Iterator[Path]:
         yield tmp
         if target.is_dir() and not target.is_symlink() and folder_is_empty(target):
             target.rmdir()
-        os.rename(tmp, target)
+        if replace and target.exists():
+            replace_dir(tmp, target)
+        else:
+            os.rename(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

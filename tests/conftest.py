@@ -28,3 +28,64 @@ def _isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def modelpack_cmd(*args: str) -> list[str]:
     """argv for running the CLI in a real subprocess."""
     return [sys.executable, "-m", "modelpack", *args]
+
+
+@pytest.fixture
+def mixed_frame():
+    """20 rows with an int, a float, a string and a bool column."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    return pd.DataFrame(
+        {
+            "count": rng.integers(0, 100, 20).astype("int64"),
+            "ratio": rng.random(20).round(3),
+            "color": rng.choice(["red", "green", "blue"], 20),
+            "flag": rng.random(20) < 0.5,
+        }
+    )
+
+
+def _fit_pipeline(frame):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    pre = ColumnTransformer(
+        [
+            ("num", StandardScaler(), ["count", "ratio"]),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), ["color"]),
+            ("flag", "passthrough", ["flag"]),
+        ]
+    )
+    y = (frame["count"] > 50).astype(int)
+    return Pipeline([("pre", pre), ("clf", LogisticRegression())]).fit(frame, y)
+
+
+@pytest.fixture
+def sk_model_file(tmp_path: Path, mixed_frame) -> Path:
+    """A fitted sklearn pipeline saved with joblib."""
+    import joblib
+
+    path = tmp_path / "model.joblib"
+    joblib.dump(_fit_pipeline(mixed_frame), path)
+    return path
+
+
+@pytest.fixture
+def sample_csv(tmp_path: Path, mixed_frame) -> Path:
+    path = tmp_path / "sample.csv"
+    mixed_frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def packed(tmp_path: Path, sk_model_file: Path, sample_csv: Path) -> Path:
+    """A folder written by ``pack`` from the sklearn pipeline."""
+    from modelpack import api
+
+    out = tmp_path / "packed"
+    api.pack(sk_model_file, sample=sample_csv, output=out, name="mixed")
+    return out

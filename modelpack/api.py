@@ -1,0 +1,119 @@
+"""The public Python API: one function per command, each returning a result object.
+
+Everything heavy is imported inside the functions, so ``import modelpack.api`` stays cheap.
+
+Example::
+
+    from modelpack import api
+    result = api.pack("model.pkl", sample="sample.csv", output="out/model")
+    print(result.digest)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from modelpack.progress import SILENT, Reporter
+
+if TYPE_CHECKING:
+    from modelpack.inspector import InspectReport
+    from modelpack.packer import PackResult
+
+
+def pack(
+    model: str | Path,
+    *,
+    sample: str | Path,
+    output: str | Path,
+    flavor: str | None = None,
+    name: str | None = None,
+    description: str | None = None,
+    metadata: Mapping[str, str] | None = None,
+    serialization: str = "auto",
+    method: str = "predict",
+    example_rows: int = 5,
+    sample_rows: int | None = None,
+    sample_format: str | None = None,
+    signature_file: str | Path | None = None,
+    input_schema_file: str | Path | None = None,
+    output_schema_file: str | Path | None = None,
+    trusted: Iterable[str] = (),
+    force: bool = False,
+    reporter: Reporter = SILENT,
+) -> PackResult:
+    """Package a model as an MLflow model folder.
+
+    Args:
+        model: a pickle/joblib/cloudpickle file, or ``package.module:attr`` / ``file.py:attr``.
+        sample: a data file (CSV, TSV, Parquet, JSON, JSONL, NPY, NPZ) the model can predict on.
+        output: the folder to create.
+        flavor: ``sklearn`` or ``modelpack``; detected when omitted.
+        name: a name recorded in MLmodel.
+        description: a description recorded in MLmodel.
+        metadata: free-form ``metadata`` entries for MLmodel.
+        serialization: ``auto`` (skops when it can hold the model, else cloudpickle), ``skops``,
+            ``cloudpickle`` or ``pickle``.
+        method: the prediction method recorded as ``predict_fn``.
+        example_rows: rows of the sample saved as the input example.
+        sample_rows: cap on rows read for inference and prediction.
+        sample_format: force the sample's format instead of using its suffix.
+        signature_file: an MLflow signature JSON that replaces inference.
+        input_schema_file: an input schema JSON list that replaces input inference.
+        output_schema_file: an output schema JSON list that replaces output inference.
+        trusted: modules (or module.qualname) trusted beyond the allowlist when unpickling MODEL.
+        force: replace a non-empty output folder.
+        reporter: progress sink for slow steps.
+
+    Returns:
+        A PackResult describing the folder written.
+
+    Raises:
+        ModelpackError: see ``modelpack.packer.pack_model``.
+    """
+    from modelpack.packer import PackOptions, pack_model
+
+    def _path(value: str | Path | None) -> Path | None:
+        return None if value is None else Path(value)
+
+    options = PackOptions(
+        sample=Path(sample),
+        output=Path(output),
+        flavor=flavor,
+        name=name,
+        description=description,
+        metadata=dict(metadata or {}),
+        serialization=serialization,
+        method=method,
+        example_rows=example_rows,
+        sample_rows=sample_rows,
+        sample_format=sample_format,
+        signature_file=_path(signature_file),
+        input_schema_file=_path(input_schema_file),
+        output_schema_file=_path(output_schema_file),
+        trusted=tuple(trusted),
+        force=force,
+    )
+    return pack_model(str(model), options, reporter=reporter)
+
+
+def inspect(target: str | Path, *, home: Path | None = None) -> InspectReport:
+    """Describe a model folder (or registry URI) without loading the model.
+
+    Args:
+        target: a model folder, or a ``models:/`` URI resolved in the registry at ``home``.
+        home: the registry root; needed only for URIs.
+
+    Returns:
+        An InspectReport.
+
+    Raises:
+        NotFoundError: the folder, model, version, stage or alias does not exist.
+        InvalidModelError: the MLmodel file is unreadable.
+    """
+    from modelpack.inspector import inspect_folder
+    from modelpack.target import resolve_target
+
+    resolved = resolve_target(str(target), home=home)
+    return inspect_folder(resolved.path, uri=resolved.uri, registry=resolved.registry_info())

@@ -1,0 +1,116 @@
+"""``modelpack pack``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from modelpack import render
+from modelpack.cli import _run
+from modelpack.cli._app import app
+
+if TYPE_CHECKING:
+    from modelpack.packer import PackResult
+
+
+@app.command()
+def pack(
+    model: Annotated[
+        str,
+        typer.Argument(
+            help="Model file (pickle, joblib, cloudpickle) or a reference 'package.module:attr' / 'file.py:attr'."
+        ),
+    ],
+    sample: Annotated[
+        Path,
+        typer.Option("--sample", "-s", help="Sample data file: CSV, TSV, Parquet, JSON, JSONL, NPY or NPZ."),
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Folder to create (must be absent or empty).")
+    ],
+    flavor: Annotated[
+        str | None, typer.Option(help="Flavor: 'sklearn' or 'modelpack' (generic). Detected when omitted.")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Model name recorded in MLmodel.")] = None,
+    description: Annotated[str | None, typer.Option(help="Description recorded in MLmodel.")] = None,
+    metadata: Annotated[
+        list[str] | None,
+        typer.Option("--metadata", "-m", help="KEY=VALUE added to MLmodel metadata (repeatable)."),
+    ] = None,
+    serialization: Annotated[
+        str,
+        typer.Option(
+            help="auto (skops when skops trusts every type, else cloudpickle), skops, cloudpickle or pickle."
+        ),
+    ] = "auto",
+    method: Annotated[
+        str, typer.Option(help="Prediction method recorded as predict_fn (e.g. predict_proba).")
+    ] = "predict",
+    example_rows: Annotated[
+        int, typer.Option(min=1, help="Rows of the sample saved as the input example.")
+    ] = 5,
+    sample_rows: Annotated[
+        int | None, typer.Option(min=1, help="Read at most N rows of the sample (faster on huge files).")
+    ] = None,
+    sample_format: Annotated[
+        str | None, typer.Option("--format", help="Sample format when the suffix does not say it.")
+    ] = None,
+    signature: Annotated[
+        Path | None, typer.Option(help="MLflow signature JSON that replaces inference.")
+    ] = None,
+    input_schema: Annotated[
+        Path | None, typer.Option(help="Input schema JSON that replaces inference.")
+    ] = None,
+    output_schema: Annotated[
+        Path | None, typer.Option(help="Output schema JSON that replaces inference.")
+    ] = None,
+    trust_pickle: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Trust MODULE (or module.Name) when unpickling MODEL, beyond the allowlist (repeatable)."
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace a non-empty output folder.")] = False,
+    json_output: _run.JsonFlag = False,
+) -> None:
+    """Package a trained model as an MLflow model folder with an inferred signature."""
+    from modelpack import api
+
+    meta = _run.parse_key_values(metadata, "--metadata")
+    reporter = render.StderrReporter(enabled=not json_output)
+
+    def action() -> PackResult:
+        try:
+            return api.pack(
+                model,
+                sample=sample,
+                output=output,
+                flavor=flavor,
+                name=name,
+                description=description,
+                metadata=meta,
+                serialization=serialization,
+                method=method,
+                example_rows=example_rows,
+                sample_rows=sample_rows,
+                sample_format=sample_format,
+                signature_file=signature,
+                input_schema_file=input_schema,
+                output_schema_file=output_schema,
+                trusted=trust_pickle or (),
+                force=force,
+                reporter=reporter,
+            )
+        finally:
+            reporter.close()
+
+    _run.run("pack", json_output, action, _human)
+
+
+def _human(result: PackResult) -> None:
+    render.summary_line(
+        f"packed {result.output} ({result.flavor}, {result.serialization}, {result.files} files, {result.digest[:19]}…)"
+    )
+    render.console(stderr=True).print(f"serialization: {result.serialization}: {result.serialization_reason}")

@@ -1,0 +1,128 @@
+"""Input examples: ``input_example.json`` and ``serving_input_example.json`` as MLflow writes them.
+
+Values are written as strict JSON (missing values become ``null``, not the bare ``NaN`` token
+MLflow emits with pandas 3), and read back accepting either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+EXAMPLE_FILE = "input_example.json"
+SERVING_EXAMPLE_FILE = "serving_input_example.json"
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-safe Python value for one cell (numpy scalars, NaN/NaT, datetimes, bytes)."""
+    if value is None:
+        return None
+    item = getattr(value, "item", None)
+    if callable(item) and not isinstance(value, (list, dict, str, bytes)):
+        with contextlib.suppress(ValueError, TypeError):
+            value = item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, (_dt.datetime, _dt.date)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        import base64
+
+        return base64.encodebytes(value).decode("ascii")
+    if type(value).__name__ in ("NAType", "NaTType"):
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if hasattr(value, "tolist"):
+        return _plain(value.tolist())
+    return value
+
+
+def build_example(data: Any, rows: int) -> tuple[Any, dict[str, Any], Any]:
+    """(input_example content, saved_input_example_info, serving example) for the first rows."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(data, pd.DataFrame):
+        head = data.head(rows)
+        records = [[_plain(v) for v in row] for row in head.itertuples(index=False, name=None)]
+        named = not all(isinstance(c, int) for c in head.columns)
+        if named:
+            content: Any = {"columns": [_plain(c) for c in head.columns], "data": records}
+            serving: Any = {"dataframe_split": {"columns": content["columns"], "data": records}}
+        else:
+            content = {"data": records}
+            serving = {"dataframe_split": {"data": records}}
+        info = {
+            "artifact_path": EXAMPLE_FILE,
+            "pandas_orient": "split" if named else "values",
+            "serving_input_path": SERVING_EXAMPLE_FILE,
+            "type": "dataframe",
+        }
+        return content, info, serving
+    if isinstance(data, dict):
+        content = {str(k): _plain(np.asarray(v)[:rows]) for k, v in data.items()}
+    else:
+        content = _plain(np.asarray(data)[:rows])
+    info = {"artifact_path": EXAMPLE_FILE, "serving_input_path": SERVING_EXAMPLE_FILE, "type": "ndarray"}
+    return content, info, {"inputs": content}
+
+
+def write_example(folder: Path, data: Any, rows: int) -> dict[str, Any]:
+    content, info, serving = build_example(data, rows)
+    (folder / EXAMPLE_FILE).write_text(json.dumps(content, allow_nan=False))
+    (folder / SERVING_EXAMPLE_FILE).write_text(json.dumps(serving, indent=2, allow_nan=False))
+    return info
+
+
+def read_example_json(folder: Path, info: dict[str, Any]) -> Any:
+    """The raw JSON of a saved example (Python's json accepts MLflow's bare NaN tokens)."""
+    path = folder / str(info.get("artifact_path") or EXAMPLE_FILE)
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def example_to_data(raw: Any, info: dict[str, Any]) -> Any:
+    """Turn a saved example back into what the model takes (DataFrame or ndarray)."""
+    import numpy as np
+    import pandas as pd
+
+    kind = info.get("type")
+    if kind == "dataframe":
+        if isinstance(raw, dict) and "dataframe_split" in raw:
+            raw = raw["dataframe_split"]
+        columns = raw.get("columns") if isinstance(raw, dict) else None
+        rows = raw.get("data", []) if isinstance(raw, dict) else raw
+        return pd.DataFrame(rows, columns=columns)
+    if kind == "ndarray":
+        if isinstance(raw, dict) and "inputs" in raw:
+            raw = raw["inputs"]
+        if isinstance(raw, dict):
+            return {k: np.asarray(v) for k, v in raw.items()}
+        return np.asarray(raw)
+    return raw
+
+
+def preview(raw: Any, info: dict[str, Any], rows: int = 5) -> tuple[list[str], list[list[Any]]]:
+    """Column names and first rows of an example for display, without numpy or pandas."""
+    if isinstance(raw, dict) and "dataframe_split" in raw:
+        raw = raw["dataframe_split"]
+    if isinstance(raw, dict) and "data" in raw:
+        data = raw["data"][:rows]
+        width = len(data[0]) if data else 0
+        columns = [str(c) for c in raw.get("columns", range(width))]
+        return columns, [list(r) if isinstance(r, list) else [r] for r in data]
+    if isinstance(raw, list):
+        data = raw[:rows]
+        width = len(data[0]) if data and isinstance(data[0], list) else 1
+        return [str(i) for i in range(width)], [r if isinstance(r, list) else [r] for r in data]
+    if isinstance(raw, dict):
+        return list(raw), [[json.dumps(v)[:60] for v in raw.values()]]
+    return ["value"], [[raw]]

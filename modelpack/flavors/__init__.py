@@ -1,0 +1,177 @@
+"""Flavors: how a model object is written into a folder and read back.
+
+- ``sklearn``: scikit-learn estimators and pipelines (and xgboost/lightgbm sklearn wrappers, which
+  subclass sklearn's BaseEstimator). Written exactly as ``mlflow.sklearn`` writes it, with
+  ``python_function.loader_module: mlflow.sklearn``, so MLflow loads it with no modelpack.
+- ``modelpack``: any other Python object with ``predict``. Written with cloudpickle (or pickle)
+  and ``loader_module: modelpack.pyfunc_loader``, which MLflow can use when modelpack is
+  importable.
+
+Loading always runs the static safety scan first (``modelpack.safety``) and refuses a package
+whose pickles import anything outside the allowlist; the caller may widen it with ``trusted``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from modelpack.errors import InvalidModelError, MissingDependencyError, UnsafeModelError, UsageError
+from modelpack.mlmodel import MLmodel
+
+SKLEARN: Final = "sklearn"
+GENERIC: Final = "modelpack"
+FLAVORS: Final = (SKLEARN, GENERIC)
+SERIALIZATIONS: Final = ("auto", "skops", "cloudpickle", "pickle")
+GENERIC_LOADER: Final = "modelpack.pyfunc_loader"
+
+
+@dataclass(frozen=True)
+class SavedModel:
+    """What a flavor wrote: MLmodel flavor sections and the facts ``pack`` reports."""
+
+    flavors: dict[str, dict[str, Any]]
+    model_file: str
+    serialization: str
+    serialization_reason: str
+    base_requirements: tuple[str, ...] = field(default_factory=tuple)
+
+
+def is_sklearn_model(model: Any) -> bool:
+    try:
+        from sklearn.base import BaseEstimator
+    except ImportError:  # pragma: no cover - sklearn is a dependency
+        return False
+    return isinstance(model, BaseEstimator)
+
+
+def choose_flavor(model: Any, requested: str | None) -> str:
+    """The flavor for ``model``: the requested one if it fits, else detected."""
+    if not callable(getattr(model, "predict", None)):
+        raise InvalidModelError(
+            f"a {type(model).__module__}.{type(model).__qualname__} is not a model: it has no predict method",
+            hint="pass a fitted estimator, or a function that returns one",
+        )
+    detected = SKLEARN if is_sklearn_model(model) else GENERIC
+    if requested is None:
+        return detected
+    if requested not in FLAVORS:
+        raise UsageError(f"unknown flavor {requested!r} (choose from {', '.join(FLAVORS)})")
+    if requested == SKLEARN and detected != SKLEARN:
+        raise UsageError(
+            f"--flavor sklearn needs a scikit-learn estimator, got {type(model).__qualname__}",
+            hint="omit --flavor to use the generic 'modelpack' flavor",
+        )
+    return requested
+
+
+def save_model(
+    model: Any,
+    folder: Path,
+    *,
+    flavor: str,
+    serialization: str,
+    predict_fn: str = "predict",
+) -> SavedModel:
+    """Serialize ``model`` into ``folder`` and describe the flavor sections to record."""
+    if serialization not in SERIALIZATIONS:
+        raise UsageError(f"unknown serialization {serialization!r} (choose from {', '.join(SERIALIZATIONS)})")
+    if flavor == SKLEARN:
+        from modelpack.flavors import sklearn as sk
+
+        return sk.save(model, folder, serialization=serialization, predict_fn=predict_fn)
+    from modelpack.flavors import generic
+
+    return generic.save(model, folder, serialization=serialization, predict_fn=predict_fn)
+
+
+def model_files(mlmodel: MLmodel) -> list[str]:
+    """Relative paths of the files a loader will read (for scans and inspect)."""
+    names: list[str] = []
+    sk = mlmodel.flavors.get(SKLEARN)
+    if isinstance(sk, dict) and sk.get("pickled_model"):
+        names.append(str(sk["pickled_model"]))
+    gen = mlmodel.flavors.get(GENERIC)
+    if isinstance(gen, dict) and gen.get("model_file"):
+        names.append(str(gen["model_file"]))
+    conf = mlmodel.pyfunc or {}
+    for key in ("model_path", "data", "python_model"):
+        if conf.get(key):
+            names.append(str(conf[key]))
+    return sorted(set(names))
+
+
+def serialization_of(mlmodel: MLmodel) -> str | None:
+    """The serialization format recorded for the model file (MLflow: absent means pickle)."""
+    sk = mlmodel.flavors.get(SKLEARN)
+    if isinstance(sk, dict):
+        return str(sk.get("serialization_format") or "pickle")
+    gen = mlmodel.flavors.get(GENERIC)
+    if isinstance(gen, dict):
+        return str(gen.get("serialization_format") or "cloudpickle")
+    conf = mlmodel.pyfunc or {}
+    if conf.get("python_model"):
+        return "cloudpickle"
+    return None
+
+
+def load_model(folder: Path, mlmodel: MLmodel, *, trusted: Iterable[str] = ()) -> Any:
+    """Load the model object after the static safety scan passes.
+
+    Loading runs code from the package (unpickling is execution), so every pickle-like file in
+    the folder is scanned first against modelpack's allowlist plus ``trusted``.
+
+    Raises:
+        UnsafeModelError: the scan found globals outside the allowlist; nothing was loaded.
+        InvalidModelError: the folder has no flavor modelpack can load.
+        MissingDependencyError: the flavor needs a library that is not installed.
+    """
+    trusted = tuple(trusted)
+    ensure_safe(folder, trusted=trusted)
+    flavors = mlmodel.flavors
+    if SKLEARN in flavors:
+        from modelpack.flavors import sklearn as sk
+
+        return sk.load(folder, flavors[SKLEARN], mlmodel.pyfunc or {}, trusted=trusted)
+    if GENERIC in flavors:
+        from modelpack.flavors import generic
+
+        return generic.load(folder, flavors[GENERIC])
+    conf = mlmodel.pyfunc
+    if conf is None:
+        raise InvalidModelError(
+            f"{folder} has no python_function flavor (flavors: {', '.join(flavors) or 'none'})",
+            hint="modelpack can load sklearn, modelpack and python_function models",
+        )
+    return _load_via_mlflow(folder)
+
+
+def ensure_safe(folder: Path, *, trusted: Iterable[str] = ()) -> None:
+    """Raise UnsafeModelError if any pickle in ``folder`` imports a non-allowlisted global."""
+    from modelpack import safety
+
+    results = safety.scan_folder(folder, trusted=trusted)
+    findings = [f for r in results for f in r.findings]
+    if findings:
+        names = sorted({f"{f.file}: {f.global_name}" for f in findings})
+        shown = "; ".join(names[:5]) + (f" (+{len(names) - 5} more)" if len(names) > 5 else "")
+        raise UnsafeModelError(
+            f"refusing to load {folder}: its pickles import globals outside the allowlist: {shown}",
+            findings=[f.to_dict() for f in findings],
+            hint="if you trust this package, pass --trust-pickle MODULE for the modules named",
+        )
+
+
+def _load_via_mlflow(folder: Path) -> Any:
+    """Folders with another loader (e.g. an MLflow PythonModel) load through MLflow itself."""
+    try:
+        pyfunc = importlib.import_module("mlflow.pyfunc")
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"{folder} uses an MLflow loader modelpack does not implement",
+            hint="install mlflow to load python_function models with custom loaders",
+        ) from exc
+    return pyfunc.load_model(str(folder))

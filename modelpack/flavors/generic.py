@@ -1,0 +1,68 @@
+"""The generic ``modelpack`` flavor: any Python object with ``predict``.
+
+The object is written with cloudpickle (so classes defined in a user's script travel by value)
+or pickle. MLflow loads it through ``modelpack.pyfunc_loader`` when modelpack is installed.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+from modelpack.errors import InvalidModelError
+from modelpack.flavors import GENERIC, GENERIC_LOADER, SavedModel
+from modelpack.mlmodel import PYFUNC
+
+MODEL_FILE = "model.pkl"
+
+
+def save(model: Any, folder: Path, *, serialization: str, predict_fn: str) -> SavedModel:
+    import modelpack
+
+    fmt = "pickle" if serialization == "pickle" else "cloudpickle"
+    if serialization == "skops":
+        raise InvalidModelError("skops serializes scikit-learn models only; this model needs cloudpickle")
+    if fmt == "cloudpickle":
+        import cloudpickle
+
+        payload = bytes(cloudpickle.dumps(model, protocol=pickle.DEFAULT_PROTOCOL))
+        reason = (
+            "cloudpickle was requested"
+            if serialization == "cloudpickle"
+            else "not a scikit-learn model, so skops cannot hold it; cloudpickle keeps user classes"
+        )
+    else:
+        payload = pickle.dumps(model, protocol=pickle.DEFAULT_PROTOCOL)
+        reason = "--serialization pickle was requested"
+    (folder / MODEL_FILE).write_bytes(payload)
+    return SavedModel(
+        flavors={
+            GENERIC: {
+                "model_file": MODEL_FILE,
+                "serialization_format": fmt,
+                "predict_fn": predict_fn,
+                "modelpack_version": modelpack.__version__,
+                "model_class": f"{type(model).__module__}.{type(model).__qualname__}",
+            },
+            PYFUNC: {"loader_module": GENERIC_LOADER, "predict_fn": predict_fn},
+        },
+        model_file=MODEL_FILE,
+        serialization=fmt,
+        serialization_reason=reason,
+        base_requirements=("cloudpickle",) if fmt == "cloudpickle" else (),
+    )
+
+
+def load(folder: Path, conf: dict[str, Any]) -> Any:
+    """Load a scanned generic model file."""
+    file_name = str(conf.get("model_file") or MODEL_FILE)
+    path = folder / file_name
+    if not path.is_file():
+        raise InvalidModelError(f"the model file {file_name} is missing from {folder}")
+    with path.open("rb") as fh:
+        if conf.get("serialization_format", "cloudpickle") == "cloudpickle":
+            import cloudpickle
+
+            return cloudpickle.load(fh)
+        return pickle.load(fh)  # noqa: S301 - scanned by flavors.load_model before we get here

@@ -1,0 +1,119 @@
+"""The ``sklearn`` flavor, written the way ``mlflow.sklearn.save_model`` writes it.
+
+skops files load only the types skops trusts by default plus what the user trusts on the command
+line; ``skops_trusted_types`` in the MLmodel is never honoured, because a package must not be
+able to vouch for itself (MLflow fixed the same hole, GHSA-w582-9x45-8mpx).
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from modelpack.errors import InvalidModelError, UsageError
+from modelpack.flavors import SKLEARN, SavedModel
+from modelpack.mlmodel import PYFUNC
+
+SKOPS_FILE = "model.skops"
+PICKLE_FILE = "model.pkl"
+PREDICT_FNS = ("predict", "predict_proba", "predict_log_proba", "predict_joint_log_proba", "score")
+
+
+def save(model: Any, folder: Path, *, serialization: str, predict_fn: str) -> SavedModel:
+    import sklearn
+
+    if predict_fn not in PREDICT_FNS:
+        raise UsageError(f"--method {predict_fn} is not one MLflow's sklearn flavor supports")
+    fmt, reason, payload = _choose_serialization(model, serialization)
+    file_name = SKOPS_FILE if fmt == "skops" else PICKLE_FILE
+    if payload is None:
+        payload = _dump_pickle(model, fmt)
+    (folder / file_name).write_bytes(payload)
+    sk_conf: dict[str, Any] = {
+        "code": None,
+        "pickled_model": file_name,
+        "serialization_format": fmt,
+        "sklearn_version": sklearn.__version__,
+    }
+    if fmt == "skops":
+        sk_conf["skops_trusted_types"] = None
+    pyfunc_conf: dict[str, Any] = {
+        "loader_module": "mlflow.sklearn",
+        "model_path": file_name,
+        "predict_fn": predict_fn,
+    }
+    base = ["scikit-learn", "skops" if fmt == "skops" else ("cloudpickle" if fmt == "cloudpickle" else "")]
+    return SavedModel(
+        flavors={SKLEARN: sk_conf, PYFUNC: pyfunc_conf},
+        model_file=file_name,
+        serialization=fmt,
+        serialization_reason=reason,
+        base_requirements=tuple(b for b in base if b),
+    )
+
+
+def _choose_serialization(model: Any, requested: str) -> tuple[str, str, bytes | None]:
+    """Pick the format; ``auto`` prefers skops whenever skops trusts every type by default."""
+    if requested in ("pickle", "cloudpickle"):
+        return requested, f"--serialization {requested} was requested", None
+    import skops.io as sio
+
+    try:
+        data = sio.dumps(model)
+    except Exception as exc:
+        if requested == "skops":
+            raise InvalidModelError(f"skops cannot serialize this model: {exc}") from exc
+        return "cloudpickle", f"skops cannot serialize this model ({type(exc).__name__})", None
+    untrusted = sio.get_untrusted_types(data=data)
+    if not untrusted:
+        reason = "every type in the model is one skops trusts by default (loading runs no code)"
+        return "skops", reason, data
+    if requested == "skops":
+        raise InvalidModelError(
+            f"skops does not trust these types by default: {', '.join(untrusted)}",
+            hint="use --serialization cloudpickle, or --serialization auto to choose",
+        )
+    return "cloudpickle", f"skops does not trust by default: {', '.join(untrusted)}", None
+
+
+def _dump_pickle(model: Any, fmt: str) -> bytes:
+    if fmt == "cloudpickle":
+        import cloudpickle
+
+        return bytes(cloudpickle.dumps(model, protocol=pickle.DEFAULT_PROTOCOL))
+    return pickle.dumps(model, protocol=pickle.DEFAULT_PROTOCOL)
+
+
+def load(
+    folder: Path, sk_conf: dict[str, Any], pyfunc_conf: dict[str, Any], *, trusted: Iterable[str] = ()
+) -> Any:
+    """Load a scanned sklearn model file (skops, pickle or cloudpickle)."""
+    file_name = sk_conf.get("pickled_model") or pyfunc_conf.get("model_path") or pyfunc_conf.get("data")
+    if not file_name:
+        raise InvalidModelError(f"{folder}/MLmodel names no sklearn model file")
+    path = folder / str(file_name)
+    if not path.is_file():
+        raise InvalidModelError(f"the sklearn model file {file_name} is missing from {folder}")
+    fmt = str(sk_conf.get("serialization_format") or "pickle")
+    if fmt == "skops":
+        import skops.io as sio
+
+        untrusted = sio.get_untrusted_types(file=path)
+        allowed = set(trusted)
+        refused = [t for t in untrusted if not any(t == a or t.startswith(a + ".") for a in allowed)]
+        if refused:
+            from modelpack.errors import UnsafeModelError
+
+            raise UnsafeModelError(
+                f"refusing to load {path.name}: skops types not trusted: {', '.join(refused)}",
+                hint="if you trust this package, pass --trust-pickle with these type names",
+            )
+        return sio.load(path, trusted=list(untrusted))
+    with path.open("rb") as fh:
+        if fmt == "cloudpickle":
+            import cloudpickle
+
+            return cloudpickle.load(fh)
+        return pickle.load(fh)  # noqa: S301 - scanned by flavors.load_model before we get here

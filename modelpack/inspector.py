@@ -1,0 +1,157 @@
+"""``inspect``: describe a model folder from its metadata alone.
+
+It reads MLmodel with ``yaml.safe_load``, the example as JSON and hashes files; it never
+unpickles, and it imports none of numpy, pandas or scikit-learn.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelpack._fs import iter_files, relative_posix
+from modelpack.environment import pinned_versions, read_requirements
+from modelpack.manifest import MANIFEST_FILE, read_manifest, scan_folder
+from modelpack.mlmodel import read_mlmodel
+
+CODE_RUNNING_FORMATS = ("pickle", "cloudpickle", "joblib")
+
+
+@dataclass(frozen=True)
+class InspectReport:
+    path: str
+    uri: str | None
+    flavors: dict[str, Any]
+    loader_module: str | None
+    model_files: list[str]
+    serialization: str | None
+    loading_runs_code: bool | None
+    signature: dict[str, Any] | None
+    signature_rows: dict[str, list[tuple[str, str, bool]]]
+    example_columns: list[str]
+    example_rows: list[list[Any]]
+    files: list[dict[str, Any]]
+    digest: str
+    has_manifest: bool
+    created: str | None
+    python_version: str | None
+    libraries: dict[str, str]
+    name: str | None
+    description: str | None
+    metadata: dict[str, Any]
+    registry: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "uri": self.uri,
+            "flavors": self.flavors,
+            "loader_module": self.loader_module,
+            "model_files": self.model_files,
+            "serialization": self.serialization,
+            "loading_runs_code": self.loading_runs_code,
+            "signature": self.signature,
+            "input_example": {"columns": self.example_columns, "rows": self.example_rows},
+            "files": self.files,
+            "digest": self.digest,
+            "has_manifest": self.has_manifest,
+            "created": self.created,
+            "python_version": self.python_version,
+            "libraries": self.libraries,
+            "name": self.name,
+            "description": self.description,
+            "metadata": self.metadata,
+            "registry": self.registry,
+        }
+
+
+def inspect_folder(
+    folder: Path, *, uri: str | None = None, registry: dict[str, Any] | None = None
+) -> InspectReport:
+    """Describe the model folder at ``folder`` without loading the model.
+
+    Raises:
+        NotFoundError: no folder or no MLmodel.
+        InvalidModelError: MLmodel is not valid YAML or has no flavors.
+    """
+    from modelpack import flavors as flavor_mod
+    from modelpack import signature as sig_mod
+    from modelpack.example import preview, read_example_json
+
+    mlmodel = read_mlmodel(folder)
+    warnings: list[str] = []
+
+    signature_dict: dict[str, Any] | None = None
+    rows: dict[str, list[tuple[str, str, bool]]] = {}
+    if mlmodel.signature:
+        try:
+            sig = sig_mod.Signature.from_mlmodel(mlmodel.signature)
+            signature_dict = sig.to_dict()
+            for side in ("inputs", "outputs"):
+                schema = getattr(sig, side)
+                if schema is not None:
+                    rows[side] = sig_mod.schema_rows(schema)
+        except Exception as exc:  # a bad signature is reported, not fatal, for inspect
+            warnings.append(f"the MLmodel signature cannot be parsed: {exc}")
+
+    example_columns: list[str] = []
+    example_rows: list[list[Any]] = []
+    info = mlmodel.input_example_info
+    if info:
+        try:
+            example_columns, example_rows = preview(read_example_json(folder, info), info)
+        except (OSError, ValueError) as exc:
+            warnings.append(f"the input example cannot be read: {exc}")
+
+    manifest = read_manifest(folder)
+    if manifest is None:
+        manifest = scan_folder(folder)
+        has_manifest = False
+        warnings.append("no integrity manifest (not packed by modelpack); digest computed from the files")
+    else:
+        has_manifest = True
+    files = [
+        {"path": relative_posix(p, folder), "size": p.lstat().st_size}
+        for p in iter_files(folder)
+        if relative_posix(p, folder) != MANIFEST_FILE
+    ]
+
+    serialization = flavor_mod.serialization_of(mlmodel)
+    extra = mlmodel.raw.get("modelpack") if isinstance(mlmodel.raw.get("modelpack"), dict) else {}
+    metadata = mlmodel.raw.get("metadata") if isinstance(mlmodel.raw.get("metadata"), dict) else {}
+    pyfunc = mlmodel.pyfunc or {}
+    return InspectReport(
+        path=str(folder),
+        uri=uri,
+        flavors=json.loads(json.dumps(mlmodel.flavors, default=str)),
+        loader_module=pyfunc.get("loader_module"),
+        model_files=flavor_mod.model_files(mlmodel),
+        serialization=serialization,
+        loading_runs_code=None if serialization is None else serialization in CODE_RUNNING_FORMATS,
+        signature=signature_dict,
+        signature_rows=rows,
+        example_columns=example_columns,
+        example_rows=example_rows,
+        files=files,
+        digest=manifest.digest,
+        has_manifest=has_manifest,
+        created=mlmodel.utc_time_created,
+        python_version=mlmodel.python_version,
+        libraries=_libraries(folder, mlmodel.flavors),
+        name=extra.get("name") if isinstance(extra, dict) else None,
+        description=extra.get("description") if isinstance(extra, dict) else None,
+        metadata=json.loads(json.dumps(metadata, default=str)),
+        registry=registry,
+        warnings=warnings,
+    )
+
+
+def _libraries(folder: Path, flavors: dict[str, Any]) -> dict[str, str]:
+    libs = pinned_versions(read_requirements(folder))
+    sk = flavors.get("sklearn")
+    if isinstance(sk, dict) and sk.get("sklearn_version"):
+        libs.setdefault("scikit-learn", str(sk["sklearn_version"]))
+    return dict(sorted(libs.items()))

@@ -1,0 +1,144 @@
+"""Where ``pack`` gets the model object: a pickle/joblib/cloudpickle file or a Python reference.
+
+References are ``package.module:attr`` (importable) or ``path/to/file.py:attr``; ``attr`` may
+be a fitted model or a zero-argument function returning one. Model files are scanned before they
+are unpickled; a file whose pickle imports something outside the allowlist is refused unless the
+user trusts those modules.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from modelpack.errors import InputFileError, InvalidModelError, NotFoundError, UnsafeModelError
+
+_MODULE_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    model: Any
+    source: str
+    kind: str  # "file" or "reference"
+    by_value_module: Any = None  # a module loaded from a .py file, pickled by value
+
+
+def looks_like_reference(text: str) -> bool:
+    """``pkg.mod:attr`` or ``some/file.py:attr`` (and not an existing file path)."""
+    if Path(text).exists():
+        return False
+    head, sep, _ = text.rpartition(":")
+    return bool(sep) and (head.endswith(".py") or bool(_MODULE_REF.match(text)))
+
+
+def load_model_source(text: str, *, trusted: Iterable[str] = ()) -> LoadedModel:
+    """Resolve MODEL as given on the command line to a live model object.
+
+    Raises:
+        NotFoundError: the file or module does not exist.
+        UnsafeModelError: the pickle imports globals outside the allowlist.
+        InputFileError: the file is not a pickle of any kind, or the reference fails.
+    """
+    if looks_like_reference(text):
+        return _load_reference(text)
+    path = Path(text)
+    if not path.exists():
+        raise NotFoundError(f"model file not found: {text}", path=text)
+    if path.is_dir():
+        raise InputFileError(
+            f"{text} is a folder, not a model file",
+            hint="pass a .pkl/.joblib file or a package.module:attr reference",
+        )
+    return LoadedModel(_load_file(path, tuple(trusted)), str(path), "file")
+
+
+def _load_file(path: Path, trusted: tuple[str, ...]) -> Any:
+    from modelpack import safety
+
+    result = safety.scan_file(path, trusted=trusted)
+    if result.format == "unknown":
+        raise InputFileError(f"{path} is not a pickle, joblib or cloudpickle file")
+    if result.format == "skops":
+        import skops.io as sio
+
+        untrusted = sio.get_untrusted_types(file=path)
+        refused = [t for t in untrusted if t not in trusted]
+        if refused:
+            raise UnsafeModelError(
+                f"refusing to load {path.name}: skops types not trusted: {', '.join(refused)}",
+                hint="pass --trust-pickle TYPE for each type you trust",
+            )
+        return sio.load(path, trusted=list(untrusted))
+    if result.findings:
+        names = sorted({f.global_name for f in result.findings})
+        raise UnsafeModelError(
+            f"refusing to unpickle {path.name}: it imports globals outside the allowlist: {', '.join(names)}",
+            findings=[f.to_dict() for f in result.findings],
+            hint="if this is your own model, pass --trust-pickle MODULE for each module named",
+        )
+    try:
+        if result.format == "joblib":
+            import joblib
+
+            return joblib.load(path)
+        import cloudpickle  # reads plain pickles too, and cloudpickle's by-value functions
+
+        with path.open("rb") as fh:
+            return cloudpickle.load(fh)
+    except (ImportError, AttributeError) as exc:
+        raise InputFileError(
+            f"cannot unpickle {path.name}: {exc}",
+            hint="install the library the model was trained with, in this environment",
+        ) from exc
+    except Exception as exc:
+        raise InputFileError(f"cannot unpickle {path.name}: {type(exc).__name__}: {exc}") from exc
+
+
+def _load_reference(text: str) -> LoadedModel:
+    target, _, attr = text.rpartition(":")
+    by_value = None
+    if target.endswith(".py"):
+        file = Path(target)
+        if not file.is_file():
+            raise NotFoundError(f"Python file not found: {target}", path=target)
+        module_name = "_modelpack_user_" + re.sub(r"\W", "_", file.stem)
+        spec = importlib.util.spec_from_file_location(module_name, file)
+        if spec is None or spec.loader is None:
+            raise InputFileError(f"cannot import {target}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        loader = spec.loader
+        _exec(lambda: loader.exec_module(module), text)
+        by_value = module
+    else:
+        try:
+            module = importlib.import_module(target)
+        except ModuleNotFoundError as exc:
+            raise NotFoundError(f"cannot import module {target!r}: {exc}") from exc
+    obj: Any = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise NotFoundError(f"{target} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    if not callable(getattr(obj, "predict", None)) and callable(obj):
+        obj = _exec(obj, text)
+    if not callable(getattr(obj, "predict", None)):
+        raise InvalidModelError(
+            f"{text} gave a {type(obj).__qualname__}, which has no predict method",
+            hint="point at a fitted model or a zero-argument function that returns one",
+        )
+    return LoadedModel(obj, text, "reference", by_value)
+
+
+def _exec(fn: Any, text: str) -> Any:
+    try:
+        return fn()
+    except Exception as exc:
+        raise InputFileError(f"running {text} failed: {type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,224 @@
+"""``pack``: turn a model and a sample data file into an MLflow model folder.
+
+The folder is built in a temp dir beside the output and renamed into place only when every file,
+the MLmodel and the manifest are written, so a failure or Ctrl-C leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelpack import __version__
+from modelpack._fs import folder_is_empty, staged_dir
+from modelpack.errors import ConflictError, InvalidModelError, NotFoundError, SchemaViolationError
+from modelpack.mlmodel import MLFLOW_FORMAT_VERSION, MLMODEL_FILE, PYFUNC, dump_yaml, utc_now_string
+from modelpack.progress import SILENT, Reporter
+
+# Rows the model predicts on to learn the output schema; inference of the input schema reads the
+# whole file regardless (streaming).
+PREDICT_ROWS_DEFAULT = 10_000
+MODELPACK_KEY = "modelpack"
+MLMODEL_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PackOptions:
+    sample: Path
+    output: Path
+    flavor: str | None = None
+    name: str | None = None
+    description: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    serialization: str = "auto"
+    method: str = "predict"
+    example_rows: int = 5
+    sample_rows: int | None = None
+    sample_format: str | None = None
+    signature_file: Path | None = None
+    input_schema_file: Path | None = None
+    output_schema_file: Path | None = None
+    trusted: tuple[str, ...] = ()
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class PackResult:
+    output: str
+    flavor: str
+    serialization: str
+    serialization_reason: str
+    model_file: str
+    signature: dict[str, Any]
+    requirements: list[str]
+    digest: str
+    files: int
+    size_bytes: int
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "output": self.output,
+            "flavor": self.flavor,
+            "serialization": self.serialization,
+            "serialization_reason": self.serialization_reason,
+            "model_file": self.model_file,
+            "signature": self.signature,
+            "requirements": self.requirements,
+            "digest": self.digest,
+            "files": self.files,
+            "size_bytes": self.size_bytes,
+        }
+
+
+def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SILENT) -> PackResult:
+    """Build an MLmodel folder at ``options.output`` from MODEL and a sample file.
+
+    Raises:
+        NotFoundError: MODEL or the sample does not exist.
+        ConflictError: the output exists and is not empty, without ``force``.
+        UnsafeModelError: the model file's pickle imports globals outside the allowlist.
+        InvalidModelError: MODEL is not a model, or it cannot predict on the sample.
+        DataFormatError: the sample is empty, corrupt or of an unknown format.
+    """
+    from modelpack import environment, example, flavors, infer, readers, requirements, signature
+    from modelpack.manifest import write_manifest
+    from modelpack.model_source import load_model_source
+
+    output = options.output
+    _check_output(output, force=options.force)
+    if not options.sample.exists():
+        raise NotFoundError(f"sample file not found: {options.sample}", path=str(options.sample))
+    warnings: list[str] = []
+
+    with reporter.step("loading model"):
+        loaded = load_model_source(model_ref, trusted=options.trusted)
+    flavor = flavors.choose_flavor(loaded.model, options.flavor)
+    if not callable(getattr(loaded.model, options.method, None)):
+        raise InvalidModelError(f"the model has no {options.method} method")
+
+    with reporter.step("reading sample"):
+        input_schema = _input_schema(options)
+        predict_rows = options.sample_rows or PREDICT_ROWS_DEFAULT
+        data = readers.read_data(options.sample, fmt=options.sample_format, max_rows=predict_rows)
+
+    with reporter.step("predicting on the sample"):
+        predictions = _predict(loaded.model, options.method, data, options.sample)
+    output_schema = (
+        signature.load_schema_file(options.output_schema_file)
+        if options.output_schema_file
+        else infer.infer_schema(predictions)
+    )
+    if options.signature_file:
+        sig = signature.load_signature_file(options.signature_file)
+    else:
+        sig = signature.Signature(inputs=input_schema, outputs=output_schema)
+
+    if loaded.by_value_module is not None:
+        import cloudpickle
+
+        cloudpickle.register_pickle_by_value(loaded.by_value_module)
+
+    with staged_dir(output, replace=options.force) as tmp:
+        with reporter.step("writing model"):
+            saved = flavors.save_model(
+                loaded.model,
+                tmp,
+                flavor=flavor,
+                serialization=options.serialization,
+                predict_fn=options.method,
+            )
+        example_info = example.write_example(tmp, data, options.example_rows)
+        size = sum(p.stat().st_size for p in tmp.iterdir() if p.is_file())
+        reqs = requirements.infer_requirements(tmp / saved.model_file, saved.base_requirements)
+        if flavor == flavors.GENERIC:
+            reqs = sorted({*reqs, f"modelpack=={__version__}"}, key=str.lower)
+        environment.write_environment(tmp, reqs)
+        mlmodel = _mlmodel_dict(saved, sig, example_info, size, options)
+        (tmp / MLMODEL_FILE).write_text(dump_yaml(mlmodel))
+        with reporter.step("hashing files"):
+            manifest = write_manifest(tmp)
+
+    return PackResult(
+        output=str(output),
+        flavor=flavor,
+        serialization=saved.serialization,
+        serialization_reason=saved.serialization_reason,
+        model_file=saved.model_file,
+        signature=sig.to_dict(),
+        requirements=reqs,
+        digest=manifest.digest,
+        files=len(manifest.files) + 1,
+        size_bytes=manifest.total_size,
+        warnings=warnings,
+    )
+
+
+def _check_output(output: Path, *, force: bool) -> None:
+    if output.exists() and not output.is_dir():
+        raise ConflictError(f"output {output} exists and is not a folder", hint="choose another --output")
+    if output.is_dir() and not folder_is_empty(output) and not force:
+        raise ConflictError(
+            f"output {output} exists and is not empty",
+            hint="pass --force to replace it, or choose another --output",
+        )
+
+
+def _input_schema(options: PackOptions) -> Any:
+    from modelpack import infer, signature
+
+    if options.signature_file:
+        return None
+    if options.input_schema_file:
+        return signature.load_schema_file(options.input_schema_file)
+    return infer.infer_schema_from_file(
+        options.sample, fmt=options.sample_format, sample_rows=options.sample_rows
+    )
+
+
+def _predict(model: Any, method: str, data: Any, sample: Path) -> Any:
+    try:
+        return getattr(model, method)(data)
+    except Exception as exc:
+        message = " ".join(str(exc).split())[:300]
+        raise SchemaViolationError(
+            f"the model cannot {method} on {sample.name}: {type(exc).__name__}: {message}",
+            hint="the sample must have the columns and types the model was trained on",
+        ) from exc
+
+
+def _mlmodel_dict(
+    saved: Any, sig: Any, example_info: dict[str, Any], size: int, options: PackOptions
+) -> dict[str, Any]:
+    from modelpack import environment
+
+    flavors_conf = {k: dict(v) for k, v in saved.flavors.items()}
+    pyfunc = flavors_conf[PYFUNC]
+    pyfunc["python_version"] = environment.python_version()
+    pyfunc["env"] = {"conda": environment.CONDA_FILE, "virtualenv": environment.PYTHON_ENV_FILE}
+    doc: dict[str, Any] = {
+        "flavors": flavors_conf,
+        "is_signature_from_type_hint": False,
+        "mlflow_version": MLFLOW_FORMAT_VERSION,
+        "model_id": None,
+        "model_size_bytes": size,
+        "model_uuid": uuid.uuid4().hex,
+        "prompts": None,
+        "saved_input_example_info": example_info,
+        "signature": sig.to_mlmodel(),
+        "type_hint_from_example": False,
+        "utc_time_created": utc_now_string(),
+        MODELPACK_KEY: {
+            "format_version": MLMODEL_FORMAT_VERSION,
+            "version": __version__,
+            "name": options.name,
+            "description": options.description,
+            "serialization_reason": saved.serialization_reason,
+        },
+    }
+    if options.metadata:
+        doc["metadata"] = dict(options.metadata)
+    return doc

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The main job end to end on the sample models: train, pack, inspect.
+# Usage: sample_models/demo.sh VENV_BIN   (run by `make demo`; MODELPACK_HOME is set by make)
+set -euo pipefail
+bin=${1:?usage: demo.sh VENV_BIN}
+here=$(cd "$(dirname "$0")" && pwd)
+build="$here/build"
+mp="$bin/modelpack"
+step() { printf '\n== %s\n' "$*"; }
+
+step "train the sample models"
+"$bin/python" "$here/train.py" --out "$build"
+
+step "pack: iris classifier (DataFrame with named columns, CSV sample)"
+"$mp" pack "$build/iris/model.joblib" --sample "$build/iris/sample.csv" \
+  --output "$build/packed/iris" --name iris --description "RandomForest on the iris measurements" --force
+
+step "pack: wifi_scoring_model (pipeline over mixed features) from CSV, Parquet and JSON samples"
+"$mp" pack "$build/wifi/model.joblib" --sample "$build/wifi/sample.csv" \
+  --output "$build/packed/wifi_scoring_model" --name wifi_scoring_model --metadata team=network --force
+"$mp" pack "$build/wifi/model.joblib" --sample "$build/wifi/sample.parquet" \
+  --output "$build/packed/wifi_from_parquet" --name wifi_scoring_model --force
+"$mp" pack "$build/wifi/model.joblib" --sample "$build/wifi/sample.json" \
+  --output "$build/packed/wifi_from_json" --name wifi_scoring_model --force
+
+step "pack: regressor trained on a numpy array (NPY sample)"
+"$mp" pack "$build/regressor/model.joblib" --sample "$build/regressor/sample.npy" \
+  --output "$build/packed/regressor" --name regressor --force
+
+step "pack: a custom Python model from a file reference (generic flavor)"
+"$mp" pack "$here/custom_model.py:build" --sample "$build/wifi/sample.csv" \
+  --output "$build/packed/signal_quality" --name signal_quality --force
+
+for m in iris wifi_scoring_model regressor signal_quality; do
+  step "inspect $m"
+  "$mp" inspect "$build/packed/$m"
+done
