@@ -14,7 +14,7 @@ import yaml
 
 from modelpack.manifest import write_manifest
 
-LOADER = '''\
+LOADER = """\
 import pickle
 import os
 
@@ -30,7 +30,7 @@ class _Model:
 def _load_pyfunc(path):
     with open(os.path.join(path, "model.pkl") if os.path.isdir(path) else path, "rb") as fh:
         return _Model(pickle.load(fh))
-'''
+"""
 
 
 def make_model(folder: Path, *, seed: int = 0, payload: bytes = b"", manifest: bool = True) -> Path:
@@ -62,7 +62,9 @@ def make_model(folder: Path, *, seed: int = 0, payload: bytes = b"", manifest: b
     (folder / "conda.yaml").write_text(
         "channels: [conda-forge]\ndependencies:\n- python=3.11\n- pip\n- pip: [cloudpickle]\nname: mlflow-env\n"
     )
-    (folder / "python_env.yaml").write_text("python: 3.11.7\nbuild_dependencies: [pip]\ndependencies: [-r requirements.txt]\n")
+    (folder / "python_env.yaml").write_text(
+        "python: 3.11.7\nbuild_dependencies: [pip]\ndependencies: [-r requirements.txt]\n"
+    )
     (folder / "requirements.txt").write_text("cloudpickle\n")
     (folder / "code").mkdir(exist_ok=True)
     (folder / "code" / "mp_test_loader.py").write_text(LOADER)
