@@ -44,6 +44,7 @@ from modelpack.cli import (  # noqa: E402,F401
     diff_cmd,
     inspect_cmd,
     pack_cmd,
+    registry_cmds,
 )
 
 
