@@ -4,17 +4,15 @@ Parsing follows MLflow's ``_parse_model_uri``: the suffix after the name is a ve
 all digits, ``latest`` in any case, and otherwise a stage; an alias is split off at the last
 ``@``; a sub-path or a bare ``models:/NAME`` (an MLflow LoggedModel id) is refused. Stdlib only.
 
-``resolve_target`` is what ``inspect``, ``validate``, ``predict`` and ``register`` call on their
-TARGET argument: a plain path comes back unchanged, a URI becomes the stored version's folder.
+``modelpack.target.resolve_target`` uses this to turn a command's TARGET into a folder.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Final
 
-from modelpack.errors import NotFoundError, UsageError
+from modelpack.errors import UsageError
 
 SCHEME: Final = "models:"
 PREFIX: Final = "models:/"
@@ -54,16 +52,6 @@ class ModelUri:
         if self.latest:
             return f"{PREFIX}{self.name}/latest"
         return f"{PREFIX}{self.name}/{self.stage}"
-
-
-@dataclass(frozen=True)
-class ResolvedTarget:
-    """Where a TARGET's model files are. ``uri``/``name``/``version`` are set for registry URIs."""
-
-    path: Path
-    uri: str | None = None
-    name: str | None = None
-    version: int | None = None
 
 
 def is_model_uri(text: str) -> bool:
@@ -120,31 +108,3 @@ def parse_model_uri(text: str) -> ModelUri:
     if suffix.lower() == "latest":
         return ModelUri(name=name, latest=True)
     return ModelUri(name=name, stage=suffix)
-
-
-def resolve_target(target: str, home: Path) -> ResolvedTarget:
-    """Turn a command's TARGET (a folder or a ``models:/`` URI) into a folder holding the model.
-
-    Args:
-        target: a filesystem path or a model URI.
-        home: the registry root (``MODELPACK_HOME``), used only for URIs.
-
-    Returns:
-        For a path, the path unchanged. For a URI, the stored version's folder (a plain MLmodel
-        folder, loadable by ``mlflow.pyfunc.load_model``) with the URI, name and version.
-
-    Raises:
-        NotFoundError: the path does not exist, or the URI names no model, version, stage or
-            alias (the message lists what exists).
-        UsageError: a malformed URI.
-        RegistryError: the registry metadata is unreadable.
-    """
-    if not is_model_uri(target):
-        path = Path(target)
-        if not path.exists():
-            raise NotFoundError(f"model folder not found: {target}", path=target)
-        return ResolvedTarget(path=path)
-    from modelpack.registry import FileRegistry
-
-    record = FileRegistry(home).resolve(target)
-    return ResolvedTarget(path=record.local_path, uri=target, name=record.name, version=record.version)

@@ -1,6 +1,6 @@
 """A local, file-based model registry that is safe under concurrent writers and crashes.
 
-``FileRegistry`` is the entry point; ``modelpack.uri.resolve_target`` turns a command's TARGET
+``FileRegistry`` is the entry point; ``modelpack.target.resolve_target`` turns a command's TARGET
 (a folder or a ``models:/`` URI) into a folder. Layout, format version and migration procedure:
 ``modelpack.registry.layout``. Stdlib only (plus PyYAML when registering, to read MLmodel).
 """

@@ -31,7 +31,9 @@ def test_identical_folders(packed: Path) -> None:
 
 
 def test_new_required_input_is_breaking(tmp_path: Path, packed: Path) -> None:
-    b = _variant(packed, tmp_path / "b", lambda cols: [*cols, {"type": "double", "name": "extra", "required": True}])
+    b = _variant(
+        packed, tmp_path / "b", lambda cols: [*cols, {"type": "double", "name": "extra", "required": True}]
+    )
     result = runner.invoke(app, ["diff", str(packed), str(b)])
     assert result.exit_code == 3
     assert "extra" in result.stdout and "breaking" in result.stdout

@@ -6,7 +6,8 @@ import pytest
 
 from modelpack.errors import NotFoundError, UsageError
 from modelpack.registry import FileRegistry
-from modelpack.uri import ModelUri, ResolvedTarget, is_model_uri, parse_model_uri, resolve_target
+from modelpack.target import Target, resolve_target
+from modelpack.uri import ModelUri, is_model_uri, parse_model_uri
 from tests.registry_helpers import make_model
 
 
@@ -76,14 +77,14 @@ def test_is_model_uri_is_only_the_scheme() -> None:
 
 def test_resolve_target_plain_folder_unchanged(tmp_path: Path) -> None:
     folder = make_model(tmp_path / "m")
-    resolved = resolve_target(str(folder), tmp_path / "home")
-    assert resolved == ResolvedTarget(path=folder)
+    resolved = resolve_target(str(folder), home=tmp_path / "home")
+    assert resolved == Target(path=folder)
     assert not (tmp_path / "home").exists()  # a path never touches the registry
 
 
 def test_resolve_target_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(NotFoundError, match="not found"):
-        resolve_target(str(tmp_path / "nope"), tmp_path / "home")
+        resolve_target(str(tmp_path / "nope"), home=tmp_path / "home")
 
 
 def test_resolve_target_uri_gives_the_version_folder(tmp_path: Path) -> None:
@@ -91,16 +92,16 @@ def test_resolve_target_uri_gives_the_version_folder(tmp_path: Path) -> None:
     registry = FileRegistry(home)
     registry.register(make_model(tmp_path / "a", seed=1), name="iris")
     registry.register(make_model(tmp_path / "b", seed=2), name="iris", alias="champion")
-    resolved = resolve_target("models:/iris@champion", home)
+    resolved = resolve_target("models:/iris@champion", home=home)
     assert resolved.name == "iris"
     assert resolved.version == 2
     assert resolved.uri == "models:/iris@champion"
     assert (resolved.path / "MLmodel").is_file()
     assert resolved.path == home.absolute() / "models" / "iris" / "versions" / "2" / "model"
-    assert resolve_target("models:/iris/1", home).version == 1
-    assert resolve_target("models:/iris/latest", home).version == 2
+    assert resolve_target("models:/iris/1", home=home).version == 1
+    assert resolve_target("models:/iris/latest", home=home).version == 2
 
 
 def test_resolve_target_unknown_uri_is_not_found(tmp_path: Path) -> None:
     with pytest.raises(NotFoundError, match="empty"):
-        resolve_target("models:/iris/1", tmp_path / "home")
+        resolve_target("models:/iris/1", home=tmp_path / "home")
