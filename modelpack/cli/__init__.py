@@ -43,6 +43,8 @@ def _root(
 from modelpack.cli import (  # noqa: E402,F401
     inspect_cmd,
     pack_cmd,
+    predict_cmd,
+    validate_cmd,
 )
 
 
