@@ -599,7 +599,8 @@ def recorded_versions(folder: Path, mlmodel: MLmodel | None) -> tuple[str | None
         python = mlmodel.python_version
         sk = mlmodel.flavors.get("sklearn")
         if isinstance(sk, dict) and sk.get("sklearn_version"):
-            libs.setdefault("scikit-learn", str(sk["sklearn_version"]))
+            # The version that pickled the estimator decides whether it unpickles.
+            libs["scikit-learn"] = str(sk["sklearn_version"])
         conf = mlmodel.pyfunc or {}
         if conf.get("cloudpickle_version"):
             libs.setdefault("cloudpickle", str(conf["cloudpickle_version"]))

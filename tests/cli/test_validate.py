@@ -536,7 +536,7 @@ def _bad_files(tmp_path: Path, frame) -> dict[str, tuple[Path, str]]:
     nulls_in_long.loc[[1, 4], "count"] = None
     write("nulls_in_long", nulls_in_long, "count")
     text_in_double = frame.astype({"ratio": object})
-    text_in_double.loc[7, "ratio"] = "n/a"
+    text_in_double.loc[7, "ratio"] = "unknown"
     write("text_in_double", text_in_double, "ratio")
     not_boolean = frame.astype({"flag": object})
     not_boolean.loc[0, "flag"] = "maybe"
