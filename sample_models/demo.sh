@@ -41,8 +41,8 @@ for m in iris wifi_scoring_model regressor signal_quality; do
   code=0
   "$mp" validate "$build/packed/$m" || code=$?
   if [ "$code" -eq 3 ] && [ "$m" = signal_quality ]; then
-    echo "(expected: its class travels as code inside the cloudpickle, so the static scan refuses to load it;"
-    echo " a package you vouch for loads with --trust-pickle)"
+    echo "(expected: its class travels as code inside the cloudpickle, which a static scan cannot vouch for,"
+    echo " so validate refuses to load it)"
   elif [ "$code" -ne 0 ]; then
     exit "$code"
   fi
