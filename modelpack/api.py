@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from modelpack.progress import SILENT, Reporter
 
 if TYPE_CHECKING:
+    from modelpack.differ import DiffReport
     from modelpack.inspector import InspectReport
     from modelpack.packer import PackResult
 
@@ -117,6 +118,29 @@ def inspect(target: str | Path, *, home: Path | None = None) -> InspectReport:
 
     resolved = resolve_target(str(target), home=home)
     return inspect_folder(resolved.path, uri=resolved.uri, registry=resolved.registry_info())
+
+
+def diff(a: str | Path, b: str | Path, *, home: Path | None = None) -> DiffReport:
+    """Compare two model folders or registry versions; B is the candidate for A's callers.
+
+    Args:
+        a: the version callers use now (folder or ``models:/`` URI).
+        b: the candidate (folder or ``models:/`` URI).
+        home: the registry root; needed only for URIs.
+
+    Returns:
+        A DiffReport; ``report.breaking`` is true when B would break A's callers.
+
+    Raises:
+        NotFoundError: either target does not exist.
+        InvalidModelError: an MLmodel or signature cannot be parsed.
+    """
+    from modelpack.differ import diff_folders
+    from modelpack.target import resolve_target
+
+    ta = resolve_target(str(a), home=home)
+    tb = resolve_target(str(b), home=home)
+    return diff_folders(ta.path, tb.path, label_a=str(a), label_b=str(b))
 
 
 if TYPE_CHECKING:

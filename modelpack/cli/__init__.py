@@ -41,9 +41,11 @@ def _root(
 
 # Command modules register themselves on import (one line per module, kept sorted).
 from modelpack.cli import (  # noqa: E402,F401
+    diff_cmd,
     inspect_cmd,
     pack_cmd,
     predict_cmd,
+    registry_cmds,
     validate_cmd,
 )
 

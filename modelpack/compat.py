@@ -1,0 +1,357 @@
+"""Signature compatibility: would callers of version A break when they call version B?
+
+Rules, from the point of view of a caller who sends what A accepted and reads what A returned:
+
+Inputs
+- a new required input (a renamed input is a removed one plus a new one) is **breaking**;
+- a new optional input is **compatible**;
+- a removed input is **compatible with a warning**: the column callers still send is ignored;
+- an input that becomes required is **breaking**; one that becomes optional is compatible;
+- a type change is compatible when B's type accepts everything A's did (widening along
+  integer -> long -> double, float -> double), else **breaking**.
+
+Outputs
+- a removed or retyped output is **breaking**; a new output is compatible.
+
+Tensors compare dtype exactly and shape dim by dim (-1 in B accepts any size A allowed).
+Params: a new param is compatible (it has a default), a removed one warns, a retyped one breaks.
+Stdlib only, so ``diff`` and ``promote --require-compatible`` stay fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from modelpack.signature import ColSpec, ParamSchema, Schema, Signature, TensorSpec, type_text
+
+BREAKING: Final = "breaking"
+COMPATIBLE: Final = "compatible"
+WARNING: Final = "warning"
+
+# What data of each type a schema type accepts, by widening. A type accepts itself and the
+# types listed.
+_WIDENS_FROM: Final = {
+    "long": {"integer"},
+    "double": {"integer", "long", "float"},
+}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One classified difference between two signatures."""
+
+    side: str  # inputs | outputs | params | signature
+    column: str | None
+    kind: str  # added | removed | type_changed | required_changed | shape_changed | ...
+    severity: str  # breaking | compatible | warning
+    before: str | None
+    after: str | None
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "side": self.side,
+            "column": self.column,
+            "kind": self.kind,
+            "severity": self.severity,
+            "before": self.before,
+            "after": self.after,
+            "message": self.message,
+        }
+
+
+def accepts(new_type: Any, old_type: Any) -> bool:
+    """True when a column of ``new_type`` accepts every value a column of ``old_type`` did."""
+    if new_type == old_type or new_type == "any":
+        return True
+    if isinstance(new_type, str) and isinstance(old_type, str):
+        return old_type in _WIDENS_FROM.get(new_type, set())
+    if (
+        isinstance(new_type, dict)
+        and isinstance(old_type, dict)
+        and new_type.get("type") == old_type.get("type")
+    ):
+        kind = new_type["type"]
+        if kind == "array":
+            return accepts(_unwrap(new_type["items"]), _unwrap(old_type["items"]))
+        if kind == "map":
+            return accepts(_unwrap(new_type["values"]), _unwrap(old_type["values"]))
+    return False
+
+
+def _unwrap(nested: Any) -> Any:
+    if (
+        isinstance(nested, dict)
+        and set(nested) <= {"type", "required"}
+        and isinstance(nested.get("type"), str)
+    ):
+        return nested["type"]
+    return nested
+
+
+def _label(name: str | int | None, index: int) -> str:
+    return str(name) if name is not None else f"#{index}"
+
+
+def _keyed(schema: Schema) -> dict[str, Any]:
+    return {_label(spec.name, i): spec for i, spec in enumerate(schema)}
+
+
+def _spec_text(spec: Any) -> str:
+    if isinstance(spec, TensorSpec):
+        return spec.type_text
+    return type_text(spec.type) + ("" if spec.required else " (optional)")
+
+
+def compare_signatures(old: Signature | None, new: Signature | None) -> list[Change]:
+    """Classify every difference between signature ``old`` (A) and ``new`` (B)."""
+    if old is None and new is None:
+        return []
+    if old is None:
+        return [
+            Change(
+                "signature", None, "added", WARNING, None, "signature", "A had no signature: cannot verify"
+            )
+        ]
+    if new is None:
+        return [
+            Change(
+                "signature",
+                None,
+                "removed",
+                WARNING,
+                "signature",
+                None,
+                "B has no signature: inputs unchecked",
+            )
+        ]
+    changes = compare_inputs(old.inputs, new.inputs)
+    changes += compare_outputs(old.outputs, new.outputs)
+    changes += compare_params(old.params, new.params)
+    return changes
+
+
+def _schema_kind_change(side: str, old: Schema | None, new: Schema | None) -> list[Change] | None:
+    """Changes when one side lacks a schema or the schemas are of different kinds, else None."""
+    if old is None and new is None:
+        return []
+    if old is None or new is None:
+        severity = WARNING if new is None or side == "outputs" else BREAKING
+        return [
+            Change(
+                side,
+                None,
+                "added" if old is None else "removed",
+                severity,
+                None if old is None else "schema",
+                None if new is None else "schema",
+                f"{side} schema {'added' if old is None else 'removed'}",
+            )
+        ]
+    if old.is_tensor_spec() != new.is_tensor_spec():
+        return [
+            Change(
+                side,
+                None,
+                "kind_changed",
+                BREAKING,
+                "tensor" if old.is_tensor_spec() else "columns",
+                "tensor" if new.is_tensor_spec() else "columns",
+                f"{side} switched between column and tensor schemas",
+            )
+        ]
+    return None
+
+
+def compare_inputs(old: Schema | None, new: Schema | None) -> list[Change]:
+    early = _schema_kind_change("inputs", old, new)
+    if early is not None:
+        return early
+    assert old is not None and new is not None
+    before, after = _keyed(old), _keyed(new)
+    changes: list[Change] = []
+    for name, spec in after.items():
+        if name in before:
+            continue
+        required = spec.required
+        changes.append(
+            Change(
+                "inputs",
+                name,
+                "added",
+                BREAKING if required else COMPATIBLE,
+                None,
+                _spec_text(spec),
+                f"new {'required' if required else 'optional'} input {name}",
+            )
+        )
+    for name, spec in before.items():
+        if name not in after:
+            changes.append(
+                Change(
+                    "inputs",
+                    name,
+                    "removed",
+                    WARNING,
+                    _spec_text(spec),
+                    None,
+                    f"input {name} removed: callers still sending it will have it ignored",
+                )
+            )
+            continue
+        changes += _compare_common("inputs", name, spec, after[name])
+    return changes
+
+
+def _compare_common(side: str, name: str, a: Any, b: Any) -> list[Change]:
+    out: list[Change] = []
+    if isinstance(a, TensorSpec) and isinstance(b, TensorSpec):
+        if a.dtype != b.dtype:
+            out.append(
+                Change(
+                    side,
+                    name,
+                    "type_changed",
+                    BREAKING,
+                    a.dtype,
+                    b.dtype,
+                    f"{name}: dtype {a.dtype} -> {b.dtype}",
+                )
+            )
+        if a.shape != b.shape:
+            ok = side == "inputs" and _shape_accepts(tuple(b.shape), tuple(a.shape))
+            out.append(
+                Change(
+                    side,
+                    name,
+                    "shape_changed",
+                    COMPATIBLE if ok else BREAKING,
+                    str(list(a.shape)),
+                    str(list(b.shape)),
+                    f"{name}: shape {list(a.shape)} -> {list(b.shape)}",
+                )
+            )
+        return out
+    assert isinstance(a, ColSpec) and isinstance(b, ColSpec)
+    if a.type != b.type:
+        if side == "inputs":
+            ok = accepts(b.type, a.type)
+            message = f"{name}: {type_text(a.type)} -> {type_text(b.type)} " + (
+                "accepts everything it did" if ok else "accepts less than before"
+            )
+        else:
+            ok = False
+            message = f"output {name} retyped: {type_text(a.type)} -> {type_text(b.type)}"
+        out.append(
+            Change(
+                side,
+                name,
+                "type_changed",
+                COMPATIBLE if ok else BREAKING,
+                type_text(a.type),
+                type_text(b.type),
+                message,
+            )
+        )
+    if a.required != b.required and side == "inputs":
+        becomes_required = b.required
+        out.append(
+            Change(
+                side,
+                name,
+                "required_changed",
+                BREAKING if becomes_required else COMPATIBLE,
+                "required" if a.required else "optional",
+                "required" if b.required else "optional",
+                f"input {name} becomes {'required' if becomes_required else 'optional'}",
+            )
+        )
+    if a.required != b.required and side == "outputs":
+        out.append(
+            Change(
+                side,
+                name,
+                "required_changed",
+                COMPATIBLE if b.required else WARNING,
+                "required" if a.required else "optional",
+                "required" if b.required else "optional",
+                f"output {name} may {'no longer ' if b.required else ''}be missing",
+            )
+        )
+    return out
+
+
+def _shape_accepts(new: tuple[int, ...], old: tuple[int, ...]) -> bool:
+    return len(new) == len(old) and all(n == -1 or n == o for n, o in zip(new, old, strict=True))
+
+
+def compare_outputs(old: Schema | None, new: Schema | None) -> list[Change]:
+    early = _schema_kind_change("outputs", old, new)
+    if early is not None:
+        return early
+    assert old is not None and new is not None
+    before, after = _keyed(old), _keyed(new)
+    changes: list[Change] = []
+    for name, spec in before.items():
+        if name not in after:
+            changes.append(
+                Change("outputs", name, "removed", BREAKING, _spec_text(spec), None, f"output {name} removed")
+            )
+        else:
+            changes += _compare_common("outputs", name, spec, after[name])
+    for name, spec in after.items():
+        if name not in before:
+            changes.append(
+                Change("outputs", name, "added", COMPATIBLE, None, _spec_text(spec), f"new output {name}")
+            )
+    return changes
+
+
+def compare_params(old: ParamSchema | None, new: ParamSchema | None) -> list[Change]:
+    before = {p.name: p for p in (old or [])}
+    after = {p.name: p for p in (new or [])}
+    changes: list[Change] = []
+    for name, p in after.items():
+        if name not in before:
+            changes.append(
+                Change(
+                    "params",
+                    name,
+                    "added",
+                    COMPATIBLE,
+                    None,
+                    type_text(p.type),
+                    f"new param {name} (has a default)",
+                )
+            )
+        elif before[name].type != p.type or before[name].shape != p.shape:
+            changes.append(
+                Change(
+                    "params",
+                    name,
+                    "type_changed",
+                    BREAKING,
+                    type_text(before[name].type),
+                    type_text(p.type),
+                    f"param {name} retyped",
+                )
+            )
+    for name, p in before.items():
+        if name not in after:
+            changes.append(
+                Change(
+                    "params",
+                    name,
+                    "removed",
+                    WARNING,
+                    type_text(p.type),
+                    None,
+                    f"param {name} removed: ignored",
+                )
+            )
+    return changes
+
+
+def is_breaking(changes: list[Change]) -> bool:
+    return any(c.severity == BREAKING for c in changes)

@@ -1,0 +1,153 @@
+"""``diff``: what changed between two model folders (or registry versions), and does it break callers.
+
+Reads metadata only (MLmodel, requirements, manifest or file hashes); never loads a model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelpack.compat import BREAKING, WARNING, Change, compare_signatures, is_breaking
+from modelpack.environment import pinned_versions, read_requirements
+from modelpack.errors import ExitCode, InvalidModelError
+from modelpack.manifest import Manifest, read_manifest, scan_folder
+from modelpack.mlmodel import MLmodel, read_mlmodel
+from modelpack.signature import Signature
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    before: Any
+    after: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "before": self.before, "after": self.after}
+
+
+@dataclass(frozen=True)
+class DiffReport:
+    a: str
+    b: str
+    signature_changes: list[Change]
+    flavor_changes: list[FieldChange]
+    environment_changes: list[FieldChange]
+    file_changes: list[FieldChange]
+    metadata_changes: list[FieldChange]
+    digest_a: str
+    digest_b: str
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def breaking(self) -> bool:
+        return is_breaking(self.signature_changes)
+
+    @property
+    def exit_code(self) -> int:
+        return int(ExitCode.VALIDATION_FAILED) if self.breaking else 0
+
+    @property
+    def status(self) -> str:
+        return "failed" if self.breaking else "ok"
+
+    @property
+    def identical(self) -> bool:
+        return self.digest_a == self.digest_b
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "a": self.a,
+            "b": self.b,
+            "compatible": not self.breaking,
+            "identical": self.identical,
+            "digest_a": self.digest_a,
+            "digest_b": self.digest_b,
+            "signature": [c.to_dict() for c in self.signature_changes],
+            "flavors": [c.to_dict() for c in self.flavor_changes],
+            "environment": [c.to_dict() for c in self.environment_changes],
+            "files": [c.to_dict() for c in self.file_changes],
+            "metadata": [c.to_dict() for c in self.metadata_changes],
+        }
+
+
+def load_signature(mlmodel: MLmodel, label: str) -> Signature | None:
+    if not mlmodel.signature:
+        return None
+    try:
+        return Signature.from_mlmodel(mlmodel.signature)
+    except Exception as exc:
+        raise InvalidModelError(f"the signature of {label} cannot be parsed: {exc}") from exc
+
+
+def _manifest(folder: Path) -> Manifest:
+    return read_manifest(folder) or scan_folder(folder)
+
+
+def _changed(name: str, before: Any, after: Any) -> list[FieldChange]:
+    return [] if before == after else [FieldChange(name, before, after)]
+
+
+def _flavor_summary(mlmodel: MLmodel) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for flavor, conf in mlmodel.flavors.items():
+        if not isinstance(conf, dict):
+            continue
+        keep = {k: conf[k] for k in ("loader_module", "serialization_format", "predict_fn") if k in conf}
+        out[flavor] = keep
+    return out
+
+
+def diff_folders(a: Path, b: Path, *, label_a: str | None = None, label_b: str | None = None) -> DiffReport:
+    """Compare model folder ``a`` (the version callers use now) with ``b`` (the candidate)."""
+    la, lb = label_a or str(a), label_b or str(b)
+    ma, mb = read_mlmodel(a), read_mlmodel(b)
+    changes = compare_signatures(load_signature(ma, la), load_signature(mb, lb))
+
+    flavors: list[FieldChange] = []
+    fa, fb = _flavor_summary(ma), _flavor_summary(mb)
+    for name in sorted(set(fa) | set(fb)):
+        flavors += _changed(f"flavor {name}", fa.get(name), fb.get(name))
+
+    env = _changed("python", ma.python_version, mb.python_version)
+    pa, pb = pinned_versions(read_requirements(a)), pinned_versions(read_requirements(b))
+    for lib in sorted(set(pa) | set(pb)):
+        env += _changed(lib, pa.get(lib), pb.get(lib))
+
+    mana, manb = _manifest(a), _manifest(b)
+    ha = {f.path: f.sha256 for f in mana.files}
+    hb = {f.path: f.sha256 for f in manb.files}
+    files = []
+    for path in sorted(set(ha) | set(hb)):
+        if ha.get(path) != hb.get(path):
+            files.append(FieldChange(path, _short(ha.get(path)), _short(hb.get(path))))
+
+    meta: list[FieldChange] = []
+    xa = ma.raw.get("modelpack") if isinstance(ma.raw.get("modelpack"), dict) else {}
+    xb = mb.raw.get("modelpack") if isinstance(mb.raw.get("modelpack"), dict) else {}
+    for key in ("name", "description"):
+        meta += _changed(key, (xa or {}).get(key), (xb or {}).get(key))
+    meta += _changed("metadata", ma.raw.get("metadata"), mb.raw.get("metadata"))
+
+    warnings = [c.message for c in changes if c.severity == WARNING]
+    return DiffReport(
+        a=la,
+        b=lb,
+        signature_changes=changes,
+        flavor_changes=flavors,
+        environment_changes=env,
+        file_changes=files,
+        metadata_changes=meta,
+        digest_a=mana.digest,
+        digest_b=manb.digest,
+        warnings=warnings,
+    )
+
+
+def breaking_messages(report: DiffReport) -> list[str]:
+    return [c.message for c in report.signature_changes if c.severity == BREAKING]
+
+
+def _short(digest: str | None) -> str | None:
+    return None if digest is None else digest[:12]

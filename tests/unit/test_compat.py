@@ -1,0 +1,148 @@
+"""Signature compatibility rules, as a table of crafted pairs checked in both directions."""
+
+from __future__ import annotations
+
+import pytest
+
+from modelpack.compat import BREAKING, COMPATIBLE, WARNING, compare_signatures, is_breaking
+from modelpack.signature import ColSpec, ParamSchema, ParamSpec, Schema, Signature, TensorSpec
+
+
+def cols(*specs: tuple[str, str] | tuple[str, str, bool]) -> Schema:
+    return Schema([ColSpec(s[1], s[0], s[2] if len(s) > 2 else True) for s in specs])  # type: ignore[misc]
+
+
+OUT = cols(("label", "long"))
+
+
+def sig(inputs: Schema, outputs: Schema = OUT, params: ParamSchema | None = None) -> Signature:
+    return Signature(inputs=inputs, outputs=outputs, params=params)
+
+
+# (case, A, B, expected severities A->B, expected severities B->A)
+CASES = [
+    ("same", sig(cols(("a", "long"))), sig(cols(("a", "long"))), [], []),
+    (
+        "new required input / removed input",
+        sig(cols(("a", "long"))),
+        sig(cols(("a", "long"), ("b", "double"))),
+        [BREAKING],
+        [WARNING],
+    ),
+    (
+        "new optional input / removed optional input",
+        sig(cols(("a", "long"))),
+        sig(cols(("a", "long"), ("b", "double", False))),
+        [COMPATIBLE],
+        [WARNING],
+    ),
+    (
+        "renamed input is removed + new required",
+        sig(cols(("a", "long"))),
+        sig(cols(("a2", "long"))),
+        [BREAKING, WARNING],
+        [BREAKING, WARNING],
+    ),
+    (
+        "integer -> long widens",
+        sig(cols(("a", "integer"))),
+        sig(cols(("a", "long"))),
+        [COMPATIBLE],
+        [BREAKING],
+    ),
+    ("long -> double widens", sig(cols(("a", "long"))), sig(cols(("a", "double"))), [COMPATIBLE], [BREAKING]),
+    (
+        "integer -> double widens",
+        sig(cols(("a", "integer"))),
+        sig(cols(("a", "double"))),
+        [COMPATIBLE],
+        [BREAKING],
+    ),
+    (
+        "float -> double widens",
+        sig(cols(("a", "float"))),
+        sig(cols(("a", "double"))),
+        [COMPATIBLE],
+        [BREAKING],
+    ),
+    ("long <-> string", sig(cols(("a", "long"))), sig(cols(("a", "string"))), [BREAKING], [BREAKING]),
+    ("boolean <-> long", sig(cols(("a", "boolean"))), sig(cols(("a", "long"))), [BREAKING], [BREAKING]),
+    (
+        "required -> optional relaxes",
+        sig(cols(("a", "long"))),
+        sig(cols(("a", "long", False))),
+        [COMPATIBLE],
+        [BREAKING],
+    ),
+    (
+        "output removed / added",
+        sig(cols(("a", "long")), cols(("label", "long"), ("score", "double"))),
+        sig(cols(("a", "long")), cols(("label", "long"))),
+        [BREAKING],
+        [COMPATIBLE],
+    ),
+    (
+        "output retyped either way",
+        sig(cols(("a", "long")), cols(("label", "long"))),
+        sig(cols(("a", "long")), cols(("label", "double"))),
+        [BREAKING],
+        [BREAKING],
+    ),
+    (
+        "tensor dtype changed",
+        sig(Schema([TensorSpec("float64", (-1, 3))])),
+        sig(Schema([TensorSpec("float32", (-1, 3))])),
+        [BREAKING],
+        [BREAKING],
+    ),
+    (
+        "tensor shape generalised",
+        sig(Schema([TensorSpec("float64", (-1, 3))])),
+        sig(Schema([TensorSpec("float64", (-1, -1))])),
+        [COMPATIBLE],
+        [BREAKING],
+    ),
+    (
+        "columns <-> tensor",
+        sig(cols(("a", "double"))),
+        sig(Schema([TensorSpec("float64", (-1, 1))])),
+        [BREAKING],
+        [BREAKING],
+    ),
+    (
+        "new param / removed param",
+        sig(cols(("a", "long"))),
+        sig(cols(("a", "long")), params=ParamSchema([ParamSpec("k", "long", 3)])),
+        [COMPATIBLE],
+        [WARNING],
+    ),
+    (
+        "array item widening",
+        sig(cols(("a", {"type": "array", "items": {"type": "long"}}))),
+        sig(cols(("a", {"type": "array", "items": {"type": "double"}}))),
+        [COMPATIBLE],
+        [BREAKING],
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "a", "b", "forward", "backward"), CASES, ids=[c[0] for c in CASES])
+def test_rules_both_directions(
+    case: str, a: Signature, b: Signature, forward: list[str], backward: list[str]
+) -> None:
+    assert sorted(c.severity for c in compare_signatures(a, b)) == sorted(forward)
+    assert sorted(c.severity for c in compare_signatures(b, a)) == sorted(backward)
+    assert is_breaking(compare_signatures(a, b)) == (BREAKING in forward)
+
+
+def test_missing_signature_only_warns() -> None:
+    a = sig(cols(("a", "long")))
+    assert [c.severity for c in compare_signatures(None, a)] == [WARNING]
+    assert [c.severity for c in compare_signatures(a, None)] == [WARNING]
+    assert compare_signatures(None, None) == []
+
+
+def test_messages_name_the_column() -> None:
+    changes = compare_signatures(sig(cols(("a", "long"))), sig(cols(("a", "string"))))
+    assert changes[0].column == "a"
+    assert "accepts less" in changes[0].message
