@@ -141,3 +141,119 @@ def diff(a: str | Path, b: str | Path, *, home: Path | None = None) -> DiffRepor
     ta = resolve_target(str(a), home=home)
     tb = resolve_target(str(b), home=home)
     return diff_folders(ta.path, tb.path, label_a=str(a), label_b=str(b))
+
+
+if TYPE_CHECKING:
+    from typing import BinaryIO
+
+    from modelpack.scoring import PredictResult
+    from modelpack.validator import ValidationReport
+
+
+def validate(
+    target: str | Path,
+    *,
+    data: str | Path | None = None,
+    data_format: str | None = None,
+    load: bool = True,
+    trusted: Iterable[str] = (),
+    home: Path | None = None,
+    batch_rows: int = 65_536,
+    reporter: Reporter = SILENT,
+) -> ValidationReport:
+    """Check a model folder (or registry URI) and report every check.
+
+    The checks are structure, integrity, safety, load (predicting on the saved example), data
+    (when ``data`` is given) and environment. The model is loaded only after the structure,
+    integrity and static safety checks pass, and never when ``load`` is false.
+
+    Args:
+        target: a model folder, or a ``models:/`` URI resolved in the registry at ``home``.
+        data: a data file to check against the input signature and predict on.
+        data_format: the format of ``data`` when its suffix does not say it.
+        load: load the model and predict (False runs only the static checks).
+        trusted: modules (or module.qualname) trusted beyond the allowlist for this run.
+        home: the registry root; needed only for URIs.
+        batch_rows: rows per batch when streaming ``data``.
+        reporter: progress sink for slow steps.
+
+    Returns:
+        A ValidationReport; ``exit_code`` is 3 when a check failed.
+
+    Raises:
+        NotFoundError: the folder, registry entry or data file does not exist.
+    """
+    from modelpack.target import resolve_target
+    from modelpack.validator import ValidateOptions, validate_folder
+
+    resolved = resolve_target(str(target), home=home)
+    options = ValidateOptions(
+        data=None if data is None else Path(data),
+        data_format=data_format,
+        load=load,
+        trusted=tuple(trusted),
+        batch_rows=batch_rows,
+    )
+    return validate_folder(
+        resolved.path,
+        options,
+        uri=resolved.uri,
+        registry=resolved.registry_info(),
+        reporter=reporter,
+    )
+
+
+def predict(
+    target: str | Path,
+    *,
+    data: str | Path,
+    output: str | Path | BinaryIO | None = None,
+    method: str | None = None,
+    data_format: str | None = None,
+    output_format: str | None = None,
+    trusted: Iterable[str] = (),
+    home: Path | None = None,
+    batch_rows: int = 65_536,
+    reporter: Reporter = SILENT,
+) -> PredictResult:
+    """Score a data file with a model folder (or registry URI), batch by batch.
+
+    The package's pickles are scanned before anything is loaded, and the input is conformed to
+    the signature before the model sees it.
+
+    Args:
+        target: a model folder, or a ``models:/`` URI resolved in the registry at ``home``.
+        data: the input file (CSV, TSV, Parquet, JSON, JSONL, NPY, NPZ).
+        output: a file path (format from the suffix), a binary stream (CSV unless
+            ``output_format`` says), or None to return the predictions in the result.
+        method: ``predict`` or ``predict_proba``; the recorded ``predict_fn`` by default.
+        data_format: the format of ``data`` when its suffix does not say it.
+        output_format: ``csv``, ``parquet``, ``json`` or ``jsonl``, overriding the suffix.
+        trusted: modules (or module.qualname) trusted beyond the allowlist for this run.
+        home: the registry root; needed only for URIs.
+        batch_rows: rows per batch; memory holds one batch at a time.
+        reporter: progress sink (rows scored).
+
+    Returns:
+        A PredictResult.
+
+    Raises:
+        NotFoundError: the folder, registry entry or data file does not exist.
+        UnsafeModelError: the package failed the safety scan; nothing was loaded.
+        SchemaViolationError: the data breaks the input signature (every violation is listed).
+        InvalidModelError: the model cannot be loaded or failed while predicting.
+    """
+    from modelpack.scoring import PredictOptions, predict_folder
+    from modelpack.target import resolve_target
+
+    resolved = resolve_target(str(target), home=home)
+    options = PredictOptions(
+        data=Path(data),
+        output=Path(output) if isinstance(output, (str, Path)) else output,
+        method=method,
+        data_format=data_format,
+        output_format=output_format,
+        trusted=tuple(trusted),
+        batch_rows=batch_rows,
+    )
+    return predict_folder(resolved.path, options, uri=resolved.uri, reporter=reporter)

@@ -1,36 +1,57 @@
-"""TARGET arguments: a model folder on disk or a ``models:/`` registry URI."""
+"""TARGET arguments: a model folder on disk or a ``models:/`` registry URI.
+
+``inspect``, ``validate``, ``predict``, ``diff`` and ``register`` all resolve their TARGET here.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from modelpack.errors import NotFoundError
+from modelpack.uri import is_model_uri
 
 
 @dataclass(frozen=True)
 class Target:
+    """Where a TARGET's model files are. ``uri``/``name``/``version`` are set for registry URIs."""
+
     path: Path
     uri: str | None = None
     name: str | None = None
     version: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def registry_info(self) -> dict[str, Any] | None:
         if self.uri is None:
             return None
-        return {"uri": self.uri, "name": self.name, "version": self.version, **self.extra}
+        return {"uri": self.uri, "name": self.name, "version": self.version}
 
 
 def resolve_target(target: str, *, home: Path | None) -> Target:
-    """A folder path as it is, or a registry URI resolved to its stored version folder.
+    """Turn a command's TARGET into a folder holding the model.
+
+    Args:
+        target: a filesystem path or a model URI (``models:/NAME/VERSION|STAGE|latest``,
+            ``models:/NAME@ALIAS``).
+        home: the registry root, used only for URIs.
+
+    Returns:
+        For a path, the path unchanged. For a URI, the stored version's folder (a plain MLmodel
+        folder, loadable by ``mlflow.pyfunc.load_model``) with the URI, name and version.
 
     Raises:
-        NotFoundError: the folder does not exist, or the URI names nothing in the registry.
+        NotFoundError: the path does not exist, or the URI names no model, version, stage or
+            alias (the message lists what exists).
+        UsageError: a malformed URI.
+        RegistryError: the registry metadata is unreadable.
     """
-    if target.startswith("models:/"):
-        raise NotFoundError(f"cannot resolve {target}: the registry is not available in this build")
+    if is_model_uri(target):
+        from modelpack.config import resolve_home
+        from modelpack.registry import FileRegistry
+
+        record = FileRegistry(home or resolve_home(None)).resolve(target)
+        return Target(path=record.local_path, uri=target, name=record.name, version=record.version)
     path = Path(target)
     if not path.exists():
         raise NotFoundError(f"model folder not found: {target}", path=target)

@@ -44,6 +44,9 @@ from modelpack.cli import (  # noqa: E402,F401
     diff_cmd,
     inspect_cmd,
     pack_cmd,
+    predict_cmd,
+    registry_cmds,
+    validate_cmd,
 )
 
 

@@ -28,10 +28,15 @@ runner = CliRunner()
         (NotFoundError("no such thing", hint="look elsewhere"), ExitCode.NOT_FOUND),
         (ConflictError("already there"), ExitCode.CONFLICT),
         (InvalidModelError("broken"), ExitCode.VALIDATION_FAILED),
-        (SchemaViolationError("bad data", violations=[{"kind": "column_missing"}]), ExitCode.VALIDATION_FAILED),
+        (
+            SchemaViolationError("bad data", violations=[{"kind": "column_missing"}]),
+            ExitCode.VALIDATION_FAILED,
+        ),
     ],
 )
-def test_error_classes_map_to_exit_codes(monkeypatch: pytest.MonkeyPatch, exc: ModelpackError, code: int) -> None:
+def test_error_classes_map_to_exit_codes(
+    monkeypatch: pytest.MonkeyPatch, exc: ModelpackError, code: int
+) -> None:
     def boom(*args: object, **kwargs: object) -> None:
         raise exc
 

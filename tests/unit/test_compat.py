@@ -43,10 +43,28 @@ CASES = [
         [BREAKING, WARNING],
         [BREAKING, WARNING],
     ),
-    ("integer -> long widens", sig(cols(("a", "integer"))), sig(cols(("a", "long"))), [COMPATIBLE], [BREAKING]),
+    (
+        "integer -> long widens",
+        sig(cols(("a", "integer"))),
+        sig(cols(("a", "long"))),
+        [COMPATIBLE],
+        [BREAKING],
+    ),
     ("long -> double widens", sig(cols(("a", "long"))), sig(cols(("a", "double"))), [COMPATIBLE], [BREAKING]),
-    ("integer -> double widens", sig(cols(("a", "integer"))), sig(cols(("a", "double"))), [COMPATIBLE], [BREAKING]),
-    ("float -> double widens", sig(cols(("a", "float"))), sig(cols(("a", "double"))), [COMPATIBLE], [BREAKING]),
+    (
+        "integer -> double widens",
+        sig(cols(("a", "integer"))),
+        sig(cols(("a", "double"))),
+        [COMPATIBLE],
+        [BREAKING],
+    ),
+    (
+        "float -> double widens",
+        sig(cols(("a", "float"))),
+        sig(cols(("a", "double"))),
+        [COMPATIBLE],
+        [BREAKING],
+    ),
     ("long <-> string", sig(cols(("a", "long"))), sig(cols(("a", "string"))), [BREAKING], [BREAKING]),
     ("boolean <-> long", sig(cols(("a", "boolean"))), sig(cols(("a", "long"))), [BREAKING], [BREAKING]),
     (
@@ -109,7 +127,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(("case", "a", "b", "forward", "backward"), CASES, ids=[c[0] for c in CASES])
-def test_rules_both_directions(case: str, a: Signature, b: Signature, forward: list[str], backward: list[str]) -> None:
+def test_rules_both_directions(
+    case: str, a: Signature, b: Signature, forward: list[str], backward: list[str]
+) -> None:
     assert sorted(c.severity for c in compare_signatures(a, b)) == sorted(forward)
     assert sorted(c.severity for c in compare_signatures(b, a)) == sorted(backward)
     assert is_breaking(compare_signatures(a, b)) == (BREAKING in forward)

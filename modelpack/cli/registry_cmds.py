@@ -1,0 +1,511 @@
+"""Registry commands: register, promote, list, history, delete, gc, doctor.
+
+Each body is one call into ``modelpack.registry`` through the ``_run`` funnel. ``--field NAME``
+prints just that value (one line per row) for shell capture, e.g.
+``v=$(modelpack register ./model --name iris --field version)``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Final
+
+import typer
+
+from modelpack import render
+from modelpack.cli import _run
+from modelpack.cli._app import app
+from modelpack.cli._run import JsonFlag
+from modelpack.config import ENV_HOME, resolve_home
+from modelpack.errors import UsageError
+
+if TYPE_CHECKING:
+    from modelpack.registry import FileRegistry
+    from modelpack.registry.doctor import DoctorReport
+    from modelpack.registry.records import (
+        DeleteResult,
+        GcResult,
+        History,
+        ModelList,
+        PromoteResult,
+        RegisterResult,
+        VersionList,
+        VersionRecord,
+    )
+
+#: Test-only: name a crash point (see modelpack.registry.faults) to SIGKILL this process there.
+ENV_TEST_CRASH_AT: Final = "MODELPACK_TEST_CRASH_AT"
+
+HomeOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--home",
+        envvar=ENV_HOME,
+        show_envvar=True,
+        help="Registry root folder (default ~/.modelpack).",
+    ),
+]
+FieldOption = Annotated[
+    str | None,
+    typer.Option(
+        "--field",
+        metavar="NAME",
+        help="Print only this field (one line per row), for shell capture; e.g. version, uri, path.",
+    ),
+]
+
+
+def _registry(home: Path | None, *, progress: bool = False) -> FileRegistry:
+    from modelpack.registry import FileRegistry
+    from modelpack.registry.faults import Faults
+
+    reporter: Any = render.StderrReporter(progress) if progress else None
+    kwargs: dict[str, Any] = {"faults": Faults(os.environ.get(ENV_TEST_CRASH_AT) or None)}
+    if reporter is not None:
+        kwargs["reporter"] = reporter
+    return FileRegistry(resolve_home(str(home) if home else None), **kwargs)
+
+
+def _format_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)) and all(not isinstance(v, (dict, list)) for v in value):
+        return ",".join(_format_value(v) for v in value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
+
+
+def _check_field(field: str | None, json_output: bool, rows: list[dict[str, Any]], known: set[str]) -> None:
+    """Refuse an unknown ``--field`` (exit 2) before anything is printed."""
+    if field is None:
+        return
+    if json_output:
+        raise UsageError("use either --json or --field, not both")
+    available = known.union(*(row.keys() for row in rows)) if rows else set(known)
+    if field not in available:
+        raise UsageError(f"unknown field {field!r}; fields: {', '.join(sorted(available))}")
+
+
+def _print_field(field: str, rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        render.plain(_format_value(row.get(field)))
+
+
+def _short(digest: str) -> str:
+    return digest.split(":", 1)[-1][:12]
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+VERSION_FIELDS: Final = {
+    "name",
+    "version",
+    "stage",
+    "aliases",
+    "uri",
+    "path",
+    "local_path",
+    "digest",
+    "created",
+    "source",
+    "size",
+    "user",
+    "host",
+    "description",
+    "tags",
+    "flavors",
+    "signature",
+    "file_count",
+    "deleted",
+}
+MODEL_FIELDS: Final = {"name", "created", "updated", "latest_version", "version_count", "stages", "aliases"}
+EVENT_FIELDS: Final = {"id", "event", "name", "time", "user", "host", "pid", "version"}
+
+
+# ---------------------------------------------------------------------- register
+
+
+@app.command()
+def register(
+    target: Annotated[str, typer.Argument(help="Model folder, or a models:/ URI to copy a version from.")],
+    name: Annotated[str, typer.Option("--name", "-n", help="Registered model name.")],
+    description: Annotated[
+        str | None,
+        typer.Option("--description", "-d", help="Free text stored with the version."),
+    ] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option("--tag", "-t", metavar="KEY=VALUE", help="Tag stored with the version (repeatable)."),
+    ] = None,
+    alias: Annotated[
+        str | None,
+        typer.Option("--alias", "-a", help="Point this alias at the registered version."),
+    ] = None,
+    allow_duplicate: Annotated[
+        bool,
+        typer.Option(
+            "--allow-duplicate",
+            help="Mint a new version even when identical content is already a version of NAME.",
+        ),
+    ] = False,
+    field: FieldOption = None,
+    json_output: JsonFlag = False,
+    home: HomeOption = None,
+) -> None:
+    """Store a model folder as the next version of NAME (never unpickles anything).
+
+    The folder's MLmodel and integrity manifest are checked, its files are stored once by
+    sha256, and the version number is claimed atomically. Registering content identical to an
+    existing version returns that version (exit 0) unless --allow-duplicate.
+    """
+    tags = _run.parse_key_values(tag, "--tag")
+
+    def action() -> RegisterResult:
+        result = _registry(home, progress=not json_output).register(
+            target,
+            name=name,
+            description=description,
+            tags=tags,
+            alias=alias,
+            allow_duplicate=allow_duplicate,
+        )
+        _check_field(field, json_output, [result.to_dict()], VERSION_FIELDS)
+        return result
+
+    def human(result: RegisterResult) -> None:
+        if field is not None:
+            _print_field(field, [result.to_dict()])
+            return
+        v = result.version
+        if result.already_registered:
+            render.summary_line(
+                f"{v.name} v{v.version} already holds this content (sha256:{_short(v.digest)}); "
+                "no new version registered (--allow-duplicate forces one)"
+            )
+        else:
+            render.summary_line(
+                f"registered {v.name} v{v.version} (sha256:{_short(v.digest)}, {_size(v.size)}) "
+                f"from {v.source}"
+            )
+        if alias is not None:
+            render.summary_line(f"alias {alias} -> {v.name} v{v.version}")
+
+    _run.run("register", json_output, action, human)
+
+
+# ---------------------------------------------------------------------- promote
+
+
+@app.command()
+def promote(
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    version: Annotated[int, typer.Argument(help="Version number.", min=1)],
+    stage: Annotated[
+        str | None,
+        typer.Option("--stage", "-s", help="None, Staging, Production or Archived (any case)."),
+    ] = None,
+    keep_existing: Annotated[
+        bool,
+        typer.Option(
+            "--keep-existing",
+            help="Leave versions already in the target stage there (default: move them to Archived).",
+        ),
+    ] = False,
+    alias: Annotated[
+        str | None,
+        typer.Option("--alias", "-a", help="Point this alias at the version."),
+    ] = None,
+    remove_alias: Annotated[
+        str | None,
+        typer.Option("--remove-alias", help="Remove this alias (it must point at the version)."),
+    ] = None,
+    json_output: JsonFlag = False,
+    home: HomeOption = None,
+) -> None:
+    """Move a version to a stage, or point or remove an alias.
+
+    The stored version's integrity is verified first. By default the version previously in
+    Staging or Production moves to Archived; --keep-existing keeps both (MLflow's default).
+    """
+
+    def action() -> PromoteResult:
+        if stage is None and alias is None and remove_alias is None:
+            raise UsageError("nothing to do: give --stage, --alias or --remove-alias")
+        return _registry(home).promote(
+            name,
+            version,
+            stage=stage,
+            archive_existing=not keep_existing,
+            alias=alias,
+            remove_alias=remove_alias,
+        )
+
+    def human(result: PromoteResult) -> None:
+        v = result.version
+        if not result.changed:
+            render.summary_line(f"{v.name} v{v.version} is already {v.stage}; nothing changed")
+            return
+        if stage is not None:
+            if result.previous_stage == v.stage:
+                line = f"{v.name} v{v.version} stays in {v.stage}"
+            else:
+                line = f"{v.name} v{v.version}: {result.previous_stage} -> {v.stage}"
+            if result.archived:
+                line += f"; archived {', '.join(f'v{n}' for n in result.archived)}"
+            render.summary_line(line)
+        if result.alias_set is not None:
+            was = f" (was v{result.alias_moved_from})" if result.alias_moved_from else ""
+            render.summary_line(f"alias {result.alias_set} -> {v.name} v{v.version}{was}")
+        if result.alias_removed is not None:
+            render.summary_line(f"removed alias {result.alias_removed} from {v.name} v{v.version}")
+
+    _run.run("promote", json_output, action, human)
+
+
+# ---------------------------------------------------------------------- list
+
+
+@app.command("list")
+def list_cmd(
+    name: Annotated[
+        str | None,
+        typer.Argument(help="A model name to list its versions, or a models:/ URI to show one version."),
+    ] = None,
+    include_deleted: Annotated[
+        bool, typer.Option("--deleted", help="Include deleted versions when listing a model.")
+    ] = False,
+    field: FieldOption = None,
+    json_output: JsonFlag = False,
+    home: HomeOption = None,
+) -> None:
+    """List models (latest version, stages, aliases), a model's versions, or one URI's version."""
+
+    def action() -> ModelList | VersionList | VersionRecord:
+        from modelpack.registry.records import ModelList, VersionList
+        from modelpack.uri import is_model_uri
+
+        registry = _registry(home)
+        result: ModelList | VersionList | VersionRecord
+        if name is None:
+            result = ModelList(registry.list_models())
+            _check_field(field, json_output, result.rows(), MODEL_FIELDS)
+        elif is_model_uri(name):
+            result = registry.resolve(name)
+            _check_field(field, json_output, [result.to_dict()], VERSION_FIELDS)
+        else:
+            result = VersionList(name, registry.list_versions(name, include_deleted=include_deleted))
+            _check_field(field, json_output, result.rows(), VERSION_FIELDS)
+        return result
+
+    def human(result: ModelList | VersionList | VersionRecord) -> None:
+        from modelpack.registry.records import ModelList, VersionList
+
+        if isinstance(result, ModelList):
+            if field is not None:
+                _print_field(field, result.rows())
+            elif not result.models:
+                render.summary_line("no models registered")
+            else:
+                render.table(
+                    ["name", "latest", "versions", "stages", "aliases", "updated"],
+                    [
+                        [
+                            m.name,
+                            m.latest_version,
+                            m.version_count,
+                            "; ".join(f"{s}: {', '.join(map(str, vs))}" for s, vs in m.stages.items()),
+                            ", ".join(f"{a}->{v}" for a, v in m.aliases.items()),
+                            m.updated,
+                        ]
+                        for m in result.models
+                    ],
+                )
+        elif isinstance(result, VersionList):
+            if field is not None:
+                _print_field(field, result.rows())
+                return
+            render.table(
+                ["version", "stage", "aliases", "created", "digest", "size", "source"],
+                [
+                    [
+                        f"{v.version}" + (" (deleted)" if v.deleted else ""),
+                        v.stage,
+                        ", ".join(v.aliases),
+                        v.created,
+                        _short(v.digest),
+                        _size(v.size),
+                        v.source,
+                    ]
+                    for v in result.versions
+                ],
+                title=result.name,
+            )
+        else:
+            if field is not None:
+                _print_field(field, [result.to_dict()])
+                return
+            data = result.to_dict()
+            render.key_values(
+                [
+                    (key, _format_value(data.get(key)))
+                    for key in (
+                        "uri",
+                        "stage",
+                        "aliases",
+                        "created",
+                        "user",
+                        "host",
+                        "source",
+                        "digest",
+                        "size",
+                        "flavors",
+                        "description",
+                        "tags",
+                        "local_path",
+                    )
+                ],
+                title=f"{result.name} v{result.version}",
+            )
+
+    _run.run("list", json_output, action, human)
+
+
+# ---------------------------------------------------------------------- history
+
+
+@app.command()
+def history(
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    version: Annotated[
+        int | None,
+        typer.Option("--version", "-v", help="Only events of this version.", min=1),
+    ] = None,
+    field: FieldOption = None,
+    json_output: JsonFlag = False,
+    home: HomeOption = None,
+) -> None:
+    """Show a model's event log: registrations, stage changes, aliases, deletions."""
+
+    def action() -> History:
+        from modelpack.registry.records import History
+
+        result = History(name, _registry(home).history(name, version=version))
+        _check_field(field, json_output, result.rows(), EVENT_FIELDS)
+        return result
+
+    def human(result: History) -> None:
+        if field is not None:
+            _print_field(field, result.rows())
+            return
+        render.table(
+            ["time", "event", "version", "detail", "by"],
+            [[e.get("time"), e.get("event"), e.get("version"), _detail(e), _by(e)] for e in result.events],
+            title=result.name,
+        )
+
+    _run.run("history", json_output, action, human)
+
+
+def _detail(event: dict[str, Any]) -> str:
+    kind = event.get("event")
+    if kind == "registered":
+        return f"sha256:{_short(str(event.get('digest', '')))} from {event.get('source')}"
+    if kind == "stage_changed":
+        return f"{event.get('from')} -> {event.get('to')}" + (
+            f" ({event['reason']})" if str(event.get("reason", "")).startswith("archived") else ""
+        )
+    if kind == "alias_set":
+        was = f" (was v{event['previous']})" if event.get("previous") else ""
+        return f"alias {event.get('alias')}{was}"
+    if kind == "alias_removed":
+        return f"alias {event.get('alias')} removed"
+    if kind == "deleted":
+        aliases = event.get("removed_aliases") or []
+        return f"was {event.get('stage')}" + (f"; removed aliases {', '.join(aliases)}" if aliases else "")
+    return ""
+
+
+def _by(event: dict[str, Any]) -> str:
+    return f"{event.get('user')}@{event.get('host')}"
+
+
+# ---------------------------------------------------------------------- delete / gc / doctor
+
+
+@app.command()
+def delete(
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    version: Annotated[int, typer.Argument(help="Version number.", min=1)],
+    force: Annotated[
+        bool, typer.Option("--force", help="Delete even a version in Production or under an alias.")
+    ] = False,
+    json_output: JsonFlag = False,
+    home: HomeOption = None,
+) -> None:
+    """Delete a version: its files and aliases go; its number is never reused; gc frees blobs."""
+
+    def human(result: DeleteResult) -> None:
+        extra = f"; removed aliases {', '.join(result.removed_aliases)}" if result.removed_aliases else ""
+        render.summary_line(f"deleted {result.name} v{result.version} (was {result.stage}){extra}")
+
+    _run.run("delete", json_output, lambda: _registry(home).delete(name, version, force=force), human)
+
+
+@app.command()
+def gc(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would be removed.")] = False,
+    json_output: JsonFlag = False,
+    home: HomeOption = None,
+) -> None:
+    """Remove stored file contents no version uses any more, and staging of dead processes."""
+
+    def human(result: GcResult) -> None:
+        verb = "would remove" if result.dry_run else "removed"
+        render.summary_line(
+            f"{verb} {result.removed_blobs} unreferenced blobs ({_size(result.freed_bytes)}) and "
+            f"{result.removed_temp} staging leftovers; {result.kept_blobs} blobs in use"
+        )
+
+    _run.run("gc", json_output, lambda: _registry(home).gc(dry_run=dry_run), human)
+
+
+@app.command()
+def doctor(
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="Finish or roll back interrupted operations, remove leftovers, rebuild derived data.",
+        ),
+    ] = False,
+    json_output: JsonFlag = False,
+    home: HomeOption = None,
+) -> None:
+    """Verify every stored file against its digest and all registry metadata (exit 3 on damage)."""
+
+    def human(report: DoctorReport) -> None:
+        for f in report.findings:
+            mark = "FIXED" if f.repaired else ("ERROR" if f.severity == "error" else "WARN ")
+            render.plain(f"{mark} {f.kind}: {f.path}: {f.message}")
+        open_warnings = sum(1 for f in report.findings if f.severity == "warning" and not f.repaired)
+        repaired = sum(1 for f in report.findings if f.repaired)
+        verdict = "consistent" if report.consistent else f"DAMAGED ({len(report.errors)} errors)"
+        render.summary_line(
+            f"registry {verdict}: {report.models} models, {report.versions} versions, "
+            f"{report.files_checked} files and {report.blobs_checked} blobs verified; "
+            f"{open_warnings} warnings, {repaired} repaired"
+        )
+
+    _run.run("doctor", json_output, lambda: _registry(home).doctor(repair=repair), human)

@@ -1,0 +1,296 @@
+"""Registry records: the parsed forms of ``model.json`` and ``version.json`` and the results the
+registry returns. Loading checks shape and format version and turns anything wrong into a
+``RegistryError`` that names the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from modelpack.errors import RegistryError
+from modelpack.registry._io import corrupt
+from modelpack.registry.layout import FORMAT_VERSION, migrate
+from modelpack.registry.names import STAGE_NAMES, Stage
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """The mutable state of one registered model (``model.json``).
+
+    ``revision`` grows by one with every change, which is how a crash recovery tells whether
+    the change it was journaling reached the disk.
+    """
+
+    name: str
+    created: str
+    updated: str
+    revision: int = 0
+    description: str | None = None
+    stages: dict[int, str] = field(default_factory=dict)
+    aliases: dict[str, int] = field(default_factory=dict)
+    deleted: dict[int, str] = field(default_factory=dict)
+
+    def stage_of(self, version: int) -> str:
+        return self.stages.get(version, Stage.NONE.value)
+
+    def aliases_of(self, version: int) -> list[str]:
+        return sorted(alias for alias, v in self.aliases.items() if v == version)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "name": self.name,
+            "created": self.created,
+            "updated": self.updated,
+            "revision": self.revision,
+            "description": self.description,
+            "stages": {str(v): s for v, s in sorted(self.stages.items())},
+            "aliases": dict(sorted(self.aliases.items())),
+            "deleted": {str(v): t for v, t in sorted(self.deleted.items())},
+        }
+
+    def changed(self, *, updated: str, **changes: Any) -> ModelState:
+        return replace(self, updated=updated, revision=self.revision + 1, **changes)
+
+
+def load_model_state(raw: dict[str, Any], *, path: Path, home: Path) -> ModelState:
+    try:
+        raw = migrate(raw, what="model.json")
+        stages = {int(v): str(s) for v, s in dict(raw.get("stages") or {}).items()}
+        bad = [s for s in stages.values() if s not in STAGE_NAMES]
+        if bad:
+            raise ValueError(f"unknown stage {bad[0]!r}")
+        return ModelState(
+            name=str(raw["name"]),
+            created=str(raw["created"]),
+            updated=str(raw.get("updated") or raw["created"]),
+            revision=int(raw.get("revision", 0)),
+            description=None if raw.get("description") is None else str(raw["description"]),
+            stages=stages,
+            aliases={str(a): int(v) for a, v in dict(raw.get("aliases") or {}).items()},
+            deleted={int(v): str(t) for v, t in dict(raw.get("deleted") or {}).items()},
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise corrupt(path, home, str(exc)) from exc
+
+
+#: Keys every ``version.json`` must have (the immutable facts recorded at registration).
+VERSION_KEYS = (
+    "name",
+    "version",
+    "created",
+    "user",
+    "host",
+    "source",
+    "digest",
+    "size",
+    "file_count",
+    "manifest_sha256",
+)
+
+
+def check_version_facts(raw: dict[str, Any], *, path: Path, home: Path) -> dict[str, Any]:
+    try:
+        raw = migrate(raw, what="version.json")
+        missing = [k for k in VERSION_KEYS if k not in raw]
+        if missing:
+            raise ValueError(f"missing {', '.join(missing)}")
+        if not isinstance(raw["version"], int) or not isinstance(raw["size"], int):
+            raise ValueError("version and size must be integers")
+        if not str(raw["digest"]).startswith("sha256:"):
+            raise ValueError("digest must be sha256:<hex>")
+    except (TypeError, ValueError) as exc:
+        raise corrupt(path, home, str(exc)) from exc
+    return raw
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    """One version as readers see it: immutable facts plus current stage and aliases."""
+
+    name: str
+    version: int
+    stage: str
+    aliases: tuple[str, ...]
+    facts: dict[str, Any]
+    local_path: Path
+    path: str
+    deleted: bool = False
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+    @property
+    def digest(self) -> str:
+        return str(self.facts["digest"])
+
+    @property
+    def created(self) -> str:
+        return str(self.facts["created"])
+
+    @property
+    def source(self) -> str:
+        return str(self.facts["source"])
+
+    @property
+    def size(self) -> int:
+        return int(self.facts["size"])
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.facts.items() if k != "format_version"}
+        data.update(
+            name=self.name,
+            version=self.version,
+            stage=self.stage,
+            aliases=list(self.aliases),
+            uri=self.uri,
+            path=self.path,
+            local_path=str(self.local_path),
+            deleted=self.deleted,
+        )
+        return data
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """One registered model in ``list``: its latest version, stages and aliases."""
+
+    name: str
+    created: str
+    updated: str
+    latest_version: int | None
+    version_count: int
+    stages: dict[str, list[int]]
+    aliases: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "created": self.created,
+            "updated": self.updated,
+            "latest_version": self.latest_version,
+            "version_count": self.version_count,
+            "stages": self.stages,
+            "aliases": self.aliases,
+        }
+
+
+@dataclass(frozen=True)
+class RegisterResult:
+    version: VersionRecord
+    already_registered: bool
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.version.to_dict(), "already_registered": self.already_registered}
+
+
+@dataclass(frozen=True)
+class PromoteResult:
+    version: VersionRecord
+    previous_stage: str
+    archived: list[int]
+    alias_set: str | None = None
+    alias_moved_from: int | None = None
+    alias_removed: str | None = None
+    changed: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.version.to_dict(),
+            "previous_stage": self.previous_stage,
+            "archived": self.archived,
+            "alias_set": self.alias_set,
+            "alias_moved_from": self.alias_moved_from,
+            "alias_removed": self.alias_removed,
+            "changed": self.changed,
+        }
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    name: str
+    version: int
+    stage: str
+    removed_aliases: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "stage": self.stage,
+            "removed_aliases": self.removed_aliases,
+            "deleted": True,
+        }
+
+
+@dataclass(frozen=True)
+class GcResult:
+    removed_blobs: int
+    freed_bytes: int
+    kept_blobs: int
+    removed_temp: int
+    dry_run: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "removed_blobs": self.removed_blobs,
+            "freed_bytes": self.freed_bytes,
+            "kept_blobs": self.kept_blobs,
+            "removed_temp": self.removed_temp,
+            "dry_run": self.dry_run,
+        }
+
+
+def registry_error(message: str, exc: OSError, path: Path | None = None) -> RegistryError:
+    """An OSError while writing (disk full, permissions, read-only fs) as a one-line error."""
+    reason = exc.strerror or str(exc)
+    where = f" ({exc.filename})" if exc.filename else ""
+    return RegistryError(
+        f"{message}: {reason}{where}; the registry was left unchanged",
+        path=str(path or exc.filename or "") or None,
+    )
+
+
+@dataclass(frozen=True)
+class ModelList:
+    """``list`` without a name: every model."""
+
+    models: list[ModelSummary]
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [m.to_dict() for m in self.models]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"models": self.rows()}
+
+
+@dataclass(frozen=True)
+class VersionList:
+    """``list NAME``: the versions of one model."""
+
+    name: str
+    versions: list[VersionRecord]
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [v.to_dict() for v in self.versions]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "versions": self.rows()}
+
+
+@dataclass(frozen=True)
+class History:
+    """``history NAME``: the model's committed events, oldest first."""
+
+    name: str
+    events: list[dict[str, Any]]
+
+    def rows(self) -> list[dict[str, Any]]:
+        return list(self.events)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "events": self.rows()}

@@ -1,0 +1,146 @@
+"""What ``register`` learns from a model folder before storing it, without executing anything.
+
+The MLmodel file is parsed with ``yaml.safe_load`` (via ``modelpack.mlmodel``) and its signature
+JSON strings with ``json``; the model files themselves are only hashed, never unpickled. The
+integrity manifest must list exactly the files present; their hashes are checked while they are
+copied into the blob store (one read per file).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelpack._fs import iter_files, relative_posix
+from modelpack.errors import InvalidModelError, NotFoundError
+from modelpack.manifest import (
+    MANIFEST_FILE,
+    IntegrityReport,
+    Manifest,
+    escaping_links,
+    is_safe_relative,
+    read_manifest,
+    scan_folder,
+)
+
+
+@dataclass(frozen=True)
+class SourceModel:
+    folder: Path
+    manifest: Manifest
+    flavors: list[str]
+    signature: dict[str, Any] | None
+    mlmodel: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+def examine(folder: Path) -> SourceModel:
+    """Check a model folder's structure and manifest listing (hashes are checked later).
+
+    Raises:
+        NotFoundError: the folder does not exist.
+        InvalidModelError: no or unreadable MLmodel, a bad manifest, files missing from or not
+            listed in the manifest, unsafe paths, or symlinks leaving the folder (exit 3).
+    """
+    if not folder.is_dir():
+        raise NotFoundError(f"model folder not found: {folder}", path=str(folder))
+    from modelpack.mlmodel import read_mlmodel
+
+    try:
+        doc = read_mlmodel(folder)
+    except NotFoundError as exc:
+        raise InvalidModelError(exc.message, hint=exc.hint, path=exc.path) from exc
+    warnings: list[str] = []
+    manifest = read_manifest(folder)
+    if manifest is None:
+        manifest = scan_folder(folder)
+        warnings.append(
+            f"{folder} has no {MANIFEST_FILE} (saved by MLflow?); its files were hashed as they are now"
+        )
+    else:
+        check_listing(folder, manifest)
+    if "python_function" not in doc.flavors:
+        warnings.append("the model has no python_function flavor; mlflow.pyfunc cannot load it")
+    signature, sig_warning = summarize_signature(doc.signature)
+    if sig_warning:
+        warnings.append(sig_warning)
+    info = {
+        key: str(doc.raw[key])
+        for key in ("mlflow_version", "model_uuid", "utc_time_created")
+        if doc.raw.get(key) is not None
+    }
+    return SourceModel(
+        folder=folder,
+        manifest=manifest,
+        flavors=sorted(str(k) for k in doc.flavors),
+        signature=signature,
+        mlmodel=info,
+        warnings=warnings,
+    )
+
+
+def check_listing(folder: Path, manifest: Manifest) -> None:
+    """The folder must hold exactly the manifest's files (content is checked on copy)."""
+    unsafe = [f.path for f in manifest.files if not is_safe_relative(f.path) or f.path == MANIFEST_FILE]
+    if unsafe:
+        raise InvalidModelError(
+            f"{folder / MANIFEST_FILE} lists paths outside the folder: {', '.join(unsafe)}",
+            path=str(folder),
+        )
+    report = IntegrityReport(escaping_links=escaping_links(folder))
+    present = set()
+    for path in iter_files(folder):
+        rel = relative_posix(path, folder)
+        if rel == MANIFEST_FILE or rel in report.escaping_links or path.is_dir():
+            continue
+        present.add(rel)
+    expected = {f.path for f in manifest.files}
+    report.extra = sorted(present - expected)
+    report.missing = sorted(expected - present)
+    if not report.ok:
+        raise integrity_failure(folder, report)
+
+
+def integrity_failure(folder: Path, report: IntegrityReport) -> InvalidModelError:
+    return InvalidModelError(
+        f"integrity check failed for {folder}: {report.describe()}",
+        hint="the files do not match modelpack.manifest.json; re-pack the model or restore the files",
+        path=str(folder),
+    )
+
+
+def summarize_signature(signature: dict[str, Any] | None) -> tuple[dict[str, Any] | None, str | None]:
+    """Names and types of a signature's inputs, outputs and params (MLflow stores JSON strings)."""
+    if not signature:
+        return None, None
+    summary: dict[str, Any] = {}
+    for part in ("inputs", "outputs", "params"):
+        raw = signature.get(part)
+        if raw is None:
+            continue
+        try:
+            specs = json.loads(raw) if isinstance(raw, str) else raw
+            if not isinstance(specs, list):
+                raise ValueError("not a list")
+            summary[part] = [_spec(s) for s in specs]
+        except (ValueError, TypeError, AttributeError):
+            return None, f"the MLmodel signature's {part} could not be parsed; no signature recorded"
+    return summary, None
+
+
+def _spec(spec: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if spec.get("name") is not None:
+        out["name"] = str(spec["name"])
+    kind = str(spec.get("type"))
+    out["type"] = kind
+    if kind == "tensor" and isinstance(spec.get("tensor-spec"), dict):
+        out["dtype"] = spec["tensor-spec"].get("dtype")
+        out["shape"] = spec["tensor-spec"].get("shape")
+    if spec.get("required") is False:
+        out["required"] = False
+    if "default" in spec:
+        out["default"] = spec["default"]
+    return out

@@ -1,0 +1,1081 @@
+"""``FileRegistry``: versions, stages, aliases and history of models under one registry root.
+
+Concurrency rules (see docs/REGISTRY.md for the whole argument):
+
+* Every writer holds the registry lock *shared* for its whole operation; ``gc`` and
+  ``doctor --repair`` hold it *exclusive*, so they never see another writer's half-built files.
+* Changes to one model's metadata happen under that model's exclusive lock, with an intent
+  journal so that a writer killed at any instant is finished or undone by the next one.
+* A version appears by one ``rename`` of a fully built, fsynced folder; mutable state
+  (stages, aliases, deletions) is one ``model.json`` replaced atomically. Readers take no lock
+  and see either the old or the new state, never a mixture.
+* Slow work (hashing and copying files) happens before the model lock is taken, so concurrent
+  registrations of one model wait for each other only for a few small metadata writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from modelpack import __version__
+from modelpack.errors import (
+    ConflictError,
+    InputFileError,
+    InvalidModelError,
+    ModelpackError,
+    NotFoundError,
+    RegistryError,
+    UsageError,
+)
+from modelpack.manifest import MANIFEST_FILE, IntegrityReport, read_manifest, verify_folder
+from modelpack.progress import SILENT, Reporter
+from modelpack.registry import events as ev
+from modelpack.registry import index, journal, lock
+from modelpack.registry._io import (
+    atomic_write_json,
+    corrupt,
+    dumps,
+    file_size,
+    fsync_dir,
+    read_json,
+    write_file,
+)
+from modelpack.registry.blobs import BLOB_MODE, IngestSession
+from modelpack.registry.events import Actor, utc_now
+from modelpack.registry.faults import NO_FAULTS, Faults
+from modelpack.registry.journal import Journal
+from modelpack.registry.layout import FORMAT_VERSION, MODEL_DIR, REGISTRY_KIND, Layout, digest_hex, migrate
+from modelpack.registry.names import (
+    ACTIVE_STAGES,
+    DESCRIPTION_MAX,
+    STAGE_NAMES,
+    Stage,
+    is_stage,
+    parse_stage,
+    validate_alias,
+    validate_name,
+    validate_tag,
+)
+from modelpack.registry.records import (
+    DeleteResult,
+    GcResult,
+    ModelState,
+    ModelSummary,
+    PromoteResult,
+    RegisterResult,
+    VersionRecord,
+    check_version_facts,
+    load_model_state,
+    registry_error,
+)
+from modelpack.uri import ModelUri, is_model_uri, parse_model_uri
+
+_LIST_MAX = 20
+
+
+def compact_numbers(numbers: list[int]) -> str:
+    """``[1, 2, 3, 5, 7, 8]`` -> ``"1-3, 5, 7-8"`` so error messages stay one line."""
+    if not numbers:
+        return "none"
+    ranges: list[str] = []
+    start = prev = numbers[0]
+    for n in [*numbers[1:], None]:
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        ranges.append(str(start) if start == prev else f"{start}-{prev}")
+        if n is not None:
+            start = prev = n
+    return ", ".join(ranges)
+
+
+def _listing(items: list[str]) -> str:
+    if not items:
+        return "none"
+    shown = ", ".join(items[:_LIST_MAX])
+    return shown + (f", ... ({len(items) - _LIST_MAX} more)" if len(items) > _LIST_MAX else "")
+
+
+class FileRegistry:
+    """A model registry stored in plain files under ``home``.
+
+    Args:
+        home: the registry root (``MODELPACK_HOME``); created on the first write.
+        lock_timeout: seconds to wait for a lock before failing with ConflictError.
+        durable: fsync data and metadata before each commit. Turning it off is only for
+            bulk-loading throwaway registries (benchmarks): a power cut may then lose data.
+        faults: crash points for the crash tests (see ``faults``).
+        reporter: progress sink for hashing and copying large files.
+    """
+
+    def __init__(
+        self,
+        home: Path,
+        *,
+        lock_timeout: float = lock.DEFAULT_TIMEOUT,
+        durable: bool = True,
+        faults: Faults | None = None,
+        reporter: Reporter = SILENT,
+    ) -> None:
+        self.home = Path(home).absolute()
+        self.layout = Layout(self.home)
+        self.lock_timeout = lock_timeout
+        self.durable = durable
+        self._faults = faults or NO_FAULTS
+        self._reporter = reporter
+        self._format_checked = False
+        self._actor: Actor | None = None
+
+    # ------------------------------------------------------------------ basics
+
+    @property
+    def actor(self) -> Actor:
+        if self._actor is None:
+            self._actor = Actor.current()
+        return self._actor
+
+    def _check_format(self) -> None:
+        if self._format_checked:
+            return
+        path = self.layout.registry_file
+        try:
+            raw = read_json(path, home=self.home)
+        except FileNotFoundError:
+            return
+        try:
+            migrate(raw, what=str(path))
+        except ValueError as exc:
+            raise corrupt(path, self.home, str(exc)) from exc
+        self._format_checked = True
+
+    def _ensure_home(self) -> None:
+        self._check_format()
+        if self.layout.registry_file.is_file():
+            return
+        try:
+            for folder in (self.layout.locks, self.layout.tmp, self.layout.models, self.layout.blobs):
+                folder.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(
+                self.layout.registry_file,
+                {"format_version": FORMAT_VERSION, "kind": REGISTRY_KIND, "created": utc_now()},
+                durable=self.durable,
+            )
+        except OSError as exc:
+            raise registry_error(f"cannot create the registry at {self.home}", exc) from exc
+
+    @contextlib.contextmanager
+    def _registry_lock(self, *, exclusive: bool = False) -> Iterator[None]:
+        with lock.locked(
+            self.layout.global_lock,
+            shared=not exclusive,
+            timeout=self.lock_timeout,
+            what="the registry",
+        ):
+            yield
+
+    @contextlib.contextmanager
+    def _model_lock(self, name: str) -> Iterator[list[str]]:
+        """Hold ``name``'s lock; first finish or undo whatever a dead writer left half-done."""
+        with lock.locked(self.layout.model_lock(name), timeout=self.lock_timeout, what=f"model {name!r}"):
+            notes: list[str] = []
+            if self.layout.model(name).is_dir():
+                note = journal.recover(self.layout, name, durable=self.durable)
+                if note:
+                    notes.append(note)
+            yield notes
+
+    @contextlib.contextmanager
+    def _workspace(self) -> Iterator[Path]:
+        """A private staging folder under ``tmp/``, marked live by a held lock file."""
+        token = f"{os.getpid()}-{secrets.token_hex(4)}"
+        lock_path = self.layout.tmp / f"{token}.lock"
+        fd = lock.acquire(lock_path, timeout=self.lock_timeout)
+        folder = self.layout.tmp / token
+        try:
+            folder.mkdir()
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                lock_path.unlink()
+            lock.release(fd)
+
+    @contextlib.contextmanager
+    def _guard(self, doing: str) -> Iterator[None]:
+        """Turn OS errors (disk full, permissions, read-only filesystem) into one-line errors."""
+        try:
+            yield
+        except ModelpackError:
+            raise
+        except OSError as exc:
+            filename = str(exc.filename or "")
+            if filename and not filename.startswith(str(self.home)):
+                raise InputFileError(f"cannot read {filename}: {exc.strerror or exc}", path=filename) from exc
+            raise registry_error(f"cannot {doing}", exc, self.home) from exc
+
+    # ------------------------------------------------------------------ reading
+
+    def model_names(self) -> list[str]:
+        """Names of every registered model, sorted."""
+        self._check_format()
+        try:
+            entries = [e.name for e in os.scandir(self.layout.models)]
+        except FileNotFoundError:
+            return []
+        names = []
+        for entry in entries:
+            if entry.startswith("."):
+                continue
+            with contextlib.suppress(UsageError):
+                validate_name(entry)
+                if self.layout.model_file(entry).is_file():
+                    names.append(entry)
+        return sorted(names)
+
+    def _unknown_model(self, name: str) -> NotFoundError:
+        names = self.model_names()
+        where = f"models: {_listing(names)}" if names else f"the registry at {self.home} is empty"
+        return NotFoundError(f"no model named {name!r}; {where}")
+
+    def _state_or_none(self, name: str) -> ModelState | None:
+        path = self.layout.model_file(name)
+        try:
+            raw = read_json(path, home=self.home)
+        except FileNotFoundError:
+            return None
+        state = load_model_state(raw, path=path, home=self.home)
+        if state.name != name:
+            raise ConflictError(
+                f"model folder {name!r} belongs to model {state.name!r}",
+                hint="names that differ only in case share a folder on case-insensitive filesystems",
+                path=str(path),
+            )
+        return state
+
+    def state(self, name: str) -> ModelState:
+        """The mutable state (stages, aliases, deletions) of model ``name``.
+
+        Raises:
+            NotFoundError: no such model (the message lists the models that exist).
+            RegistryError: ``model.json`` is corrupt.
+        """
+        validate_name(name)
+        self._check_format()
+        state = self._state_or_none(name)
+        if state is None:
+            raise self._unknown_model(name)
+        return state
+
+    def _facts(self, name: str, version: int) -> dict[str, Any]:
+        path = self.layout.version_file(name, version)
+        raw = read_json(path, home=self.home)
+        facts = check_version_facts(raw, path=path, home=self.home)
+        if facts["name"] != name or facts["version"] != version:
+            raise corrupt(path, self.home, f"it describes {facts['name']} v{facts['version']}")
+        return facts
+
+    def _record(self, name: str, version: int, state: ModelState, facts: dict[str, Any]) -> VersionRecord:
+        local = self.layout.version_model(name, version)
+        return VersionRecord(
+            name=name,
+            version=version,
+            stage=state.stage_of(version),
+            aliases=tuple(state.aliases_of(version)),
+            facts=facts,
+            local_path=local,
+            path=self.layout.relative(local),
+            deleted=version in state.deleted,
+        )
+
+    def _live_numbers(self, name: str, state: ModelState) -> list[int]:
+        return [v for v in index.version_numbers(self.layout, name) if v not in state.deleted]
+
+    def get_version(self, name: str, version: int) -> VersionRecord:
+        """One live version of ``name``.
+
+        Raises:
+            NotFoundError: no such model or version (the message lists the versions).
+        """
+        state = self.state(name)
+        if version not in state.deleted:
+            try:
+                return self._record(name, version, state, self._facts(name, version))
+            except FileNotFoundError:
+                pass
+        live = self._live_numbers(name, state)
+        deleted = " (it was deleted)" if version in state.deleted else ""
+        raise NotFoundError(
+            f"model {name!r} has no version {version}{deleted}; versions: {compact_numbers(live)}"
+        )
+
+    def list_versions(self, name: str, *, include_deleted: bool = False) -> list[VersionRecord]:
+        """Every version of ``name``, ascending (deleted ones only when asked)."""
+        state = self.state(name)
+        records = []
+        for version in index.version_numbers(self.layout, name):
+            if version in state.deleted and not include_deleted:
+                continue
+            try:
+                facts = self._facts(name, version)
+            except FileNotFoundError:
+                raise corrupt(
+                    self.layout.version_file(name, version), self.home, "the file is missing"
+                ) from None
+            records.append(self._record(name, version, state, facts))
+        return records
+
+    def summary(self, name: str) -> ModelSummary:
+        state = self.state(name)
+        live = self._live_numbers(name, state)
+        stages: dict[str, list[int]] = {}
+        for version, stage in sorted(state.stages.items()):
+            if version not in state.deleted:
+                stages.setdefault(stage, []).append(version)
+        updated = state.updated
+        if live:
+            with contextlib.suppress(FileNotFoundError, RegistryError):
+                updated = max(updated, str(self._facts(name, live[-1])["created"]))
+        return ModelSummary(
+            name=name,
+            created=state.created,
+            updated=updated,
+            latest_version=live[-1] if live else None,
+            version_count=len(live),
+            stages=stages,
+            aliases=dict(sorted(state.aliases.items())),
+        )
+
+    def list_models(self) -> list[ModelSummary]:
+        """Every model with its latest version, stages and aliases."""
+        return [self.summary(name) for name in self.model_names()]
+
+    def resolve(self, uri: str | ModelUri) -> VersionRecord:
+        """The version a ``models:/`` URI names (MLflow's resolution rules).
+
+        Raises:
+            UsageError: malformed URI (exit 2).
+            NotFoundError: unknown name, version, stage or alias; the message names what exists.
+        """
+        parsed = uri if isinstance(uri, ModelUri) else parse_model_uri(uri)
+        name = parsed.name
+        if parsed.version is not None:
+            return self.get_version(name, parsed.version)
+        state = self.state(name)
+        live = self._live_numbers(name, state)
+        if parsed.alias is not None:
+            target = state.aliases.get(parsed.alias)
+            if target is None:
+                have = [f"{a} (v{v})" for a, v in sorted(state.aliases.items())]
+                raise NotFoundError(
+                    f"model {name!r} has no alias {parsed.alias!r}; aliases: {_listing(have)}"
+                )
+            return self.get_version(name, target)
+        if parsed.latest:
+            if not live:
+                raise NotFoundError(f"model {name!r} has no versions left (all were deleted)")
+            return self.get_version(name, live[-1])
+        stage_text = parsed.stage or ""
+        if not is_stage(stage_text):
+            raise NotFoundError(
+                f"unknown stage {stage_text!r} in {parsed}; stages are {', '.join(STAGE_NAMES)}",
+                hint=f"for the newest version use models:/{name}/latest",
+            )
+        stage = parse_stage(stage_text).value
+        holders = [v for v in live if state.stage_of(v) == stage]
+        if not holders:
+            used = sorted({state.stage_of(v) for v in live})
+            in_use = ", ".join(
+                f"{s} (v{compact_numbers([v for v in live if state.stage_of(v) == s])})" for s in used
+            )
+            raise NotFoundError(
+                f"no version of model {name!r} is in stage {stage}; stages in use: {in_use or 'none'}"
+            )
+        return self.get_version(name, holders[-1])
+
+    def history(self, name: str, *, version: int | None = None) -> list[dict[str, Any]]:
+        """The committed events of ``name``, oldest first (optionally of one version only)."""
+        self.state(name)
+        path = self.layout.events(name)
+        # Read the log before the journal: an event appended after our journal check belongs
+        # to an operation whose journal we would then have seen.
+        data_log = ev.read(path)
+        pending = journal.read(self.layout, name)
+        if pending is not None and not journal.committed(self.layout, pending):
+            data_log = ev.read(path, limit_bytes=pending.log_size)
+        events = data_log.events
+        if version is not None:
+            events = [e for e in events if e.get("version") == version]
+        return events
+
+    def verify_version(self, name: str, version: int) -> IntegrityReport:
+        """Re-hash a stored version's files against its manifest and recorded digest."""
+        record = self.get_version(name, version)
+        folder = record.local_path
+        manifest_path = folder / MANIFEST_FILE
+        try:
+            manifest = read_manifest(folder)
+        except InvalidModelError:
+            manifest = None
+        report = IntegrityReport()
+        if manifest is None:
+            report.missing.append(MANIFEST_FILE)
+            return report
+        from modelpack.registry.blobs import hash_file
+
+        if hash_file(manifest_path) != record.facts.get("manifest_sha256") or (
+            manifest.digest != record.digest
+        ):
+            report.changed.append(MANIFEST_FILE)
+        checked = verify_folder(folder, manifest)
+        report.changed.extend(checked.changed)
+        report.missing.extend(checked.missing)
+        report.extra.extend(checked.extra)
+        report.escaping_links.extend(checked.escaping_links)
+        return report
+
+    # ------------------------------------------------------------------ register
+
+    def register(
+        self,
+        target: str | Path,
+        *,
+        name: str,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        alias: str | None = None,
+        allow_duplicate: bool = False,
+    ) -> RegisterResult:
+        """Store a model folder (or another registered version) as the next version of ``name``.
+
+        The folder's structure and integrity manifest are checked (nothing is unpickled), its
+        files are copied into the blob store once, and the version number is claimed under the
+        model lock. Content identical to a live version of ``name`` returns that version instead
+        of minting a new one, unless ``allow_duplicate``.
+
+        Args:
+            target: a model folder or a ``models:/`` URI.
+            name: the model name (see ``names.NAME_RE``).
+            description: free text stored with the version.
+            tags: ``KEY=VALUE`` facts stored with the version.
+            alias: point this alias at the new (or existing) version.
+            allow_duplicate: mint a new version even for content already registered.
+
+        Returns:
+            The version, and whether it already existed.
+
+        Raises:
+            InvalidNameError: bad name, alias or tag (exit 2).
+            NotFoundError: the folder or URI does not exist (exit 4).
+            InvalidModelError: no MLmodel, or the files do not match the manifest (exit 3).
+            ConflictError: a lock was not free in time (exit 5).
+            RegistryError: the registry could not be written (disk full, permissions); it is
+                left as it was.
+        """
+        from modelpack.registry.source import examine, integrity_failure
+
+        validate_name(name)
+        clean_tags = dict(validate_tag(str(k), str(v)) for k, v in (tags or {}).items())
+        if alias is not None:
+            validate_alias(alias)
+        if description is not None and len(description) > DESCRIPTION_MAX:
+            raise UsageError(f"description is longer than {DESCRIPTION_MAX} characters")
+        text = str(target)
+        if is_model_uri(text):
+            folder = self.resolve(text).local_path
+            source = text
+        else:
+            folder = Path(text)
+            source = str(folder.resolve())
+        with self._guard(f"read {folder}"):
+            src = examine(folder)
+        manifest = src.manifest
+        facts: dict[str, Any] = {
+            "format_version": FORMAT_VERSION,
+            "name": name,
+            "version": None,
+            "created": None,
+            "user": self.actor.user,
+            "host": self.actor.host,
+            "source": source,
+            "digest": manifest.digest,
+            "size": manifest.total_size,
+            "file_count": len(manifest.files),
+            "manifest_sha256": None,
+            "flavors": src.flavors,
+            "signature": src.signature,
+            "mlmodel": src.mlmodel,
+            "description": description,
+            "tags": clean_tags,
+            "modelpack_version": __version__,
+        }
+        self._ensure_home()
+        with self._guard(f"register {name}"), self._registry_lock(), self._workspace() as work:
+            self._faults.point("register.start")
+            staged = work / "version"
+            model_dir = staged / MODEL_DIR
+            model_dir.mkdir(parents=True)
+            session = IngestSession(
+                layout=self.layout,
+                work=work,
+                durable=self.durable,
+                faults=self._faults,
+                reporter=self._reporter,
+                total_bytes=manifest.total_size,
+            )
+            try:
+                report = IntegrityReport()
+                for entry in manifest.files:
+                    actual = session.store(src.folder / entry.path, entry.sha256, model_dir / entry.path)
+                    if actual != entry.sha256:
+                        report.changed.append(entry.path)
+                if not report.ok:
+                    raise integrity_failure(src.folder, report)
+                manifest_bytes = dumps(manifest.to_dict())
+                write_file(model_dir / MANIFEST_FILE, manifest_bytes, durable=self.durable, mode=BLOB_MODE)
+                from hashlib import sha256
+
+                facts["manifest_sha256"] = sha256(manifest_bytes).hexdigest()
+                session.sync()
+                self._faults.point("register.staged")
+                record, existed, notes = self._commit_register(
+                    name, staged, work, facts, alias, allow_duplicate=allow_duplicate
+                )
+            except BaseException:
+                # Drop every staged link first, so discard() sees which new blobs nobody uses.
+                for child in list(work.iterdir()):
+                    journal.remove_tree(child)
+                session.discard()
+                raise
+            if existed:
+                shutil.rmtree(staged, ignore_errors=True)
+                session.discard()
+        warnings = [*src.warnings, *notes]
+        return RegisterResult(version=record, already_registered=existed, warnings=warnings)
+
+    def _commit_register(
+        self,
+        name: str,
+        staged: Path,
+        work: Path,
+        facts: dict[str, Any],
+        alias: str | None,
+        *,
+        allow_duplicate: bool,
+    ) -> tuple[VersionRecord, bool, list[str]]:
+        """Claim the next version number and make the staged folder that version."""
+        with self._model_lock(name) as notes:
+            self._faults.point("register.locked")
+            state = self._state_or_none(name)
+            if state is None:
+                if self.layout.model(name).exists():
+                    raise corrupt(self.layout.model_file(name), self.home, "the file is missing")
+                return self._create_model(name, staged, work, facts, alias), False, notes
+            if not allow_duplicate:
+                existing = index.lookup(self.layout, name, str(facts["digest"]), state.deleted)
+                if existing is not None:
+                    if alias is not None and state.aliases.get(alias) != existing:
+                        self._change_state(
+                            name, existing, state, stage=None, archive_existing=False, alias=alias
+                        )
+                        state = self.state(name)
+                    record = self._record(name, existing, state, self._facts(name, existing))
+                    return record, True, notes
+            numbers = index.version_numbers(self.layout, name)
+            version = (numbers[-1] if numbers else 0) + 1
+            now = utc_now()
+            facts.update(version=version, created=now)
+            write_file(staged / "version.json", dumps(facts), durable=self.durable)
+            self._sync_tree(staged)
+            new_events = [
+                ev.make_event(
+                    ev.REGISTERED,
+                    name,
+                    self.actor,
+                    now,
+                    version=version,
+                    digest=facts["digest"],
+                    size=facts["size"],
+                    source=facts["source"],
+                )
+            ]
+            new_state: ModelState | None = None
+            if alias is not None:
+                new_state = state.changed(updated=now, aliases={**state.aliases, alias: version})
+                new_events.append(
+                    ev.make_event(
+                        ev.ALIAS_SET,
+                        name,
+                        self.actor,
+                        now,
+                        version=version,
+                        alias=alias,
+                        previous=state.aliases.get(alias),
+                    )
+                )
+            target = self.layout.version(name, version)
+            pending = Journal(
+                op="register",
+                name=name,
+                version=version,
+                log_size=file_size(self.layout.events(name)),
+                commit_path=self.layout.relative(target),
+                state=new_state.to_json() if new_state else None,
+                digest=str(facts["digest"]),
+                rollback_remove=(self.layout.relative(staged),),
+            )
+            journal.write(self.layout, pending, durable=self.durable)
+            self._faults.point("register.journaled")
+            try:
+                ev.append(self.layout.events(name), new_events, durable=self.durable)
+                self._faults.point("register.event_written")
+                os.rename(staged, target)
+                if self.durable:
+                    fsync_dir(target.parent)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    if not target.exists():
+                        journal.rollback(self.layout, pending, durable=self.durable)
+                raise
+            self._faults.point("register.committed")
+            self._finish(pending, notes)
+            final = new_state or state
+            return self._record(name, version, final, facts), False, notes
+
+    def _create_model(
+        self, name: str, staged: Path, work: Path, facts: dict[str, Any], alias: str | None
+    ) -> VersionRecord:
+        """The first version: build the whole model folder in staging and rename it into place."""
+        now = utc_now()
+        facts.update(version=1, created=now)
+        write_file(staged / "version.json", dumps(facts), durable=self.durable)
+        root = work / "model-root"
+        (root / "versions").mkdir(parents=True)
+        os.rename(staged, root / "versions" / "1")
+        state = ModelState(
+            name=name,
+            created=now,
+            updated=now,
+            revision=1,
+            aliases={alias: 1} if alias else {},
+        )
+        write_file(root / "model.json", dumps(state.to_json()), durable=self.durable)
+        new_events = [
+            ev.make_event(
+                ev.REGISTERED,
+                name,
+                self.actor,
+                now,
+                version=1,
+                digest=facts["digest"],
+                size=facts["size"],
+                source=facts["source"],
+            )
+        ]
+        if alias:
+            new_events.append(
+                ev.make_event(ev.ALIAS_SET, name, self.actor, now, version=1, alias=alias, previous=None)
+            )
+        write_file(root / "events.jsonl", ev.encode(new_events), durable=self.durable)
+        (root / "digests").mkdir()
+        digest = str(facts["digest"])
+        write_file(
+            root / "digests" / f"{digest_hex(digest)}.json",
+            dumps({"format_version": FORMAT_VERSION, "digest": digest, "version": 1}),
+            durable=self.durable,
+        )
+        self._sync_tree(root)
+        self._faults.point("register.event_written")
+        os.rename(root, self.layout.model(name))
+        if self.durable:
+            fsync_dir(self.layout.models)
+        self._faults.point("register.committed")
+        return self._record(name, 1, state, facts)
+
+    def _sync_tree(self, root: Path) -> None:
+        """fsync every folder of a staged tree so the entries survive a power cut after rename."""
+        if not self.durable:
+            return
+        for dirpath, _dirnames, _files in os.walk(root):
+            fsync_dir(Path(dirpath))
+
+    def _finish(self, pending: Journal, notes: list[str]) -> None:
+        """Roll a committed operation forward; on failure leave the journal for the next writer."""
+        try:
+            journal.finish(self.layout, pending, durable=self.durable, faults=self._faults)
+        except OSError as exc:
+            notes.append(
+                f"the change is committed but tidying up failed ({exc.strerror or exc}); "
+                "the next write or 'modelpack doctor --repair' completes it"
+            )
+
+    # ------------------------------------------------------------------ promote / aliases
+
+    def promote(
+        self,
+        name: str,
+        version: int,
+        *,
+        stage: str | Stage | None = None,
+        archive_existing: bool = True,
+        alias: str | None = None,
+        remove_alias: str | None = None,
+    ) -> PromoteResult:
+        """Move a version to a stage and/or set or remove an alias.
+
+        The stored version's integrity is re-verified first. By default the versions that held
+        the target stage (Staging or Production) move to Archived; ``archive_existing=False``
+        keeps them (MLflow's default). Promoting to where a version already is changes nothing
+        and records no event.
+
+        Raises:
+            InvalidNameError: bad stage or alias (exit 2).
+            NotFoundError: no such model, version, or alias to remove (exit 4).
+            InvalidModelError: the stored files fail their integrity check (exit 3).
+            ConflictError: the alias to remove points at another version, or lock timeout.
+        """
+        validate_name(name)
+        target_stage = parse_stage(stage.value if isinstance(stage, Stage) else stage) if stage else None
+        if alias is not None:
+            validate_alias(alias)
+        if remove_alias is not None:
+            validate_alias(remove_alias)
+        if target_stage is None and alias is None and remove_alias is None:
+            raise UsageError("nothing to do: give a stage, an alias or an alias to remove")
+        self.get_version(name, version)
+        if target_stage is not None or alias is not None:
+            report = self.verify_version(name, version)
+            if not report.ok:
+                raise InvalidModelError(
+                    f"stored version {name} v{version} failed its integrity check: {report.describe()}",
+                    hint="run 'modelpack doctor' to see the damage; the version was not promoted",
+                    path=str(self.layout.version_model(name, version)),
+                )
+        self._faults.point("promote.verified")
+        self._ensure_home()
+        with self._guard(f"promote {name} v{version}"), self._registry_lock(), self._model_lock(name):
+            self._faults.point("promote.locked")
+            state = self.state(name)
+            if version in state.deleted or not self.layout.version_file(name, version).is_file():
+                raise NotFoundError(f"model {name!r} has no version {version} (deleted meanwhile)")
+            return self._change_state(
+                name,
+                version,
+                state,
+                stage=target_stage,
+                archive_existing=archive_existing,
+                alias=alias,
+                remove_alias=remove_alias,
+            )
+
+    def _change_state(
+        self,
+        name: str,
+        version: int,
+        state: ModelState,
+        *,
+        stage: Stage | None,
+        archive_existing: bool,
+        alias: str | None,
+        remove_alias: str | None = None,
+    ) -> PromoteResult:
+        """Compute and commit a stage/alias change. Caller holds the model lock."""
+        now = utc_now()
+        stages = dict(state.stages)
+        aliases = dict(state.aliases)
+        new_events: list[dict[str, Any]] = []
+        previous_stage = state.stage_of(version)
+        archived: list[int] = []
+        if stage is not None:
+            if stage is not Stage.NONE and previous_stage != stage.value:
+                stages[version] = stage.value
+            elif stage is Stage.NONE:
+                stages.pop(version, None)
+            if previous_stage != stage.value:
+                new_events.append(
+                    ev.make_event(
+                        ev.STAGE_CHANGED,
+                        name,
+                        self.actor,
+                        now,
+                        version=version,
+                        to=stage.value,
+                        **{"from": previous_stage},
+                        reason="promoted",
+                    )
+                )
+            if archive_existing and stage in ACTIVE_STAGES:
+                for other, other_stage in sorted(state.stages.items()):
+                    if other != version and other_stage == stage.value and other not in state.deleted:
+                        stages[other] = Stage.ARCHIVED.value
+                        archived.append(other)
+                        new_events.append(
+                            ev.make_event(
+                                ev.STAGE_CHANGED,
+                                name,
+                                self.actor,
+                                now,
+                                version=other,
+                                to=Stage.ARCHIVED.value,
+                                **{"from": other_stage},
+                                reason=f"archived: v{version} promoted to {stage.value}",
+                            )
+                        )
+        moved_from: int | None = None
+        if alias is not None and aliases.get(alias) != version:
+            moved_from = aliases.get(alias)
+            aliases[alias] = version
+            new_events.append(
+                ev.make_event(
+                    ev.ALIAS_SET, name, self.actor, now, version=version, alias=alias, previous=moved_from
+                )
+            )
+        if remove_alias is not None:
+            current = aliases.get(remove_alias)
+            if current is None:
+                have = [f"{a} (v{v})" for a, v in sorted(aliases.items())]
+                raise NotFoundError(
+                    f"model {name!r} has no alias {remove_alias!r}; aliases: {_listing(have)}"
+                )
+            if current != version:
+                raise ConflictError(
+                    f"alias {remove_alias!r} of {name!r} points at v{current}, not v{version}",
+                    hint=f"to remove it run: modelpack promote {name} {current} --remove-alias {remove_alias}",
+                )
+            del aliases[remove_alias]
+            new_events.append(
+                ev.make_event(ev.ALIAS_REMOVED, name, self.actor, now, version=version, alias=remove_alias)
+            )
+        if not new_events:
+            return PromoteResult(
+                version=self._record(name, version, state, self._facts(name, version)),
+                previous_stage=previous_stage,
+                archived=[],
+                alias_set=alias,
+                changed=False,
+            )
+        new_state = state.changed(updated=now, stages=stages, aliases=aliases)
+        self._commit_state(name, version, "promote", state, new_state, new_events)
+        return PromoteResult(
+            version=self._record(name, version, new_state, self._facts(name, version)),
+            previous_stage=previous_stage,
+            archived=archived,
+            alias_set=alias,
+            alias_moved_from=moved_from,
+            alias_removed=remove_alias,
+        )
+
+    def _commit_state(
+        self,
+        name: str,
+        version: int,
+        op: str,
+        state: ModelState,
+        new_state: ModelState,
+        new_events: list[dict[str, Any]],
+        *,
+        digest: str | None = None,
+        forward_remove: tuple[str, ...] = (),
+        notes: list[str] | None = None,
+    ) -> None:
+        """Journal, log and commit a new ``model.json``. Caller holds the model lock."""
+        pending = Journal(
+            op=op,
+            name=name,
+            version=version,
+            log_size=file_size(self.layout.events(name)),
+            commit_revision=new_state.revision,
+            state=new_state.to_json(),
+            digest=digest,
+            forward_remove=forward_remove,
+        )
+        journal.write(self.layout, pending, durable=self.durable)
+        self._faults.point(f"{op}.journaled")
+        try:
+            ev.append(self.layout.events(name), new_events, durable=self.durable)
+            self._faults.point(f"{op}.event_written")
+            atomic_write_json(
+                self.layout.model_file(name),
+                new_state.to_json(),
+                durable=self.durable,
+                faults=self._faults,
+                phase=f"{op}.state_tmp_written",
+            )
+        except BaseException:
+            with contextlib.suppress(OSError, ModelpackError):
+                if not journal.committed(self.layout, pending):
+                    journal.rollback(self.layout, pending, durable=self.durable)
+            raise
+        self._faults.point(f"{op}.committed")
+        self._finish(pending, notes if notes is not None else [])
+
+    # ------------------------------------------------------------------ delete
+
+    def delete(self, name: str, version: int, *, force: bool = False) -> DeleteResult:
+        """Delete a version: its files go, its number is never reused, its aliases are removed.
+
+        Raises:
+            NotFoundError: no such model or version.
+            ConflictError: the version is in Production or has aliases and ``force`` is off.
+        """
+        validate_name(name)
+        self.get_version(name, version)
+        self._ensure_home()
+        with (
+            self._guard(f"delete {name} v{version}"),
+            self._registry_lock(),
+            self._model_lock(name) as notes,
+        ):
+            self._faults.point("delete.locked")
+            state = self.state(name)
+            record = self.get_version(name, version)
+            stage = state.stage_of(version)
+            aliases = state.aliases_of(version)
+            if not force and (stage == Stage.PRODUCTION.value or aliases):
+                why = []
+                if stage == Stage.PRODUCTION.value:
+                    why.append("is in Production")
+                if aliases:
+                    why.append(f"has aliases {', '.join(aliases)}")
+                raise ConflictError(
+                    f"{name} v{version} {' and '.join(why)}; not deleted",
+                    hint="promote another version first, or pass --force",
+                )
+            now = utc_now()
+            stages = {v: s for v, s in state.stages.items() if v != version}
+            new_state = state.changed(
+                updated=now,
+                stages=stages,
+                aliases={a: v for a, v in state.aliases.items() if v != version},
+                deleted={**state.deleted, version: now},
+            )
+            event = ev.make_event(
+                ev.DELETED,
+                name,
+                self.actor,
+                now,
+                version=version,
+                stage=stage,
+                removed_aliases=aliases,
+                digest=record.digest,
+            )
+            self._commit_state(
+                name,
+                version,
+                "delete",
+                state,
+                new_state,
+                [event],
+                digest=record.digest,
+                forward_remove=(self.layout.relative(self.layout.version_model(name, version)),),
+                notes=notes,
+            )
+        return DeleteResult(name=name, version=version, stage=stage, removed_aliases=aliases)
+
+    # ------------------------------------------------------------------ gc
+
+    def recover_all(self) -> list[str]:
+        """Finish or undo every interrupted operation. Caller holds the registry lock exclusively."""
+        notes = []
+        for name in self._model_dirs():
+            note = journal.recover(self.layout, name, durable=self.durable)
+            if note:
+                notes.append(note)
+        return notes
+
+    def _model_dirs(self) -> list[str]:
+        try:
+            entries = [e.name for e in os.scandir(self.layout.models)]
+        except FileNotFoundError:
+            return []
+        out = []
+        for entry in sorted(entries):
+            with contextlib.suppress(UsageError):
+                validate_name(entry)
+                if (self.layout.models / entry).is_dir():
+                    out.append(entry)
+        return out
+
+    def referenced_blobs(self) -> set[str]:
+        """sha256 of every file of every stored version folder (what gc must keep).
+
+        Raises:
+            RegistryError: a version's manifest is unreadable, so references are uncertain.
+        """
+        referenced: set[str] = set()
+        for name in self._model_dirs():
+            for version in index.version_numbers(self.layout, name):
+                folder = self.layout.version_model(name, version)
+                if not folder.is_dir():
+                    continue
+                try:
+                    manifest = read_manifest(folder)
+                except InvalidModelError as exc:
+                    raise RegistryError(
+                        f"cannot tell which blobs {name} v{version} uses: {exc.message}",
+                        hint="run 'modelpack doctor'; gc removed nothing",
+                        path=str(folder),
+                    ) from exc
+                if manifest is None:
+                    raise RegistryError(
+                        f"cannot tell which blobs {name} v{version} uses: its manifest is missing",
+                        hint="run 'modelpack doctor'; gc removed nothing",
+                        path=str(folder),
+                    )
+                referenced.update(f.sha256 for f in manifest.files)
+        return referenced
+
+    def gc(self, *, dry_run: bool = False) -> GcResult:
+        """Remove blobs no stored version uses, and staging left by dead processes.
+
+        Holds the registry lock exclusively, so it waits for running writers and blocks new
+        ones while it runs.
+        """
+        from modelpack.registry.blobs import is_blob_name, iter_blobs
+
+        self._check_format()
+        if not self.home.is_dir():
+            return GcResult(0, 0, 0, 0, dry_run)
+        self._ensure_home()
+        removed = freed = kept = 0
+        with self._guard("collect garbage"), self._registry_lock(exclusive=True):
+            self._faults.point("gc.locked")
+            if not dry_run:
+                self.recover_all()
+            referenced = self.referenced_blobs()
+            for blob in iter_blobs(self.layout):
+                if is_blob_name(blob.name) and blob.name in referenced:
+                    kept += 1
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    size = blob.lstat().st_size
+                    if not dry_run:
+                        if blob.is_dir() and not blob.is_symlink():
+                            shutil.rmtree(blob)
+                        else:
+                            blob.unlink()
+                        self._faults.point("gc.blob_removed")
+                    removed += 1
+                    freed += size
+            if not dry_run:
+                for shard in self.layout.blobs.iterdir():
+                    with contextlib.suppress(OSError):
+                        shard.rmdir()  # only succeeds when empty
+            removed_temp = 0
+            with contextlib.suppress(FileNotFoundError):
+                for entry in [e.name for e in os.scandir(self.layout.tmp)]:
+                    removed_temp += 1
+                    if not dry_run:
+                        journal.remove_tree(self.layout.tmp / entry)
+        return GcResult(removed, freed, kept, removed_temp, dry_run)
+
+    def doctor(self, *, repair: bool = False) -> Any:
+        """Verify every stored file and metadata document; see ``modelpack.registry.doctor``."""
+        from modelpack.registry.doctor import run_doctor
+
+        return run_doctor(self, repair=repair)

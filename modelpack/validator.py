@@ -1,0 +1,673 @@
+"""``validate``: check a model folder and report each check as passed, failed, warned or skipped.
+
+The checks, in report order:
+
+1. structure: MLmodel against the JSON Schema shipped in ``modelpack/schemas``; the signature
+   parses; every file MLmodel names exists inside the folder.
+2. integrity: every file against the sha256 manifest ``pack`` wrote. No manifest (an MLflow
+   folder) is a warning; a symlink leaving the folder is a failure.
+3. safety: the static pickle scan (``modelpack.safety``); nothing is unpickled.
+4. load: only when 1-3 did not fail and loading was not turned off. Loads through the flavor's
+   loader (which scans again), predicts on the saved input example, checks the outputs.
+5. data: the ``--data`` file against the input signature, streamed; then predictions on it and
+   their check against the output schema (when the model was loaded).
+6. environment: recorded Python and library versions against the running ones.
+
+Checks 1-3 and 6 import none of numpy, pandas or scikit-learn, so ``--no-load`` stays fast.
+A check that cannot run is reported, never raised: a validator's job is to say what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from modelpack.errors import ExitCode, ModelpackError, NotFoundError
+from modelpack.mlmodel import MLMODEL_FILE, PYFUNC, MLmodel, read_mlmodel
+from modelpack.progress import SILENT, Reporter
+
+PASSED: Final = "passed"
+FAILED: Final = "failed"
+WARNED: Final = "warned"
+SKIPPED: Final = "skipped"
+STATUSES: Final = (PASSED, FAILED, WARNED, SKIPPED)
+CHECKS: Final = ("structure", "integrity", "safety", "load", "data", "environment")
+SCHEMA_RESOURCE: Final = ("schemas", "mlmodel.schema.json")
+# Libraries whose major.minor must match for a pickle to load reliably (estimator internals and
+# the unpicklers themselves change between minor releases).
+UNPICKLING_LIBRARIES: Final = ("scikit-learn", "numpy", "skops", "cloudpickle")
+MAX_ERRORS_SHOWN: Final = 20
+LOADABLE_FLAVORS: Final = ("sklearn", "modelpack", PYFUNC)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the report.
+
+    Attributes:
+        name: one of ``CHECKS``.
+        status: ``passed``, ``failed``, ``warned`` or ``skipped``.
+        reason: one sentence saying why.
+        details: everything the check found, for ``--json``.
+    """
+
+    name: str
+    status: str
+    reason: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status, "reason": self.reason, "details": self.details}
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """Every check with its status; exit code 3 when any failed."""
+
+    path: str
+    uri: str | None
+    checks: list[Check]
+    registry: dict[str, Any] | None = None
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if c.status == FAILED]
+
+    @property
+    def exit_code(self) -> int:
+        return int(ExitCode.VALIDATION_FAILED) if self.failed else int(ExitCode.OK)
+
+    @property
+    def status(self) -> str:
+        return "failed" if self.failed else "ok"
+
+    @property
+    def warnings(self) -> list[str]:
+        # Warned checks are part of the checklist already; repeating them would say it twice.
+        return []
+
+    def check(self, name: str) -> Check:
+        """The check called ``name``."""
+        return next(c for c in self.checks if c.name == name)
+
+    def counts(self) -> dict[str, int]:
+        return {s: sum(1 for c in self.checks if c.status == s) for s in STATUSES}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "uri": self.uri,
+            "registry": self.registry,
+            "passed": not self.failed,
+            "counts": self.counts(),
+            "checks": [c.to_dict() for c in self.checks],
+        }
+
+
+@dataclass(frozen=True)
+class ValidateOptions:
+    """What to run: ``data`` adds check 5, ``load=False`` skips loading (checks 4 and 5's predictions)."""
+
+    data: Path | None = None
+    data_format: str | None = None
+    load: bool = True
+    trusted: tuple[str, ...] = ()
+    batch_rows: int = 65_536
+
+
+def validate_folder(
+    folder: Path,
+    options: ValidateOptions | None = None,
+    *,
+    uri: str | None = None,
+    registry: dict[str, Any] | None = None,
+    reporter: Reporter = SILENT,
+) -> ValidationReport:
+    """Run every check on ``folder`` and collect the results.
+
+    Args:
+        folder: the model folder.
+        options: what to run (defaults: load the model, no data file).
+        uri: the registry URI the folder was resolved from, for the report.
+        registry: registry facts about the version, for the report.
+        reporter: progress sink for the slow steps (hashing, loading, scoring).
+
+    Returns:
+        A ValidationReport; its exit_code is 3 when a check failed.
+
+    Raises:
+        NotFoundError: the folder or the ``--data`` file does not exist.
+    """
+    options = options or ValidateOptions()
+    if not folder.is_dir():
+        raise NotFoundError(f"model folder not found: {folder}", path=str(folder))
+    if options.data is not None and not options.data.exists():
+        raise NotFoundError(f"data file not found: {options.data}", path=str(options.data))
+
+    mlmodel, structure = _structure(folder)
+    with reporter.step("verifying file hashes"):
+        integrity = _integrity(folder)
+    with reporter.step("scanning pickles"):
+        safety = _safety(folder, options.trusted)
+    environment = _environment(folder, mlmodel)
+
+    blocking = [c.name for c in (structure, integrity, safety) if c.status == FAILED]
+    scorer: Any = None
+    if not options.load:
+        load = Check("load", SKIPPED, "skipped: --no-load")
+    elif blocking:
+        load = Check("load", SKIPPED, f"skipped: {', '.join(blocking)} failed, so nothing is loaded")
+    else:
+        assert mlmodel is not None  # structure passed, so MLmodel parsed
+        with reporter.step("loading the model"):
+            load, scorer = _load(folder, mlmodel, options.trusted)
+
+    if options.data is None:
+        data = Check("data", SKIPPED, "skipped: no --data file given")
+    else:
+        data = _data(mlmodel, scorer, options, load, reporter)
+
+    return ValidationReport(
+        path=str(folder),
+        uri=uri,
+        registry=registry,
+        checks=[structure, integrity, safety, load, data, environment],
+    )
+
+
+def _status(failures: list[str], warnings: list[str]) -> str:
+    return FAILED if failures else WARNED if warnings else PASSED
+
+
+# --------------------------------------------------------------------------------------------------
+# 1. structure
+
+
+def load_mlmodel_schema() -> dict[str, Any]:
+    """The MLmodel JSON Schema shipped as package data."""
+    from importlib.resources import files
+
+    resource = files("modelpack") / SCHEMA_RESOURCE[0] / SCHEMA_RESOURCE[1]
+    loaded: dict[str, Any] = json.loads(resource.read_text(encoding="utf-8"))
+    return loaded
+
+
+def schema_errors(raw: Mapping[str, Any]) -> list[str]:
+    """Every way ``raw`` (a parsed MLmodel) breaks the MLmodel JSON Schema, as ``path: message``."""
+    import jsonschema
+
+    # YAML gives datetimes and other non-JSON scalars; validate what JSON would carry.
+    document = json.loads(json.dumps(raw, default=str))
+    validator = jsonschema.Draft202012Validator(load_mlmodel_schema())
+    errors = sorted(validator.iter_errors(document), key=lambda e: [str(p) for p in e.absolute_path])
+    return [f"{'.'.join(str(p) for p in e.absolute_path) or '(top level)'}: {e.message}" for e in errors]
+
+
+def named_files(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(MLmodel key, relative path) for every file or folder MLmodel refers to."""
+    out: list[tuple[str, str]] = []
+
+    def add(where: str, value: Any) -> None:
+        if isinstance(value, str) and value:
+            out.append((where, value))
+
+    flavors = raw.get("flavors")
+    for flavor, conf in flavors.items() if isinstance(flavors, dict) else []:
+        if not isinstance(conf, dict):
+            continue
+        base = f"flavors.{flavor}"
+        for key in ("pickled_model", "model_path", "model_file", "data", "python_model", "code"):
+            add(f"{base}.{key}", conf.get(key))
+        env = conf.get("env")
+        if isinstance(env, dict):
+            for key, value in env.items():
+                add(f"{base}.env.{key}", value)
+        else:
+            add(f"{base}.env", env)
+        for i, item in enumerate(conf.get("extra_files") or []):
+            if isinstance(item, dict):
+                add(f"{base}.extra_files[{i}].path", item.get("path"))
+        artifacts = conf.get("artifacts")
+        if isinstance(artifacts, dict):
+            for name, item in artifacts.items():
+                if isinstance(item, dict):
+                    add(f"{base}.artifacts.{name}.path", item.get("path"))
+    info = raw.get("saved_input_example_info")
+    if isinstance(info, dict):
+        add("saved_input_example_info.artifact_path", info.get("artifact_path"))
+        add("saved_input_example_info.serving_input_path", info.get("serving_input_path"))
+    return out
+
+
+def _structure(folder: Path) -> tuple[MLmodel | None, Check]:
+    from modelpack._fs import is_within
+    from modelpack.manifest import is_safe_relative
+    from modelpack.signature import Signature
+
+    if not (folder / MLMODEL_FILE).is_file():
+        return None, Check("structure", FAILED, f"no {MLMODEL_FILE} file in the folder")
+    try:
+        mlmodel = read_mlmodel(folder)
+    except ModelpackError as exc:
+        return None, Check("structure", FAILED, exc.message)
+
+    failures: list[str] = []
+    warnings: list[str] = []
+    errors = schema_errors(mlmodel.raw)
+    failures.extend(f"MLmodel {e}" for e in errors[:MAX_ERRORS_SHOWN])
+    if len(errors) > MAX_ERRORS_SHOWN:
+        failures.append(f"... and {len(errors) - MAX_ERRORS_SHOWN} more schema errors")
+
+    files = named_files(mlmodel.raw)
+    missing, outside = [], []
+    for where, rel in files:
+        path = folder / rel
+        if not is_safe_relative(rel) or (path.exists() and not is_within(path, folder)):
+            outside.append(f"{where}={rel}")
+        elif not path.exists():
+            missing.append(f"{where}={rel}")
+    if outside:
+        failures.append(f"MLmodel names paths outside the folder: {', '.join(outside)}")
+    if missing:
+        failures.append(f"MLmodel names files that do not exist: {', '.join(missing)}")
+
+    signature = None
+    if mlmodel.signature:
+        try:
+            signature = Signature.from_mlmodel(mlmodel.signature).to_dict()
+        except ModelpackError as exc:
+            failures.append(f"the signature does not parse: {exc.message}")
+    else:
+        warnings.append("no signature recorded, so inputs and outputs cannot be checked")
+
+    info = mlmodel.input_example_info
+    if info and isinstance(info.get("artifact_path"), str) and (folder / info["artifact_path"]).is_file():
+        try:
+            json.loads((folder / info["artifact_path"]).read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            failures.append(f"the input example {info['artifact_path']} is not JSON: {exc}")
+
+    if not any(f in mlmodel.flavors for f in LOADABLE_FLAVORS):
+        warnings.append(
+            f"no flavor modelpack or MLflow's pyfunc can load (flavors: {', '.join(mlmodel.flavors)})"
+        )
+    elif PYFUNC not in mlmodel.flavors:
+        warnings.append("no python_function flavor: mlflow.pyfunc.load_model cannot load it")
+
+    details = {
+        "flavors": sorted(mlmodel.flavors),
+        "schema_errors": errors,
+        "named_files": [{"key": w, "path": p} for w, p in files],
+        "missing": missing,
+        "outside": outside,
+        "signature": signature,
+        "problems": failures,
+        "warnings": warnings,
+    }
+    status = _status(failures, warnings)
+    if failures:
+        reason = "; ".join(failures)
+    elif warnings:
+        reason = "; ".join(warnings)
+    else:
+        reason = f"MLmodel matches the schema; the {len(files)} files it names exist"
+    return mlmodel, Check("structure", status, reason, details)
+
+
+# --------------------------------------------------------------------------------------------------
+# 2. integrity
+
+
+def _integrity(folder: Path) -> Check:
+    from modelpack.manifest import MANIFEST_FILE, escaping_links, read_manifest, verify_folder
+
+    try:
+        manifest = read_manifest(folder)
+    except ModelpackError as exc:
+        return Check("integrity", FAILED, exc.message, {"manifest": MANIFEST_FILE})
+    if manifest is None:
+        links = escaping_links(folder)
+        details: dict[str, Any] = {"manifest": None, "escaping_links": links}
+        if links:
+            return Check(
+                "integrity", FAILED, f"symlinks point outside the folder: {', '.join(links)}", details
+            )
+        return Check(
+            "integrity",
+            WARNED,
+            f"no {MANIFEST_FILE} (not packed by modelpack, e.g. saved by MLflow); file hashes not checked",
+            details,
+        )
+    report = verify_folder(folder, manifest)
+    details = {"manifest": MANIFEST_FILE, "files": len(manifest.files), "digest": manifest.digest}
+    details.update(report.to_dict())
+    if not report.ok:
+        return Check("integrity", FAILED, report.describe(), details)
+    return Check("integrity", PASSED, f"{len(manifest.files)} files match the manifest", details)
+
+
+# --------------------------------------------------------------------------------------------------
+# 3. safety
+
+
+def _safety(folder: Path, trusted: tuple[str, ...]) -> Check:
+    from modelpack import safety
+
+    try:
+        scanned = safety.scan_folder(folder, trusted=trusted)
+    except OSError as exc:
+        reason = f"the scan could not read a file: {exc.strerror or exc}"
+        return Check("safety", FAILED, reason, {"trusted": list(trusted)})
+    details: dict[str, Any] = {"trusted": list(trusted), "files": [r.to_dict() for r in scanned]}
+    bad = [r for r in scanned if not r.ok]
+    if bad:
+        parts = []
+        for result in bad:
+            names = sorted({str(f.global_name) for f in result.findings}) or ["(unreadable stream)"]
+            parts.append(f"{result.file}: {', '.join(names)}")
+        return Check(
+            "safety",
+            FAILED,
+            "outside the allowlist: " + "; ".join(parts) + " (pass --trust-pickle MODULE if you trust it)",
+            details,
+        )
+    if not scanned:
+        return Check("safety", PASSED, "no pickle-based files to scan", details)
+    seen = sorted({str(g) for r in scanned for g in (r.globals_seen or [])})
+    described = ", ".join(f"{r.file} ({r.format})" for r in scanned)
+    return Check(
+        "safety",
+        PASSED,
+        f"no unsafe globals found in {described}; {len(seen)} globals seen, all allowlisted"
+        + (f" or trusted ({', '.join(trusted)})" if trusted else ""),
+        details,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# 4. load and predict on the example
+
+
+def _load(folder: Path, mlmodel: MLmodel, trusted: tuple[str, ...]) -> tuple[Check, Any]:
+    from modelpack import scoring
+
+    try:
+        scorer = scoring.load_scorer(folder, mlmodel, trusted=trusted)
+    except ModelpackError as exc:
+        return Check("load", FAILED, f"cannot load: {exc.message}", _error_details(exc)), None
+    except Exception as exc:  # unpickling raises anything (missing classes, version skew)
+        return Check("load", FAILED, f"cannot load: {type(exc).__name__}: {exc}"), None
+
+    details: dict[str, Any] = {"model_class": scorer.model_class, "method": scorer.method}
+    info = mlmodel.input_example_info
+    if not info:
+        return Check(
+            "load", WARNED, "loaded; no input example saved, so prediction was not tried", details
+        ), scorer
+    try:
+        example = _example_data(folder, info)
+    except (OSError, ValueError) as exc:
+        return Check("load", FAILED, f"loaded, but the input example cannot be read: {exc}", details), scorer
+    try:
+        conformed = scorer.conform(example)
+    except ModelpackError as exc:
+        details.update(_error_details(exc))
+        return Check(
+            "load", FAILED, f"loaded, but the input example breaks the signature: {exc.message}", details
+        ), scorer
+    try:
+        raw = scorer.predict(conformed)
+        frame = scorer.frame(raw)
+        output_violations = scorer.check_outputs(raw, frame)
+    except ModelpackError as exc:
+        return Check("load", FAILED, f"loaded, but {exc.message}", details), scorer
+    except Exception as exc:  # a failure while tabulating or checking outputs
+        return Check("load", FAILED, f"loaded, but {type(exc).__name__}: {exc}", details), scorer
+
+    from modelpack.writers import frame_records
+
+    details.update(
+        {
+            "example_rows": len(frame),
+            "output_columns": [str(c) for c in frame.columns],
+            "predictions": frame_records(frame.head(5)),
+            "output_violations": output_violations,
+        }
+    )
+    errors = [v for v in output_violations if _is_error(v)]
+    if errors:
+        return Check(
+            "load", FAILED, "the outputs break the output schema: " + _summary(errors), details
+        ), scorer
+    checked = (
+        "checked against the output schema" if scorer.output_check_schema else "no output schema to check"
+    )
+    return (
+        Check(
+            "load",
+            PASSED,
+            f"loaded {scorer.model_class}; {scorer.method} on the {len(frame)}-row example; {checked}",
+            details,
+        ),
+        scorer,
+    )
+
+
+def _example_data(folder: Path, info: dict[str, Any]) -> Any:
+    from modelpack.example import example_to_data, read_example_json
+
+    return example_to_data(read_example_json(folder, info), info)
+
+
+def _error_details(exc: ModelpackError) -> dict[str, Any]:
+    out: dict[str, Any] = {"error": {"code": exc.code, "message": exc.message}}
+    for key in ("violations", "findings"):
+        if getattr(exc, key, None):
+            out[key] = getattr(exc, key)
+    return out
+
+
+def _is_error(violation: Mapping[str, Any]) -> bool:
+    from modelpack.scoring import is_error
+
+    return is_error(violation)
+
+
+def _summary(violations: list[dict[str, Any]]) -> str:
+    from modelpack.scoring import format_violation
+
+    shown = "; ".join(format_violation(v) for v in violations[:3])
+    return shown + (f"; and {len(violations) - 3} more" if len(violations) > 3 else "")
+
+
+# --------------------------------------------------------------------------------------------------
+# 5. data
+
+
+def _data(
+    mlmodel: MLmodel | None, scorer: Any, options: ValidateOptions, load: Check, reporter: Reporter
+) -> Check:
+    from modelpack import enforce
+    from modelpack.scoring import merge_violations, parse_signature
+
+    assert options.data is not None
+    path = options.data
+    details: dict[str, Any] = {"file": str(path)}
+    if mlmodel is None:
+        return Check("data", SKIPPED, "skipped: MLmodel cannot be read, so there is no signature", details)
+    try:
+        signature = parse_signature(mlmodel)
+    except ModelpackError as exc:
+        return Check("data", SKIPPED, f"skipped: the signature does not parse ({exc.message})", details)
+    schema = signature.inputs if signature else None
+
+    violations: list[dict[str, Any]] = []
+    if schema is not None:
+        try:
+            with reporter.step(f"checking {path.name} against the signature"):
+                report = enforce.check_file(
+                    path, schema, fmt=options.data_format, batch_rows=options.batch_rows
+                )
+        except ModelpackError as exc:
+            return Check("data", FAILED, f"cannot read {path.name}: {exc.message}", details)
+        violations = [v.to_dict() for v in report.violations]
+        details["rows_checked"] = report.rows_checked
+    details["violations"] = violations
+    errors = [v for v in violations if _is_error(v)]
+    warnings = [v for v in violations if not _is_error(v)]
+    if errors:
+        noun = "violation" if len(errors) == 1 else "violations"
+        reason = f"{len(errors)} {noun} of the input signature: {_summary(errors)}"
+        return Check("data", FAILED, reason, details)
+
+    checked = (
+        f"{details['rows_checked']} rows match the input signature"
+        if schema is not None
+        else "no input signature to check against"
+    )
+    if scorer is None:
+        why = "--no-load" if not options.load else f"the model did not load ({load.status})"
+        status = WARNED if warnings or schema is None else PASSED
+        return Check("data", status, f"{checked}; predictions not tried: {why}", details)
+
+    from modelpack import readers
+
+    output_batches: list[tuple[int, list[dict[str, Any]]]] = []
+    rows = 0
+    try:
+        batches = readers.iter_batches(path, fmt=options.data_format, batch_rows=options.batch_rows)
+        for scored in _scored(scorer, batches, reporter):
+            found = scorer.check_outputs(scored.raw, scored.frame)
+            if found:
+                output_batches.append((scored.offset, found))
+            rows = scored.offset + len(scored.frame)
+    except ModelpackError as exc:
+        details.update(_error_details(exc))
+        return Check("data", FAILED, f"{checked}, but predicting failed: {exc.message}", details)
+    output_violations = merge_violations(output_batches)
+    details.update({"rows_predicted": rows, "output_violations": output_violations})
+    output_errors = [v for v in output_violations if _is_error(v)]
+    if output_errors:
+        return Check(
+            "data",
+            FAILED,
+            f"{checked}; the outputs break the output schema: {_summary(output_errors)}",
+            details,
+        )
+    notes = [_summary(warnings)] if warnings else []
+    status = WARNED if warnings or schema is None else PASSED
+    outputs = "outputs match the output schema" if scorer.output_check_schema else "no output schema to check"
+    reason = f"{checked}; {scorer.method} on {rows} rows, {outputs}"
+    return Check("data", status, reason + (f" (note: {'; '.join(notes)})" if notes else ""), details)
+
+
+def _scored(scorer: Any, batches: Iterable[Any], reporter: Reporter) -> Iterable[Any]:
+    from modelpack.scoring import score_batches
+
+    return score_batches(scorer, batches, reporter=reporter, description="predicting on the data")
+
+
+# --------------------------------------------------------------------------------------------------
+# 6. environment
+
+
+_VERSION_RE: Final = re.compile(r"(\d+)\.(\d+)")
+
+
+def major_minor(version: str | None) -> tuple[int, int] | None:
+    """(major, minor) of a version string, or None when it has none."""
+    match = _VERSION_RE.match(str(version or "").strip())
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def recorded_versions(folder: Path, mlmodel: MLmodel | None) -> tuple[str | None, dict[str, str]]:
+    """The Python version and library pins a package records (requirements.txt, MLmodel)."""
+    from modelpack.environment import pinned_versions, read_requirements
+
+    libs = {_normalize(k): v for k, v in pinned_versions(read_requirements(folder)).items()}
+    python = None
+    if mlmodel is not None:
+        python = mlmodel.python_version
+        sk = mlmodel.flavors.get("sklearn")
+        if isinstance(sk, dict) and sk.get("sklearn_version"):
+            # The version that pickled the estimator decides whether it unpickles.
+            libs["scikit-learn"] = str(sk["sklearn_version"])
+        conf = mlmodel.pyfunc or {}
+        if conf.get("cloudpickle_version"):
+            libs.setdefault("cloudpickle", str(conf["cloudpickle_version"]))
+    return python, dict(sorted(libs.items()))
+
+
+def compare_versions(
+    python: str | None,
+    libraries: Mapping[str, str],
+    *,
+    running_python: str | None = None,
+    installed: Callable[[str], str | None] | None = None,
+) -> tuple[list[str], dict[str, Any]]:
+    """Warnings for version skew that can break unpickling, and the full comparison.
+
+    Args:
+        python: the recorded Python version.
+        libraries: recorded library pins (normalized names to versions).
+        running_python: the running Python version (this interpreter's when omitted).
+        installed: how to look up an installed version.
+
+    Returns:
+        (warnings, details): a warning per differing major.minor of Python or of a library in
+        ``UNPICKLING_LIBRARIES`` (or one missing); details list every library with both versions.
+    """
+    from modelpack.requirements import installed_version
+
+    lookup = installed or installed_version
+    running = running_python or platform.python_version()
+    warnings: list[str] = []
+    if python is None:
+        warnings.append(f"no Python version recorded (running {running})")
+    elif major_minor(python) != major_minor(running):
+        warnings.append(f"Python {python} recorded, {running} running")
+    rows: dict[str, Any] = {}
+    for name, version in libraries.items():
+        current = lookup(name)
+        if current is None:
+            state = "not installed"
+        elif current == version:
+            state = "same"
+        elif major_minor(current) == major_minor(version):
+            state = "same major.minor"
+        else:
+            state = "differs"
+        rows[name] = {"recorded": version, "running": current, "state": state}
+        if name in UNPICKLING_LIBRARIES and state in ("differs", "not installed"):
+            shown = "not installed" if current is None else current
+            warnings.append(f"{name} {version} recorded, {shown} running")
+    details = {"python": {"recorded": python, "running": running}, "libraries": rows}
+    return warnings, details
+
+
+def _environment(folder: Path, mlmodel: MLmodel | None) -> Check:
+    python, libs = recorded_versions(folder, mlmodel)
+    warnings, details = compare_versions(python, libs)
+    if warnings:
+        return Check("environment", WARNED, "; ".join(warnings) + " (unpickling may break)", details)
+    states: dict[str, int] = {}
+    for row in details["libraries"].values():
+        states[row["state"]] = states.get(row["state"], 0) + 1
+    tally = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+    libs_text = f"{len(libs)} recorded libraries ({tally})" if libs else "no library versions recorded"
+    return Check(
+        "environment",
+        PASSED,
+        f"Python {python} recorded, {details['python']['running']} running; {libs_text};"
+        " nothing that affects unpickling differs",
+        details,
+    )
