@@ -269,6 +269,10 @@ class _Policy:
     def allowed(self, module: str, qualname: str) -> bool:
         if (module, qualname) in self.allow.globals:
             return True
+        return self.user_trusted(module, qualname)
+
+    def user_trusted(self, module: str, qualname: str) -> bool:
+        """Trusted by the user for this run (not by the shipped allowlist)."""
         if f"{module}.{qualname}" in self.exact:
             return True
         if "." in qualname or _is_dunder(qualname) or not qualname.isidentifier():
@@ -548,10 +552,6 @@ class _Unknown:
 _UNKNOWN: Final = _Unknown()
 
 
-class _Mark:
-    __slots__ = ()
-
-
 def _is_importable_name(dotted: str) -> bool:
     return bool(dotted) and all(part.isidentifier() for part in dotted.split("."))
 
@@ -626,7 +626,6 @@ class _Walker:
         self.proto = 0
         self.restricted_seen = False
         self.wrappers_built = 0
-        self.globals_found = 0
         self.op_offset = 0
         self.importable_found = 0
 
@@ -641,7 +640,6 @@ class _Walker:
 
     def judge(self, module: str, qualname: str) -> _Global:
         """Record a global the loader would import and flag it unless allowed."""
-        self.globals_found += 1
         name = f"{module}.{qualname}"
         if not self.strict and not _can_import(module, qualname):
             # A lenient walk reads bytes that may not be meant as a pickle (text, array data
@@ -712,6 +710,14 @@ class _Walker:
     def call(self, func: object, args: object) -> object:
         """REDUCE: ``func(*args)``."""
         if not isinstance(func, _Global):
+            if (
+                isinstance(func, _Obj)
+                and func.factory is not None
+                and self.policy.user_trusted(*func.factory.key)
+            ):
+                # The user vouched for the code that built this callable (cloudpickle's
+                # function rebuilders, their own factories).
+                return _Obj(None, args, None)
             if isinstance(func, (_Obj, _Unknown)):
                 self.finding("<computed callable>", UNRESOLVABLE)
                 self.check_restricted(args)
@@ -761,14 +767,11 @@ class _Walker:
             self.check_restricted(args)
             return _Obj(None, args, None)
         target, attr = args
-        if isinstance(target, _Global):
-            base = target
-        elif isinstance(target, _Obj) and target.cls is not None:
-            base = target.cls
-        else:
+        if not isinstance(target, _Global):
+            # Attributes of built objects include bound methods that write files or run code.
             self.finding(f"builtins.getattr(<object>, {attr!r})", UNRESOLVABLE)
             return _Obj(None, args, None)
-        return self.judge(base.module, f"{base.qualname}.{attr}")
+        return self.judge(target.module, f"{target.qualname}.{attr}")
 
     def instantiate(self, cls: object, args: tuple[object, ...]) -> object:
         """INST / OBJ: ``cls(*args)``, or ``cls.__new__(cls)`` when there are no arguments."""
@@ -1082,13 +1085,13 @@ class _Walker:
             ) and isinstance(qualname, (str, bytes, int, float, bool, type(None), tuple, _List, _Dict)):
                 raise _Malformed("STACK_GLOBAL of non-strings")
             else:
-                self.globals_found += 1
                 self.finding("<unresolved STACK_GLOBAL>", UNRESOLVABLE)
                 stack.append(_Unknown())
         elif op == "INST":
             module, qualname = arg
             cls = self.resolve(module, qualname)
-            self.stack.append(self.instantiate(cls, tuple(self.pop_mark())))
+            inst_args = tuple(self.pop_mark())
+            self.stack.append(self.instantiate(cls, inst_args))
         elif op == "OBJ":
             items = self.pop_mark()
             if not items:
@@ -1135,7 +1138,6 @@ class _Walker:
         # The registry of *this* process stands in for the loader's; a code missing here is
         # unresolvable, and a name found here must still be allowlisted.
         key = copyreg._inverted_registry.get(code)  # type: ignore[attr-defined]
-        self.globals_found += 1
         if key is None:
             self.finding(f"<extension code {code}>", EXTENSION_CODE)
             self.stack.append(_Unknown())
@@ -1759,13 +1761,14 @@ def scan_file(path: Path, *, trusted: Iterable[str] = (), root: Path | None = No
     return _scan(path, _label(path, root), _Policy(trusted), explicit=True)
 
 
-def _iter_files(folder: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
-        dirnames.sort()
-        for name in sorted(filenames):
+def _iter_files(folder: Path) -> list[Path]:
+    found = []
+    for dirpath, _dirnames, filenames in os.walk(folder, followlinks=False):
+        for name in filenames:
             path = Path(dirpath) / name
             if path.is_file():
-                yield path
+                found.append(path)
+    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
 
 
 def scan_folder(folder: Path, *, trusted: Iterable[str] = ()) -> list[ScanResult]:
