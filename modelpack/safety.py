@@ -34,7 +34,11 @@ The model
   follows as a nested pickle, which is then walked). Because the pure-Python unpickler joblib
   uses reads array bytes past the current pickle frame, frames are modelled exactly. The same
   bytes are also walked the way ``pickle.load`` would read them, so a file cannot be benign to
-  one loader and hostile to the other. Zip archives are opened and each member sniffed by
+  one loader and hostile to the other. That second walk (like the probe that decides whether a
+  header-less text file is a protocol 0 pickle) is lenient: it stops where ``pickle.load``
+  would raise, including at an import of a top-level module that does not exist here (looked up
+  with ``importlib.util.find_spec``, which imports nothing), so random array data is not
+  mistaken for a payload. Zip archives are opened and each member sniffed by
   content; ``.npy`` files holding objects have their embedded pickle scanned; a ``.skops`` zip
   has its ``schema.json`` read (never imported) and every type it names judged against skops's
   default trusted set plus the allowlist.
@@ -905,6 +909,10 @@ class _Walker:
                 if self.strict:
                     self.finding("<malformed stream>", MALFORMED)
                 return
+            except Exception:  # noqa: BLE001 - a stream the walk cannot follow fails closed
+                if self.strict:
+                    self.report.add(self.file, "<malformed stream>", MALFORMED, self.op_offset)
+                return
 
     def walk_one(self) -> None:
         src = self.src
@@ -1323,6 +1331,8 @@ def _dtype_info(value: object) -> tuple[int, bool] | None:
 
 _ZIP_MAGICS: Final = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 _NPY_MAGIC: Final = b"\x93NUMPY"
+# numpy itself refuses headers over 10 000 bytes unless told otherwise.
+_NPY_HEADER_LIMIT: Final = 1 << 20
 
 
 def _compression(head: bytes) -> str | None:
@@ -1574,6 +1584,10 @@ class _Scanner:
             more = fh.read(2)
             hlen = int.from_bytes(head[8:10] + more, "little")
             start = 12
+        if hlen > _NPY_HEADER_LIMIT:
+            report.formats.add("unknown")
+            report.add(label, "<npy header>", MALFORMED, 0)
+            return
         header_bytes = fh.read(hlen)
         try:
             header = ast.literal_eval(header_bytes.decode("latin-1" if major < 3 else "utf-8"))
@@ -1606,7 +1620,7 @@ class _Scanner:
     def scan_zip(self, fh: IO[bytes], label: str, report: _Report, depth: int) -> None:
         try:
             zf = zipfile.ZipFile(fh)
-        except (zipfile.BadZipFile, OSError, ValueError):
+        except Exception:  # noqa: BLE001 - zipfile raises many types on corrupt archives
             report.formats.add("unknown")
             report.add(label, "<zip archive>", MALFORMED, None)
             return
@@ -1631,7 +1645,7 @@ class _Scanner:
                         self.scan_handle(
                             inner, inner_size, member_label, member_report, depth + 1, explicit=False
                         )
-                except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError, RuntimeError):
+                except Exception:  # noqa: BLE001 - corrupt, encrypted or unsupported member
                     report.add(member_label, "<zip member>", MALFORMED, None)
                     continue
                 report.globals_seen |= member_report.globals_seen
@@ -1806,6 +1820,6 @@ def referenced_modules(path: Path) -> set[str]:
     """
     try:
         result = _scan(path, path.name, _Policy(()), explicit=False)
-    except (OSError, RuntimeError, ValueError):
+    except Exception:  # noqa: BLE001 - documented never to raise on odd files
         return set()
     return {name.split(".")[0] for name in result.globals_seen if name and not name.startswith("<")}
