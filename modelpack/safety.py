@@ -34,7 +34,11 @@ The model
   follows as a nested pickle, which is then walked). Because the pure-Python unpickler joblib
   uses reads array bytes past the current pickle frame, frames are modelled exactly. The same
   bytes are also walked the way ``pickle.load`` would read them, so a file cannot be benign to
-  one loader and hostile to the other. Zip archives are opened and each member sniffed by
+  one loader and hostile to the other. That second walk (like the probe that decides whether a
+  header-less text file is a protocol 0 pickle) is lenient: it stops where ``pickle.load``
+  would raise, including at an import of a top-level module that does not exist here (looked up
+  with ``importlib.util.find_spec``, which imports nothing), so random array data is not
+  mistaken for a payload. Zip archives are opened and each member sniffed by
   content; ``.npy`` files holding objects have their embedded pickle scanned; a ``.skops`` zip
   has its ``schema.json`` read (never imported) and every type it names judged against skops's
   default trusted set plus the allowlist.
@@ -269,6 +273,10 @@ class _Policy:
     def allowed(self, module: str, qualname: str) -> bool:
         if (module, qualname) in self.allow.globals:
             return True
+        return self.user_trusted(module, qualname)
+
+    def user_trusted(self, module: str, qualname: str) -> bool:
+        """Trusted by the user for this run (not by the shipped allowlist)."""
         if f"{module}.{qualname}" in self.exact:
             return True
         if "." in qualname or _is_dunder(qualname) or not qualname.isidentifier():
@@ -548,10 +556,6 @@ class _Unknown:
 _UNKNOWN: Final = _Unknown()
 
 
-class _Mark:
-    __slots__ = ()
-
-
 def _is_importable_name(dotted: str) -> bool:
     return bool(dotted) and all(part.isidentifier() for part in dotted.split("."))
 
@@ -626,7 +630,6 @@ class _Walker:
         self.proto = 0
         self.restricted_seen = False
         self.wrappers_built = 0
-        self.globals_found = 0
         self.op_offset = 0
         self.importable_found = 0
 
@@ -641,7 +644,6 @@ class _Walker:
 
     def judge(self, module: str, qualname: str) -> _Global:
         """Record a global the loader would import and flag it unless allowed."""
-        self.globals_found += 1
         name = f"{module}.{qualname}"
         if not self.strict and not _can_import(module, qualname):
             # A lenient walk reads bytes that may not be meant as a pickle (text, array data
@@ -712,6 +714,14 @@ class _Walker:
     def call(self, func: object, args: object) -> object:
         """REDUCE: ``func(*args)``."""
         if not isinstance(func, _Global):
+            if (
+                isinstance(func, _Obj)
+                and func.factory is not None
+                and self.policy.user_trusted(*func.factory.key)
+            ):
+                # The user vouched for the code that built this callable (cloudpickle's
+                # function rebuilders, their own factories).
+                return _Obj(None, args, None)
             if isinstance(func, (_Obj, _Unknown)):
                 self.finding("<computed callable>", UNRESOLVABLE)
                 self.check_restricted(args)
@@ -761,14 +771,11 @@ class _Walker:
             self.check_restricted(args)
             return _Obj(None, args, None)
         target, attr = args
-        if isinstance(target, _Global):
-            base = target
-        elif isinstance(target, _Obj) and target.cls is not None:
-            base = target.cls
-        else:
+        if not isinstance(target, _Global):
+            # Attributes of built objects include bound methods that write files or run code.
             self.finding(f"builtins.getattr(<object>, {attr!r})", UNRESOLVABLE)
             return _Obj(None, args, None)
-        return self.judge(base.module, f"{base.qualname}.{attr}")
+        return self.judge(target.module, f"{target.qualname}.{attr}")
 
     def instantiate(self, cls: object, args: tuple[object, ...]) -> object:
         """INST / OBJ: ``cls(*args)``, or ``cls.__new__(cls)`` when there are no arguments."""
@@ -901,6 +908,10 @@ class _Walker:
             except (_Truncated, _Malformed, ValueError, UnicodeDecodeError, OverflowError, struct.error):
                 if self.strict:
                     self.finding("<malformed stream>", MALFORMED)
+                return
+            except Exception:  # noqa: BLE001 - a stream the walk cannot follow fails closed
+                if self.strict:
+                    self.report.add(self.file, "<malformed stream>", MALFORMED, self.op_offset)
                 return
 
     def walk_one(self) -> None:
@@ -1082,13 +1093,13 @@ class _Walker:
             ) and isinstance(qualname, (str, bytes, int, float, bool, type(None), tuple, _List, _Dict)):
                 raise _Malformed("STACK_GLOBAL of non-strings")
             else:
-                self.globals_found += 1
                 self.finding("<unresolved STACK_GLOBAL>", UNRESOLVABLE)
                 stack.append(_Unknown())
         elif op == "INST":
             module, qualname = arg
             cls = self.resolve(module, qualname)
-            self.stack.append(self.instantiate(cls, tuple(self.pop_mark())))
+            inst_args = tuple(self.pop_mark())
+            self.stack.append(self.instantiate(cls, inst_args))
         elif op == "OBJ":
             items = self.pop_mark()
             if not items:
@@ -1135,7 +1146,6 @@ class _Walker:
         # The registry of *this* process stands in for the loader's; a code missing here is
         # unresolvable, and a name found here must still be allowlisted.
         key = copyreg._inverted_registry.get(code)  # type: ignore[attr-defined]
-        self.globals_found += 1
         if key is None:
             self.finding(f"<extension code {code}>", EXTENSION_CODE)
             self.stack.append(_Unknown())
@@ -1321,6 +1331,8 @@ def _dtype_info(value: object) -> tuple[int, bool] | None:
 
 _ZIP_MAGICS: Final = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 _NPY_MAGIC: Final = b"\x93NUMPY"
+# numpy itself refuses headers over 10 000 bytes unless told otherwise.
+_NPY_HEADER_LIMIT: Final = 1 << 20
 
 
 def _compression(head: bytes) -> str | None:
@@ -1572,6 +1584,10 @@ class _Scanner:
             more = fh.read(2)
             hlen = int.from_bytes(head[8:10] + more, "little")
             start = 12
+        if hlen > _NPY_HEADER_LIMIT:
+            report.formats.add("unknown")
+            report.add(label, "<npy header>", MALFORMED, 0)
+            return
         header_bytes = fh.read(hlen)
         try:
             header = ast.literal_eval(header_bytes.decode("latin-1" if major < 3 else "utf-8"))
@@ -1604,7 +1620,7 @@ class _Scanner:
     def scan_zip(self, fh: IO[bytes], label: str, report: _Report, depth: int) -> None:
         try:
             zf = zipfile.ZipFile(fh)
-        except (zipfile.BadZipFile, OSError, ValueError):
+        except Exception:  # noqa: BLE001 - zipfile raises many types on corrupt archives
             report.formats.add("unknown")
             report.add(label, "<zip archive>", MALFORMED, None)
             return
@@ -1629,7 +1645,7 @@ class _Scanner:
                         self.scan_handle(
                             inner, inner_size, member_label, member_report, depth + 1, explicit=False
                         )
-                except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError, RuntimeError):
+                except Exception:  # noqa: BLE001 - corrupt, encrypted or unsupported member
                     report.add(member_label, "<zip member>", MALFORMED, None)
                     continue
                 report.globals_seen |= member_report.globals_seen
@@ -1759,13 +1775,14 @@ def scan_file(path: Path, *, trusted: Iterable[str] = (), root: Path | None = No
     return _scan(path, _label(path, root), _Policy(trusted), explicit=True)
 
 
-def _iter_files(folder: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
-        dirnames.sort()
-        for name in sorted(filenames):
+def _iter_files(folder: Path) -> list[Path]:
+    found = []
+    for dirpath, _dirnames, filenames in os.walk(folder, followlinks=False):
+        for name in filenames:
             path = Path(dirpath) / name
             if path.is_file():
-                yield path
+                found.append(path)
+    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
 
 
 def scan_folder(folder: Path, *, trusted: Iterable[str] = ()) -> list[ScanResult]:
@@ -1803,6 +1820,6 @@ def referenced_modules(path: Path) -> set[str]:
     """
     try:
         result = _scan(path, path.name, _Policy(()), explicit=False)
-    except (OSError, RuntimeError, ValueError):
+    except Exception:  # noqa: BLE001 - documented never to raise on odd files
         return set()
     return {name.split(".")[0] for name in result.globals_seen if name and not name.startswith("<")}

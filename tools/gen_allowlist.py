@@ -17,9 +17,10 @@ Rules
    cross-validation splitters, scorers), plus the scoring functions behind sklearn's named
    scorers and the univariate feature-selection score functions. Test modules are skipped.
 2. numpy: array, dtype and scalar reconstructors, the scalar types, the ufuncs exposed as
-   ``numpy.<name>``, masked arrays, matrices, and the ``numpy.random`` pickling helpers and
-   bit generators. Older ``numpy.core`` spellings are kept so files written by numpy 1.x pass.
-3. scipy: the sparse matrix and sparse array classes only.
+   ``numpy.<name>``, a few reductions estimators take as parameters (``numpy.mean``...),
+   masked arrays, matrices, and the ``numpy.random`` pickling helpers and bit generators.
+   Older ``numpy.core`` spellings are kept so files written by numpy 1.x pass.
+3. scipy: the sparse matrix and sparse array classes, and ``BSpline`` (SplineTransformer).
 4. pandas: the frames, series, indexes, extension arrays, dtypes, scalars, date offsets and the
    private reconstructors pandas' own pickles call. Each is listed under the name pickle uses
    today and, where it differs, under the module that defines it (older pandas wrote that).
@@ -126,6 +127,17 @@ NUMPY = [
     "numpy.random.bit_generator.__pyx_unpickle_SeedSequence",
     "numpy.random.mtrand.RandomState",
     "numpy.random._generator.Generator",
+    # Aggregations estimators take as parameters (FeatureAgglomeration(pooling_func=np.mean),
+    # SimpleImputer-like helpers). They reduce arrays and nothing else.
+    "numpy.mean",
+    "numpy.median",
+    "numpy.sum",
+    "numpy.max",
+    "numpy.min",
+    "numpy.std",
+    "numpy.var",
+    "numpy.nanmean",
+    "numpy.nanmedian",
 ]
 
 PANDAS_CLASSES = [
@@ -213,6 +225,11 @@ SKLEARN_HELPER_CLASSES = [
     "sklearn.utils._bunch.Bunch",
     # GridSearchCV without scoring= keeps this: it calls estimator.score, nothing else.
     "sklearn.metrics._scorer._PassthroughScorer",
+    # Fitted-state holders of CalibratedClassifierCV, Birch and BisectingKMeans.
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.cluster._birch._CFNode",
+    "sklearn.cluster._birch._CFSubcluster",
+    "sklearn.cluster._bisect_k_means._BisectingTree",
 ]
 # Helper functions sklearn's own pickles call. newObj(cls) is cls.__new__(cls) for the
 # (separately judged) class it is given.
@@ -220,6 +237,9 @@ SKLEARN_HELPER_FUNCTIONS = [
     "sklearn.neighbors._kd_tree.newObj",
     "sklearn.neighbors._ball_tree.newObj",
     "sklearn.metrics._dist_metrics.newObj",
+    # BisectingKMeans keeps the k-means routine it runs; it only computes.
+    "sklearn.cluster._kmeans._kmeans_single_lloyd",
+    "sklearn.cluster._kmeans._kmeans_single_elkan",
 ]
 # Base classes whose sklearn subclasses are data holders kept by fitted estimators.
 SKLEARN_HELPER_BASES = [
@@ -384,11 +404,21 @@ def numpy_entries() -> set[tuple[str, str]]:
     return out
 
 
+# SplineTransformer keeps fitted B-splines; a BSpline holds knots and coefficients, and keeps
+# the array-API asarray it was built with (a conversion function). Private path, version-bound.
+SCIPY = [
+    "scipy.interpolate._bsplines.BSpline",
+    "scipy._lib.array_api_compat.numpy._aliases.asarray",
+]
+
+
 def scipy_entries() -> set[tuple[str, str]]:
     import scipy.sparse as sp
     from scipy.sparse._base import _spbase
 
     out: set[tuple[str, str]] = set()
+    for name in SCIPY:
+        out |= pickle_names(resolve(name), name)
     for attr in dir(sp):
         obj = getattr(sp, attr)
         if isinstance(obj, type) and issubclass(obj, _spbase):
