@@ -41,7 +41,7 @@ def _root(
 
 # Command modules register themselves on import (one line per module, kept sorted).
 from modelpack.cli import (  # noqa: E402,F401
-    _placeholder,
+    schema_cmd,
 )
 
 
