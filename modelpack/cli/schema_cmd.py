@@ -43,7 +43,9 @@ def _show(result: SchemaResult) -> None:
     inference = result.inference
     noun = "row" if inference.rows == 1 else "rows"
     title = f"{result.path.name} ({inference.format}, {inference.rows} {noun} read)"
-    rows = [(name, kind, "yes" if required else "no") for name, kind, required in schema_rows(inference.schema)]
+    rows = [
+        (name, kind, "yes" if required else "no") for name, kind, required in schema_rows(inference.schema)
+    ]
     render.table(["name", "type", "required"], rows, title=title)
 
 
@@ -61,7 +63,9 @@ def schema(
     ] = None,
     sample_rows: Annotated[
         int | None,
-        typer.Option("--sample-rows", min=1, help="Infer from the first N rows only (default: the whole file)."),
+        typer.Option(
+            "--sample-rows", min=1, help="Infer from the first N rows only (default: the whole file)."
+        ),
     ] = None,
 ) -> None:
     """Print the signature schema inferred from a data file (name, type, required).

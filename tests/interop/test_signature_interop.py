@@ -112,3 +112,71 @@ def test_mlflow_reads_our_signatures_back_equal(tmp_path: Path):
     back = _run_mlflow(script, tmp_path)
     for key, sig in ours.items():
         assert back[key] == sig.to_mlmodel(), key
+
+
+INFER_SCRIPT = """
+import json, sys, warnings
+warnings.filterwarnings("ignore")
+import pandas as pd
+from mlflow.models import infer_signature
+out = {}
+for name in sys.argv[1:]:
+    frame = pd.read_parquet(name)
+    out[name] = infer_signature(frame).inputs.to_json()
+print(json.dumps(out))
+"""
+
+
+def test_inference_on_frames_matches_mlflow(tmp_path: Path):
+    import datetime as dt
+
+    import numpy as np
+    import pandas as pd
+
+    from modelpack.infer import infer_schema
+
+    frames = {
+        "basic": pd.DataFrame(
+            {"a": [1, 2, 3], "b": [0.5, 1.5, None], "c": ["x", None, "z"], "d": [True, False, True]}
+        ),
+        "widths": pd.DataFrame(
+            {
+                "i8": np.array([1, 2], dtype="int8"),
+                "i32": np.array([1, 2], dtype="int32"),
+                "u32": np.array([1, 2], dtype="uint32"),
+                "f32": np.array([1.0, 2.0], dtype="float32"),
+            }
+        ),
+        "dates": pd.DataFrame(
+            {
+                "t": pd.to_datetime(["2024-01-01", "2024-01-02"]),
+                "d": [dt.date(2024, 1, 1), dt.date(2024, 1, 2)],
+            }
+        ),
+        "text": pd.DataFrame({"s": pd.Categorical(["a", "b"]), "raw": [b"x", b"y"]}),
+        "nested": pd.DataFrame({"arr": [[1, 2], [3]], "obj": [{"k": 1.0}, {"k": 2.0, "j": "s"}]}),
+    }
+    paths = []
+    for name, frame in frames.items():
+        path = tmp_path / f"{name}.parquet"
+        frame.to_parquet(path)
+        paths.append(str(path))
+    if not MLFLOW_PYTHON:
+        pytest.skip("MODELPACK_MLFLOW_PYTHON is not set")
+    script = tmp_path / "infer.py"
+    script.write_text(INFER_SCRIPT)
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    env.pop("PYTHONPATH", None)
+    proc = subprocess.run(
+        [MLFLOW_PYTHON, str(script), *paths],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    theirs = json.loads(proc.stdout.strip().splitlines()[-1])
+    for path in paths:
+        ours = infer_schema(pd.read_parquet(path)).to_json()
+        assert ours == theirs[path], Path(path).stem
