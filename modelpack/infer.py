@@ -264,6 +264,7 @@ class _Column:
     missing: int = 0
     first_row: int = 0
     settled_text: bool = False
+    last_arrow: Any = None  # the Arrow type of the previous batch, when it settled nothing new
     examples: dict[str, tuple[int, Any]] = field(default_factory=dict)
 
 
@@ -378,8 +379,12 @@ def _absorb(path: Path, item: ArrowBatch, columns: dict[str, _Column], order: li
             continue  # already text: later values cannot change it
         if name in item.text_columns:
             arr_type = _type_of(readers.text_column_type(arr), name, path)
+        elif arr.type == col.last_arrow:
+            continue  # same flat Arrow type as before: same MLflow type (most batches of a file)
         else:
             arr_type = _batch_type(arr, name, path)
+            if _is_flat(arr.type):
+                col.last_arrow = arr.type
         if arr_type is None or arr_type == col.type:
             continue
         _note_example(col, arr, arr_type, item.offset, text=name in item.text_columns)
@@ -396,6 +401,14 @@ def _absorb(path: Path, item: ArrowBatch, columns: dict[str, _Column], order: li
             ) from None
         if item.text_source and col.type == "string":
             col.settled_text = True
+
+
+def _is_flat(dtype: pa.DataType) -> bool:
+    """Types whose MLflow type depends on the Arrow type alone (not on values)."""
+    import pyarrow as pa
+
+    t = pa.types
+    return not (t.is_nested(dtype) or t.is_uint64(dtype) or t.is_null(dtype))
 
 
 def _type_of(dtype: pa.DataType, name: str, path: Path) -> TypeSpec | None:
