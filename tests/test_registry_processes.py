@@ -16,6 +16,7 @@ import resource
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -453,3 +454,40 @@ def test_nothing_is_written_outside_home(tmp_path: Path, _isolate: Path) -> None
         proc = run_cli("register", str(folder), "--name", name)
         assert proc.returncode == 2, (name, proc.stderr)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
+
+
+MLFLOW_PYTHON_ENV = "MODELPACK_MLFLOW_PYTHON"
+
+
+@pytest.mark.interop
+def test_mlflow_loads_a_stored_version_directly(tmp_path: Path, _isolate: Path) -> None:
+    """The version folder behind models:/NAME@ALIAS is a plain MLmodel folder MLflow can load."""
+    mlflow_python = os.environ.get(MLFLOW_PYTHON_ENV, sys.executable)
+    probe = subprocess.run([mlflow_python, "-c", "import mlflow.pyfunc"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"no MLflow; set {MLFLOW_PYTHON_ENV} to a Python that has it")
+    registry = FileRegistry(_isolate)
+    registry.register(make_model(tmp_path / "m", seed=2), name="iris", alias="champion")
+    from modelpack.uri import resolve_target
+
+    folder = resolve_target("models:/iris@champion", _isolate).path
+    script = (
+        "import sys, mlflow.pyfunc, pandas as pd\n"
+        "model = mlflow.pyfunc.load_model(sys.argv[1])\n"
+        "print(list(model.predict(pd.DataFrame({'x': [1.0, 2.0]}))))\n"
+    )
+    env = {
+        **os.environ,
+        "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true",
+        "MLFLOW_TRACKING_URI": f"file:{tmp_path}/mlruns",
+    }
+    proc = subprocess.run(
+        [mlflow_python, "-c", script, str(folder)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[3.0, 6.0]"
