@@ -299,3 +299,16 @@ def test_predictions_equal_mlflow_pyfunc(samples, tmp_path: Path, model: str) ->
     assert proc.returncode == 0, proc.stderr[-2000:]
     theirs = json.loads(proc.stdout.strip().splitlines()[-1])
     assert pd.read_csv(out)["prediction"].tolist() == theirs
+
+
+def test_registry_uri_predicts(samples, tmp_path: Path) -> None:
+    folder = samples["packed"] / "iris"
+    registered = runner.invoke(app, ["register", str(folder), "--name", "iris"])
+    assert registered.exit_code == 0, registered.stderr
+    data = samples["root"] / "iris" / "sample.csv"
+    result = runner.invoke(app, ["predict", "models:/iris/latest", "--data", str(data), "--json"])
+    assert result.exit_code == 0, result.stdout
+    document = json.loads(result.stdout)["data"]
+    assert document["uri"] == "models:/iris/latest"
+    expected = joblib.load(samples["root"] / "iris" / "model.joblib").predict(pd.read_csv(data))
+    assert [r["prediction"] for r in document["predictions"]] == expected.tolist()
