@@ -2,6 +2,10 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# The interop suite and the benchmark references need a real MLflow next to modelpack.
+IVENV := .venv-interop
+IPY := $(IVENV)/bin/python
+MLFLOW_SPEC ?= mlflow>=3.14,<4
 DEMO_HOME := sample_models/build/registry
 export NO_COLOR ?= 1
 
@@ -11,6 +15,13 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e . --group dev
+	touch $@
+
+$(IVENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(IVENV)
+	$(IPY) -m pip install --quiet --upgrade pip
+	$(IPY) -m pip install --quiet "$(MLFLOW_SPEC)"
+	$(IPY) -m pip install --quiet -e . --group test
 	touch $@
 
 demo: $(VENV)/.installed
@@ -28,5 +39,13 @@ typecheck: $(VENV)/.installed
 
 check: lint typecheck test
 
+# Both directions against real MLflow: modelpack folders in MLflow, MLflow folders in modelpack.
+interop: $(IVENV)/.installed
+	$(IPY) -m pytest -m interop tests/interop
+
+# Regenerates docs/BENCHMARKS.md. BENCH_QUICK=1 makes it a fast smoke run (fewer, smaller runs).
+bench: $(VENV)/.installed $(IVENV)/.installed
+	MODELPACK_BENCH_MLFLOW_PYTHON=$${MODELPACK_BENCH_MLFLOW_PYTHON:-$(IVENV)/bin/python} $(PY) bench/run.py
+
 clean:
-	rm -rf $(VENV) sample_models/build bench/data .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(IVENV) sample_models/build bench/data .pytest_cache .ruff_cache .mypy_cache

@@ -165,7 +165,9 @@ def _missing(arr: pa.Array | pa.ChunkedArray) -> int:
 
     count: int = arr.null_count
     if pa.types.is_floating(arr.type) and len(arr) > count:
-        count += pc.sum(pc.is_nan(arr)).as_py() or 0
+        nan = pc.is_nan(arr)
+        chunks = nan.chunks if isinstance(nan, pa.ChunkedArray) else [nan]
+        count += sum(int(chunk.true_count) for chunk in chunks)
     return count
 
 
@@ -409,8 +411,9 @@ def _note_example(col: _Column, arr: pa.Array, arr_type: TypeSpec, offset: int, 
         return
     wanted = arr.is_valid()
     if text and kind == "string":  # show a value that made the column text, not a number
-        wanted = pc.and_(wanted, pc.invert(pc.match_substring_regex(arr, _NUMBER)))
-    valid = pc.indices_nonzero(wanted.fill_null(False))
+        # Kleene logic keeps the mask free of nulls (fill_null would pull in pandas via pa.scalar).
+        wanted = pc.and_kleene(wanted, pc.invert(pc.match_substring_regex(arr, _NUMBER)))
+    valid = pc.indices_nonzero(wanted)
     if len(valid):
         idx = valid[0].as_py()
         col.examples[kind] = (offset + idx, arr[idx].as_py())

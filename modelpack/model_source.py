@@ -66,16 +66,9 @@ def _load_file(path: Path, trusted: tuple[str, ...]) -> Any:
     if result.format == "unknown":
         raise InputFileError(f"{path} is not a pickle, joblib or cloudpickle file")
     if result.format == "skops":
-        import skops.io as sio
+        from modelpack.flavors.sklearn import load_skops
 
-        untrusted = sio.get_untrusted_types(file=path)
-        refused = [t for t in untrusted if t not in trusted]
-        if refused:
-            raise UnsafeModelError(
-                f"refusing to load {path.name}: skops types not trusted: {', '.join(refused)}",
-                hint="pass --trust-pickle TYPE for each type you trust",
-            )
-        return sio.load(path, trusted=list(untrusted))
+        return load_skops(path, trusted=trusted)
     if result.findings:
         names = sorted({f.global_name for f in result.findings})
         raise UnsafeModelError(

@@ -23,7 +23,7 @@ import gzip
 import io
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -82,8 +82,10 @@ _CONVERSION_ERROR: Final = re.compile(
     r"In CSV column #(\d+): CSV conversion error to (.+?): invalid value '(.*)'", re.DOTALL
 )
 _BYTES_PER_ROW_PROBE: Final = 1 << 16
-_MIN_BLOCK: Final = 1 << 20
-_MAX_BLOCK: Final = 1 << 26
+# Measured on a 1M-row, 20-column file: 1 MiB blocks parse as fast as bigger ones and keep the
+# peak memory near the size of one block's Arrow data.
+_MIN_BLOCK: Final = 1 << 16
+_MAX_BLOCK: Final = 1 << 20
 
 
 def _usage_hint() -> str:
@@ -156,9 +158,17 @@ class ArrowBatch:
 
 
 def iter_arrow_batches(
-    path: Path, *, fmt: str | None = None, batch_rows: int = 65536, max_rows: int | None = None
+    path: Path,
+    *,
+    fmt: str | None = None,
+    batch_rows: int = 65536,
+    max_rows: int | None = None,
+    column_types: Mapping[str, pa.DataType] | None = None,
 ) -> Iterator[ArrowBatch]:
     """Stream a tabular file as Arrow record batches with memory bounded by ``batch_rows``.
+
+    ``column_types`` tells the CSV parser what to expect (e.g. text for a column a schema says
+    is a string, so ``02134`` keeps its leading zero); other formats carry their own types.
 
     Raises:
         NotFoundError: The file does not exist.
@@ -171,7 +181,7 @@ def iter_arrow_batches(
     _require_pyarrow(name)
     source: Iterator[ArrowBatch]
     if name in TEXT_FORMATS:
-        source = _csv_batches(path, "\t" if name == "tsv" else ",", batch_rows)
+        source = _csv_batches(path, "\t" if name == "tsv" else ",", batch_rows, column_types=column_types)
     elif name == "parquet":
         source = _parquet_batches(path, batch_rows)
     elif name == "jsonl":
@@ -206,7 +216,7 @@ def _limit(source: Iterator[ArrowBatch], max_rows: int | None) -> Iterator[Arrow
 
 
 def _block_size(path: Path, batch_rows: int) -> int:
-    """Block size giving roughly ``batch_rows`` rows per CSV batch, from the first 64 KiB."""
+    """Block size giving at most about ``batch_rows`` rows per CSV batch, from the first 64 KiB."""
     with path.open("rb") as fh:
         head = fh.read(_BYTES_PER_ROW_PROBE)
     lines = max(1, head.count(b"\n"))
@@ -215,15 +225,20 @@ def _block_size(path: Path, batch_rows: int) -> int:
 
 
 def _csv_batches(
-    path: Path, delimiter: str, batch_rows: int, text_columns: frozenset[str] = frozenset()
+    path: Path,
+    delimiter: str,
+    batch_rows: int,
+    text_columns: frozenset[str] = frozenset(),
+    *,
+    column_types: Mapping[str, pa.DataType] | None = None,
 ) -> Iterator[ArrowBatch]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     parse = pacsv.ParseOptions(delimiter=delimiter)
-    block = _block_size(path, batch_rows) if path.suffix.lower() != ".gz" else _MIN_BLOCK * 4
+    block = _block_size(path, batch_rows) if path.suffix.lower() != ".gz" else _MAX_BLOCK
     overrides: dict[str, pa.DataType] = {name: pa.string() for name in text_columns}
-    fixed: dict[str, pa.DataType] = {}
+    fixed: dict[str, pa.DataType] = dict(column_types or {})
     names: list[str] | None = None
     done = 0
     while True:
@@ -251,10 +266,19 @@ def _csv_batches(
                 yield ArrowBatch(pa.RecordBatch.from_pylist([], schema=reader.schema), 0, frozenset(), True)
             return
         except pa.ArrowInvalid as exc:
-            column = _culprit(path, exc, names, done, delimiter)
+            column = _culprit(path, exc, names or _header(path, delimiter), done, delimiter)
             if column in overrides:  # pragma: no cover - text cannot fail to convert to text
                 raise DataFormatError(f"{path.name}: {exc}", path=str(path)) from None
             overrides[column] = pa.string()
+
+
+def _header(path: Path, delimiter: str) -> list[str]:
+    """Column names from the first line (only needed when the first block fails to convert)."""
+    try:
+        with _open_text(path) as fh:
+            return next(csv.reader(fh, delimiter=delimiter), [])
+    except UnicodeDecodeError:
+        return []
 
 
 def _check_header(path: Path, names: list[str]) -> None:
@@ -293,7 +317,7 @@ def _culprit(path: Path, exc: Exception, names: list[str] | None, done: int, del
             path=str(path),
         ) from None
     match = _CONVERSION_ERROR.search(message)
-    if match is None or names is None:
+    if match is None or not names or int(match.group(1)) >= len(names):
         raise DataFormatError(f"{path.name}: {message}", path=str(path)) from None
     return names[int(match.group(1))]
 

@@ -50,3 +50,33 @@ done
 
 step "predict: wifi_scoring_model on score.csv (20,000 rows, streamed)"
 "$mp" predict "$build/packed/wifi_scoring_model" --data "$build/wifi/score.csv" --output "$build/predictions.csv"
+
+step "register the packed samples (re-running registers no duplicates)"
+for m in iris wifi_scoring_model regressor; do
+  "$mp" register "$build/packed/$m" --name "$m" --description "sample $m" --tag source=demo
+done
+"$mp" register "$build/packed/wifi_from_parquet" --name wifi_scoring_model --description "packed from the Parquet sample"
+
+step "promote: wifi_scoring_model v1 to Production, v2 to Staging, alias champion -> v1"
+"$mp" promote wifi_scoring_model 1 --stage Production
+"$mp" promote wifi_scoring_model 2 --stage Staging
+"$mp" promote wifi_scoring_model 1 --alias champion
+"$mp" promote iris 1 --stage Production
+
+step "list the registry, then one model's versions and history"
+"$mp" list
+"$mp" list wifi_scoring_model
+"$mp" history wifi_scoring_model
+
+step "diff the Production and Staging versions of wifi_scoring_model"
+"$mp" diff models:/wifi_scoring_model/Production models:/wifi_scoring_model/Staging
+
+step "validate and inspect by registry URI"
+"$mp" validate models:/wifi_scoring_model@champion --data "$build/wifi/sample.parquet"
+"$mp" inspect models:/wifi_scoring_model/latest --json > "$build/latest.json"
+echo "inspect --json written to $build/latest.json"
+
+step "score data with models:/wifi_scoring_model/Production"
+"$mp" predict models:/wifi_scoring_model/Production --data "$build/wifi/score.csv" \
+  --output "$build/scores_production.parquet"
+echo "demo complete: packed folders in $build/packed, registry in ${MODELPACK_HOME:-~/.modelpack}"

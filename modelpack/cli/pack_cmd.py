@@ -113,4 +113,4 @@ def _human(result: PackResult) -> None:
     render.summary_line(
         f"packed {result.output} ({result.flavor}, {result.serialization}, {result.files} files, {result.digest[:19]}…)"
     )
-    render.console(stderr=True).print(f"serialization: {result.serialization}: {result.serialization_reason}")
+    render.summary_line(f"serialization: {result.serialization}, because {result.serialization_reason}")

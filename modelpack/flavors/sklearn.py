@@ -98,22 +98,34 @@ def load(
         raise InvalidModelError(f"the sklearn model file {file_name} is missing from {folder}")
     fmt = str(sk_conf.get("serialization_format") or "pickle")
     if fmt == "skops":
-        import skops.io as sio
-
-        untrusted = sio.get_untrusted_types(file=path)
-        allowed = set(trusted)
-        refused = [t for t in untrusted if not any(t == a or t.startswith(a + ".") for a in allowed)]
-        if refused:
-            from modelpack.errors import UnsafeModelError
-
-            raise UnsafeModelError(
-                f"refusing to load {path.name}: skops types not trusted: {', '.join(refused)}",
-                hint="if you trust this package, pass --trust-pickle with these type names",
-            )
-        return sio.load(path, trusted=list(untrusted))
+        return load_skops(path, trusted=trusted)
     with path.open("rb") as fh:
         if fmt == "cloudpickle":
             import cloudpickle
 
             return cloudpickle.load(fh)
         return pickle.load(fh)  # noqa: S301 - scanned by flavors.load_model before we get here
+
+
+def load_skops(path: Path, *, trusted: Iterable[str] = ()) -> Any:
+    """Load a skops file trusting exactly the types modelpack's scan vetted.
+
+    skops refuses every type not passed as ``trusted``; the scan judged each type in the file's
+    schema against modelpack's allowlist (plus the user's ``--trust-pickle``), so those are the
+    ones handed over, never the MLmodel's own ``skops_trusted_types``.
+    """
+    import skops.io as sio
+
+    from modelpack import safety
+
+    scan = safety.scan_file(path, trusted=trusted)
+    if not scan.ok:
+        from modelpack.errors import UnsafeModelError
+
+        names = sorted({f.global_name for f in scan.findings})
+        raise UnsafeModelError(
+            f"refusing to load {path.name}: skops types outside the allowlist: {', '.join(names)}",
+            findings=[f.to_dict() for f in scan.findings],
+            hint="if you trust this package, pass --trust-pickle with these type names",
+        )
+    return sio.load(path, trusted=list(scan.globals_seen))

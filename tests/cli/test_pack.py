@@ -251,3 +251,21 @@ def test_pack_writes_nothing_to_home(
     result = _pack(str(sk_model_file), "-s", str(sample_csv), "-o", str(tmp_path / "o"))
     assert result.exit_code == 0
     assert not _isolate.exists()
+
+
+def test_pack_from_skops_file_trusts_only_vetted_types(tmp_path: Path, mixed_frame) -> None:
+    """A skops file holding types skops does not trust by default loads when the allowlist vets them."""
+    import skops.io as sio
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    frame = mixed_frame[["count", "ratio"]]
+    model = GradientBoostingClassifier(n_estimators=3).fit(frame, frame["count"] > 50)
+    assert sio.get_untrusted_types(data=sio.dumps(model))  # skops alone would refuse it
+    sio.dump(model, tmp_path / "gb.skops")
+    frame.to_csv(tmp_path / "gb.csv", index=False)
+    out = tmp_path / "out"
+    result = _pack(str(tmp_path / "gb.skops"), "-s", str(tmp_path / "gb.csv"), "-o", str(out), "--json")
+    assert result.exit_code == 0, result.stdout
+    assert json.loads(result.stdout)["data"]["flavor"] == "sklearn"
+    validate = runner.invoke(app, ["validate", str(out), "--json"])
+    assert validate.exit_code == 0, validate.stdout

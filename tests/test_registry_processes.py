@@ -1,0 +1,426 @@
+"""The registry under real concurrency and real crashes: many ``python -m modelpack`` processes
+at once, and processes killed with SIGKILL at every named step and at random moments.
+
+After every crash a reader must see a whole registry (every listed version intact, numbers
+consecutive, the history matching the versions), ``doctor`` must find no damage, and
+``doctor --repair`` must leave nothing at all to report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import resource
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from modelpack.registry import FileRegistry
+from modelpack.registry import events as ev
+from modelpack.registry.faults import DELETE_PHASES, GC_PHASES, PROMOTE_PHASES, REGISTER_PHASES
+from tests.conftest import modelpack_cmd
+from tests.registry_helpers import make_model
+
+pytestmark = pytest.mark.slow
+
+CRASH_ENV = "MODELPACK_TEST_CRASH_AT"
+
+
+def run_cli(*args: str, crash_at: str | None = None, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    if crash_at:
+        env[CRASH_ENV] = crash_at
+    return subprocess.run(
+        modelpack_cmd(*args), env=env, capture_output=True, text=True, timeout=120, **kwargs
+    )
+
+
+def start_cli(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(modelpack_cmd(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def check_reader_view(registry: FileRegistry) -> dict[str, list[int]]:
+    """What any reader may rely on at any moment, crash or no crash."""
+    seen: dict[str, list[int]] = {}
+    for name in registry.model_names():
+        state = registry.state(name)
+        everything = registry.list_versions(name, include_deleted=True)
+        numbers = [v.version for v in everything]
+        assert numbers == list(range(1, len(numbers) + 1)), f"{name}: gap in {numbers}"
+        for record in everything:
+            if not record.deleted:
+                report = registry.verify_version(name, record.version)
+                assert report.ok, f"{name} v{record.version}: {report.describe()}"
+        registered = [e["version"] for e in registry.history(name) if e["event"] == "registered"]
+        assert registered == numbers, f"{name}: events {registered} vs versions {numbers}"
+        for version in list(state.stages) + list(state.aliases.values()):
+            assert version in numbers and version not in state.deleted
+        seen[name] = [v.version for v in everything if not v.deleted]
+    return seen
+
+
+def check_clean_after_repair(registry: FileRegistry) -> None:
+    before = registry.doctor()
+    assert before.consistent, [f.to_dict() for f in before.errors]
+    repaired = registry.doctor(repair=True)
+    assert repaired.consistent, [f.to_dict() for f in repaired.errors]
+    after = registry.doctor()
+    assert after.findings == [], [f.to_dict() for f in after.findings]
+    for name in registry.model_names():
+        state = registry.state(name)
+        replayed = ev.replay(registry.history(name))
+        assert (replayed.stages, replayed.aliases, set(replayed.deleted)) == (
+            state.stages,
+            state.aliases,
+            set(state.deleted),
+        ), name
+    check_reader_view(registry)
+    assert list(registry.layout.tmp.iterdir()) == []
+
+
+# ---------------------------------------------------------------------- concurrency
+
+N_WRITERS = 20
+
+
+def test_concurrent_registers_get_distinct_consecutive_versions(tmp_path: Path, _isolate: Path) -> None:
+    folders = [make_model(tmp_path / f"m{i}", seed=i, payload=os.urandom(50_000)) for i in range(N_WRITERS)]
+    procs = [start_cli("register", str(f), "--name", "storm", "--json") for f in folders]
+    outputs = [p.communicate(timeout=180) for p in procs]
+    assert [p.returncode for p in procs] == [0] * N_WRITERS, [err for _, err in outputs]
+    claimed = {}
+    for folder, (out, _) in zip(folders, outputs, strict=True):
+        data = json.loads(out)["data"]
+        assert not data["already_registered"]
+        claimed[data["version"]] = folder
+    assert sorted(claimed) == list(range(1, N_WRITERS + 1))
+    registry = FileRegistry(_isolate)
+    for version, folder in claimed.items():
+        record = registry.get_version("storm", version)
+        assert record.source == str(folder.resolve())
+        assert (record.local_path / "weights.bin").read_bytes() == (folder / "weights.bin").read_bytes()
+    assert check_reader_view(registry) == {"storm": list(range(1, N_WRITERS + 1))}
+    assert registry.doctor().findings == []
+
+
+def test_concurrent_identical_registers_mint_one_version(tmp_path: Path, _isolate: Path) -> None:
+    folder = make_model(tmp_path / "m", seed=1, payload=os.urandom(100_000))
+    procs = [start_cli("register", str(folder), "--name", "same", "--json") for _ in range(16)]
+    results = [json.loads(p.communicate(timeout=180)[0])["data"] for p in procs]
+    assert {r["version"] for r in results} == {1}
+    assert sorted(r["already_registered"] for r in results) == [False] + [True] * 15
+    registry = FileRegistry(_isolate)
+    assert [e["event"] for e in registry.history("same")] == ["registered"]
+    blobs = [p for p in (_isolate / "blobs").rglob("*") if p.is_file()]
+    assert len(blobs) == 7  # each distinct file stored once, however many writers raced
+    assert registry.doctor().findings == []
+
+
+def test_concurrent_duplicates_with_allow_duplicate_each_get_a_version(
+    tmp_path: Path, _isolate: Path
+) -> None:
+    folder = make_model(tmp_path / "m", seed=1)
+    procs = [
+        start_cli("register", str(folder), "--name", "dup", "--allow-duplicate", "--field", "version")
+        for _ in range(16)
+    ]
+    versions = sorted(int(p.communicate(timeout=180)[0]) for p in procs)
+    assert versions == list(range(1, 17))
+    registry = FileRegistry(_isolate)
+    assert (
+        len({p.stat().st_ino for p in (_isolate / "models" / "dup" / "versions").glob("*/model/model.pkl")})
+        == 1
+    )
+    assert registry.doctor().findings == []
+
+
+def test_concurrent_promotes_leave_one_version_per_stage(tmp_path: Path, _isolate: Path) -> None:
+    registry = FileRegistry(_isolate)
+    for i in range(1, 9):
+        registry.register(make_model(tmp_path / f"m{i}", seed=i), name="race")
+    rng = random.Random(5)
+    jobs = []
+    for _ in range(20):
+        version = str(rng.randint(1, 8))
+        stage = rng.choice(["Production", "Staging"])
+        jobs.append(start_cli("promote", "race", version, "--stage", stage, "--alias", stage.lower()))
+    assert [p.wait(timeout=180) for p in jobs] == [0] * len(jobs), [p.stderr.read() for p in jobs if p.stderr]
+    for p in jobs:
+        p.communicate()
+    state = registry.state("race")
+    holders = {
+        stage: [v for v, s in state.stages.items() if s == stage] for stage in ("Production", "Staging")
+    }
+    assert len(holders["Production"]) == 1 and len(holders["Staging"]) == 1
+    # The aliases were set in the same commits as the stages, so they agree.
+    assert state.aliases == {"production": holders["Production"][0], "staging": holders["Staging"][0]}
+    replayed = ev.replay(registry.history("race"))
+    assert replayed.stages == state.stages and replayed.aliases == state.aliases
+    assert registry.doctor().findings == []
+
+
+def test_concurrent_mixed_writers_and_readers(tmp_path: Path, _isolate: Path) -> None:
+    registry = FileRegistry(_isolate)
+    registry.register(make_model(tmp_path / "seed", seed=100), name="mix")
+    jobs = []
+    for i in range(8):
+        jobs.append(start_cli("register", str(make_model(tmp_path / f"n{i}", seed=i)), "--name", "mix"))
+        jobs.append(start_cli("promote", "mix", "1", "--stage", ["Staging", "Production"][i % 2]))
+        jobs.append(start_cli("list", "models:/mix/latest", "--field", "version"))
+    assert all(p.wait(timeout=180) == 0 for p in jobs)
+    for p in jobs:
+        p.communicate()
+    assert check_reader_view(registry) == {"mix": list(range(1, 10))}
+    assert registry.doctor().findings == []
+
+
+# ---------------------------------------------------------------------- crashes at named points
+
+
+def _assert_killed_or_ok(proc: subprocess.CompletedProcess[str]) -> bool:
+    """True when the process died by SIGKILL at the crash point; else it must have succeeded."""
+    if proc.returncode == -signal.SIGKILL:
+        return True
+    assert proc.returncode == 0, proc.stderr
+    return False
+
+
+def test_sigkill_at_every_register_phase(tmp_path: Path, _isolate: Path) -> None:
+    hit: set[str] = set()
+    for scenario in ("new model", "next version", "with alias"):
+        for phase in REGISTER_PHASES:
+            home = tmp_path / f"home-{len(hit)}-{scenario[0]}-{phase}"
+            registry = FileRegistry(home)
+            if scenario != "new model":
+                registry.register(make_model(tmp_path / f"base-{phase}", seed=1), name="m", alias="champion")
+            folder = make_model(tmp_path / f"{scenario[0]}-{phase}", seed=2, payload=os.urandom(300_000))
+            extra = ["--alias", "champion"] if scenario == "with alias" else []
+            proc = run_cli(
+                "register", str(folder), "--name", "m", "--home", str(home), *extra, crash_at=phase
+            )
+            if _assert_killed_or_ok(proc):
+                hit.add(phase)
+            seen = check_reader_view(registry)
+            assert seen.get("m", []) in ([], [1], [1, 2]), seen
+            check_clean_after_repair(registry)
+            # The registry keeps working: re-running the same registration succeeds.
+            again = run_cli("register", str(folder), "--name", "m", "--home", str(home), *extra, "--json")
+            assert again.returncode == 0, again.stderr
+            data = json.loads(again.stdout)["data"]
+            assert data["version"] == (1 if scenario == "new model" else 2)
+            if extra:
+                assert registry.resolve("models:/m@champion").version == 2
+            assert registry.doctor().findings == []
+    assert hit == set(REGISTER_PHASES)
+
+
+def test_sigkill_at_every_promote_and_delete_phase(tmp_path: Path) -> None:
+    hit: set[str] = set()
+    for phase in PROMOTE_PHASES + DELETE_PHASES:
+        home = tmp_path / f"home-{phase}"
+        registry = FileRegistry(home)
+        for seed in (1, 2, 3):
+            registry.register(make_model(tmp_path / f"{phase}-{seed}", seed=seed), name="m")
+        registry.promote("m", 1, stage="Production", alias="champion")
+        if phase.startswith("promote"):
+            proc = run_cli(
+                "promote",
+                "m",
+                "2",
+                "--stage",
+                "Production",
+                "--alias",
+                "champion",
+                "--home",
+                str(home),
+                crash_at=phase,
+            )
+        else:
+            proc = run_cli("delete", "m", "3", "--home", str(home), crash_at=phase)
+        if _assert_killed_or_ok(proc):
+            hit.add(phase)
+        check_reader_view(registry)
+        state = registry.state("m")
+        production = [v for v, s in state.stages.items() if s == "Production"]
+        assert production in ([1], [2])
+        # Stage and alias change in one commit: never half of it.
+        assert state.aliases["champion"] == production[0]
+        if production == [2]:
+            assert state.stages[1] == "Archived"
+        check_clean_after_repair(registry)
+        assert not (registry.layout.version_model("m", 3).exists() and 3 in registry.state("m").deleted)
+    assert hit == set(PROMOTE_PHASES + DELETE_PHASES)
+
+
+def test_sigkill_during_gc(tmp_path: Path) -> None:
+    for phase in GC_PHASES:
+        home = tmp_path / f"home-{phase}"
+        registry = FileRegistry(home)
+        for seed in (1, 2, 3):
+            registry.register(make_model(tmp_path / f"{phase}-{seed}", seed=seed), name="m")
+        registry.delete("m", 2)
+        registry.delete("m", 3)
+        proc = run_cli("gc", "--home", str(home), crash_at=phase)
+        assert proc.returncode == -signal.SIGKILL
+        check_reader_view(registry)
+        check_clean_after_repair(registry)
+
+
+# ---------------------------------------------------------------------- crashes at random moments
+
+
+def _kill_after(proc: subprocess.Popen[str], delay: float) -> None:
+    time.sleep(delay)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+
+
+def test_random_sigkills_during_register_and_promote(tmp_path: Path, _isolate: Path) -> None:
+    rng = random.Random(int(os.environ.get("MODELPACK_TEST_SEED", "1234")))
+    registry = FileRegistry(_isolate)
+    registry.register(make_model(tmp_path / "base", seed=0), name="m")
+    killed = finished = 0
+    for i in range(40):
+        if i % 3 == 2:
+            live = registry.list_versions("m")
+            version = str(rng.choice(live).version)
+            proc = start_cli(
+                "promote", "m", version, "--stage", rng.choice(["Production", "Staging"]), "--alias", "a"
+            )
+        else:
+            folder = make_model(tmp_path / f"r{i}", seed=i + 1, payload=os.urandom(rng.randint(1, 8) << 20))
+            proc = start_cli("register", str(folder), "--name", "m")
+        _kill_after(proc, rng.uniform(0.05, 0.9))
+        if proc.returncode == -signal.SIGKILL:
+            killed += 1
+        else:
+            assert proc.returncode == 0
+            finished += 1
+        check_reader_view(registry)
+        if i % 10 == 9:
+            assert registry.doctor().consistent
+    assert killed >= 10 and finished >= 3, (killed, finished)
+    check_clean_after_repair(registry)
+
+
+def test_random_sigkills_among_concurrent_writers(tmp_path: Path, _isolate: Path) -> None:
+    rng = random.Random(99)
+    registry = FileRegistry(_isolate)
+    for round_ in range(4):
+        procs = [
+            start_cli(
+                "register",
+                str(
+                    make_model(
+                        tmp_path / f"c{round_}-{i}", seed=100 * round_ + i, payload=os.urandom(1 << 20)
+                    )
+                ),
+                "--name",
+                "crowd",
+            )
+            for i in range(6)
+        ]
+        time.sleep(rng.uniform(0.2, 0.8))
+        for proc in rng.sample(procs, 3):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+        for proc in procs:
+            proc.communicate(timeout=180)
+            assert proc.returncode in (0, -signal.SIGKILL)
+        check_reader_view(registry)
+    check_clean_after_repair(registry)
+
+
+# ---------------------------------------------------------------------- full disk and permissions
+
+
+def _snapshot(home: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(home).as_posix(): p.read_bytes()
+        for p in sorted(home.rglob("*"))
+        if p.is_file() and p.parent.name != "locks"
+    }
+
+
+def _limit_file_size(limit: int) -> Callable[[], None]:
+    def preexec() -> None:
+        # Writes past the limit then fail with EFBIG, like a full disk, instead of killing us.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return preexec
+
+
+def test_full_disk_while_storing_files_leaves_registry_unchanged(tmp_path: Path, _isolate: Path) -> None:
+    registry = FileRegistry(_isolate)
+    registry.register(make_model(tmp_path / "a", seed=1), name="m")
+    before = _snapshot(_isolate)
+    big = make_model(tmp_path / "big", seed=2, payload=os.urandom(2 << 20))
+    proc = run_cli("register", str(big), "--name", "m", preexec_fn=_limit_file_size(1 << 20))
+    assert proc.returncode == 1, proc.stderr
+    assert "File too large" in proc.stderr and "left unchanged" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert _snapshot(_isolate) == before
+    assert registry.doctor().findings == []
+
+
+def test_full_disk_while_logging_the_commit_rolls_back(tmp_path: Path, _isolate: Path) -> None:
+    registry = FileRegistry(_isolate)
+    registry.register(make_model(tmp_path / "a", seed=1), name="m")
+    for i in range(40):  # grow the event log past the size of every other file
+        registry.promote("m", 1, stage=["Staging", "Production"][i % 2])
+    log_size = registry.layout.events("m").stat().st_size
+    before = _snapshot(_isolate)
+    limit = log_size + 40  # the next event line cannot fit
+    for args in (
+        ("register", str(make_model(tmp_path / "b", seed=2)), "--name", "m"),
+        ("promote", "m", "1", "--stage", "Archived"),
+        ("promote", "m", "1", "--alias", "champion"),
+    ):
+        proc = run_cli(*args, preexec_fn=_limit_file_size(limit))
+        assert proc.returncode == 1, (args, proc.stderr)
+        assert "left unchanged" in proc.stderr
+        assert _snapshot(_isolate) == before, args
+    assert registry.doctor().findings == []
+    assert run_cli("register", str(tmp_path / "b"), "--name", "m", "--field", "version").stdout == "2\n"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
+def test_permission_error_is_clean(tmp_path: Path, _isolate: Path) -> None:
+    registry = FileRegistry(_isolate)
+    registry.register(make_model(tmp_path / "a", seed=1), name="m")
+    before = _snapshot(_isolate)
+    registry.layout.model("m").chmod(0o555)
+    try:
+        proc = run_cli("promote", "m", "1", "--stage", "Production")
+    finally:
+        registry.layout.model("m").chmod(0o755)
+    assert proc.returncode == 1 and "Permission denied" in proc.stderr
+    assert _snapshot(_isolate) == before
+
+
+def test_corrupt_metadata_in_a_subprocess(tmp_path: Path, _isolate: Path) -> None:
+    registry = FileRegistry(_isolate)
+    registry.register(make_model(tmp_path / "a", seed=1), name="m")
+    registry.layout.version_file("m", 1).write_text("{ truncated")
+    proc = run_cli("list", "m")
+    assert proc.returncode == 1
+    assert "version.json is corrupt" in proc.stderr and "Traceback" not in proc.stderr
+    doctor = run_cli("doctor", "--json")
+    assert doctor.returncode == 3
+    assert json.loads(doctor.stdout)["data"]["findings"][0]["path"] == "models/m/versions/1/version.json"
+
+
+def test_nothing_is_written_outside_home(tmp_path: Path, _isolate: Path) -> None:
+    folder = make_model(tmp_path / "src", seed=1)
+    for name in ("../escape", "..", "a/../../b", "/tmp/abs", "x\x01y"):
+        proc = run_cli("register", str(folder), "--name", name)
+        assert proc.returncode == 2, (name, proc.stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]

@@ -1,0 +1,562 @@
+"""Generate modelpack/safety_allowlist.json, the pickle allowlist shipped with modelpack.
+
+Run in a development environment that has scikit-learn, numpy, scipy, pandas, pyarrow, joblib
+and skops installed:
+
+    python tools/gen_allowlist.py            # rewrite modelpack/safety_allowlist.json
+    python tools/gen_allowlist.py --check    # exit 1 if the committed file is out of date
+
+The scanner never imports these libraries; the committed JSON file is the source of truth at
+run time. Every entry is an exact ``(module, qualname)`` pair, the way pickle names a global.
+
+Rules
+-----
+1. scikit-learn: every class (a type, not a function) defined in a ``sklearn.*`` module that
+   subclasses ``sklearn.base.BaseEstimator``, plus the helper classes fitted estimators keep
+   (trees, neighbour trees, losses, links, distance metrics, kernels, optimizers,
+   cross-validation splitters, scorers), plus the scoring functions behind sklearn's named
+   scorers and the univariate feature-selection score functions. Test modules are skipped.
+2. numpy: array, dtype and scalar reconstructors, the scalar types, the ufuncs exposed as
+   ``numpy.<name>``, a few reductions estimators take as parameters (``numpy.mean``...),
+   masked arrays, matrices, and the ``numpy.random`` pickling helpers and bit generators.
+   Older ``numpy.core`` spellings are kept so files written by numpy 1.x pass.
+3. scipy: the sparse matrix and sparse array classes, and ``BSpline`` (SplineTransformer).
+4. pandas: the frames, series, indexes, extension arrays, dtypes, scalars, date offsets and the
+   private reconstructors pandas' own pickles call. Each is listed under the name pickle uses
+   today and, where it differs, under the module that defines it (older pandas wrote that).
+5. pyarrow: the three functions pandas' Arrow-backed string arrays pickle through.
+6. Standard library: plain data types only (see STDLIB below).
+7. joblib: ``NumpyArrayWrapper``, which the scanner handles specially (it may only be
+   instantiated directly, and the array bytes after it are skipped exactly as joblib does).
+
+Never allowed, whatever package they live in: anything that imports by name, evaluates or
+compiles code, opens or loads files, or calls an arbitrary callable it is given:
+``numpy.load``, ``numpy.fromfile``, ``numpy.core._ufunc_reconstruct`` (imports any module by
+name), ``pandas.read_pickle``, ``pandas.eval``, ``joblib.load``, ``scipy.stats`` distributions
+(their pickled state rebuilds argument parsers with ``exec``), ``functools.partial``,
+``operator.attrgetter``/``methodcaller``/``itemgetter``, ``builtins.getattr`` (except the
+narrow rule in modelpack.safety), ``builtins.eval``/``exec``/``compile``/``__import__``/
+``open``, ``types.*``, ``importlib.*``, ``pickle.*``, ``cloudpickle.*``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import json
+import pkgutil
+import sys
+import warnings
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from types import ModuleType
+
+OUT = Path(__file__).resolve().parent.parent / "modelpack" / "safety_allowlist.json"
+FORMAT_VERSION = 1
+
+# Plain data types and the reconstructors pickle itself emits. Each one, called with any
+# arguments, only builds a value.
+STDLIB = [
+    "builtins.bool",
+    "builtins.bytearray",
+    "builtins.bytes",
+    "builtins.complex",
+    "builtins.dict",
+    "builtins.float",
+    "builtins.frozenset",
+    "builtins.int",
+    "builtins.list",
+    "builtins.object",
+    "builtins.range",
+    "builtins.set",
+    "builtins.slice",
+    "builtins.str",
+    "builtins.tuple",
+    "builtins.Ellipsis",
+    "builtins.NotImplemented",
+    # Protocols 0-2 spell bytes as _codecs.encode(text, "latin1"). A codec lookup can only
+    # import modules of the stdlib "encodings" package; a second look is welcome.
+    "_codecs.encode",
+    # Protocols 0-1 rebuild plain objects through these; the class is a separate global and is
+    # judged on its own.
+    "copyreg._reconstructor",
+    "copyreg.__newobj__",
+    "copyreg.__newobj_ex__",
+    "collections.OrderedDict",
+    "collections.defaultdict",
+    "collections.deque",
+    "collections.Counter",
+    "datetime.date",
+    "datetime.datetime",
+    "datetime.time",
+    "datetime.timedelta",
+    "datetime.timezone",
+    "decimal.Decimal",
+    "fractions.Fraction",
+    "uuid.UUID",
+    # tz-aware pandas timestamps pickle their zone as getattr(ZoneInfo, "_unpickle")(key).
+    # _unpickle reads tz data for a key from the system tz database and refuses paths; a
+    # second look is welcome.
+    "zoneinfo.ZoneInfo",
+    "zoneinfo.ZoneInfo._unpickle",
+]
+
+NUMPY = [
+    # Array and scalar reconstructors (numpy 2 spells numpy._core, numpy 1 numpy.core). They
+    # allocate an array of a given (allowlisted) subclass, or wrap bytes, nothing else.
+    "numpy._core.multiarray._reconstruct",
+    "numpy._core.multiarray.scalar",
+    "numpy._core.numeric._frombuffer",
+    "numpy.core.multiarray._reconstruct",
+    "numpy.core.multiarray.scalar",
+    "numpy.core.numeric._frombuffer",
+    "numpy.dtype",
+    "numpy.ndarray",
+    "numpy.matrix",
+    "numpy.ma.core.MaskedArray",
+    "numpy.ma.MaskedArray",
+    "numpy.ma.core._mareconstruct",
+    # numpy.random pickles: the ctors look a bit generator up by name in a fixed table or
+    # call the (separately judged) class they are given with no arguments.
+    "numpy.random._pickle.__randomstate_ctor",
+    "numpy.random._pickle.__bit_generator_ctor",
+    "numpy.random._pickle.__generator_ctor",
+    "numpy.random.bit_generator.SeedSequence",
+    # Cython's generated unpickler: it checks the class it is given against SeedSequence.
+    "numpy.random.bit_generator.__pyx_unpickle_SeedSequence",
+    "numpy.random.mtrand.RandomState",
+    "numpy.random._generator.Generator",
+    # Aggregations estimators take as parameters (FeatureAgglomeration(pooling_func=np.mean),
+    # SimpleImputer-like helpers). They reduce arrays and nothing else.
+    "numpy.mean",
+    "numpy.median",
+    "numpy.sum",
+    "numpy.max",
+    "numpy.min",
+    "numpy.std",
+    "numpy.var",
+    "numpy.nanmean",
+    "numpy.nanmedian",
+]
+
+PANDAS_CLASSES = [
+    "pandas.DataFrame",
+    "pandas.Series",
+    "pandas.Index",
+    "pandas.RangeIndex",
+    "pandas.MultiIndex",
+    "pandas.CategoricalIndex",
+    "pandas.DatetimeIndex",
+    "pandas.TimedeltaIndex",
+    "pandas.PeriodIndex",
+    "pandas.IntervalIndex",
+    "pandas.Categorical",
+    "pandas.CategoricalDtype",
+    "pandas.DatetimeTZDtype",
+    "pandas.PeriodDtype",
+    "pandas.IntervalDtype",
+    "pandas.SparseDtype",
+    "pandas.StringDtype",
+    "pandas.BooleanDtype",
+    "pandas.Int8Dtype",
+    "pandas.Int16Dtype",
+    "pandas.Int32Dtype",
+    "pandas.Int64Dtype",
+    "pandas.UInt8Dtype",
+    "pandas.UInt16Dtype",
+    "pandas.UInt32Dtype",
+    "pandas.UInt64Dtype",
+    "pandas.Float32Dtype",
+    "pandas.Float64Dtype",
+    "pandas.ArrowDtype",
+    "pandas.Timestamp",
+    "pandas.Timedelta",
+    "pandas.Period",
+    "pandas.Interval",
+    "pandas.arrays.ArrowStringArray",
+    "pandas.arrays.ArrowExtensionArray",
+    "pandas.arrays.BooleanArray",
+    "pandas.arrays.DatetimeArray",
+    "pandas.arrays.FloatingArray",
+    "pandas.arrays.IntegerArray",
+    "pandas.arrays.IntervalArray",
+    "pandas.arrays.NumpyExtensionArray",
+    "pandas.arrays.PeriodArray",
+    "pandas.arrays.SparseArray",
+    "pandas.arrays.StringArray",
+    "pandas.arrays.TimedeltaArray",
+    "pandas.core.internals.managers.BlockManager",
+    "pandas.core.internals.managers.SingleBlockManager",
+    "pandas._libs.internals.BlockPlacement",
+]
+# pandas' own reconstructors: each builds one pandas object from data and a class it is given
+# (which is judged on its own). Values, not classes, so only their own names are listed.
+PANDAS_HELPERS = [
+    "pandas._libs.internals._unpickle_block",
+    "pandas._libs.arrays.__pyx_unpickle_NDArrayBacked",
+    "pandas._libs.interval.__pyx_unpickle_IntervalMixin",
+    "pandas._libs.tslibs.timestamps._unpickle_timestamp",
+    "pandas._libs.tslibs.timedeltas._timedelta_unpickle",
+    "pandas._libs.tslibs.nattype._nat_unpickle",
+    "pandas.core.indexes.base._new_Index",
+    "pandas.core.indexes.datetimes._new_DatetimeIndex",
+    "pandas.core.indexes.period._new_PeriodIndex",
+    "pandas._libs.missing.NA",
+    "pandas.NA",
+    "pandas.NaT",
+    "pandas._libs.tslibs.nattype.NaT",
+]
+# pandas 3 stores string columns as Arrow arrays and pickles them through these: an alias
+# lookup, a buffer wrapper and an array rebuilt from buffers. _restore_array trusts the buffer
+# layout it is given (a crafted file may crash rather than run code); a second look is welcome.
+PYARROW = [
+    "pyarrow.lib._restore_array",
+    "pyarrow.lib.py_buffer",
+    "pyarrow.lib.type_for_alias",
+]
+
+SKLEARN_HELPER_CLASSES = [
+    # Tree structure of every tree model and forest; Cython, state is arrays.
+    "sklearn.tree._tree.Tree",
+    "sklearn.neighbors._kd_tree.KDTree",
+    "sklearn.neighbors._ball_tree.BallTree",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.utils._bunch.Bunch",
+    # GridSearchCV without scoring= keeps this: it calls estimator.score, nothing else.
+    "sklearn.metrics._scorer._PassthroughScorer",
+    # Fitted-state holders of CalibratedClassifierCV, Birch and BisectingKMeans.
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.cluster._birch._CFNode",
+    "sklearn.cluster._birch._CFSubcluster",
+    "sklearn.cluster._bisect_k_means._BisectingTree",
+]
+# Helper functions sklearn's own pickles call. newObj(cls) is cls.__new__(cls) for the
+# (separately judged) class it is given.
+SKLEARN_HELPER_FUNCTIONS = [
+    "sklearn.neighbors._kd_tree.newObj",
+    "sklearn.neighbors._ball_tree.newObj",
+    "sklearn.metrics._dist_metrics.newObj",
+    # BisectingKMeans keeps the k-means routine it runs; it only computes.
+    "sklearn.cluster._kmeans._kmeans_single_lloyd",
+    "sklearn.cluster._kmeans._kmeans_single_elkan",
+]
+# Base classes whose sklearn subclasses are data holders kept by fitted estimators.
+SKLEARN_HELPER_BASES = [
+    "sklearn._loss.loss.BaseLoss",
+    "sklearn._loss.link.BaseLink",
+    "sklearn._loss.link.Interval",
+    "sklearn._loss._loss.CyLossFunction",
+    "sklearn.metrics._dist_metrics.DistanceMetric",
+    "sklearn.metrics._dist_metrics.DistanceMetric64",
+    "sklearn.metrics._dist_metrics.DistanceMetric32",
+    "sklearn.gaussian_process.kernels.Kernel",
+    "sklearn.gaussian_process.kernels.Hyperparameter",
+    "sklearn.neural_network._stochastic_optimizers.BaseOptimizer",
+    "sklearn.model_selection._split.BaseCrossValidator",
+    "sklearn.model_selection._split.BaseShuffleSplit",
+    "sklearn.model_selection._split._RepeatedSplits",
+    "sklearn.metrics._scorer._BaseScorer",
+]
+SKIP_MODULE_PARTS = {"tests", "externals", "_build_utils", "conftest", "estimator_checks", "_testing"}
+
+JOBLIB = ["joblib.numpy_pickle.NumpyArrayWrapper"]
+
+
+def split(dotted: str) -> tuple[str, str]:
+    """'a.b.C' -> ('a.b', 'C') by importing the longest importable module prefix."""
+    parts = dotted.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        module = ".".join(parts[:cut])
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            continue
+        obj: object = mod
+        try:
+            for part in parts[cut:]:
+                obj = getattr(obj, part)
+        except AttributeError:
+            continue
+        return module, ".".join(parts[cut:])
+    raise SystemExit(f"cannot resolve {dotted}")
+
+
+def resolve(dotted: str) -> object:
+    module, qualname = split(dotted)
+    obj: object = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def pickle_names(obj: object, listed: str) -> set[tuple[str, str]]:
+    """The name pickle writes for ``obj`` today, plus the name it was listed under."""
+    names = {split(listed)}
+    module = getattr(obj, "__module__", None)
+    qualname = getattr(obj, "__qualname__", None)
+    if isinstance(module, str) and isinstance(qualname, str) and "<" not in qualname:
+        names.add((module, qualname))
+    return names
+
+
+def alias_names(obj: object, package: str) -> set[tuple[str, str]]:
+    """(module, name) for every loaded ``package.*`` module that holds ``obj`` under its name.
+
+    Every alias is the same object, so allowing all of them allows nothing more.
+    """
+    name = getattr(obj, "__name__", "")
+    out = set()
+    for module_name, module in list(sys.modules.items()):
+        if (module_name == package or module_name.startswith(package + ".")) and getattr(
+            module, name, None
+        ) is obj:
+            out.add((module_name, name))
+    return out
+
+
+def walk_modules(package: str) -> Iterator[ModuleType]:
+    root = importlib.import_module(package)
+    yield root
+    for info in pkgutil.walk_packages(root.__path__, prefix=package + "."):
+        if SKIP_MODULE_PARTS & set(info.name.split(".")):
+            continue
+        try:
+            yield importlib.import_module(info.name)
+        except Exception:  # noqa: BLE001 - optional submodules may fail to import
+            continue
+
+
+def sklearn_entries() -> set[tuple[str, str]]:
+    from sklearn.base import BaseEstimator
+
+    bases = tuple(t for t in (resolve(name) for name in SKLEARN_HELPER_BASES) if isinstance(t, type))
+    out: set[tuple[str, str]] = set()
+    for module in walk_modules("sklearn"):
+        for obj in vars(module).values():
+            if not isinstance(obj, type) or obj.__module__ != module.__name__:
+                continue
+            if not obj.__module__.startswith("sklearn."):
+                continue
+            if issubclass(obj, BaseEstimator) or issubclass(obj, bases):
+                out.add((obj.__module__, obj.__qualname__))
+    for name in SKLEARN_HELPER_CLASSES + SKLEARN_HELPER_FUNCTIONS:
+        out |= pickle_names(resolve(name), name)
+    out |= sklearn_score_functions()
+    return out
+
+
+def sklearn_score_functions() -> set[tuple[str, str]]:
+    """Score functions behind sklearn's named scorers, and feature-selection scores.
+
+    A fitted search keeps its scorer, which pickles its metric function. These compute
+    numbers from arrays.
+    """
+    import sklearn.feature_selection as fs
+    from sklearn.metrics import get_scorer, get_scorer_names
+
+    out: set[tuple[str, str]] = set()
+    for name in get_scorer_names():
+        scorer = get_scorer(name)
+        func = getattr(scorer, "_score_func", None)
+        if inspect.isfunction(func) and func.__module__.startswith("sklearn."):
+            out.add((func.__module__, func.__qualname__))
+    for name in (
+        "f_classif",
+        "f_regression",
+        "chi2",
+        "r_regression",
+        "mutual_info_classif",
+        "mutual_info_regression",
+    ):
+        func = getattr(fs, name)
+        out.add((func.__module__, func.__qualname__))
+    return out
+
+
+def numpy_entries() -> set[tuple[str, str]]:
+    import numpy as np
+
+    out: set[tuple[str, str]] = set()
+    for name in NUMPY:
+        try:
+            obj = resolve(name)
+        except SystemExit:
+            # numpy.core.* spellings may be missing on a future numpy; keep the names.
+            module, _, qualname = name.rpartition(".")
+            out.add((module, qualname))
+            continue
+        out |= pickle_names(obj, name)
+    for attr in dir(np):
+        obj = getattr(np, attr, None)
+        # Scalar types (numpy.float64, ...) are estimator parameters (dtype=np.float64).
+        # ufuncs pickle by name (FunctionTransformer(np.log1p)); calling one only computes.
+        if (isinstance(obj, type) and issubclass(obj, np.generic)) or isinstance(obj, np.ufunc):
+            out.add(("numpy", attr))
+    for attr in dir(np.random):
+        obj = getattr(np.random, attr)
+        if (
+            isinstance(obj, type)
+            and issubclass(obj, np.random.BitGenerator)
+            and obj is not np.random.BitGenerator
+        ):
+            out.add((obj.__module__, obj.__qualname__))
+    return out
+
+
+# SplineTransformer keeps fitted B-splines; a BSpline holds knots and coefficients, and keeps
+# the array-API asarray it was built with (a conversion function). Private path, version-bound.
+SCIPY = [
+    "scipy.interpolate._bsplines.BSpline",
+    "scipy._lib.array_api_compat.numpy._aliases.asarray",
+]
+
+
+def scipy_entries() -> set[tuple[str, str]]:
+    import scipy.sparse as sp
+    from scipy.sparse._base import _spbase
+
+    out: set[tuple[str, str]] = set()
+    for name in SCIPY:
+        out |= pickle_names(resolve(name), name)
+    for attr in dir(sp):
+        obj = getattr(sp, attr)
+        if isinstance(obj, type) and issubclass(obj, _spbase):
+            out.add((obj.__module__, obj.__qualname__))
+    return out
+
+
+def pandas_entries() -> set[tuple[str, str]]:
+    import pandas as pd
+    from pandas._libs.tslibs.offsets import BaseOffset
+
+    out: set[tuple[str, str]] = set()
+    for name in PANDAS_CLASSES:
+        obj = resolve(name)
+        out |= pickle_names(obj, name)
+        # pandas 3 sets __module__ to the public path; pandas 2 pickles name the defining
+        # module (pandas.core.frame.DataFrame), which still holds the same class.
+        out |= alias_names(obj, "pandas")
+    for name in PANDAS_HELPERS:
+        out.add(split(name))
+    # Date offsets (Day, MonthEnd, ...) are plain value classes.
+    offsets = importlib.import_module("pandas._libs.tslibs.offsets")
+    for obj in vars(offsets).values():
+        if isinstance(obj, type) and issubclass(obj, BaseOffset):
+            out.add((obj.__module__, obj.__qualname__))
+            if hasattr(pd.offsets, obj.__name__):
+                out.add(("pandas._libs.tslibs.offsets", obj.__name__))
+    return out
+
+
+def stdlib_entries() -> set[tuple[str, str]]:
+    out = set()
+    for name in STDLIB:
+        if name.startswith("zoneinfo.ZoneInfo._unpickle"):
+            out.add(("zoneinfo", "ZoneInfo._unpickle"))
+        else:
+            out.add(split(name))
+    return out
+
+
+def skops_defaults() -> tuple[list[str], list[str]]:
+    """skops's default trusted type names (union over its node types) and its loader names."""
+    from skops.io import _trusted_types as tt
+    from skops.io._audit import NODE_TYPE_MAPPING
+
+    names: set[str] = set()
+    for value in vars(tt).values():
+        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            names.update(value)
+    loaders = sorted({key[0] for key in NODE_TYPE_MAPPING})
+    return sorted(names), loaders
+
+
+def forbidden() -> set[tuple[str, str]]:
+    """Names that must never appear, checked against the generated set as a safety net."""
+    return {
+        ("numpy", "load"),
+        ("numpy", "fromfile"),
+        ("numpy", "loadtxt"),
+        ("numpy.core", "_ufunc_reconstruct"),
+        ("numpy._core", "_ufunc_reconstruct"),
+        ("pandas", "read_pickle"),
+        ("pandas", "eval"),
+        ("joblib", "load"),
+        ("builtins", "getattr"),
+        ("builtins", "eval"),
+        ("builtins", "exec"),
+        ("builtins", "compile"),
+        ("builtins", "__import__"),
+        ("builtins", "open"),
+        ("functools", "partial"),
+        ("operator", "attrgetter"),
+        ("operator", "methodcaller"),
+    }
+
+
+def build() -> dict[str, object]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        entries: set[tuple[str, str]] = set()
+        entries |= stdlib_entries()
+        entries |= numpy_entries()
+        entries |= scipy_entries()
+        entries |= pandas_entries()
+        entries |= sklearn_entries()
+        entries |= {split(name) for name in PYARROW + JOBLIB}
+        skops_trusted, skops_loaders = skops_defaults()
+    bad = entries & forbidden()
+    if bad:
+        raise SystemExit(f"forbidden names in the allowlist: {sorted(bad)}")
+    bad_modules = {
+        m for m, _ in entries if m.split(".")[0] in {"os", "subprocess", "pickle", "importlib", "types"}
+    }
+    if bad_modules:
+        raise SystemExit(f"forbidden modules in the allowlist: {sorted(bad_modules)}")
+    by_module: dict[str, list[str]] = {}
+    for module, qualname in sorted(entries):
+        by_module.setdefault(module, []).append(qualname)
+    return {
+        "format_version": FORMAT_VERSION,
+        "generated_by": "tools/gen_allowlist.py",
+        "generated_with": versions(),
+        "globals": by_module,
+        "skops_trusted": skops_trusted,
+        "skops_loaders": skops_loaders,
+    }
+
+
+def versions() -> dict[str, str]:
+    out = {"python": ".".join(map(str, sys.version_info[:2]))}
+    for dist in ("numpy", "scipy", "pandas", "scikit-learn", "pyarrow", "joblib", "skops"):
+        from importlib.metadata import version
+
+        out[dist] = version(dist)
+    return out
+
+
+def render(doc: dict[str, object]) -> str:
+    return json.dumps(doc, indent=1, sort_keys=True) + "\n"
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="fail if the committed file differs")
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    doc = build()
+    text = render(doc)
+    if args.check:
+        current = json.loads(OUT.read_text(encoding="utf-8"))
+        if current["globals"] != doc["globals"] or current["skops_trusted"] != doc["skops_trusted"]:
+            print(f"{OUT.name} is out of date; run python tools/gen_allowlist.py", file=sys.stderr)
+            return 1
+        return 0
+    OUT.write_text(text, encoding="utf-8")
+    count = sum(len(v) for v in doc["globals"].values())  # type: ignore[attr-defined]
+    print(f"wrote {OUT} ({count} globals)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
