@@ -544,12 +544,12 @@ def _data(
         status = WARNED if warnings or schema is None else PASSED
         return Check("data", status, f"{checked}; predictions not tried: {why}", details)
 
-    from modelpack import readers
+    from modelpack.scoring import input_batches
 
     output_batches: list[tuple[int, list[dict[str, Any]]]] = []
     rows = 0
     try:
-        batches = readers.iter_batches(path, fmt=options.data_format, batch_rows=options.batch_rows)
+        batches = input_batches(path, schema=schema, fmt=options.data_format, batch_rows=options.batch_rows)
         for scored in _scored(scorer, batches, reporter):
             found = scorer.check_outputs(scored.raw, scored.frame)
             if found:
