@@ -101,7 +101,7 @@ def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SIL
         raise InvalidModelError(f"the model has no {options.method} method")
 
     with reporter.step("reading sample"):
-        input_schema = _input_schema(options)
+        input_schema = _input_schema(options, warnings)
         predict_rows = options.sample_rows or PREDICT_ROWS_DEFAULT
         data = readers.read_data(options.sample, fmt=options.sample_format, max_rows=predict_rows)
 
@@ -110,7 +110,7 @@ def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SIL
     output_schema = (
         signature.load_schema_file(options.output_schema_file)
         if options.output_schema_file
-        else infer.infer_schema(predictions)
+        else infer.infer_output_schema(predictions, input_schema)
     )
     if options.signature_file:
         sig = signature.load_signature_file(options.signature_file)
@@ -167,16 +167,16 @@ def _check_output(output: Path, *, force: bool) -> None:
         )
 
 
-def _input_schema(options: PackOptions) -> Any:
+def _input_schema(options: PackOptions, warnings: list[str]) -> Any:
     from modelpack import infer, signature
 
     if options.signature_file:
         return None
     if options.input_schema_file:
         return signature.load_schema_file(options.input_schema_file)
-    return infer.infer_schema_from_file(
-        options.sample, fmt=options.sample_format, sample_rows=options.sample_rows
-    )
+    found = infer.infer_file(options.sample, fmt=options.sample_format, sample_rows=options.sample_rows)
+    warnings.extend(found.warnings)
+    return found.schema
 
 
 def _predict(model: Any, method: str, data: Any, sample: Path) -> Any:

@@ -78,8 +78,12 @@ class Scorer:
         """The output schema, when it describes the method being called."""
         return self.output_schema if self.method == self.recorded_method else None
 
-    def conform(self, data: Any) -> Any:
+    def conform(self, data: Any, *, warnings: list[str] | None = None) -> Any:
         """Cast ``data`` to the input signature (MLflow's rules); unchanged when there is none.
+
+        Args:
+            data: a DataFrame, ndarray or dict of arrays.
+            warnings: collects notes about tolerated differences (extra columns dropped).
 
         Raises:
             SchemaViolationError: the data does not satisfy the input signature.
@@ -88,7 +92,7 @@ class Scorer:
             return data
         from modelpack import enforce
 
-        return enforce.conform(data, self.input_schema)
+        return enforce.conform(data, self.input_schema, warnings=warnings)
 
     def predict(self, data: Any, *, first_row: int = 0) -> Any:
         """Call the model on conformed data; a failure inside the model becomes one error line.
@@ -360,8 +364,11 @@ def score_batches(
     reporter: Reporter = SILENT,
     description: str = "predicting",
     total_rows: int | None = None,
+    warnings: list[str] | None = None,
 ) -> Iterator[BatchScore]:
     """Conform, predict and tabulate each batch in turn (memory holds one batch at a time).
+
+    Notes about tolerated differences (e.g. extra columns dropped) are appended to ``warnings``.
 
     Raises:
         SchemaViolationError: a batch does not satisfy the input signature; its row numbers are
@@ -371,7 +378,7 @@ def score_batches(
     offset = 0
     for batch in batches:
         rows = _row_count(batch)
-        conformed = scorer.conform(batch)
+        conformed = scorer.conform(batch, warnings=warnings)
         raw = scorer.predict(conformed, first_row=offset)
         frame = scorer.frame(raw)
         if len(frame) != rows:
@@ -381,6 +388,64 @@ def score_batches(
         yield BatchScore(offset=offset, raw=raw, frame=frame)
         offset += len(frame)
         reporter.advance(description, offset, total_rows)
+
+
+# What the CSV parser should produce for each signature type: the same reading enforce.check_file
+# uses, so the rows the model sees are the rows the check accepted ("02134" stays text for a string
+# column, a long column is never guessed as a date).
+_CSV_TYPES: Final = {
+    "boolean": "bool_",
+    "integer": "int64",
+    "long": "int64",
+    "float": "float64",
+    "double": "float64",
+    "string": "string",
+    "binary": "string",
+}
+
+
+def _csv_column_types(schema: Schema | None) -> dict[str, Any]:
+    if schema is None or schema.is_tensor_spec() or not schema.has_names():
+        return {}
+    import pyarrow as pa
+
+    types: dict[str, Any] = {}
+    for spec in schema.specs:
+        if not isinstance(spec, ColSpec) or not isinstance(spec.type, str):
+            continue
+        if spec.type == "datetime":
+            types[str(spec.name)] = pa.timestamp("ns")
+        elif spec.type in _CSV_TYPES:
+            types[str(spec.name)] = getattr(pa, _CSV_TYPES[spec.type])()
+    return types
+
+
+def input_batches(
+    path: Path, *, schema: Schema | None, fmt: str | None = None, batch_rows: int = BATCH_ROWS
+) -> Iterator[Any]:
+    """A data file in batches, as the model will get them (before conforming).
+
+    CSV and TSV columns are parsed as the input signature types them; other formats carry
+    their own types.
+
+    Raises:
+        NotFoundError: the file does not exist.
+        DataFormatError: the file cannot be read.
+    """
+    from modelpack import readers
+
+    name = readers.detect_format(path, fmt)
+    types = _csv_column_types(schema) if name in ("csv", "tsv") else {}
+    if not types:
+        yield from readers.iter_batches(path, fmt=name, batch_rows=batch_rows)
+        return
+    for item in readers.iter_arrow_batches(path, fmt=name, batch_rows=batch_rows, column_types=types):
+        batch = item.batch
+        for column in item.text_columns:
+            idx = batch.schema.get_field_index(column)
+            arr = batch.column(idx)
+            batch = batch.set_column(idx, column, readers.parse_text(arr, readers.text_column_type(arr)))
+        yield readers.batch_to_pandas(batch)
 
 
 def _row_count(data: Any) -> int:
@@ -471,7 +536,7 @@ def predict_folder(
         InvalidModelError: the model cannot be loaded, or failed while predicting.
         DataFormatError: the data file cannot be read.
     """
-    from modelpack import readers, writers
+    from modelpack import writers
     from modelpack.errors import NotFoundError
 
     if not options.data.exists():
@@ -489,12 +554,15 @@ def predict_folder(
 
     rows = 0
     columns: list[str] = []
+    notes: list[str] = []
     collector = writers.RecordCollector() if output is None else None
     sink: Any = collector if collector is not None else output
-    batches = readers.iter_batches(options.data, fmt=options.data_format, batch_rows=options.batch_rows)
+    batches = input_batches(
+        options.data, schema=scorer.input_schema, fmt=options.data_format, batch_rows=options.batch_rows
+    )
     try:
         with writers.open_writer(sink, out_format) as writer:
-            for scored in score_batches(scorer, batches, reporter=reporter):
+            for scored in score_batches(scorer, batches, reporter=reporter, warnings=notes):
                 writer.write(scored.frame)
                 rows = scored.offset + len(scored.frame)
                 if not columns:
@@ -512,6 +580,7 @@ def predict_folder(
         columns=columns,
         seconds=time.perf_counter() - started,
         predictions=collector.records if collector is not None else None,
+        warnings=list(dict.fromkeys(notes)),
     )
 
 

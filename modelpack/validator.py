@@ -366,14 +366,16 @@ def _safety(folder: Path, trusted: tuple[str, ...]) -> Check:
     details: dict[str, Any] = {"trusted": list(trusted), "files": [r.to_dict() for r in scanned]}
     bad = [r for r in scanned if not r.ok]
     if bad:
-        parts = []
-        for result in bad:
-            names = sorted({str(f.global_name) for f in result.findings}) or ["(unreadable stream)"]
-            parts.append(f"{result.file}: {', '.join(names)}")
+        findings = [f for r in bad for f in r.findings]
+        names = list(dict.fromkeys(str(f.global_name) for f in findings))
+        shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+        files = ", ".join(r.file for r in bad)
+        details["findings"] = [_describe(f) for f in findings]
         return Check(
             "safety",
             FAILED,
-            "outside the allowlist: " + "; ".join(parts) + " (pass --trust-pickle MODULE if you trust it)",
+            f"{files} would run what the allowlist does not cover: {shown}; nothing was loaded "
+            "(if you trust this package, pass --trust-pickle MODULE)",
             details,
         )
     if not scanned:
@@ -387,6 +389,13 @@ def _safety(folder: Path, trusted: tuple[str, ...]) -> Check:
         + (f" or trusted ({', '.join(trusted)})" if trusted else ""),
         details,
     )
+
+
+def _describe(finding: Any) -> str:
+    describe = getattr(finding, "describe", None)
+    if callable(describe):
+        return str(describe())
+    return f"{finding.file}: {finding.global_name} ({finding.reason})"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -535,12 +544,12 @@ def _data(
         status = WARNED if warnings or schema is None else PASSED
         return Check("data", status, f"{checked}; predictions not tried: {why}", details)
 
-    from modelpack import readers
+    from modelpack.scoring import input_batches
 
     output_batches: list[tuple[int, list[dict[str, Any]]]] = []
     rows = 0
     try:
-        batches = readers.iter_batches(path, fmt=options.data_format, batch_rows=options.batch_rows)
+        batches = input_batches(path, schema=schema, fmt=options.data_format, batch_rows=options.batch_rows)
         for scored in _scored(scorer, batches, reporter):
             found = scorer.check_outputs(scored.raw, scored.frame)
             if found:

@@ -121,11 +121,7 @@ def detail_lines(check: Check) -> list[str]:
         ):
             lines.extend(f"{label}: {name}" for name in details.get(key) or [])
     elif check.name == "safety":
-        for result in details.get("files", []):
-            for finding in result.get("findings") or []:
-                name = finding.get("global_name") or finding.get("global") or "?"
-                why = finding.get("reason") or finding.get("message") or ""
-                lines.append(f"{result.get('file')}: {name}" + (f" ({why})" if why else ""))
+        lines.extend(str(line) for line in details.get("findings") or [])
     elif check.name in ("load", "data"):
         for key in ("violations", "output_violations"):
             lines.extend(format_violation(v) for v in details.get(key) or [])

@@ -119,6 +119,9 @@ def test_pack_numpy_regressor_gets_tensor_signature(tmp_path: Path) -> None:
     mlmodel = yaml.safe_load((out / "MLmodel").read_text())
     inputs = json.loads(mlmodel["signature"]["inputs"])
     assert inputs == [{"type": "tensor", "tensor-spec": {"dtype": "float64", "shape": [-1, 3]}}]
+    # A 1-D prediction for a tensor input is a [-1] tensor, as MLflow records it.
+    outputs = json.loads(mlmodel["signature"]["outputs"])
+    assert outputs == [{"type": "tensor", "tensor-spec": {"dtype": "float64", "shape": [-1]}}]
     assert mlmodel["saved_input_example_info"]["type"] == "ndarray"
 
 

@@ -299,3 +299,53 @@ def test_predictions_equal_mlflow_pyfunc(samples, tmp_path: Path, model: str) ->
     assert proc.returncode == 0, proc.stderr[-2000:]
     theirs = json.loads(proc.stdout.strip().splitlines()[-1])
     assert pd.read_csv(out)["prediction"].tolist() == theirs
+
+
+def test_registry_uri_predicts(samples, tmp_path: Path) -> None:
+    folder = samples["packed"] / "iris"
+    registered = runner.invoke(app, ["register", str(folder), "--name", "iris"])
+    assert registered.exit_code == 0, registered.stderr
+    data = samples["root"] / "iris" / "sample.csv"
+    result = runner.invoke(app, ["predict", "models:/iris/latest", "--data", str(data), "--json"])
+    assert result.exit_code == 0, result.stdout
+    document = json.loads(result.stdout)["data"]
+    assert document["uri"] == "models:/iris/latest"
+    expected = joblib.load(samples["root"] / "iris" / "model.joblib").predict(pd.read_csv(data))
+    assert [r["prediction"] for r in document["predictions"]] == expected.tolist()
+
+
+def test_csv_columns_are_read_as_the_signature_types_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A string column keeps its leading zeros: the model sees the text the check accepted."""
+    import pickle
+
+    from tests.cli.test_validate import build_folder, generic_flavors
+
+    module_dir = tmp_path / "src"
+    module_dir.mkdir()
+    (module_dir / "zip_model.py").write_text(
+        "class ZipLength:\n    def predict(self, data):\n        return data['zip'].str.len().to_numpy()\n"
+    )
+    monkeypatch.syspath_prepend(str(module_dir))
+    import zip_model  # type: ignore[import-not-found]
+
+    folder = build_folder(
+        tmp_path / "pkg",
+        generic_flavors("model.pkl", "pickle"),
+        {"model.pkl": pickle.dumps(zip_model.ZipLength(), protocol=4)},
+        signature={
+            "inputs": '[{"type": "string", "name": "zip", "required": true}]',
+            "outputs": None,
+            "params": None,
+        },
+    )
+    data = tmp_path / "zips.csv"
+    data.write_text("zip,extra\n02134,1\n90210,2\n")
+    result = runner.invoke(
+        app, ["predict", str(folder), "--data", str(data), "--trust-pickle", "zip_model", "--json"]
+    )
+    assert result.exit_code == 0, result.stdout
+    document = json.loads(result.stdout)
+    assert [r["prediction"] for r in document["data"]["predictions"]] == [5, 5]
+    assert any("extra" in w for w in document["warnings"])

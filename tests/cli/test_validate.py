@@ -662,3 +662,39 @@ def test_no_manifest_folder_copy_still_validates(packed: Path, tmp_path: Path) -
     result = runner.invoke(app, ["validate", str(copy), "--json"])
     assert result.exit_code == 0
     assert checks_of(result.stdout)["integrity"]["status"] == "warned"
+
+
+# --------------------------------------------------------------------------------------------------
+# registry URIs
+
+
+def test_registry_uri_validates_the_stored_version(packed: Path) -> None:
+    registered = runner.invoke(app, ["register", str(packed), "--name", "mixed"])
+    assert registered.exit_code == 0, registered.stderr
+    result = runner.invoke(app, ["validate", "models:/mixed/1", "--json"])
+    assert result.exit_code == 0, result.stdout
+    data = json.loads(result.stdout)["data"]
+    assert data["uri"] == "models:/mixed/1"
+    assert data["registry"]["name"] == "mixed" and data["registry"]["version"] == 1
+    assert {c["name"]: c["status"] for c in data["checks"]}["integrity"] == "passed"
+    human = runner.invoke(app, ["validate", "models:/mixed/latest"])
+    assert human.stdout.startswith("validate models:/mixed/latest")
+
+
+def test_unknown_registry_uri_exits_4() -> None:
+    result = runner.invoke(app, ["validate", "models:/nothing/1"])
+    assert result.exit_code == 4
+    assert result.stderr.startswith("error:")
+
+
+@pytest.mark.parametrize("command", ["validate", "predict"])
+def test_help_imports_nothing_heavy(command: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ASSETS / "print_modules.py"), command, "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "--trust-pickle" in proc.stdout
+    line = next(line for line in proc.stderr.splitlines() if line.startswith("HEAVY:"))
+    assert line == "HEAVY:"
