@@ -48,21 +48,6 @@ CASES = [
     PackCase("custom-csv", CUSTOM, "wifi/sample.csv", "modelpack", exact=False),
 ]
 SKLEARN_CASES = [c for c in CASES if c.flavor == "sklearn"]
-# pack still describes a 1-D prediction on tensor input as a column; MLflow (and
-# modelpack.infer.infer_output_schema) say [-1] tensor. Strict, so the mark must go once it's fixed.
-SIGNATURE_CASES = [
-    pytest.param(
-        c,
-        id=c.id,
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="pack infers outputs with infer_schema, not infer_output_schema (tensor input)",
-        ),
-    )
-    if c.id == "regressor-npy"
-    else pytest.param(c, id=c.id)
-    for c in CASES
-]
 # `mlflow models predict` costs ~5 s a call: one sklearn folder and the generic flavor.
 SERVED_CASES = [c for c in CASES if c.id in ("wifi-csv", "custom-csv")]
 
@@ -169,7 +154,7 @@ def test_mlflow_sklearn_loads_the_estimator(packed_sklearn: Packed, sample_model
     _assert_same_predictions(estimator.predict(data), original.predict(data), exact=packed_sklearn.case.exact)
 
 
-@pytest.mark.parametrize("case", SIGNATURE_CASES)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_signature_equals_mlflow_inference(
     case: PackCase, packed_folders: dict[str, Packed], sample_models: SampleModels
 ):
