@@ -48,21 +48,7 @@ CASES = [
     PackCase("custom-csv", CUSTOM, "wifi/sample.csv", "modelpack", exact=False),
 ]
 SKLEARN_CASES = [c for c in CASES if c.flavor == "sklearn"]
-# pack still describes a 1-D prediction on tensor input as a column; MLflow (and
-# modelpack.infer.infer_output_schema) say [-1] tensor. Strict, so the mark must go once it's fixed.
-SIGNATURE_CASES = [
-    pytest.param(
-        c,
-        id=c.id,
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="pack infers outputs with infer_schema, not infer_output_schema (tensor input)",
-        ),
-    )
-    if c.id == "regressor-npy"
-    else pytest.param(c, id=c.id)
-    for c in CASES
-]
+SIGNATURE_CASES = CASES
 # `mlflow models predict` costs ~5 s a call: one sklearn folder and the generic flavor.
 SERVED_CASES = [c for c in CASES if c.id in ("wifi-csv", "custom-csv")]
 
