@@ -76,17 +76,41 @@ def test_3d_output_becomes_list_cells() -> None:
 
 
 def test_merge_violations_shifts_rows_and_sums_counts() -> None:
-    first = [{"kind": "type", "column": "a", "message": "m", "rows": [1, 2], "examples": ["x"], "count": 2}]
+    first = [
+        {
+            "kind": "type_mismatch",
+            "column": "a",
+            "message": "column 'a': expected long, got text in 2 rows (e.g. 'x' at row 1, 'y' at row 2)",
+            "rows": [1, 2],
+            "examples": ["x", "y"],
+            "count": 2,
+        }
+    ]
     second = [
-        {"kind": "type", "column": "a", "message": "m", "rows": [0], "examples": ["x", "y"], "count": 1},
-        {"kind": "missing", "column": "b", "message": "gone", "rows": [], "examples": [], "count": 0},
+        {
+            "kind": "type_mismatch",
+            "column": "a",
+            "message": "column 'a': expected long, got text in 1 row (e.g. 'z' at row 0)",
+            "rows": [0],
+            "examples": ["z"],
+            "count": 1,
+        },
+        {"kind": "column_missing", "column": "b", "message": "required column 'b' is missing", "count": 0},
     ]
     merged = scoring.merge_violations([(0, first), (100, second)])
     by_column = {v["column"]: v for v in merged}
     assert by_column["a"]["rows"] == [1, 2, 100]
     assert by_column["a"]["count"] == 3
-    assert by_column["a"]["examples"] == ["x", "y"]
-    assert by_column["b"]["message"] == "gone"
+    assert by_column["a"]["examples"] == ["x", "y", "z"]
+    assert by_column["a"]["message"] == (
+        "column 'a': expected long, got text in 3 rows (e.g. 'x' at row 1, 'y' at row 2, 'z' at row 100)"
+    )
+    assert by_column["b"]["message"] == "required column 'b' is missing"
+
+
+def test_format_violation_keeps_a_message_that_says_it_all() -> None:
+    message = "column 'a': expected long, got text in 1 row (e.g. 'z' at row 4)"
+    assert scoring.format_violation({"column": "a", "message": message, "rows": [4], "count": 1}) == message
 
 
 def test_format_violation_names_column_rows_and_examples() -> None:
