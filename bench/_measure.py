@@ -132,30 +132,40 @@ def run_once(
     return elapsed, usage.ru_maxrss / 1024
 
 
-def measure(
-    argv: Sequence[str | Path],
-    *,
-    runs: int,
-    warmup: int = 1,
-    env: Mapping[str, str] | None = None,
-    cwd: Path | None = None,
-    before_each: Callable[[int], None] | None = None,
-) -> Measurement:
-    """Run ``argv`` ``warmup`` + ``runs`` times; keep the timed runs and the highest peak RSS.
+@dataclass(frozen=True)
+class Command:
+    """A command to measure, with what it needs around each run."""
 
-    ``before_each(i)`` runs before every run (warm-up included), outside the timing, e.g. to
-    empty an output folder.
+    argv: Sequence[str | Path]
+    env: Mapping[str, str] | None = None
+    before_each: Callable[[int], None] | None = None  # e.g. empty an output folder; not timed
+
+
+def measure_interleaved(
+    commands: Mapping[str, Command], *, runs: int, warmup: int = 1, cwd: Path | None = None
+) -> dict[str, Measurement]:
+    """Measure several commands in rounds: each round runs every command once, in order.
+
+    Interleaving spreads any slowdown of a shared machine over every command alike, so the
+    ratios between them hold even when absolute times drift. The first ``warmup`` rounds are not
+    timed (they fill the page cache); the peak RSS covers every run.
     """
-    times: list[float] = []
-    peak = 0.0
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    peaks: dict[str, float] = dict.fromkeys(commands, 0.0)
     for i in range(warmup + runs):
-        if before_each is not None:
-            before_each(i)
-        elapsed, rss = run_once(argv, env=env, cwd=cwd)
-        peak = max(peak, rss)
-        if i >= warmup:
-            times.append(elapsed)
-    return Measurement(times, peak)
+        for name, command in commands.items():
+            if command.before_each is not None:
+                command.before_each(i)
+            elapsed, rss = run_once(command.argv, env=command.env, cwd=cwd)
+            peaks[name] = max(peaks[name], rss)
+            if i >= warmup:
+                times[name].append(elapsed)
+    return {name: Measurement(times[name], peaks[name]) for name in commands}
+
+
+def measure(command: Command, *, runs: int, warmup: int = 1, cwd: Path | None = None) -> Measurement:
+    """Measure one command: ``warmup`` untimed runs, then ``runs`` timed ones."""
+    return measure_interleaved({"": command}, runs=runs, warmup=warmup, cwd=cwd)[""]
 
 
 @dataclass

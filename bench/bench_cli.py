@@ -12,6 +12,7 @@ Writes bench/results/cli.json (see bench/_measure.py for the row format).
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -21,11 +22,12 @@ from _measure import (
     DATA,
     ROOT,
     BenchError,
+    Command,
     Row,
     compare,
     display,
     fresh_dir,
-    measure,
+    measure_interleaved,
     mlflow_cli,
     mlflow_python,
     modelpack_argv,
@@ -98,81 +100,88 @@ def _skipped(name: str, command: str, goal: str, why: str) -> dict[str, object]:
     }
 
 
+def _remove(path: Path) -> None:
+    if path.exists():
+        shutil.rmtree(path)
+
+
 def main() -> None:
     startup_runs, heavy_runs = (3, 1) if quick() else (9, 3)
     WORK.mkdir(parents=True, exist_ok=True)
-    rows: list[Row | dict[str, object]] = []
-
-    def startup(name: str, argv: list[str | Path], env: dict[str, str] | None = None) -> Row:
-        m = measure(argv, runs=startup_runs, warmup=1, env=env, cwd=WORK)
-        return Row(name, display(argv, env), m, goal="reference")
-
-    baseline = startup("python -c pass", [sys.executable, "-c", "pass"])
-    typer_rich = startup(
-        'python -c "import typer, rich.console"', [sys.executable, "-c", "import typer, rich.console"]
-    )
-    mlflow_help = startup("mlflow --help", [mlflow_cli(), "--help"])
-    rows += [baseline, typer_rich, mlflow_help]
-
     problem = _prepare()
     mp = modelpack_argv()
     home_env = {"MODELPACK_HOME": str(HOME)}
     stages = ("Staging", "Production")
-    cases: list[tuple[str, list[str | Path], dict[str, str] | None, str | None]] = [
-        ("modelpack --help", [*mp, "--help"], None, None),
-        ("modelpack inspect (wifi folder)", [*mp, "inspect", PACKED / "wifi"], None, problem),
-        ("modelpack list", [*mp, "list"], home_env, problem),
-        ("modelpack promote", [*mp, "promote", "wifi", "1", "--stage", "Staging"], home_env, problem),
-    ]
-    for name, argv, env, why in cases:
-        command = name.split()[1]
-        if why is None and command not in ("--help", "inspect") and not _has_command(command):
-            why = f"modelpack has no {command} command yet"
-        if why is not None:
-            rows.append(_skipped(name, display(argv, env), STARTUP_GOAL, why))
-            continue
-        before = None
-        if command == "promote":
-            # Alternate the stage so every run is a real transition, not a no-op.
-            def before(i: int, argv: list[str | Path] = argv) -> None:
-                argv[-1] = stages[i % 2]
 
-        m = measure(argv, runs=startup_runs, warmup=1, env=env, cwd=WORK, before_each=before)
-        row = Row(name, display(argv, env), m, goal=STARTUP_GOAL, headline=command in ("--help", "inspect"))
-        compare(row, typer_rich, mlflow_help)
-        row.goal_met = m.median_s < STARTUP_GOAL_S
+    def next_stage(i: int) -> None:
+        # Alternate the stage so every run is a real transition, not a no-op.
+        promote_argv[-1] = stages[i % 2]
+
+    promote_argv: list[str | Path] = [*mp, "promote", "wifi", "1", "--stage", stages[0]]
+    references = {
+        "python -c pass": Command([sys.executable, "-c", "pass"]),
+        'python -c "import typer, rich.console"': Command(
+            [sys.executable, "-c", "import typer, rich.console"]
+        ),
+        "mlflow --help": Command([mlflow_cli(), "--help"]),
+    }
+    candidates = {
+        "modelpack --help": Command([*mp, "--help"]),
+        "modelpack inspect (wifi folder)": Command([*mp, "inspect", PACKED / "wifi"]),
+        "modelpack list": Command([*mp, "list"], env=home_env),
+        "modelpack promote": Command(promote_argv, env=home_env, before_each=next_stage),
+    }
+    skipped: dict[str, str] = {}
+    for name, command in candidates.items():
+        sub = str(command.argv[len(mp)])
+        if name == "modelpack --help":
+            continue
+        if problem is not None:
+            skipped[name] = problem
+        elif sub not in ("inspect",) and not _has_command(sub):
+            skipped[name] = f"modelpack has no {sub} command yet"
+    measured = {name: c for name, c in candidates.items() if name not in skipped}
+    results = measure_interleaved({**references, **measured}, runs=startup_runs, warmup=1, cwd=WORK)
+
+    rows: list[Row | dict[str, object]] = []
+    ref_rows = {}
+    for name, command in references.items():
+        ref_rows[name] = Row(name, display(command.argv, command.env), results[name], goal="reference")
+        rows.append(ref_rows[name])
+    for name, command in candidates.items():
+        if name in skipped:
+            rows.append(_skipped(name, display(command.argv, command.env), STARTUP_GOAL, skipped[name]))
+            continue
+        headline = name in ("modelpack --help", "modelpack inspect (wifi folder)")
+        row = Row(
+            name, display(command.argv, command.env), results[name], goal=STARTUP_GOAL, headline=headline
+        )
+        compare(row, ref_rows['python -c "import typer, rich.console"'], ref_rows["mlflow --help"])
+        row.goal_met = row.measurement.median_s < STARTUP_GOAL_S
         rows.append(row)
 
     mlflow_out = WORK / "mlflow-save"
-    mlflow_argv: list[str | Path] = [
-        mlflow_python(),
-        ROOT / "bench" / "mlflow_save.py",
-        WIFI_MODEL,
-        WIFI_SAMPLE,
-        mlflow_out,
-    ]
     pack_out = WORK / "modelpack-pack"
-    pack_argv: list[str | Path] = [*mp, "pack", WIFI_MODEL, "--sample", WIFI_SAMPLE, "--output", pack_out]
+    heavy = {
+        "MLflow save_model + infer_signature (wifi)": Command(
+            [mlflow_python(), ROOT / "bench" / "mlflow_save.py", WIFI_MODEL, WIFI_SAMPLE, mlflow_out],
+            before_each=lambda i: _remove(mlflow_out),
+        ),
+        "modelpack pack (wifi, CSV sample)": Command(
+            [*mp, "pack", WIFI_MODEL, "--sample", WIFI_SAMPLE, "--output", pack_out],
+            before_each=lambda i: _remove(pack_out),
+        ),
+    }
+    (ref_name, ref_cmd), (pack_name, pack_cmd) = heavy.items()
     if problem is None:
-        ref = measure(
-            mlflow_argv,
-            runs=heavy_runs,
-            warmup=0,
-            cwd=WORK,
-            before_each=lambda i: fresh_dir(mlflow_out).rmdir(),
-        )
-        ref_row = Row(
-            "MLflow save_model + infer_signature (wifi)", display(mlflow_argv), ref, goal="reference"
-        )
-        m = measure(
-            pack_argv, runs=heavy_runs, warmup=0, cwd=WORK, before_each=lambda i: fresh_dir(pack_out).rmdir()
-        )
-        row = Row("modelpack pack (wifi, CSV sample)", display(pack_argv), m, goal=PACK_GOAL, headline=True)
+        timed = measure_interleaved(heavy, runs=heavy_runs, warmup=0, cwd=WORK)
+        ref_row = Row(ref_name, display(ref_cmd.argv), timed[ref_name], goal="reference")
+        row = Row(pack_name, display(pack_cmd.argv), timed[pack_name], goal=PACK_GOAL, headline=True)
         compare(row, ref_row)
         row.goal_met = row.ratio[0] < 1
         rows += [ref_row, row]
     else:
-        rows.append(_skipped("modelpack pack (wifi, CSV sample)", display(pack_argv), PACK_GOAL, problem))
+        rows.append(_skipped(pack_name, display(pack_cmd.argv), PACK_GOAL, problem))
 
     path = write_rows(AREA, rows)
     print(f"wrote {path.relative_to(ROOT)}")

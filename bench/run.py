@@ -273,6 +273,8 @@ def render(results: Sequence[AreaResult], *, is_quick: bool, started: dt.datetim
         "  process and its children over those runs (`os.wait4`). Ratio: this row's median over the",
         "  reference's median, both measured in this run; below 1 means faster than the reference.",
         "- MLflow runs with telemetry off (`MLFLOW_DISABLE_TELEMETRY=true`), its best case.",
+        "- The machine may be shared with other work, which moves absolute times between runs; the",
+        "  ratios, taken from measurements interleaved in one run, move much less.",
         "- Each command runs from the repository root once `make bench` has generated its inputs",
         "  under `bench/data/` (git-ignored).",
         "",
@@ -322,24 +324,35 @@ def render(results: Sequence[AreaResult], *, is_quick: bool, started: dt.datetim
     return "\n".join(lines)
 
 
-def headline(results: Sequence[AreaResult]) -> str:
+def relation(ratio: float, reference: str, ref_row: Mapping[str, Any] | None) -> str:
+    ref_time = f" ({seconds_text(ref_row['median_s'])})" if ref_row else ""
+    if ratio < 1:
+        return f"{1 / ratio:.2g}× faster than {reference}{ref_time}"
+    return f"{ratio:.2g}× the time of {reference}{ref_time}"
+
+
+def headline(results: Sequence[AreaResult], *, started: dt.datetime) -> str:
     """The README block: the headline rows and every goal not met, straight from the rows."""
     rows = [row for r in results for row in r.rows]
     by_name = {row["name"]: row for row in rows}
-    out = []
+    out = [
+        f"Measured {started.strftime('%Y-%m-%d')} on {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, MLflow {mlflow_side().get('mlflow', '?')} as the reference:",
+        "",
+    ]
     for row in rows:
         if not row.get("headline") or row.get("median_s") is None:
             continue
         parts = [f"**{row['name']}**: {seconds_text(row['median_s'])}"]
         for ref, ratio in zip(as_list(row.get("reference")), as_list(row.get("ratio")), strict=False):
-            found = by_name.get(str(ref))
-            ref_time = f" ({seconds_text(found['median_s'])})" if found else ""
-            parts.append(f"{ratio_text(float(ratio))} the time of {ref}{ref_time}")
+            parts.append(relation(float(ratio), str(ref), by_name.get(str(ref))))
         parts.append(f"goal {row['goal']}: {goal_status(row).strip('*')}")
         out.append("- " + "; ".join(parts) + ".")
-    unmet = [row for row in rows if goal_status(row) == "**not met**" and not row.get("headline")]
-    for row in unmet:
-        out.append(f"- Not met: {row['name']} takes {seconds_text(row['median_s'])} (goal {row['goal']}).")
+    for row in rows:
+        if goal_status(row) == "**not met**" and not row.get("headline"):
+            out.append(
+                f"- Not met: {row['name']} takes {seconds_text(row['median_s'])} (goal {row['goal']})."
+            )
     not_measured = [row["name"] for row in rows if row.get("median_s") is None]
     if not_measured:
         out.append("- Not measured yet: " + ", ".join(not_measured) + ".")
@@ -379,7 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     doc.write_text(render(results, is_quick=is_quick, started=started))
     print(f"bench: wrote {doc.relative_to(ROOT)}")
     if doc == DOC and not any(r.error for r in results):
-        if update_readme(headline(results)):
+        if update_readme(headline(results, started=started)):
             print("bench: refreshed the README headline block")
         else:
             print(f"bench: README.md has no {HEADLINE_START!r} block; nothing quoted there")

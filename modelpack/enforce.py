@@ -235,12 +235,15 @@ def _bad_mask(arr: pa.Array, target: TypeSpec, text: bool) -> tuple[pa.Array | N
     Returns (mask, reason); a None mask means every non-null value is bad (a type-level mismatch).
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     t = arr.type
     types = pa.types
     if types.is_null(t) or target == "any":
         return None
+    if _same_kind(t, target):
+        return None
+    import pyarrow.compute as pc
+
     expected = type_text(target)
     if not isinstance(target, str) or target == "sparkml_vector":
         return _complex_mismatch(arr, target)
@@ -338,6 +341,26 @@ def _bad_mask(arr: pa.Array, target: TypeSpec, text: bool) -> tuple[pa.Array | N
     return whole  # pragma: no cover - every scalar type is handled above
 
 
+def _same_kind(t: pa.DataType, target: TypeSpec) -> bool:
+    """The Arrow type already is the target type: nothing to look at value by value."""
+    import pyarrow as pa
+
+    types = pa.types
+    if target == "string":
+        return bool(types.is_string(t) or types.is_large_string(t))
+    if target == "long":
+        return bool(types.is_signed_integer(t))
+    if target == "double":
+        return bool(types.is_floating(t))
+    if target == "boolean":
+        return bool(types.is_boolean(t))
+    if target == "datetime":
+        return bool(types.is_timestamp(t) or types.is_date(t))
+    if target == "binary":
+        return bool(types.is_binary(t) or types.is_large_binary(t))
+    return False
+
+
 def _token_set() -> pa.Array:
     import pyarrow as pa
 
@@ -411,26 +434,33 @@ def _check_column(
     out: _Collector, arr: Any, spec: ColSpec, column: str | int, offset: int, *, text: bool
 ) -> None:
     import pyarrow as pa
-    import pyarrow.compute as pc
+
+    from modelpack.infer import _missing
 
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     if pa.types.is_dictionary(arr.type):
         arr = arr.dictionary_decode()
-    missing = pc.is_null(arr, nan_is_null=True)
-    if spec.required and _any(missing):
+    # A clean column of the expected type costs no pyarrow.compute work (nor its import).
+    has_missing = _missing(arr) > 0
+    if spec.required and has_missing:
+        import pyarrow.compute as pc
+
         _add_rows(
             out,
             "null_in_required",
             column,
             f"column {column!r} is required but has missing values",
-            missing,
+            pc.is_null(arr, nan_is_null=True),
             arr,
             offset,
         )
     problem = _bad_mask(arr, spec.type, text)
     if problem is None:
         return
+    import pyarrow.compute as pc
+
+    missing = pc.is_null(arr, nan_is_null=True)
     mask, reason = problem
     mask = pc.invert(missing) if mask is None else pc.and_kleene(mask, pc.invert(missing))
     if _any(mask):

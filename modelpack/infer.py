@@ -161,14 +161,32 @@ def _refine_nested(arr: Any, spec: dict[str, Any]) -> dict[str, Any]:
 def _missing(arr: pa.Array | pa.ChunkedArray) -> int:
     """Nulls plus float NaNs (MLflow, through pandas, counts NaN as missing)."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     count: int = arr.null_count
     if pa.types.is_floating(arr.type) and len(arr) > count:
-        nan = pc.is_nan(arr)
-        chunks = nan.chunks if isinstance(nan, pa.ChunkedArray) else [nan]
-        count += sum(int(chunk.true_count) for chunk in chunks)
+        chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+        count += sum(nan_count(chunk) for chunk in chunks)
     return count
+
+
+def nan_count(arr: pa.Array) -> int:
+    """NaN values among the valid entries of a float array.
+
+    Reads the buffers with numpy: ``pyarrow.compute`` costs a noticeable import on the
+    ``modelpack schema`` path and ``to_numpy`` on an array with nulls pulls in pandas.
+    """
+    import numpy as np
+
+    buffers = arr.buffers()
+    if len(arr) == 0 or buffers[1] is None:
+        return 0
+    width = {16: np.float16, 32: np.float32, 64: np.float64}[arr.type.bit_width]
+    values = np.frombuffer(buffers[1], dtype=width)[arr.offset : arr.offset + len(arr)]
+    nan = np.isnan(values)
+    if arr.null_count and buffers[0] is not None:
+        bits = np.unpackbits(np.frombuffer(buffers[0], dtype=np.uint8), bitorder="little")
+        nan &= bits[arr.offset : arr.offset + len(arr)].astype(bool)
+    return int(nan.sum())
 
 
 # --------------------------------------------------------------------------------------------------
@@ -246,6 +264,7 @@ class _Column:
     missing: int = 0
     first_row: int = 0
     settled_text: bool = False
+    last_arrow: Any = None  # the Arrow type of the previous batch, when it settled nothing new
     examples: dict[str, tuple[int, Any]] = field(default_factory=dict)
 
 
@@ -295,8 +314,9 @@ def infer_file(
         return _infer_array_file(path, name)
     if name == "json":
         value = readers.read_data(path, fmt=name, max_rows=sample_rows)
-        schema = _tensor_schema(value) if _is_ndarray(value) else infer_schema(value)
-        return FileInference(schema, len(value), name)
+        if _is_ndarray(value):
+            return FileInference(_tensor_schema(value), len(value), name)
+        # Records: go through Arrow like the other formats, so ints with gaps stay "long".
     columns: dict[str, _Column] = {}
     rows = 0
     text_source = False
@@ -359,8 +379,12 @@ def _absorb(path: Path, item: ArrowBatch, columns: dict[str, _Column], order: li
             continue  # already text: later values cannot change it
         if name in item.text_columns:
             arr_type = _type_of(readers.text_column_type(arr), name, path)
+        elif arr.type == col.last_arrow:
+            continue  # same flat Arrow type as before: same MLflow type (most batches of a file)
         else:
             arr_type = _batch_type(arr, name, path)
+            if _is_flat(arr.type):
+                col.last_arrow = arr.type
         if arr_type is None or arr_type == col.type:
             continue
         _note_example(col, arr, arr_type, item.offset, text=name in item.text_columns)
@@ -379,6 +403,14 @@ def _absorb(path: Path, item: ArrowBatch, columns: dict[str, _Column], order: li
             col.settled_text = True
 
 
+def _is_flat(dtype: pa.DataType) -> bool:
+    """Types whose MLflow type depends on the Arrow type alone (not on values)."""
+    import pyarrow as pa
+
+    t = pa.types
+    return not (t.is_nested(dtype) or t.is_uint64(dtype) or t.is_null(dtype))
+
+
 def _type_of(dtype: pa.DataType, name: str, path: Path) -> TypeSpec | None:
     try:
         return arrow_to_type(dtype, name)
@@ -388,12 +420,13 @@ def _type_of(dtype: pa.DataType, name: str, path: Path) -> TypeSpec | None:
 
 def _batch_type(arr: pa.Array, name: str, path: Path) -> TypeSpec | None:
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     spec = _type_of(arr.type, name, path)
     if isinstance(spec, dict):
         spec = _refine_nested(arr, spec)
     if pa.types.is_uint64(arr.type) and len(arr) > arr.null_count:
+        import pyarrow.compute as pc
+
         top = pc.max(arr).as_py()
         if top is not None and top > _INT64_MAX:
             raise DataFormatError(
@@ -404,18 +437,19 @@ def _batch_type(arr: pa.Array, name: str, path: Path) -> TypeSpec | None:
 
 
 def _note_example(col: _Column, arr: pa.Array, arr_type: TypeSpec, offset: int, *, text: bool) -> None:
-    import pyarrow.compute as pc
-
     kind = type_text(arr_type)
     if kind in col.examples or len(col.examples) >= 4:
         return
-    wanted = arr.is_valid()
     if text and kind == "string":  # show a value that made the column text, not a number
+        import pyarrow.compute as pc
+
         # Kleene logic keeps the mask free of nulls (fill_null would pull in pandas via pa.scalar).
-        wanted = pc.and_kleene(wanted, pc.invert(pc.match_substring_regex(arr, _NUMBER)))
-    valid = pc.indices_nonzero(wanted)
-    if len(valid):
-        idx = valid[0].as_py()
+        wanted = pc.and_kleene(arr.is_valid(), pc.invert(pc.match_substring_regex(arr, _NUMBER)))
+        found = pc.indices_nonzero(wanted)
+        idx = found[0].as_py() if len(found) else None
+    else:  # the first value present; a plain scan keeps pyarrow.compute off the common path
+        idx = next((i for i in range(len(arr)) if arr[i].is_valid), None)
+    if idx is not None:
         col.examples[kind] = (offset + idx, arr[idx].as_py())
 
 

@@ -8,14 +8,17 @@ consecutive, the history matching the versions), ``doctor`` must find no damage,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
 import resource
+import shutil
 import signal
 import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -392,18 +395,45 @@ def test_full_disk_while_logging_the_commit_rolls_back(tmp_path: Path, _isolate:
     assert run_cli("register", str(tmp_path / "b"), "--name", "m", "--field", "version").stdout == "2\n"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
-def test_permission_error_is_clean(tmp_path: Path, _isolate: Path) -> None:
+@contextlib.contextmanager
+def _deny_writes(folder: Path) -> Iterator[None]:
+    """Make ``folder`` refuse new entries: chmod for normal users; root ignores modes, so use
+    the immutable attribute (EPERM even for root), and skip where that is unavailable."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        try:
+            yield
+        finally:
+            folder.chmod(0o755)
+        return
+    if (
+        shutil.which("chattr") is None
+        or subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode
+    ):
+        pytest.skip("running as root without chattr +i: cannot make a folder unwritable")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+@pytest.mark.parametrize("where", ["model folder", "blob store"])
+def test_permission_error_is_clean(tmp_path: Path, _isolate: Path, where: str) -> None:
     registry = FileRegistry(_isolate)
     registry.register(make_model(tmp_path / "a", seed=1), name="m")
     before = _snapshot(_isolate)
-    registry.layout.model("m").chmod(0o555)
-    try:
-        proc = run_cli("promote", "m", "1", "--stage", "Production")
-    finally:
-        registry.layout.model("m").chmod(0o755)
-    assert proc.returncode == 1 and "Permission denied" in proc.stderr
+    if where == "model folder":
+        target, args = registry.layout.model("m"), ("promote", "m", "1", "--stage", "Production")
+    else:
+        target = registry.layout.blobs
+        args = ("register", str(make_model(tmp_path / "b", seed=2, payload=b"new content")), "--name", "m")
+    with _deny_writes(target):
+        proc = run_cli(*args)
+    assert proc.returncode == 1, proc.stderr
+    assert "Permission denied" in proc.stderr or "Operation not permitted" in proc.stderr, proc.stderr
+    assert "left unchanged" in proc.stderr and "Traceback" not in proc.stderr
     assert _snapshot(_isolate) == before
+    assert registry.doctor().findings == []
 
 
 def test_corrupt_metadata_in_a_subprocess(tmp_path: Path, _isolate: Path) -> None:
@@ -424,3 +454,40 @@ def test_nothing_is_written_outside_home(tmp_path: Path, _isolate: Path) -> None
         proc = run_cli("register", str(folder), "--name", name)
         assert proc.returncode == 2, (name, proc.stderr)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
+
+
+MLFLOW_PYTHON_ENV = "MODELPACK_MLFLOW_PYTHON"
+
+
+@pytest.mark.interop
+def test_mlflow_loads_a_stored_version_directly(tmp_path: Path, _isolate: Path) -> None:
+    """The version folder behind models:/NAME@ALIAS is a plain MLmodel folder MLflow can load."""
+    mlflow_python = os.environ.get(MLFLOW_PYTHON_ENV, sys.executable)
+    probe = subprocess.run([mlflow_python, "-c", "import mlflow.pyfunc"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"no MLflow; set {MLFLOW_PYTHON_ENV} to a Python that has it")
+    registry = FileRegistry(_isolate)
+    registry.register(make_model(tmp_path / "m", seed=2), name="iris", alias="champion")
+    from modelpack.uri import resolve_target
+
+    folder = resolve_target("models:/iris@champion", _isolate).path
+    script = (
+        "import sys, mlflow.pyfunc, pandas as pd\n"
+        "model = mlflow.pyfunc.load_model(sys.argv[1])\n"
+        "print(list(model.predict(pd.DataFrame({'x': [1.0, 2.0]}))))\n"
+    )
+    env = {
+        **os.environ,
+        "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true",
+        "MLFLOW_TRACKING_URI": f"file:{tmp_path}/mlruns",
+    }
+    proc = subprocess.run(
+        [mlflow_python, "-c", script, str(folder)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[3.0, 6.0]"

@@ -46,6 +46,7 @@ from modelpack.cli import (  # noqa: E402,F401
     pack_cmd,
     predict_cmd,
     registry_cmds,
+    schema_cmd,
     validate_cmd,
 )
 

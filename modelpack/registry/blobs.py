@@ -18,7 +18,7 @@ import errno
 import hashlib
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -142,26 +142,58 @@ class IngestSession:
         return digest.hexdigest()
 
     def _copy(self, src: Path, tmp: Path) -> str:
+        """Copy ``src`` to ``tmp`` and return the sha256 of what was written.
+
+        The copy runs in the kernel where it can (``copy_file_range``) and the hash is taken
+        by reading the written range back from the page cache, so the digest is of exactly the
+        bytes stored. With ``durable``, write-back of each chunk starts at once
+        (``sync_file_range``) so that the final fsync overlaps the copy instead of following it.
+        """
         digest = hashlib.sha256()
         view = memoryview(self._buffer)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        flush = _writeback_starter() if self.durable else None
+        src_fd = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            with src.open("rb", buffering=0) as fh:
-                first = True
-                while n := fh.readinto(self._buffer):
+            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            try:
+                offset = 0
+                kernel_copy = hasattr(os, "copy_file_range")
+                while True:
+                    n = 0
+                    if kernel_copy:
+                        try:
+                            n = os.copy_file_range(src_fd, fd, CHUNK)
+                        except OSError as exc:
+                            if exc.errno not in _NO_KERNEL_COPY or offset:
+                                raise
+                            kernel_copy = False
+                    if not kernel_copy:
+                        n = os.readv(src_fd, [view])
+                        chunk = view[:n]
+                        while chunk:
+                            chunk = chunk[os.write(fd, chunk) :]
+                    if n == 0:
+                        break
+                    done = 0
+                    while done < n:
+                        got = os.preadv(fd, [view[done:n]], offset + done)
+                        if got <= 0:
+                            raise OSError(errno.EIO, "short read of a file just written", str(tmp))
+                        done += got
                     digest.update(view[:n])
-                    chunk = view[:n]
-                    while chunk:
-                        chunk = chunk[os.write(fd, chunk) :]
+                    if flush is not None:
+                        flush(fd, offset, n)
+                    offset += n
                     self.copied_bytes += n
                     self._progress(n)
-                    if first:
+                    if offset == n:
                         self.faults.point("register.blob_partial")
-                        first = False
-            if self.durable:
-                os.fsync(fd)
+                if self.durable:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
         finally:
-            os.close(fd)
+            os.close(src_fd)
         return digest.hexdigest()
 
     def _progress(self, n: int) -> None:
@@ -187,6 +219,37 @@ class IngestSession:
                 if blob.stat().st_nlink == 1:
                     blob.unlink()
         self.created.clear()
+
+
+_NO_KERNEL_COPY: Final = frozenset(
+    {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EBADF, errno.EPERM}
+)
+_SYNC_FILE_RANGE_WRITE: Final = 2
+_writeback: list[Callable[[int, int, int], None] | None] = []
+
+
+def _writeback_starter() -> Callable[[int, int, int], None] | None:
+    """``sync_file_range(fd, off, n, SYNC_FILE_RANGE_WRITE)`` where libc has it (Linux), else None.
+
+    It only starts write-back of dirty pages; durability still comes from the fsync after the
+    last chunk. Looked up once, lazily, so other commands never load ctypes.
+    """
+    if not _writeback:
+        starter: Callable[[int, int, int], None] | None = None
+        try:
+            import ctypes
+
+            function = ctypes.CDLL(None, use_errno=True).sync_file_range
+            function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+            function.restype = ctypes.c_int
+
+            def starter(fd: int, offset: int, length: int) -> None:
+                function(fd, offset, length, _SYNC_FILE_RANGE_WRITE)  # a failure only costs speed
+
+        except (OSError, AttributeError, ImportError):
+            starter = None
+        _writeback.append(starter)
+    return _writeback[0]
 
 
 def _fsync_file(path: Path) -> None:

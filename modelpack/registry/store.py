@@ -156,16 +156,15 @@ class FileRegistry:
 
     def _ensure_home(self) -> None:
         self._check_format()
-        if self.layout.registry_file.is_file():
-            return
         try:
             for folder in (self.layout.locks, self.layout.tmp, self.layout.models, self.layout.blobs):
                 folder.mkdir(parents=True, exist_ok=True)
-            atomic_write_json(
-                self.layout.registry_file,
-                {"format_version": FORMAT_VERSION, "kind": REGISTRY_KIND, "created": utc_now()},
-                durable=self.durable,
-            )
+            if not self.layout.registry_file.is_file():
+                atomic_write_json(
+                    self.layout.registry_file,
+                    {"format_version": FORMAT_VERSION, "kind": REGISTRY_KIND, "created": utc_now()},
+                    durable=self.durable,
+                )
         except OSError as exc:
             raise registry_error(f"cannot create the registry at {self.home}", exc) from exc
 
@@ -302,7 +301,9 @@ class FileRegistry:
         Raises:
             NotFoundError: no such model or version (the message lists the versions).
         """
-        state = self.state(name)
+        return self._get(name, version, self.state(name))
+
+    def _get(self, name: str, version: int, state: ModelState) -> VersionRecord:
         if version not in state.deleted:
             try:
                 return self._record(name, version, state, self._facts(name, version))
@@ -364,10 +365,9 @@ class FileRegistry:
         """
         parsed = uri if isinstance(uri, ModelUri) else parse_model_uri(uri)
         name = parsed.name
-        if parsed.version is not None:
-            return self.get_version(name, parsed.version)
         state = self.state(name)
-        live = self._live_numbers(name, state)
+        if parsed.version is not None:
+            return self._get(name, parsed.version, state)
         if parsed.alias is not None:
             target = state.aliases.get(parsed.alias)
             if target is None:
@@ -375,11 +375,12 @@ class FileRegistry:
                 raise NotFoundError(
                     f"model {name!r} has no alias {parsed.alias!r}; aliases: {_listing(have)}"
                 )
-            return self.get_version(name, target)
+            return self._get(name, target, state)
+        live = self._live_numbers(name, state)
         if parsed.latest:
             if not live:
                 raise NotFoundError(f"model {name!r} has no versions left (all were deleted)")
-            return self.get_version(name, live[-1])
+            return self._get(name, live[-1], state)
         stage_text = parsed.stage or ""
         if not is_stage(stage_text):
             raise NotFoundError(
@@ -396,7 +397,7 @@ class FileRegistry:
             raise NotFoundError(
                 f"no version of model {name!r} is in stage {stage}; stages in use: {in_use or 'none'}"
             )
-        return self.get_version(name, holders[-1])
+        return self._get(name, holders[-1], state)
 
     def history(self, name: str, *, version: int | None = None) -> list[dict[str, Any]]:
         """The committed events of ``name``, oldest first (optionally of one version only)."""

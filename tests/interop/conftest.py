@@ -114,12 +114,6 @@ def require_command(*names: str) -> None:
         pytest.skip(f"modelpack has no {', '.join(missing)} command yet")
 
 
-def supports_option(command: str, option: str) -> bool:
-    """Whether ``modelpack COMMAND --help`` lists ``option``."""
-    text = _help_text(command)
-    return text is not None and option in text
-
-
 @dataclass(frozen=True)
 class SampleModels:
     """The models and data files that sample_models/train.py writes."""

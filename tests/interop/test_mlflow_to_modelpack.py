@@ -16,13 +16,15 @@ from typing import Any
 
 import pytest
 
-from tests.interop.conftest import SampleModels, modelpack, require_command, supports_option
+from tests.interop.conftest import SampleModels, modelpack, require_command
 
 pytestmark = pytest.mark.interop
 
 ASSETS = Path(__file__).resolve().parent / "pyfunc_assets"
 # The custom PythonModel's module, imported by bare name so its pickle names it that way too.
 CUSTOM_MODULE = "snr_threshold"
+# Every PythonModel pickle MLflow 3 writes also carries the predict type hints it recorded.
+MLFLOW_TYPE_HINTS = "mlflow.models.signature._TypeHints"
 
 
 @dataclass(frozen=True)
@@ -42,8 +44,10 @@ class Variant:
 
     @property
     def trust(self) -> list[str]:
-        """Options that vouch for the custom class, which no allowlist can know."""
-        return ["--trust-pickle", CUSTOM_MODULE] if self.writer == "pyfunc" else []
+        """Options that vouch for the custom class (no allowlist can know it) and MLflow's hints."""
+        if self.writer != "pyfunc":
+            return []
+        return ["--trust-pickle", CUSTOM_MODULE, "--trust-pickle", MLFLOW_TYPE_HINTS]
 
 
 VARIANTS = [
@@ -144,9 +148,8 @@ def _read_predictions(path: Path) -> Any:
     import pandas as pd
 
     frame = pd.read_csv(path)
-    named = [c for c in frame.columns if str(c).lower() in ("prediction", "predictions")]
-    column = named[0] if named else frame.columns[-1]
-    return frame[column].to_numpy()
+    assert list(frame.columns) == ["prediction"]
+    return frame["prediction"].to_numpy()
 
 
 def test_inspect_reads_what_mlflow_wrote(saved: Saved):
@@ -216,9 +219,14 @@ def test_register_promote_predict_like_mlflow(saved: Saved, tmp_path: Path):
     assert promoted.returncode == 0, promoted.explain()
 
     out = tmp_path / "out.csv"
-    trust = saved.variant.trust if supports_option("predict", "--trust-pickle") else []
     predicted = modelpack(
-        "predict", f"models:/{name}/Production", "--data", str(saved.sample_csv), "--output", str(out), *trust
+        "predict",
+        f"models:/{name}/Production",
+        "--data",
+        str(saved.sample_csv),
+        "--output",
+        str(out),
+        *saved.variant.trust,
     )
     assert predicted.returncode == 0, predicted.explain()
     ours = _read_predictions(out)

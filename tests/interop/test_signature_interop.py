@@ -115,3 +115,39 @@ def test_mlflow_reads_our_signatures_back_equal():
     }
     for key, signature in ours.items():
         assert ModelSignature.from_dict(signature.to_mlmodel()).to_dict() == signature.to_mlmodel(), key
+
+
+def test_inference_on_frames_matches_mlflow(tmp_path: Path):
+    """Frames read back from Parquet infer to the same schema JSON in both tools."""
+    import numpy as np
+    import pandas as pd
+    from mlflow.models import infer_signature
+
+    from modelpack.infer import infer_schema
+
+    frames = {
+        "basic": pd.DataFrame(
+            {"a": [1, 2, 3], "b": [0.5, 1.5, None], "c": ["x", None, "z"], "d": [True, False, True]}
+        ),
+        "widths": pd.DataFrame(
+            {
+                "i8": np.array([1, 2], dtype="int8"),
+                "i32": np.array([1, 2], dtype="int32"),
+                "u32": np.array([1, 2], dtype="uint32"),
+                "f32": np.array([1.0, 2.0], dtype="float32"),
+            }
+        ),
+        "dates": pd.DataFrame(
+            {
+                "t": pd.to_datetime(["2024-01-01", "2024-01-02"]),
+                "d": [dt.date(2024, 1, 1), dt.date(2024, 1, 2)],
+            }
+        ),
+        "text": pd.DataFrame({"s": pd.Categorical(["a", "b"]), "raw": [b"x", b"y"]}),
+        "nested": pd.DataFrame({"arr": [[1, 2], [3]], "obj": [{"k": 1.0}, {"k": 2.0, "j": "s"}]}),
+    }
+    for name, frame in frames.items():
+        path = tmp_path / f"{name}.parquet"
+        frame.to_parquet(path)
+        data = pd.read_parquet(path)
+        assert infer_schema(data).to_json() == infer_signature(data).inputs.to_json(), name

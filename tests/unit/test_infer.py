@@ -156,8 +156,12 @@ def test_jsonl_merges_ints_and_floats_and_late_columns(tmp_path: Path):
 
 
 def test_json_records_and_tensor_files(tmp_path: Path):
-    (tmp_path / "r.json").write_text(json.dumps([{"a": 1, "b": None}, {"a": 2, "b": "x"}]))
-    assert _cols(infer_schema_from_file(tmp_path / "r.json")) == [("a", "long", True), ("b", "string", False)]
+    (tmp_path / "r.json").write_text(json.dumps([{"a": 1, "b": None, "n": 1}, {"a": 2, "b": "x", "n": None}]))
+    assert _cols(infer_schema_from_file(tmp_path / "r.json")) == [
+        ("a", "long", True),
+        ("b", "string", False),
+        ("n", "long", False),
+    ]
     (tmp_path / "t.json").write_text(json.dumps({"inputs": [[1.0, 2.0], [3.0, 4.0]]}))
     assert infer_schema_from_file(tmp_path / "t.json") == Schema([TensorSpec("float64", (-1, 2))])
 

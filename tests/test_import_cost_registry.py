@@ -1,0 +1,80 @@
+"""Registry commands must stay off the heavy scientific stack (and list/promote off PyYAML too).
+
+Each command runs in a fresh interpreter through the real entry point; the runner then reports
+every module that was imported.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from modelpack.registry import FileRegistry
+from tests.registry_helpers import make_model
+
+HEAVY = {"numpy", "pandas", "scipy", "sklearn", "pyarrow", "jsonschema", "cloudpickle", "joblib", "skops"}
+
+RUNNER = """
+import json, sys
+out = sys.argv[1]
+sys.argv = ["modelpack", *sys.argv[2:]]
+from modelpack.cli import main
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+else:
+    code = 0
+with open(out, "w") as fh:
+    json.dump({"code": code, "modules": sorted(sys.modules)}, fh)
+"""
+
+
+def _imported(tmp_path: Path, *args: str) -> set[str]:
+    out = tmp_path / "modules.json"
+    proc = subprocess.run(
+        [sys.executable, "-c", RUNNER, str(out), *args], capture_output=True, text=True, timeout=60
+    )
+    report = json.loads(out.read_text())
+    assert report["code"] in (0, None), proc.stderr
+    return {name.split(".")[0] for name in report["modules"]}
+
+
+@pytest.fixture
+def populated(tmp_path: Path, _isolate: Path) -> Path:
+    registry = FileRegistry(_isolate)
+    registry.register(make_model(tmp_path / "m1", seed=1), name="iris")
+    registry.register(make_model(tmp_path / "m2", seed=2), name="iris")
+    return make_model(tmp_path / "m3", seed=3)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("list",),
+        ("list", "iris"),
+        ("list", "models:/iris/latest", "--field", "version"),
+        ("history", "iris"),
+        ("promote", "iris", "1", "--stage", "Production", "--alias", "champion"),
+        ("delete", "iris", "2"),
+        ("gc",),
+        ("doctor",),
+    ],
+)
+def test_registry_commands_import_nothing_heavy(
+    tmp_path: Path, populated: Path, args: tuple[str, ...]
+) -> None:
+    modules = _imported(tmp_path, *args)
+    assert "modelpack" in modules
+    assert not modules & HEAVY
+    assert "yaml" not in modules  # reading and promoting never parse YAML
+
+
+def test_register_imports_nothing_heavy(tmp_path: Path, populated: Path) -> None:
+    modules = _imported(tmp_path, "register", str(populated), "--name", "iris")
+    assert "yaml" in modules  # MLmodel is read with yaml.safe_load
+    assert not modules & HEAVY
