@@ -461,6 +461,38 @@ def input_batches(
         yield readers.batch_to_pandas(batch)
 
 
+_SNIFF_BYTES: Final = 1 << 20
+
+
+def estimate_rows(path: Path, *, fmt: str | None = None) -> int | None:
+    """Rows in a data file for the progress bar: exact for Parquet and NPY, estimated from the
+    first MiB for uncompressed text files, None when it cannot be told cheaply."""
+    from modelpack import readers
+
+    try:
+        name = readers.detect_format(path, fmt)
+        if name == "parquet":
+            import pyarrow.parquet as pq
+
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        if name == "npy":
+            import numpy as np
+
+            return int(np.load(path, mmap_mode="r", allow_pickle=False).shape[0])
+        if name in ("csv", "tsv", "jsonl") and path.suffix.lower() != ".gz":
+            size = path.stat().st_size
+            with path.open("rb") as fh:
+                head = fh.read(_SNIFF_BYTES)
+            lines = head.count(b"\n")
+            if not lines:
+                return None
+            header = 1 if name != "jsonl" else 0
+            return max(round(lines * size / len(head)) - header, 0)
+    except (ModelpackError, OSError, ValueError):
+        return None
+    return None
+
+
 def _row_count(data: Any) -> int:
     if isinstance(data, Mapping):
         for value in data.values():
@@ -575,7 +607,8 @@ def predict_folder(
     )
     try:
         with writers.open_writer(sink, out_format) as writer:
-            for scored in score_batches(scorer, batches, reporter=reporter, warnings=notes):
+            total = estimate_rows(options.data, fmt=options.data_format)
+            for scored in score_batches(scorer, batches, reporter=reporter, warnings=notes, total_rows=total):
                 writer.write(scored.frame)
                 rows = scored.offset + len(scored.frame)
                 if not columns:

@@ -551,7 +551,7 @@ def _data(
     rows = 0
     try:
         batches = input_batches(path, schema=schema, fmt=options.data_format, batch_rows=options.batch_rows)
-        for scored in _scored(scorer, batches, reporter):
+        for scored in _scored(scorer, batches, reporter, details.get("rows_checked")):
             found = scorer.check_outputs(scored.raw, scored.frame)
             if found:
                 output_batches.append((scored.offset, found))
@@ -574,10 +574,12 @@ def _data(
     return Check("data", status, f"{checked}; {scorer.method} on {rows} rows, {outputs}{notes}", details)
 
 
-def _scored(scorer: Any, batches: Iterable[Any], reporter: Reporter) -> Iterable[Any]:
+def _scored(scorer: Any, batches: Iterable[Any], reporter: Reporter, total: int | None) -> Iterable[Any]:
     from modelpack.scoring import score_batches
 
-    return score_batches(scorer, batches, reporter=reporter, description="predicting on the data")
+    return score_batches(
+        scorer, batches, reporter=reporter, description="predicting on the data", total_rows=total
+    )
 
 
 # --------------------------------------------------------------------------------------------------

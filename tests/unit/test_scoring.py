@@ -276,3 +276,16 @@ def test_predict_folder_refuses_bad_data_with_every_violation(
     columns = {v["column"] for v in info.value.violations}
     assert {"ratio", "count"} <= columns
     assert not out.exists()
+
+
+def test_estimate_rows_for_the_progress_bar(tmp_path: Path, mixed_frame) -> None:
+    big = pd.concat([mixed_frame] * 500, ignore_index=True)  # 10,000 rows
+    big.to_parquet(tmp_path / "d.parquet", index=False)
+    big.to_csv(tmp_path / "d.csv", index=False)
+    big.to_json(tmp_path / "d.json", orient="records")
+    np.save(tmp_path / "d.npy", np.zeros((123, 2)))
+    assert scoring.estimate_rows(tmp_path / "d.parquet") == 10_000
+    assert scoring.estimate_rows(tmp_path / "d.npy") == 123
+    assert scoring.estimate_rows(tmp_path / "d.csv") == 10_000  # the whole file fits in the sniff
+    assert scoring.estimate_rows(tmp_path / "d.json") is None
+    assert scoring.estimate_rows(tmp_path / "d.unknown") is None
