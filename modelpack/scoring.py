@@ -572,7 +572,8 @@ def predict_folder(
 
     The safety scan runs before loading. Every batch is conformed to the input signature before
     the model sees it; the first bad batch stops scoring, the whole file is then checked so the
-    error lists every violation, and no partial output file is left behind.
+    error lists every violation, and no partial output file is left behind (a stream keeps the
+    rows written before the bad batch; the exit code says they are incomplete).
 
     Raises:
         NotFoundError: the data file does not exist.
