@@ -43,6 +43,9 @@ SCHEMA_RESOURCE: Final = ("schemas", "mlmodel.schema.json")
 UNPICKLING_LIBRARIES: Final = ("scikit-learn", "numpy", "skops", "cloudpickle")
 MAX_ERRORS_SHOWN: Final = 20
 LOADABLE_FLAVORS: Final = ("sklearn", "modelpack", PYFUNC)
+# Scan findings a user can vouch for with --trust-pickle; others (a computed name, a malformed
+# stream, a nested pickle) stay refused whatever is trusted.
+TRUSTABLE_REASONS: Final = ("not_allowlisted", "code_object")
 
 
 @dataclass(frozen=True)
@@ -371,11 +374,19 @@ def _safety(folder: Path, trusted: tuple[str, ...]) -> Check:
         shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
         files = ", ".join(r.file for r in bad)
         details["findings"] = [_describe(f) for f in findings]
+        if any(str(f.reason) not in TRUSTABLE_REASONS for f in findings):
+            advice = (
+                "some of it cannot be resolved without running it, so no --trust-pickle makes it loadable"
+            )
+        else:
+            example = next(n for n in names if not n.startswith("<"))
+            advice = (
+                f"if you trust this package, pass --trust-pickle for each name, e.g. --trust-pickle {example}"
+            )
         return Check(
             "safety",
             FAILED,
-            f"{files} would run what the allowlist does not cover: {shown}; nothing was loaded "
-            "(if you trust this package, pass --trust-pickle MODULE)",
+            f"{files} would run what the allowlist does not cover: {shown}; nothing was loaded ({advice})",
             details,
         )
     if not scanned:
