@@ -12,6 +12,7 @@ per class, and rows keep the input order.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -277,33 +278,42 @@ def _column_names(width: int, method: str, schema: Schema | None, classes: Seque
 # violations
 
 
+# enforce writes "<reason> in <n> rows (e.g. <value> at row <r>, ...)"; merged violations get the
+# same form rebuilt from the summed count and the file-wide rows.
+_ROWS_SUFFIX: Final = re.compile(r" in \d+ rows?(?: \(e\.g\. .*\))?$", re.S)
+
+
+def _rows_message(reason: str, count: int, rows: Sequence[int], examples: Sequence[Any]) -> str:
+    if not count:
+        return reason
+    shown = ", ".join(f"{e!r} at row {r}" for r, e in zip(rows, examples, strict=False))
+    noun = "row" if count == 1 else "rows"
+    return f"{reason} in {count} {noun}" + (f" (e.g. {shown})" if shown else "")
+
+
 def merge_violations(batches: Iterable[tuple[int, Sequence[Mapping[str, Any]]]]) -> list[dict[str, Any]]:
-    """Merge per-batch violation dicts into one per (kind, column), with file-wide row numbers.
+    """Merge per-batch violation dicts into one per kind, column and reason, numbering rows file-wide.
 
     Args:
         batches: (offset of the batch's first row, its violations as ``Violation.to_dict()``).
 
     Returns:
-        Violation dicts with summed ``count``, the first rows (shifted by the offset) and the first
-        example values.
+        Violation dicts with summed ``count``, the first rows (shifted by the offset), the first
+        example values, and a message that says the same.
     """
-    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    merged: dict[tuple[str, str, str], dict[str, Any]] = {}
     for offset, violations in batches:
         for v in violations:
-            key = (str(v.get("kind")), str(v.get("column")))
+            reason = _ROWS_SUFFIX.sub("", str(v.get("message") or ""))
+            key = (str(v.get("kind")), str(v.get("column")), reason)
             rows = [r + offset for r in v.get("rows") or [] if isinstance(r, int)]
-            if key not in merged:
-                merged[key] = {**v, "rows": rows[:MAX_ROWS_SHOWN], "examples": list(v.get("examples") or [])}
-                continue
-            into = merged[key]
-            into["count"] = int(into.get("count") or 0) + int(v.get("count") or 0)
-            into["rows"] = (into["rows"] + rows)[:MAX_ROWS_SHOWN]
-            seen = into["examples"]
-            for ex in v.get("examples") or []:
-                if len(seen) >= MAX_EXAMPLES_SHOWN:
-                    break
-                if ex not in seen:
-                    seen.append(ex)
+            examples = list(v.get("examples") or [])
+            into = merged.setdefault(key, {**v, "rows": [], "examples": [], "count": 0})
+            room = MAX_ROWS_SHOWN - len(into["rows"])
+            into["rows"].extend(rows[:room])
+            into["examples"].extend(examples[: max(room, 0)])
+            into["count"] += int(v.get("count") or 0)
+            into["message"] = _rows_message(reason, into["count"], into["rows"], into["examples"])
     return list(merged.values())
 
 
@@ -313,10 +323,13 @@ def is_error(violation: Mapping[str, Any]) -> bool:
 
 
 def format_violation(violation: Mapping[str, Any]) -> str:
-    """One line for a violation: column, message, how many rows, which rows, example values."""
+    """One line for a violation: its message, plus the column, rows and examples it does not name."""
     column = violation.get("column")
-    head = f"column {column!r}: " if column not in (None, "") else ""
-    text = head + str(violation.get("message") or violation.get("kind") or "violation")
+    text = str(violation.get("message") or violation.get("kind") or "violation")
+    if column not in (None, "") and repr(column) not in text and f"column {column}" not in text:
+        text = f"column {column!r}: {text}"
+    if " row" in text:
+        return text
     extras = []
     count = violation.get("count")
     rows = violation.get("rows") or []
@@ -448,6 +461,38 @@ def input_batches(
         yield readers.batch_to_pandas(batch)
 
 
+_SNIFF_BYTES: Final = 1 << 20
+
+
+def estimate_rows(path: Path, *, fmt: str | None = None) -> int | None:
+    """Rows in a data file for the progress bar: exact for Parquet and NPY, estimated from the
+    first MiB for uncompressed text files, None when it cannot be told cheaply."""
+    from modelpack import readers
+
+    try:
+        name = readers.detect_format(path, fmt)
+        if name == "parquet":
+            import pyarrow.parquet as pq
+
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        if name == "npy":
+            import numpy as np
+
+            return int(np.load(path, mmap_mode="r", allow_pickle=False).shape[0])
+        if name in ("csv", "tsv", "jsonl") and path.suffix.lower() != ".gz":
+            size = path.stat().st_size
+            with path.open("rb") as fh:
+                head = fh.read(_SNIFF_BYTES)
+            lines = head.count(b"\n")
+            if not lines:
+                return None
+            header = 1 if name != "jsonl" else 0
+            return max(round(lines * size / len(head)) - header, 0)
+    except (ModelpackError, OSError, ValueError):
+        return None
+    return None
+
+
 def _row_count(data: Any) -> int:
     if isinstance(data, Mapping):
         for value in data.values():
@@ -527,7 +572,8 @@ def predict_folder(
 
     The safety scan runs before loading. Every batch is conformed to the input signature before
     the model sees it; the first bad batch stops scoring, the whole file is then checked so the
-    error lists every violation, and no partial output file is left behind.
+    error lists every violation, and no partial output file is left behind (a stream keeps the
+    rows written before the bad batch; the exit code says they are incomplete).
 
     Raises:
         NotFoundError: the data file does not exist.
@@ -562,7 +608,8 @@ def predict_folder(
     )
     try:
         with writers.open_writer(sink, out_format) as writer:
-            for scored in score_batches(scorer, batches, reporter=reporter, warnings=notes):
+            total = estimate_rows(options.data, fmt=options.data_format)
+            for scored in score_batches(scorer, batches, reporter=reporter, warnings=notes, total_rows=total):
                 writer.write(scored.frame)
                 rows = scored.offset + len(scored.frame)
                 if not columns:

@@ -43,6 +43,9 @@ SCHEMA_RESOURCE: Final = ("schemas", "mlmodel.schema.json")
 UNPICKLING_LIBRARIES: Final = ("scikit-learn", "numpy", "skops", "cloudpickle")
 MAX_ERRORS_SHOWN: Final = 20
 LOADABLE_FLAVORS: Final = ("sklearn", "modelpack", PYFUNC)
+# Scan findings a user can vouch for with --trust-pickle; others (a computed name, a malformed
+# stream, a nested pickle) stay refused whatever is trusted.
+TRUSTABLE_REASONS: Final = ("not_allowlisted", "code_object")
 
 
 @dataclass(frozen=True)
@@ -371,11 +374,19 @@ def _safety(folder: Path, trusted: tuple[str, ...]) -> Check:
         shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
         files = ", ".join(r.file for r in bad)
         details["findings"] = [_describe(f) for f in findings]
+        if any(str(f.reason) not in TRUSTABLE_REASONS for f in findings):
+            advice = (
+                "some of it cannot be resolved without running it, so no --trust-pickle makes it loadable"
+            )
+        else:
+            example = next(n for n in names if not n.startswith("<"))
+            advice = (
+                f"if you trust this package, pass --trust-pickle for each name, e.g. --trust-pickle {example}"
+            )
         return Check(
             "safety",
             FAILED,
-            f"{files} would run what the allowlist does not cover: {shown}; nothing was loaded "
-            "(if you trust this package, pass --trust-pickle MODULE)",
+            f"{files} would run what the allowlist does not cover: {shown}; nothing was loaded ({advice})",
             details,
         )
     if not scanned:
@@ -451,7 +462,7 @@ def _load(folder: Path, mlmodel: MLmodel, trusted: tuple[str, ...]) -> tuple[Che
     errors = [v for v in output_violations if _is_error(v)]
     if errors:
         return Check(
-            "load", FAILED, "the outputs break the output schema: " + _summary(errors), details
+            "load", FAILED, f"the outputs break the output schema: {_summary(errors)}", details
         ), scorer
     checked = (
         "checked against the output schema" if scorer.output_check_schema else "no output schema to check"
@@ -488,10 +499,11 @@ def _is_error(violation: Mapping[str, Any]) -> bool:
 
 
 def _summary(violations: list[dict[str, Any]]) -> str:
-    from modelpack.scoring import format_violation
-
-    shown = "; ".join(format_violation(v) for v in violations[:3])
-    return shown + (f"; and {len(violations) - 3} more" if len(violations) > 3 else "")
+    """Which columns, briefly; the detail lines and --json carry the full messages."""
+    columns = list(dict.fromkeys(str(v.get("column")) for v in violations if v.get("column") is not None))
+    noun = "violation" if len(violations) == 1 else "violations"
+    where = f" in column{'s' if len(columns) != 1 else ''} {', '.join(columns)}" if columns else ""
+    return f"{len(violations)} {noun}{where}"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -530,8 +542,7 @@ def _data(
     errors = [v for v in violations if _is_error(v)]
     warnings = [v for v in violations if not _is_error(v)]
     if errors:
-        noun = "violation" if len(errors) == 1 else "violations"
-        reason = f"{len(errors)} {noun} of the input signature: {_summary(errors)}"
+        reason = f"the data breaks the input signature: {_summary(errors)}"
         return Check("data", FAILED, reason, details)
 
     checked = (
@@ -539,10 +550,11 @@ def _data(
         if schema is not None
         else "no input signature to check against"
     )
+    notes = f" (note: {'; '.join(str(v.get('message')) for v in warnings)})" if warnings else ""
     if scorer is None:
         why = "--no-load" if not options.load else f"the model did not load ({load.status})"
         status = WARNED if warnings or schema is None else PASSED
-        return Check("data", status, f"{checked}; predictions not tried: {why}", details)
+        return Check("data", status, f"{checked}; predictions not tried: {why}{notes}", details)
 
     from modelpack.scoring import input_batches
 
@@ -550,7 +562,7 @@ def _data(
     rows = 0
     try:
         batches = input_batches(path, schema=schema, fmt=options.data_format, batch_rows=options.batch_rows)
-        for scored in _scored(scorer, batches, reporter):
+        for scored in _scored(scorer, batches, reporter, details.get("rows_checked")):
             found = scorer.check_outputs(scored.raw, scored.frame)
             if found:
                 output_batches.append((scored.offset, found))
@@ -568,17 +580,17 @@ def _data(
             f"{checked}; the outputs break the output schema: {_summary(output_errors)}",
             details,
         )
-    notes = [_summary(warnings)] if warnings else []
     status = WARNED if warnings or schema is None else PASSED
     outputs = "outputs match the output schema" if scorer.output_check_schema else "no output schema to check"
-    reason = f"{checked}; {scorer.method} on {rows} rows, {outputs}"
-    return Check("data", status, reason + (f" (note: {'; '.join(notes)})" if notes else ""), details)
+    return Check("data", status, f"{checked}; {scorer.method} on {rows} rows, {outputs}{notes}", details)
 
 
-def _scored(scorer: Any, batches: Iterable[Any], reporter: Reporter) -> Iterable[Any]:
+def _scored(scorer: Any, batches: Iterable[Any], reporter: Reporter, total: int | None) -> Iterable[Any]:
     from modelpack.scoring import score_batches
 
-    return score_batches(scorer, batches, reporter=reporter, description="predicting on the data")
+    return score_batches(
+        scorer, batches, reporter=reporter, description="predicting on the data", total_rows=total
+    )
 
 
 # --------------------------------------------------------------------------------------------------

@@ -123,8 +123,10 @@ def detail_lines(check: Check) -> list[str]:
     elif check.name == "safety":
         lines.extend(str(line) for line in details.get("findings") or [])
     elif check.name in ("load", "data"):
-        for key in ("violations", "output_violations"):
-            lines.extend(format_violation(v) for v in details.get(key) or [])
+        for key, side in (("violations", "input"), ("output_violations", "output")):
+            for v in details.get(key) or []:
+                label = "note" if v.get("severity") == "warning" else side
+                lines.append(f"{label}: {format_violation(v)}")
     elif check.name == "environment":
         for name, row in (details.get("libraries") or {}).items():
             if row.get("state") in ("differs", "not installed"):

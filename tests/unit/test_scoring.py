@@ -76,17 +76,41 @@ def test_3d_output_becomes_list_cells() -> None:
 
 
 def test_merge_violations_shifts_rows_and_sums_counts() -> None:
-    first = [{"kind": "type", "column": "a", "message": "m", "rows": [1, 2], "examples": ["x"], "count": 2}]
+    first = [
+        {
+            "kind": "type_mismatch",
+            "column": "a",
+            "message": "column 'a': expected long, got text in 2 rows (e.g. 'x' at row 1, 'y' at row 2)",
+            "rows": [1, 2],
+            "examples": ["x", "y"],
+            "count": 2,
+        }
+    ]
     second = [
-        {"kind": "type", "column": "a", "message": "m", "rows": [0], "examples": ["x", "y"], "count": 1},
-        {"kind": "missing", "column": "b", "message": "gone", "rows": [], "examples": [], "count": 0},
+        {
+            "kind": "type_mismatch",
+            "column": "a",
+            "message": "column 'a': expected long, got text in 1 row (e.g. 'z' at row 0)",
+            "rows": [0],
+            "examples": ["z"],
+            "count": 1,
+        },
+        {"kind": "column_missing", "column": "b", "message": "required column 'b' is missing", "count": 0},
     ]
     merged = scoring.merge_violations([(0, first), (100, second)])
     by_column = {v["column"]: v for v in merged}
     assert by_column["a"]["rows"] == [1, 2, 100]
     assert by_column["a"]["count"] == 3
-    assert by_column["a"]["examples"] == ["x", "y"]
-    assert by_column["b"]["message"] == "gone"
+    assert by_column["a"]["examples"] == ["x", "y", "z"]
+    assert by_column["a"]["message"] == (
+        "column 'a': expected long, got text in 3 rows (e.g. 'x' at row 1, 'y' at row 2, 'z' at row 100)"
+    )
+    assert by_column["b"]["message"] == "required column 'b' is missing"
+
+
+def test_format_violation_keeps_a_message_that_says_it_all() -> None:
+    message = "column 'a': expected long, got text in 1 row (e.g. 'z' at row 4)"
+    assert scoring.format_violation({"column": "a", "message": message, "rows": [4], "count": 1}) == message
 
 
 def test_format_violation_names_column_rows_and_examples() -> None:
@@ -252,3 +276,16 @@ def test_predict_folder_refuses_bad_data_with_every_violation(
     columns = {v["column"] for v in info.value.violations}
     assert {"ratio", "count"} <= columns
     assert not out.exists()
+
+
+def test_estimate_rows_for_the_progress_bar(tmp_path: Path, mixed_frame) -> None:
+    big = pd.concat([mixed_frame] * 500, ignore_index=True)  # 10,000 rows
+    big.to_parquet(tmp_path / "d.parquet", index=False)
+    big.to_csv(tmp_path / "d.csv", index=False)
+    big.to_json(tmp_path / "d.json", orient="records")
+    np.save(tmp_path / "d.npy", np.zeros((123, 2)))
+    assert scoring.estimate_rows(tmp_path / "d.parquet") == 10_000
+    assert scoring.estimate_rows(tmp_path / "d.npy") == 123
+    assert scoring.estimate_rows(tmp_path / "d.csv") == 10_000  # the whole file fits in the sniff
+    assert scoring.estimate_rows(tmp_path / "d.json") is None
+    assert scoring.estimate_rows(tmp_path / "d.unknown") is None
