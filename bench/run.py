@@ -395,7 +395,8 @@ def outcome(line: Line) -> str:
     """``NAME: 317 ms (ratio 3.1×), goal ...``: what was measured against what was wanted."""
     measured = [seconds_text(line.median_s)] if line.median_s is not None else []
     if line.ratios:
-        measured.append(f"ratio {ratio_text(line.ratios[0])}")
+        against = f" vs {line.refs[0].label}" if line.refs else ""
+        measured.append(f"ratio {ratio_text(line.ratios[0])}{against}")
     return f"{line.name}: {', '.join(measured) or 'not measured'} (goal {line.goal})"
 
 
