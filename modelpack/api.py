@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from modelpack.differ import DiffReport
     from modelpack.inspector import InspectReport
     from modelpack.packer import PackResult
+    from modelpack.trust import TrustResult
 
 
 def pack(
@@ -184,6 +185,7 @@ def validate(
         NotFoundError: the folder, registry entry or data file does not exist.
     """
     from modelpack.target import resolve_target
+    from modelpack.trust import find_trust
     from modelpack.validator import ValidateOptions, validate_folder
 
     resolved = resolve_target(str(target), home=home)
@@ -193,6 +195,7 @@ def validate(
         load=load,
         trusted=tuple(trusted),
         batch_rows=batch_rows,
+        trust=find_trust(resolved.path, home),
     )
     return validate_folder(
         resolved.path,
@@ -245,6 +248,7 @@ def predict(
     """
     from modelpack.scoring import PredictOptions, predict_folder
     from modelpack.target import resolve_target
+    from modelpack.trust import find_trust
 
     resolved = resolve_target(str(target), home=home)
     options = PredictOptions(
@@ -255,5 +259,33 @@ def predict(
         output_format=output_format,
         trusted=tuple(trusted),
         batch_rows=batch_rows,
+        trust=find_trust(resolved.path, home),
     )
     return predict_folder(resolved.path, options, uri=resolved.uri, reporter=reporter)
+
+
+def trust(target: str | Path, *, home: Path, remove: bool = False) -> TrustResult:
+    """Trust (or with ``remove`` stop trusting) the exact current content of a model package.
+
+    ``validate`` and ``predict`` then accept that content even when the safety scan cannot
+    clear it (e.g. a model class pickled by value). Any change to a file ends the trust.
+
+    Args:
+        target: a model folder or ``models:/`` URI.
+        home: where the trust record lives (MODELPACK_HOME).
+        remove: forget the trust instead.
+
+    Returns:
+        A TrustResult with the digest and who trusted it when.
+
+    Raises:
+        NotFoundError: the target does not exist, or ``remove`` names content not trusted.
+        RegistryError: the trust record is corrupt or cannot be written.
+    """
+    from modelpack.target import resolve_target
+    from modelpack.trust import trust_package
+
+    resolved = resolve_target(str(target), home=home)
+    return trust_package(
+        resolved.path, home, source=resolved.uri or str(Path(target).resolve()), remove=remove
+    )

@@ -25,7 +25,7 @@ def console(*, stderr: bool = False) -> Console:
     if stderr not in _consoles:
         from rich.console import Console
 
-        _consoles[stderr] = Console(stderr=stderr, highlight=False, soft_wrap=not stderr)
+        _consoles[stderr] = Console(stderr=stderr, highlight=False, soft_wrap=True)
     return _consoles[stderr]
 
 

@@ -23,6 +23,7 @@ from modelpack.errors import InvalidModelError, ModelpackError, SchemaViolationE
 from modelpack.mlmodel import MLmodel, read_mlmodel
 from modelpack.progress import SILENT, Reporter
 from modelpack.signature import ColSpec, Schema, Signature
+from modelpack.trust import TrustRecord
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -162,6 +163,7 @@ def load_scorer(
     *,
     method: str | None = None,
     trusted: Iterable[str] = (),
+    package_trusted: bool = False,
 ) -> Scorer:
     """Scan, then load the model in ``folder`` and get ready to score.
 
@@ -170,6 +172,7 @@ def load_scorer(
         mlmodel: its parsed MLmodel (read from ``folder`` when omitted).
         method: the method to call instead of the recorded ``predict_fn``.
         trusted: modules (or ``module.qualname``) trusted beyond the allowlist for this load.
+        package_trusted: the user trusted this exact content (``modelpack trust``).
 
     Returns:
         A Scorer.
@@ -188,7 +191,7 @@ def load_scorer(
     if chosen not in PREDICT_METHODS and chosen != recorded:
         raise UsageError(f"--method {chosen} is not one of {', '.join(PREDICT_METHODS)}")
     signature = parse_signature(mlmodel)
-    model = flavors.load_model(folder, mlmodel, trusted=tuple(trusted))
+    model = flavors.load_model(folder, mlmodel, trusted=tuple(trusted), package_trusted=package_trusted)
     if not callable(getattr(model, chosen, None)):
         raise InvalidModelError(
             f"the model ({type(model).__qualname__}) has no {chosen} method",
@@ -559,6 +562,7 @@ class PredictOptions:
     output_format: str | None = None
     trusted: tuple[str, ...] = ()
     batch_rows: int = BATCH_ROWS
+    trust: TrustRecord | None = None  # the user trusted this exact content (modelpack trust)
 
 
 def predict_folder(
@@ -596,7 +600,9 @@ def predict_folder(
         out_name = "-"
     started = time.perf_counter()
     with reporter.step("scanning and loading the model"):
-        scorer = load_scorer(folder, method=options.method, trusted=options.trusted)
+        scorer = load_scorer(
+            folder, method=options.method, trusted=options.trusted, package_trusted=options.trust is not None
+        )
 
     rows = 0
     columns: list[str] = []

@@ -30,6 +30,7 @@ from typing import Any, Final
 from modelpack.errors import ExitCode, ModelpackError, NotFoundError
 from modelpack.mlmodel import MLMODEL_FILE, PYFUNC, MLmodel, read_mlmodel
 from modelpack.progress import SILENT, Reporter
+from modelpack.trust import TrustRecord
 
 PASSED: Final = "passed"
 FAILED: Final = "failed"
@@ -121,6 +122,7 @@ class ValidateOptions:
     load: bool = True
     trusted: tuple[str, ...] = ()
     batch_rows: int = 65_536
+    trust: TrustRecord | None = None  # the user trusted this exact content (modelpack trust)
 
 
 def validate_folder(
@@ -156,7 +158,7 @@ def validate_folder(
     with reporter.step("verifying file hashes"):
         integrity = _integrity(folder)
     with reporter.step("scanning pickles"):
-        safety = _safety(folder, options.trusted)
+        safety = _safety(folder, options.trusted, options.trust)
     environment = _environment(folder, mlmodel)
 
     blocking = [c.name for c in (structure, integrity, safety) if c.status == FAILED]
@@ -168,7 +170,7 @@ def validate_folder(
     else:
         assert mlmodel is not None  # structure passed, so MLmodel parsed
         with reporter.step("loading the model"):
-            load, scorer = _load(folder, mlmodel, options.trusted)
+            load, scorer = _load(folder, mlmodel, options.trusted, package_trusted=options.trust is not None)
 
     if options.data is None:
         data = Check("data", SKIPPED, "skipped: no --data file given")
@@ -358,7 +360,7 @@ def _integrity(folder: Path) -> Check:
 # 3. safety
 
 
-def _safety(folder: Path, trusted: tuple[str, ...]) -> Check:
+def _safety(folder: Path, trusted: tuple[str, ...], trust: TrustRecord | None = None) -> Check:
     from modelpack import safety
 
     try:
@@ -374,9 +376,19 @@ def _safety(folder: Path, trusted: tuple[str, ...]) -> Check:
         shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
         files = ", ".join(r.file for r in bad)
         details["findings"] = [_describe(f) for f in findings]
+        if trust is not None:
+            details["trust"] = trust.to_dict()
+            return Check(
+                "safety",
+                PASSED,
+                f"{files} would run what the allowlist does not cover ({shown}), but you trusted this exact "
+                f"content ({trust.digest[:19]}…, by {trust.user} at {trust.trusted_at})",
+                details,
+            )
         if any(str(f.reason) not in TRUSTABLE_REASONS for f in findings):
             advice = (
-                "some of it cannot be resolved without running it, so no --trust-pickle makes it loadable"
+                "some of it cannot be resolved without running it, so no --trust-pickle makes it loadable; "
+                "if you built this package, 'modelpack trust' vouches for its exact content"
             )
         else:
             example = next(n for n in names if not n.startswith("<"))
@@ -413,11 +425,13 @@ def _describe(finding: Any) -> str:
 # 4. load and predict on the example
 
 
-def _load(folder: Path, mlmodel: MLmodel, trusted: tuple[str, ...]) -> tuple[Check, Any]:
+def _load(
+    folder: Path, mlmodel: MLmodel, trusted: tuple[str, ...], *, package_trusted: bool = False
+) -> tuple[Check, Any]:
     from modelpack import scoring
 
     try:
-        scorer = scoring.load_scorer(folder, mlmodel, trusted=trusted)
+        scorer = scoring.load_scorer(folder, mlmodel, trusted=trusted, package_trusted=package_trusted)
     except ModelpackError as exc:
         return Check("load", FAILED, f"cannot load: {exc.message}", _error_details(exc)), None
     except Exception as exc:  # unpickling raises anything (missing classes, version skew)

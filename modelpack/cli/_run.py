@@ -10,18 +10,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 
 from modelpack import render
-from modelpack.config import is_debug
+from modelpack.config import ENV_HOME, is_debug
 from modelpack.errors import ExitCode, ModelpackError
 
 T = TypeVar("T")
 
 JsonFlag = Annotated[
     bool, typer.Option("--json", help="Print one JSON document (the result envelope) on stdout.")
+]
+HomeOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--home",
+        envvar=ENV_HOME,
+        show_envvar=True,
+        help="Registry root folder (default ~/.modelpack).",
+    ),
 ]
 
 

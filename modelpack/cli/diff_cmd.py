@@ -9,7 +9,6 @@ import typer
 from modelpack import render
 from modelpack.cli import _run
 from modelpack.cli._app import app
-from modelpack.cli.inspect_cmd import HomeOption
 from modelpack.config import resolve_home
 
 if TYPE_CHECKING:
@@ -20,7 +19,7 @@ if TYPE_CHECKING:
 def diff(
     a: Annotated[str, typer.Argument(help="The version callers use now: a folder or models:/ URI.")],
     b: Annotated[str, typer.Argument(help="The candidate: a folder or models:/ URI.")],
-    home: HomeOption = None,
+    home: _run.HomeOption = None,
     json_output: _run.JsonFlag = False,
 ) -> None:
     """Compare two models; exit 3 when B's signature would break callers of A."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -10,21 +9,16 @@ import typer
 from modelpack import render
 from modelpack.cli import _run
 from modelpack.cli._app import app
-from modelpack.config import ENV_HOME, resolve_home
+from modelpack.config import resolve_home
 
 if TYPE_CHECKING:
     from modelpack.inspector import InspectReport
-
-HomeOption = Annotated[
-    Path | None,
-    typer.Option("--home", envvar=ENV_HOME, show_envvar=True, help="Registry root (default ~/.modelpack)."),
-]
 
 
 @app.command()
 def inspect(
     target: Annotated[str, typer.Argument(help="Model folder, or a registry URI such as models:/NAME/3.")],
-    home: HomeOption = None,
+    home: _run.HomeOption = None,
     json_output: _run.JsonFlag = False,
 ) -> None:
     """Show a model's flavors, signature, example, files and versions without loading it."""

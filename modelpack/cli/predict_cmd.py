@@ -11,15 +11,10 @@ import typer
 from modelpack import render
 from modelpack.cli import _run
 from modelpack.cli._app import app
-from modelpack.config import ENV_HOME, resolve_home
+from modelpack.config import resolve_home
 
 if TYPE_CHECKING:
     from modelpack.scoring import PredictResult
-
-HomeOption = Annotated[
-    Path | None,
-    typer.Option("--home", envvar=ENV_HOME, show_envvar=True, help="Registry root (default ~/.modelpack)."),
-]
 
 
 @app.command()
@@ -64,7 +59,7 @@ def predict(
             help="Trust MODULE (or module.Name) beyond the allowlist for this run (repeatable).",
         ),
     ] = None,
-    home: HomeOption = None,
+    home: _run.HomeOption = None,
     json_output: _run.JsonFlag = False,
 ) -> None:
     """Score a data file with a model; the package is scanned before it is loaded.

@@ -18,7 +18,7 @@ from modelpack import render
 from modelpack.cli import _run
 from modelpack.cli._app import app
 from modelpack.cli._run import JsonFlag
-from modelpack.config import ENV_HOME, resolve_home
+from modelpack.config import resolve_home
 from modelpack.errors import UsageError
 
 if TYPE_CHECKING:
@@ -38,15 +38,6 @@ if TYPE_CHECKING:
 #: Test-only: name a crash point (see modelpack.registry.faults) to SIGKILL this process there.
 ENV_TEST_CRASH_AT: Final = "MODELPACK_TEST_CRASH_AT"
 
-HomeOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--home",
-        envvar=ENV_HOME,
-        show_envvar=True,
-        help="Registry root folder (default ~/.modelpack).",
-    ),
-]
 FieldOption = Annotated[
     str | None,
     typer.Option(
@@ -162,7 +153,7 @@ def register(
     ] = False,
     field: FieldOption = None,
     json_output: JsonFlag = False,
-    home: HomeOption = None,
+    home: _run.HomeOption = None,
 ) -> None:
     """Store a model folder as the next version of NAME (never unpickles anything).
 
@@ -232,7 +223,7 @@ def promote(
         typer.Option("--remove-alias", help="Remove this alias (it must point at the version)."),
     ] = None,
     json_output: JsonFlag = False,
-    home: HomeOption = None,
+    home: _run.HomeOption = None,
 ) -> None:
     """Move a version to a stage, or point or remove an alias.
 
@@ -288,7 +279,7 @@ def list_cmd(
     ] = False,
     field: FieldOption = None,
     json_output: JsonFlag = False,
-    home: HomeOption = None,
+    home: _run.HomeOption = None,
 ) -> None:
     """List models (latest version, stages, aliases), a model's versions, or one URI's version."""
 
@@ -394,7 +385,7 @@ def history(
     ] = None,
     field: FieldOption = None,
     json_output: JsonFlag = False,
-    home: HomeOption = None,
+    home: _run.HomeOption = None,
 ) -> None:
     """Show a model's event log: registrations, stage changes, aliases, deletions."""
 
@@ -452,7 +443,7 @@ def delete(
         bool, typer.Option("--force", help="Delete even a version in Production or under an alias.")
     ] = False,
     json_output: JsonFlag = False,
-    home: HomeOption = None,
+    home: _run.HomeOption = None,
 ) -> None:
     """Delete a version: its files and aliases go; its number is never reused; gc frees blobs."""
 
@@ -467,7 +458,7 @@ def delete(
 def gc(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would be removed.")] = False,
     json_output: JsonFlag = False,
-    home: HomeOption = None,
+    home: _run.HomeOption = None,
 ) -> None:
     """Remove stored file contents no version uses any more, and staging of dead processes."""
 
@@ -491,7 +482,7 @@ def doctor(
         ),
     ] = False,
     json_output: JsonFlag = False,
-    home: HomeOption = None,
+    home: _run.HomeOption = None,
 ) -> None:
     """Verify every stored file against its digest and all registry metadata (exit 3 on damage)."""
 

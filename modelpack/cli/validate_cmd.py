@@ -10,15 +10,11 @@ import typer
 from modelpack import render
 from modelpack.cli import _run
 from modelpack.cli._app import app
-from modelpack.config import ENV_HOME, resolve_home
+from modelpack.config import resolve_home
 
 if TYPE_CHECKING:
     from modelpack.validator import Check, ValidationReport
 
-HomeOption = Annotated[
-    Path | None,
-    typer.Option("--home", envvar=ENV_HOME, show_envvar=True, help="Registry root (default ~/.modelpack)."),
-]
 # Detail lines per check in the human checklist; --json carries all of them.
 MAX_DETAIL_LINES = 12
 
@@ -52,7 +48,7 @@ def validate(
             help="Trust MODULE (or module.Name) beyond the allowlist for this run (repeatable).",
         ),
     ] = None,
-    home: HomeOption = None,
+    home: _run.HomeOption = None,
     json_output: _run.JsonFlag = False,
 ) -> None:
     """Check a model folder: structure, integrity, safety, loading, data and environment.

@@ -118,11 +118,15 @@ def serialization_of(mlmodel: MLmodel) -> str | None:
     return None
 
 
-def load_model(folder: Path, mlmodel: MLmodel, *, trusted: Iterable[str] = ()) -> Any:
+def load_model(
+    folder: Path, mlmodel: MLmodel, *, trusted: Iterable[str] = (), package_trusted: bool = False
+) -> Any:
     """Load the model object after the static safety scan passes.
 
     Loading runs code from the package (unpickling is execution), so every pickle-like file in
-    the folder is scanned first against modelpack's allowlist plus ``trusted``.
+    the folder is scanned first against modelpack's allowlist plus ``trusted``. With
+    ``package_trusted`` (the user ran ``modelpack trust`` on this exact content) findings are
+    accepted.
 
     Raises:
         UnsafeModelError: the scan found globals outside the allowlist; nothing was loaded.
@@ -130,12 +134,15 @@ def load_model(folder: Path, mlmodel: MLmodel, *, trusted: Iterable[str] = ()) -
         MissingDependencyError: the flavor needs a library that is not installed.
     """
     trusted = tuple(trusted)
-    ensure_safe(folder, trusted=trusted)
+    if not package_trusted:
+        ensure_safe(folder, trusted=trusted)
     flavors = mlmodel.flavors
     if SKLEARN in flavors:
         from modelpack.flavors import sklearn as sk
 
-        return sk.load(folder, flavors[SKLEARN], mlmodel.pyfunc or {}, trusted=trusted)
+        return sk.load(
+            folder, flavors[SKLEARN], mlmodel.pyfunc or {}, trusted=trusted, package_trusted=package_trusted
+        )
     if GENERIC in flavors:
         from modelpack.flavors import generic
 
@@ -161,7 +168,10 @@ def ensure_safe(folder: Path, *, trusted: Iterable[str] = ()) -> None:
         raise UnsafeModelError(
             f"refusing to load {folder}: its pickles import globals outside the allowlist: {shown}",
             findings=[f.to_dict() for f in findings],
-            hint="if you trust this package, pass --trust-pickle MODULE for the modules named",
+            hint=(
+                "if you trust this package, pass --trust-pickle MODULE for the modules named, "
+                "or run 'modelpack trust' on a package you built"
+            ),
         )
 
 

@@ -87,7 +87,12 @@ def _dump_pickle(model: Any, fmt: str) -> bytes:
 
 
 def load(
-    folder: Path, sk_conf: dict[str, Any], pyfunc_conf: dict[str, Any], *, trusted: Iterable[str] = ()
+    folder: Path,
+    sk_conf: dict[str, Any],
+    pyfunc_conf: dict[str, Any],
+    *,
+    trusted: Iterable[str] = (),
+    package_trusted: bool = False,
 ) -> Any:
     """Load a scanned sklearn model file (skops, pickle or cloudpickle)."""
     file_name = sk_conf.get("pickled_model") or pyfunc_conf.get("model_path") or pyfunc_conf.get("data")
@@ -98,7 +103,7 @@ def load(
         raise InvalidModelError(f"the sklearn model file {file_name} is missing from {folder}")
     fmt = str(sk_conf.get("serialization_format") or "pickle")
     if fmt == "skops":
-        return load_skops(path, trusted=trusted)
+        return load_skops(path, trusted=trusted, package_trusted=package_trusted)
     with path.open("rb") as fh:
         if fmt == "cloudpickle":
             import cloudpickle
@@ -107,7 +112,7 @@ def load(
         return pickle.load(fh)  # noqa: S301 - scanned by flavors.load_model before we get here
 
 
-def load_skops(path: Path, *, trusted: Iterable[str] = ()) -> Any:
+def load_skops(path: Path, *, trusted: Iterable[str] = (), package_trusted: bool = False) -> Any:
     """Load a skops file trusting exactly the types modelpack's scan vetted.
 
     skops refuses every type not passed as ``trusted``; the scan judged each type in the file's
@@ -119,7 +124,7 @@ def load_skops(path: Path, *, trusted: Iterable[str] = ()) -> Any:
     from modelpack import safety
 
     scan = safety.scan_file(path, trusted=trusted)
-    if not scan.ok:
+    if not scan.ok and not package_trusted:
         from modelpack.errors import UnsafeModelError
 
         names = sorted({f.global_name for f in scan.findings})
