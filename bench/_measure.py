@@ -164,7 +164,7 @@ def measure_interleaved(
 
 
 def measure(
-    argv: Sequence[str | Path],
+    argv: Command | Sequence[str | Path],
     *,
     runs: int,
     warmup: int = 1,
@@ -174,9 +174,10 @@ def measure(
 ) -> Measurement:
     """Measure one command: ``warmup`` untimed runs, then ``runs`` timed ones.
 
-    ``before_each(i)`` runs before every run (warm-up included), outside the timing.
+    ``argv`` is a Command, or an argument list completed by ``env`` and ``before_each(i)``
+    (which runs before every run, warm-up included, outside the timing).
     """
-    command = Command(argv, env=env, before_each=before_each)
+    command = argv if isinstance(argv, Command) else Command(argv, env=env, before_each=before_each)
     return measure_interleaved({"": command}, runs=runs, warmup=warmup, cwd=cwd)[""]
 
 
