@@ -322,7 +322,7 @@ def git_commit() -> str:
 # --- assembly ---------------------------------------------------------------------------------
 
 
-def render(results: Sequence[AreaResult], *, is_quick: bool, started: dt.datetime) -> str:
+def render(results: Sequence[AreaResult], *, is_quick: bool, started: dt.datetime, commit: str) -> str:
     table = lines_of(results)
     mlflow_facts = mlflow_side()
     lines = [
@@ -335,7 +335,7 @@ def render(results: Sequence[AreaResult], *, is_quick: bool, started: dt.datetim
     if is_quick:
         lines += ["**Quick smoke run (BENCH_QUICK=1): too few runs to quote.**", ""]
     lines += [
-        f"- Date: {started.strftime('%Y-%m-%d %H:%M UTC')}; commit {git_commit()}",
+        f"- Date: {started.strftime('%Y-%m-%d %H:%M UTC')}; commit {commit}",
         f"- Machine: {os.cpu_count()} cores ({cpu_model()}), {memory_gib()} memory, "
         f"{platform.system()} {platform.release()}",
         f"- modelpack side: Python {platform.python_version()}; "
@@ -403,8 +403,8 @@ def outcome(line: Line) -> str:
 def relation(ratio: float, ref: Ref) -> str:
     ref_time = f" ({seconds_text(ref.median_s)})" if ref.median_s is not None else ""
     if ratio < 1:
-        return f"{1 / ratio:.2g}× faster than {ref.label}{ref_time}"
-    return f"{ratio:.2g}× the time of {ref.label}{ref_time}"
+        return f"{1 / ratio:.3g}× faster than {ref.label}{ref_time}"
+    return f"{ratio:.3g}× the time of {ref.label}{ref_time}"
 
 
 def headline(results: Sequence[AreaResult], *, started: dt.datetime) -> str:
@@ -454,6 +454,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ[ENV_QUICK] = "1"
     is_quick = quick()
     started = dt.datetime.now(dt.timezone.utc)
+    commit = git_commit()  # before the scripts rewrite the tracked result files
     results = [run_area(script) for script in discover(args.only)]
     if is_quick:
         doc = QUICK_DOC
@@ -462,7 +463,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         doc = DOC
     doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text(render(results, is_quick=is_quick, started=started))
+    doc.write_text(render(results, is_quick=is_quick, started=started, commit=commit))
     print(f"bench: wrote {doc.relative_to(ROOT)}")
     if doc == DOC and not any(r.error for r in results):
         if update_readme(headline(results, started=started)):
