@@ -163,8 +163,20 @@ def measure_interleaved(
     return {name: Measurement(times[name], peaks[name]) for name in commands}
 
 
-def measure(command: Command, *, runs: int, warmup: int = 1, cwd: Path | None = None) -> Measurement:
-    """Measure one command: ``warmup`` untimed runs, then ``runs`` timed ones."""
+def measure(
+    argv: Sequence[str | Path],
+    *,
+    runs: int,
+    warmup: int = 1,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    before_each: Callable[[int], None] | None = None,
+) -> Measurement:
+    """Measure one command: ``warmup`` untimed runs, then ``runs`` timed ones.
+
+    ``before_each(i)`` runs before every run (warm-up included), outside the timing.
+    """
+    command = Command(argv, env=env, before_each=before_each)
     return measure_interleaved({"": command}, runs=runs, warmup=warmup, cwd=cwd)[""]
 
 

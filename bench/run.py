@@ -40,6 +40,11 @@ HEADLINE_END = "<!-- bench-headline:end -->"
 REQUIRED_KEYS = ("name", "command", "median_s", "peak_mb", "reference", "ratio", "goal")
 LIBRARIES = ("modelpack", "typer", "rich", "pyyaml", "numpy", "pandas", "scikit-learn", "pyarrow", "skops")
 MLFLOW_LIBRARIES = ("mlflow", "scikit-learn", "pandas", "numpy")
+# Scripts that take their smoke-run sizes as options rather than from BENCH_QUICK.
+QUICK_ARGS: dict[str, list[str]] = {
+    "registry": ["--quick"],
+    "schema": ["--rows", "50000", "--repeat", "1", "--big-factor", "2"],
+}
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,8 @@ def run_area(script: Path) -> AreaResult:
     print(f"bench: {area} ...", flush=True)
     start = time.perf_counter()
     with log.open("w") as out:
-        proc = subprocess.run([sys.executable, str(script)], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        argv = [sys.executable, str(script), *(QUICK_ARGS.get(area, []) if quick() else [])]
+        proc = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
     seconds = time.perf_counter() - start
     error = None
     rows: list[dict[str, Any]] = []
@@ -103,6 +109,10 @@ def check_rows(data: Any) -> list[dict[str, Any]]:
 def seconds_text(value: float | None) -> str:
     if value is None:
         return "—"
+    if value < 0.001:
+        return f"{value * 1e6:.0f} µs"
+    if value < 0.01:
+        return f"{value * 1000:.1f} ms"
     if value < 1:
         return f"{value * 1000:.0f} ms"
     return f"{value:.2f} s"
@@ -112,12 +122,8 @@ def mb_text(value: float | None) -> str:
     return "—" if value is None else f"{value:.0f} MB"
 
 
-def ratio_text(value: float | None) -> str:
-    if value is None:
-        return "—"
-    if value < 1:
-        return f"{value:.2g}× ({1 / value:.2g}× faster)"
-    return f"{value:.2g}×"
+def ratio_text(value: float) -> str:
+    return f"{value:.3g}×"
 
 
 def as_list(value: Any) -> list[Any]:
@@ -132,61 +138,128 @@ def cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def goal_status(row: Mapping[str, Any]) -> str:
-    met = row.get("goal_met")
-    if row.get("goal") == "reference":
-        return ""
-    if met is None:
-        met = judge_goal(str(row.get("goal", "")), row)
-    return {True: "met", False: "**not met**", None: "—"}[met]
+@dataclass(frozen=True)
+class Ref:
+    label: str
+    median_s: float | None
+
+
+@dataclass(frozen=True)
+class Line:
+    """A row in one shape, whichever of the accepted shapes its script wrote."""
+
+    area: str
+    name: str
+    command: str
+    median_s: float | None
+    peak_mb: float | None
+    runs: int | None
+    refs: list[Ref]
+    ratios: list[float]
+    goal: str
+    goal_met: bool | None
+    is_reference: bool
+    headline: bool
+    note: str | None
+
+
+def normalize(area: str, row: Mapping[str, Any], by_name: Mapping[str, Mapping[str, Any]]) -> Line:
+    """Accept the row shapes the scripts write.
+
+    ``reference`` is another row's name (or a list of names), free text, or a number of seconds
+    described by ``reference_command``; ``goal`` is text, or a number meaning ``ratio <= goal``;
+    ``met`` is accepted for ``goal_met``.
+    """
+    refs = []
+    raw_ref = row.get("reference")
+    if isinstance(raw_ref, int | float) and not isinstance(raw_ref, bool):
+        refs.append(Ref(str(row.get("reference_command") or "reference"), float(raw_ref)))
+    else:
+        for ref in as_list(raw_ref):
+            found = by_name.get(str(ref))
+            refs.append(Ref(str(ref), found.get("median_s") if found else None))
+    ratios = [float(r) for r in as_list(row.get("ratio")) if isinstance(r, int | float)]
+    goal_raw = row.get("goal")
+    met = row.get("goal_met", row.get("met"))
+    is_reference = goal_raw in ("reference", "floor")
+    if isinstance(goal_raw, int | float) and not isinstance(goal_raw, bool):
+        goal = f"ratio ≤ {goal_raw:g}"
+        if met is None and ratios:
+            met = ratios[0] <= float(goal_raw)
+    else:
+        goal = "" if goal_raw is None else str(goal_raw)
+        if met is None and not is_reference:
+            met = judge_goal(goal, row.get("median_s"), ratios)
+    return Line(
+        area=area,
+        name=str(row["name"]),
+        command=str(row["command"]),
+        median_s=row.get("median_s"),
+        peak_mb=row.get("peak_mb"),
+        runs=row.get("runs"),
+        refs=refs,
+        ratios=ratios,
+        goal=goal,
+        goal_met=None if is_reference else met,
+        is_reference=is_reference,
+        headline=bool(row.get("headline")),
+        note=row.get("note") or None,
+    )
 
 
 _GOAL_RE = re.compile(r"^\s*(?:(ratio)\s*)?(<=|<|≤)\s*([\d.]+)\s*(ms|s|x|×)?\s*$")
 
 
-def judge_goal(goal: str, row: Mapping[str, Any]) -> bool | None:
-    """Check simple goals other scripts may state as text: ``< 150 ms``, ``≤ 2 s``, ``ratio < 1``."""
+def judge_goal(goal: str, median_s: float | None, ratios: Sequence[float]) -> bool | None:
+    """Check simple goals stated as text: ``< 150 ms``, ``≤ 2 s``, ``ratio < 1``; else None."""
     match = _GOAL_RE.match(goal)
     if not match:
         return None
     is_ratio, op, number, unit = match.groups()
     limit = float(number)
     if is_ratio or unit in ("x", "×"):
-        ratios = [r for r in as_list(row.get("ratio")) if isinstance(r, int | float)]
         if not ratios:
             return None
-        value = float(ratios[0])
+        value = ratios[0]
     else:
-        if row.get("median_s") is None:
+        if median_s is None:
             return None
-        value = float(row["median_s"]) * (1000 if unit == "ms" else 1)
+        value = median_s * (1000 if unit == "ms" else 1)
     return value < limit if op == "<" else value <= limit
 
 
-def reference_text(row: Mapping[str, Any], by_name: Mapping[str, Mapping[str, Any]]) -> str:
-    parts = []
-    for ref in as_list(row.get("reference")):
-        found = by_name.get(str(ref))
-        parts.append(f"{ref} ({seconds_text(found['median_s'])})" if found else str(ref))
+def status_text(line: Line) -> str:
+    if line.is_reference:
+        return ""
+    return {True: "met", False: "**not met**", None: "—"}[line.goal_met]
+
+
+def reference_text(line: Line) -> str:
+    parts = [
+        f"{r.label} ({seconds_text(r.median_s)})" if r.median_s is not None else r.label for r in line.refs
+    ]
     return "; ".join(parts) or "—"
 
 
-def ratios_text(row: Mapping[str, Any]) -> str:
-    ratios = as_list(row.get("ratio"))
-    refs = as_list(row.get("reference"))
-    if not ratios:
-        return "—"
+def ratios_text(line: Line) -> str:
     parts = []
-    for i, ratio in enumerate(ratios):
-        text = ratio_text(float(ratio)) if isinstance(ratio, int | float) else str(ratio)
-        parts.append(f"{text} vs {refs[i]}" if len(ratios) > 1 and i < len(refs) else text)
-    return "; ".join(parts)
+    for i, ratio in enumerate(line.ratios):
+        text = ratio_text(ratio)
+        parts.append(
+            f"{text} vs {line.refs[i].label}" if len(line.ratios) > 1 and i < len(line.refs) else text
+        )
+    return "; ".join(parts) or "—"
 
 
-def median_text(row: Mapping[str, Any]) -> str:
-    text = seconds_text(row.get("median_s"))
-    runs = row.get("runs")
-    return f"{text} (n={runs})" if runs else text
+def median_text(line: Line) -> str:
+    text = seconds_text(line.median_s)
+    return f"{text} (n={line.runs})" if line.runs and line.median_s is not None else text
+
+
+def lines_of(results: Sequence[AreaResult]) -> list[Line]:
+    rows = [(r.area, row) for r in results for row in r.rows]
+    by_name = {row["name"]: row for _, row in rows}
+    return [normalize(area, row, by_name) for area, row in rows]
 
 
 # --- machine facts ----------------------------------------------------------------------------
@@ -250,8 +323,7 @@ def git_commit() -> str:
 
 
 def render(results: Sequence[AreaResult], *, is_quick: bool, started: dt.datetime) -> str:
-    rows = [(r.area, row) for r in results for row in r.rows]
-    by_name = {row["name"]: row for _, row in rows}
+    table = lines_of(results)
     mlflow_facts = mlflow_side()
     lines = [
         "# Benchmarks",
@@ -264,52 +336,46 @@ def render(results: Sequence[AreaResult], *, is_quick: bool, started: dt.datetim
         lines += ["**Quick smoke run (BENCH_QUICK=1): too few runs to quote.**", ""]
     lines += [
         f"- Date: {started.strftime('%Y-%m-%d %H:%M UTC')}; commit {git_commit()}",
-        f"- Machine: {os.cpu_count()} cores ({cpu_model()}), {memory_gib()} memory, {platform.system()} {platform.release()}",
+        f"- Machine: {os.cpu_count()} cores ({cpu_model()}), {memory_gib()} memory, "
+        f"{platform.system()} {platform.release()}",
         f"- modelpack side: Python {platform.python_version()}; "
         + ", ".join(f"{d} {version_of(d)}" for d in LIBRARIES),
         "- MLflow side (references): " + ", ".join(f"{k} {v}" for k, v in mlflow_facts.items()),
-        "- Median: the median wall time of n runs of a real process (after one unmeasured warm-up run for",
-        "  start-up rows; page cache warm). Peak memory: the highest maximum resident set size of the",
-        "  process and its children over those runs (`os.wait4`). Ratio: this row's median over the",
-        "  reference's median, both measured in this run; below 1 means faster than the reference.",
+        "- Median: the median wall time of n runs of a real process (start-up rows after one",
+        "  unmeasured warm-up run; page cache warm). Peak memory: the highest maximum resident set",
+        "  size of the process and its children over those runs (`os.wait4`). Ratio: this row's",
+        "  median over the reference's, both measured in this run (below 1: faster), unless the row",
+        "  says otherwise: a speed-up row gives the reference's time over ours, a memory row the ratio",
+        "  of peak memory.",
         "- MLflow runs with telemetry off (`MLFLOW_DISABLE_TELEMETRY=true`), its best case.",
         "- The machine may be shared with other work, which moves absolute times between runs; the",
-        "  ratios, taken from measurements interleaved in one run, move much less.",
+        "  ratios, from measurements taken close together in one run, move much less.",
         "- Each command runs from the repository root once `make bench` has generated its inputs",
-        "  under `bench/data/` (git-ignored).",
+        "  under `bench/data/` (git-ignored). Each area's script documents its own rows at its top.",
         "",
         "| area | benchmark | median | peak memory | reference | ratio | goal | goal met | command |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for area, row in rows:
-        name = str(row["name"]) + (f" — {row['note']}" if row.get("note") else "")
-        lines.append(
-            "| "
-            + " | ".join(
-                cell(x)
-                for x in (
-                    area,
-                    name,
-                    median_text(row),
-                    mb_text(row.get("peak_mb")),
-                    reference_text(row, by_name),
-                    ratios_text(row),
-                    str(row.get("goal") or "—"),
-                    goal_status(row),
-                    f"`{row['command']}`",
-                )
-            )
-            + " |"
+    for line in table:
+        name = line.name + (f" — {line.note}" if line.note else "")
+        cells = (
+            line.area,
+            name,
+            median_text(line),
+            mb_text(line.peak_mb),
+            reference_text(line),
+            ratios_text(line),
+            line.goal or "—",
+            status_text(line),
+            f"`{line.command}`",
         )
+        lines.append("| " + " | ".join(cell(c) for c in cells) + " |")
     failed = [r for r in results if r.error]
     if failed:
         lines += ["", "## Failed benchmark scripts", ""]
         lines += [f"- `{r.script.relative_to(ROOT)}`: {cell(r.error or '')}" for r in failed]
-    unmet = [(a, row) for a, row in rows if goal_status(row) == "**not met**"]
     lines += ["", "## Goals not met", ""]
-    lines += [
-        f"- {row['name']}: {seconds_text(row.get('median_s'))}, goal {row['goal']}" for _, row in unmet
-    ] or ["- none"]
+    lines += [f"- {line.area}: {outcome(line)}" for line in table if line.goal_met is False] or ["- none"]
     lines += [
         "",
         "## Reproduce",
@@ -318,44 +384,51 @@ def render(results: Sequence[AreaResult], *, is_quick: bool, started: dt.datetim
         "make bench                 # full run: this file and the README headline",
         "BENCH_QUICK=1 make bench   # smoke run: bench/results/BENCHMARKS-quick.md only",
         f"{ENV_MLFLOW_PYTHON}=/path/to/python make bench   # another MLflow interpreter for the references",
+        "python bench/run.py --only cli   # one area: bench/results/BENCHMARKS-partial.md",
         "```",
         "",
     ]
     return "\n".join(lines)
 
 
-def relation(ratio: float, reference: str, ref_row: Mapping[str, Any] | None) -> str:
-    ref_time = f" ({seconds_text(ref_row['median_s'])})" if ref_row else ""
+def outcome(line: Line) -> str:
+    """``NAME: 317 ms (ratio 3.1×), goal ...``: what was measured against what was wanted."""
+    measured = [seconds_text(line.median_s)] if line.median_s is not None else []
+    if line.ratios:
+        against = f" vs {line.refs[0].label}" if line.refs else ""
+        measured.append(f"ratio {ratio_text(line.ratios[0])}{against}")
+    return f"{line.name}: {', '.join(measured) or 'not measured'} (goal {line.goal})"
+
+
+def relation(ratio: float, ref: Ref) -> str:
+    ref_time = f" ({seconds_text(ref.median_s)})" if ref.median_s is not None else ""
     if ratio < 1:
-        return f"{1 / ratio:.2g}× faster than {reference}{ref_time}"
-    return f"{ratio:.2g}× the time of {reference}{ref_time}"
+        return f"{1 / ratio:.2g}× faster than {ref.label}{ref_time}"
+    return f"{ratio:.2g}× the time of {ref.label}{ref_time}"
 
 
 def headline(results: Sequence[AreaResult], *, started: dt.datetime) -> str:
     """The README block: the headline rows and every goal not met, straight from the rows."""
-    rows = [row for r in results for row in r.rows]
-    by_name = {row["name"]: row for row in rows}
+    table = lines_of(results)
     out = [
         f"Measured {started.strftime('%Y-%m-%d')} on {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, MLflow {mlflow_side().get('mlflow', '?')} as the reference:",
         "",
     ]
-    for row in rows:
-        if not row.get("headline") or row.get("median_s") is None:
+    for line in table:
+        if not line.headline or line.median_s is None:
             continue
-        parts = [f"**{row['name']}**: {seconds_text(row['median_s'])}"]
-        for ref, ratio in zip(as_list(row.get("reference")), as_list(row.get("ratio")), strict=False):
-            parts.append(relation(float(ratio), str(ref), by_name.get(str(ref))))
-        parts.append(f"goal {row['goal']}: {goal_status(row).strip('*')}")
+        parts = [f"**{line.name}**: {seconds_text(line.median_s)}"]
+        parts += [relation(ratio, ref) for ref, ratio in zip(line.refs, line.ratios, strict=False)]
+        parts.append(f"goal {line.goal}: {status_text(line).strip('*')}")
         out.append("- " + "; ".join(parts) + ".")
-    for row in rows:
-        if goal_status(row) == "**not met**" and not row.get("headline"):
-            out.append(
-                f"- Not met: {row['name']} takes {seconds_text(row['median_s'])} (goal {row['goal']})."
-            )
-    not_measured = [row["name"] for row in rows if row.get("median_s") is None]
+    judged = [line for line in table if line.goal_met is not None]
+    met = sum(1 for line in judged if line.goal_met)
+    out.append(f"- Goals met: {met} of the {len(judged)} rows that have a checked goal.")
+    out += [f"- Not met: {outcome(line)}." for line in table if line.goal_met is False and not line.headline]
+    not_measured = [line.name for line in table if (line.note or "").startswith("not measured")]
     if not_measured:
-        out.append("- Not measured yet: " + ", ".join(not_measured) + ".")
+        out.append("- Not measured: " + ", ".join(not_measured) + ".")
     return "\n".join(out)
 
 

@@ -48,7 +48,6 @@ CASES = [
     PackCase("custom-csv", CUSTOM, "wifi/sample.csv", "modelpack", exact=False),
 ]
 SKLEARN_CASES = [c for c in CASES if c.flavor == "sklearn"]
-SIGNATURE_CASES = CASES
 # `mlflow models predict` costs ~5 s a call: one sklearn folder and the generic flavor.
 SERVED_CASES = [c for c in CASES if c.id in ("wifi-csv", "custom-csv")]
 
@@ -155,7 +154,7 @@ def test_mlflow_sklearn_loads_the_estimator(packed_sklearn: Packed, sample_model
     _assert_same_predictions(estimator.predict(data), original.predict(data), exact=packed_sklearn.case.exact)
 
 
-@pytest.mark.parametrize("case", SIGNATURE_CASES)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_signature_equals_mlflow_inference(
     case: PackCase, packed_folders: dict[str, Packed], sample_models: SampleModels
 ):
