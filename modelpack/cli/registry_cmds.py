@@ -242,6 +242,17 @@ def promote(
         str | None,
         typer.Option("--remove-alias", help="Remove this alias (it must point at the version)."),
     ] = None,
+    require_compatible: Annotated[
+        bool,
+        typer.Option(
+            "--require-compatible",
+            help="Refuse (exit 3) when the signature would break callers of the version now in the stage.",
+        ),
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="With --require-compatible: promote anyway; the event log records it."),
+    ] = False,
     json_output: JsonFlag = False,
     home: _run.HomeOption = None,
 ) -> None:
@@ -249,6 +260,7 @@ def promote(
 
     The stored version's integrity is verified first. By default the version previously in
     Staging or Production moves to Archived; --keep-existing keeps both (MLflow's default).
+    --require-compatible refuses a version whose signature breaks the one now in the stage.
     """
 
     def action() -> PromoteResult:
@@ -261,6 +273,8 @@ def promote(
             archive_existing=not keep_existing,
             alias=alias,
             remove_alias=remove_alias,
+            require_compatible=require_compatible,
+            force=force,
         )
 
     def human(result: PromoteResult) -> None:

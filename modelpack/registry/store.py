@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from modelpack import __version__
 from modelpack.errors import (
     ConflictError,
+    IncompatibleSignatureError,
     InputFileError,
     InvalidModelError,
     ModelpackError,
@@ -729,8 +730,14 @@ class FileRegistry:
         archive_existing: bool = True,
         alias: str | None = None,
         remove_alias: str | None = None,
+        require_compatible: bool = False,
+        force: bool = False,
     ) -> PromoteResult:
         """Move a version to a stage and/or set or remove an alias.
+
+        With ``require_compatible``, a version whose signature would break the callers of the
+        version now in the target stage is refused (``modelpack.compat`` rules); ``force``
+        promotes it anyway and the event log records that it was forced and what breaks.
 
         The stored version's integrity is re-verified first. By default the versions that held
         the target stage (Staging or Production) move to Archived; ``archive_existing=False``
@@ -742,6 +749,7 @@ class FileRegistry:
             NotFoundError: no such model, version, or alias to remove (exit 4).
             InvalidModelError: the stored files fail their integrity check (exit 3).
             ConflictError: the alias to remove points at another version, or lock timeout.
+            IncompatibleSignatureError: ``require_compatible`` and the signature breaks (exit 3).
         """
         validate_name(name)
         target_stage = parse_stage(stage.value if isinstance(stage, Stage) else stage) if stage else None
@@ -767,6 +775,9 @@ class FileRegistry:
             state = self.state(name)
             if version in state.deleted or not self.layout.version_file(name, version).is_file():
                 raise NotFoundError(f"model {name!r} has no version {version} (deleted meanwhile)")
+            gate: dict[str, Any] = {}
+            if require_compatible and target_stage in ACTIVE_STAGES:
+                gate = self._compatibility_gate(name, version, state, target_stage, force=force)
             return self._change_state(
                 name,
                 version,
@@ -775,7 +786,45 @@ class FileRegistry:
                 archive_existing=archive_existing,
                 alias=alias,
                 remove_alias=remove_alias,
+                gate=gate,
             )
+
+    def _compatibility_gate(
+        self, name: str, version: int, state: ModelState, stage: Stage, *, force: bool
+    ) -> dict[str, Any]:
+        """Compare ``version`` with the version(s) now in ``stage``; refuse a breaking change.
+
+        Returns the facts the stage-change event records (empty when nothing breaks). Caller
+        holds the model lock, so the holder cannot change underneath.
+        """
+        from modelpack.compat import BREAKING, compare_signatures
+        from modelpack.differ import load_signature
+        from modelpack.mlmodel import read_mlmodel
+
+        holders = [v for v, s in sorted(state.stages.items()) if s == stage.value and v != version]
+        candidate = load_signature(
+            read_mlmodel(self.layout.version_model(name, version)), f"{name} v{version}"
+        )
+        breaking: list[dict[str, Any]] = []
+        for holder in holders:
+            current = load_signature(
+                read_mlmodel(self.layout.version_model(name, holder)), f"{name} v{holder}"
+            )
+            breaking += [
+                {"against": holder, **c.to_dict()}
+                for c in compare_signatures(current, candidate)
+                if c.severity == BREAKING
+            ]
+        if not breaking:
+            return {}
+        summary = "; ".join(f"v{b['against']}: {b['message']}" for b in breaking)
+        if not force:
+            raise IncompatibleSignatureError(
+                f"{name} v{version} would break callers of {stage.value}: {summary}",
+                changes=breaking,
+                hint="fix the signature, or pass --force to promote anyway (the event log records it)",
+            )
+        return {"forced": True, "breaking": [b["message"] for b in breaking]}
 
     def _change_state(
         self,
@@ -787,6 +836,7 @@ class FileRegistry:
         archive_existing: bool,
         alias: str | None,
         remove_alias: str | None = None,
+        gate: dict[str, Any] | None = None,
     ) -> PromoteResult:
         """Compute and commit a stage/alias change. Caller holds the model lock."""
         now = utc_now()
@@ -811,6 +861,7 @@ class FileRegistry:
                         to=stage.value,
                         **{"from": previous_stage},
                         reason="promoted",
+                        **(gate or {}),
                     )
                 )
             if archive_existing and stage in ACTIVE_STAGES:
