@@ -62,7 +62,7 @@ def _registry(home: Path | None, *, progress: bool = False) -> FileRegistry:
     kwargs: dict[str, Any] = {"faults": Faults(os.environ.get(ENV_TEST_CRASH_AT) or None)}
     if reporter is not None:
         kwargs["reporter"] = reporter
-    return FileRegistry(resolve_home(str(home) if home else None), **kwargs)
+    return FileRegistry(resolve_home(home), **kwargs)
 
 
 def _format_value(value: Any) -> str:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelpack import __version__
+from modelpack._fs import fsync_path
 from modelpack.errors import (
     ConflictError,
     IncompatibleSignatureError,
@@ -43,7 +44,6 @@ from modelpack.registry._io import (
     corrupt,
     dumps,
     file_size,
-    fsync_dir,
     read_json,
     write_file,
 )
@@ -641,7 +641,7 @@ class FileRegistry:
                 self._faults.point("register.event_written")
                 os.rename(staged, target)
                 if self.durable:
-                    fsync_dir(target.parent)
+                    fsync_path(target.parent)
             except BaseException:
                 with contextlib.suppress(OSError):
                     if not target.exists():
@@ -698,7 +698,7 @@ class FileRegistry:
         self._faults.point("register.event_written")
         os.rename(root, self.layout.model(name))
         if self.durable:
-            fsync_dir(self.layout.models)
+            fsync_path(self.layout.models)
         self._faults.point("register.committed")
         return self._record(name, 1, state, facts)
 
@@ -707,7 +707,7 @@ class FileRegistry:
         if not self.durable:
             return
         for dirpath, _dirnames, _files in os.walk(root):
-            fsync_dir(Path(dirpath))
+            fsync_path(Path(dirpath))
 
     def _finish(self, pending: Journal, notes: list[str]) -> None:
         """Roll a committed operation forward; on failure leave the journal for the next writer."""
