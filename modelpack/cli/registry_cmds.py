@@ -96,6 +96,20 @@ def _print_field(field: str, rows: list[dict[str, Any]]) -> None:
         render.plain(_format_value(row.get(field)))
 
 
+def _columns(headers: list[str], rows: list[list[Any]]) -> None:
+    """An aligned plain-text table, written in one go.
+
+    Registry listings grow with the registry (a model may have thousands of versions), and a
+    rich Table costs about half a millisecond per row; aligned columns cost microseconds, stay
+    on one line per row (easy to grep and to read in CI logs) and need no terminal.
+    """
+    cells = [[_format_value(v) for v in row] for row in rows]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    render.plain("\n".join(lines))
+
+
 def _short(digest: str) -> str:
     return digest.split(":", 1)[-1][:12]
 
@@ -318,7 +332,7 @@ def list_cmd(
             elif not result.models:
                 render.summary_line("no models registered")
             else:
-                render.table(
+                _columns(
                     ["name", "latest", "versions", "stages", "aliases", "updated"],
                     [
                         [
@@ -336,7 +350,7 @@ def list_cmd(
             if field is not None:
                 _print_field(field, result.rows())
                 return
-            render.table(
+            _columns(
                 ["version", "stage", "aliases", "created", "digest", "size", "source"],
                 [
                     [
@@ -350,7 +364,6 @@ def list_cmd(
                     ]
                     for v in result.versions
                 ],
-                title=result.name,
             )
         else:
             if field is not None:
@@ -409,10 +422,9 @@ def history(
         if field is not None:
             _print_field(field, result.rows())
             return
-        render.table(
+        _columns(
             ["time", "event", "version", "detail", "by"],
             [[e.get("time"), e.get("event"), e.get("version"), _detail(e), _by(e)] for e in result.events],
-            title=result.name,
         )
 
     _run.run("history", json_output, action, human)

@@ -21,7 +21,7 @@ import secrets
 import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelpack import __version__
 from modelpack.errors import (
@@ -75,6 +75,9 @@ from modelpack.registry.records import (
     registry_error,
 )
 from modelpack.uri import ModelUri, is_model_uri, parse_model_uri
+
+if TYPE_CHECKING:
+    from modelpack.registry.doctor import DoctorReport
 
 _LIST_MAX = 20
 
@@ -978,18 +981,19 @@ class FileRegistry:
             )
         return DeleteResult(name=name, version=version, stage=stage, removed_aliases=aliases)
 
-    # ------------------------------------------------------------------ gc
+    # ------------------------------------------------------------------ maintenance
 
     def recover_all(self) -> list[str]:
         """Finish or undo every interrupted operation. Caller holds the registry lock exclusively."""
         notes = []
-        for name in self._model_dirs():
+        for name in self.model_dirs():
             note = journal.recover(self.layout, name, durable=self.durable)
             if note:
                 notes.append(note)
         return notes
 
-    def _model_dirs(self) -> list[str]:
+    def model_dirs(self) -> list[str]:
+        """Every folder under models/ with a valid name (including ones doctor must repair)."""
         try:
             entries = [e.name for e in os.scandir(self.layout.models)]
         except FileNotFoundError:
@@ -1002,80 +1006,16 @@ class FileRegistry:
                     out.append(entry)
         return out
 
-    def referenced_blobs(self) -> set[str]:
-        """sha256 of every file of every stored version folder (what gc must keep).
-
-        Raises:
-            RegistryError: a version's manifest is unreadable, so references are uncertain.
-        """
-        referenced: set[str] = set()
-        for name in self._model_dirs():
-            for version in index.version_numbers(self.layout, name):
-                folder = self.layout.version_model(name, version)
-                if not folder.is_dir():
-                    continue
-                try:
-                    manifest = read_manifest(folder)
-                except InvalidModelError as exc:
-                    raise RegistryError(
-                        f"cannot tell which blobs {name} v{version} uses: {exc.message}",
-                        hint="run 'modelpack doctor'; gc removed nothing",
-                        path=str(folder),
-                    ) from exc
-                if manifest is None:
-                    raise RegistryError(
-                        f"cannot tell which blobs {name} v{version} uses: its manifest is missing",
-                        hint="run 'modelpack doctor'; gc removed nothing",
-                        path=str(folder),
-                    )
-                referenced.update(f.sha256 for f in manifest.files)
-        return referenced
-
     def gc(self, *, dry_run: bool = False) -> GcResult:
         """Remove blobs no stored version uses, and staging left by dead processes.
 
-        Holds the registry lock exclusively, so it waits for running writers and blocks new
-        ones while it runs.
+        Holds the registry lock exclusively (see ``modelpack.registry.gc``).
         """
-        from modelpack.registry.blobs import is_blob_name, iter_blobs
+        from modelpack.registry.gc import collect_garbage
 
-        self._check_format()
-        if not self.home.is_dir():
-            return GcResult(0, 0, 0, 0, dry_run)
-        self._ensure_home()
-        removed = freed = kept = 0
-        with self._guard("collect garbage"), self._registry_lock(exclusive=True):
-            self._faults.point("gc.locked")
-            if not dry_run:
-                self.recover_all()
-            referenced = self.referenced_blobs()
-            for blob in iter_blobs(self.layout):
-                if is_blob_name(blob.name) and blob.name in referenced:
-                    kept += 1
-                    continue
-                with contextlib.suppress(FileNotFoundError):
-                    size = blob.lstat().st_size
-                    if not dry_run:
-                        if blob.is_dir() and not blob.is_symlink():
-                            shutil.rmtree(blob)
-                        else:
-                            blob.unlink()
-                        self._faults.point("gc.blob_removed")
-                    removed += 1
-                    freed += size
-            if not dry_run:
-                for shard in self.layout.blobs.iterdir():
-                    with contextlib.suppress(OSError):
-                        shard.rmdir()  # only succeeds when empty
-            removed_temp = 0
-            with contextlib.suppress(FileNotFoundError):
-                for entry in [e.name for e in os.scandir(self.layout.tmp)]:
-                    removed_temp += 1
-                    if not dry_run:
-                        journal.remove_tree(self.layout.tmp / entry)
-        return GcResult(removed, freed, kept, removed_temp, dry_run)
+        return collect_garbage(self, dry_run=dry_run)
 
-    def doctor(self, *, repair: bool = False) -> Any:
+    def doctor(self, *, repair: bool = False) -> DoctorReport:
         """Verify every stored file and metadata document; see ``modelpack.registry.doctor``."""
         from modelpack.registry.doctor import run_doctor
 
