@@ -290,10 +290,21 @@ def _kill_after(proc: subprocess.Popen[str], delay: float) -> None:
     proc.communicate()
 
 
+def _duration(*args: str) -> float:
+    start = time.perf_counter()
+    proc = run_cli(*args)
+    assert proc.returncode == 0, proc.stderr
+    return time.perf_counter() - start
+
+
 def test_random_sigkills_during_register_and_promote(tmp_path: Path, _isolate: Path) -> None:
     rng = random.Random(int(os.environ.get("MODELPACK_TEST_SEED", "1234")))
     registry = FileRegistry(_isolate)
-    registry.register(make_model(tmp_path / "base", seed=0), name="m")
+    # Calibrate on this machine, so that most kills land while the operation is running.
+    register_time = _duration(
+        "register", str(make_model(tmp_path / "base", seed=0, payload=os.urandom(8 << 20))), "--name", "m"
+    )
+    promote_time = _duration("promote", "m", "1", "--stage", "Staging")
     killed = finished = 0
     for i in range(40):
         if i % 3 == 2:
@@ -302,10 +313,12 @@ def test_random_sigkills_during_register_and_promote(tmp_path: Path, _isolate: P
             proc = start_cli(
                 "promote", "m", version, "--stage", rng.choice(["Production", "Staging"]), "--alias", "a"
             )
+            budget = promote_time
         else:
             folder = make_model(tmp_path / f"r{i}", seed=i + 1, payload=os.urandom(rng.randint(1, 8) << 20))
             proc = start_cli("register", str(folder), "--name", "m")
-        _kill_after(proc, rng.uniform(0.05, 0.9))
+            budget = register_time
+        _kill_after(proc, rng.uniform(0.1, 1.3) * budget)
         if proc.returncode == -signal.SIGKILL:
             killed += 1
         else:
