@@ -3,12 +3,17 @@
 Each body is one call into ``modelpack.registry`` through the ``_run`` funnel. ``--field NAME``
 prints just that value (one line per row) for shell capture, e.g.
 ``v=$(modelpack register ./model --name iris --field version)``.
+
+Results are printed as plain text (aligned columns, summary lines) rather than through rich:
+these commands run in loops and CI steps, where importing and laying out rich costs more than
+the registry work itself; errors and warnings still go through ``render`` on stderr.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
@@ -61,7 +66,8 @@ def _registry(home: Path | None, *, progress: bool = False) -> FileRegistry:
     from modelpack.registry import FileRegistry
     from modelpack.registry.faults import Faults
 
-    reporter: Any = render.StderrReporter(progress) if progress else None
+    # Progress only draws on a terminal; checking first keeps rich unimported otherwise.
+    reporter: Any = render.StderrReporter(True) if progress and sys.stderr.isatty() else None
     kwargs: dict[str, Any] = {"faults": Faults(os.environ.get(ENV_TEST_CRASH_AT) or None)}
     if reporter is not None:
         kwargs["reporter"] = reporter
@@ -204,17 +210,17 @@ def register(
             return
         v = result.version
         if result.already_registered:
-            render.summary_line(
+            render.plain(
                 f"{v.name} v{v.version} already holds this content (sha256:{_short(v.digest)}); "
                 "no new version registered (--allow-duplicate forces one)"
             )
         else:
-            render.summary_line(
+            render.plain(
                 f"registered {v.name} v{v.version} (sha256:{_short(v.digest)}, {_size(v.size)}) "
                 f"from {v.source}"
             )
         if alias is not None:
-            render.summary_line(f"alias {alias} -> {v.name} v{v.version}")
+            render.plain(f"alias {alias} -> {v.name} v{v.version}")
 
     _run.run("register", json_output, action, human)
 
@@ -269,7 +275,7 @@ def promote(
     def human(result: PromoteResult) -> None:
         v = result.version
         if not result.changed:
-            render.summary_line(f"{v.name} v{v.version} is already {v.stage}; nothing changed")
+            render.plain(f"{v.name} v{v.version} is already {v.stage}; nothing changed")
             return
         if stage is not None:
             if result.previous_stage == v.stage:
@@ -278,12 +284,12 @@ def promote(
                 line = f"{v.name} v{v.version}: {result.previous_stage} -> {v.stage}"
             if result.archived:
                 line += f"; archived {', '.join(f'v{n}' for n in result.archived)}"
-            render.summary_line(line)
+            render.plain(line)
         if result.alias_set is not None:
             was = f" (was v{result.alias_moved_from})" if result.alias_moved_from else ""
-            render.summary_line(f"alias {result.alias_set} -> {v.name} v{v.version}{was}")
+            render.plain(f"alias {result.alias_set} -> {v.name} v{v.version}{was}")
         if result.alias_removed is not None:
-            render.summary_line(f"removed alias {result.alias_removed} from {v.name} v{v.version}")
+            render.plain(f"removed alias {result.alias_removed} from {v.name} v{v.version}")
 
     _run.run("promote", json_output, action, human)
 
@@ -330,7 +336,7 @@ def list_cmd(
             if field is not None:
                 _print_field(field, result.rows())
             elif not result.models:
-                render.summary_line("no models registered")
+                render.plain("no models registered")
             else:
                 _columns(
                     ["name", "latest", "versions", "stages", "aliases", "updated"],
@@ -370,26 +376,27 @@ def list_cmd(
                 _print_field(field, [result.to_dict()])
                 return
             data = result.to_dict()
-            render.key_values(
-                [
-                    (key, _format_value(data.get(key)))
-                    for key in (
-                        "uri",
-                        "stage",
-                        "aliases",
-                        "created",
-                        "user",
-                        "host",
-                        "source",
-                        "digest",
-                        "size",
-                        "flavors",
-                        "description",
-                        "tags",
-                        "local_path",
-                    )
-                ],
-                title=f"{result.name} v{result.version}",
+            keys = (
+                "uri",
+                "stage",
+                "aliases",
+                "created",
+                "user",
+                "host",
+                "source",
+                "digest",
+                "size",
+                "flavors",
+                "description",
+                "tags",
+                "local_path",
+            )
+            width = max(len(k) for k in keys)
+            render.plain(
+                "\n".join(
+                    [f"{result.name} v{result.version}"]
+                    + [f"  {k.ljust(width)}  {_format_value(data.get(k))}".rstrip() for k in keys]
+                )
             )
 
     _run.run("list", json_output, action, human)
@@ -470,7 +477,7 @@ def delete(
 
     def human(result: DeleteResult) -> None:
         extra = f"; removed aliases {', '.join(result.removed_aliases)}" if result.removed_aliases else ""
-        render.summary_line(f"deleted {result.name} v{result.version} (was {result.stage}){extra}")
+        render.plain(f"deleted {result.name} v{result.version} (was {result.stage}){extra}")
 
     _run.run("delete", json_output, lambda: _registry(home).delete(name, version, force=force), human)
 
@@ -485,7 +492,7 @@ def gc(
 
     def human(result: GcResult) -> None:
         verb = "would remove" if result.dry_run else "removed"
-        render.summary_line(
+        render.plain(
             f"{verb} {result.removed_blobs} unreferenced blobs ({_size(result.freed_bytes)}) and "
             f"{result.removed_temp} staging leftovers; {result.kept_blobs} blobs in use"
         )
@@ -514,7 +521,7 @@ def doctor(
         open_warnings = sum(1 for f in report.findings if f.severity == "warning" and not f.repaired)
         repaired = sum(1 for f in report.findings if f.repaired)
         verdict = "consistent" if report.consistent else f"DAMAGED ({len(report.errors)} errors)"
-        render.summary_line(
+        render.plain(
             f"registry {verdict}: {report.models} models, {report.versions} versions, "
             f"{report.files_checked} files and {report.blobs_checked} blobs verified; "
             f"{open_warnings} warnings, {repaired} repaired"
