@@ -28,7 +28,7 @@ from modelpack.registry import FileRegistry
 from modelpack.registry import events as ev
 from modelpack.registry.faults import DELETE_PHASES, GC_PHASES, PROMOTE_PHASES, REGISTER_PHASES
 from tests.conftest import modelpack_cmd
-from tests.registry_helpers import make_model
+from tests.registry_models import make_model
 
 pytestmark = pytest.mark.slow
 

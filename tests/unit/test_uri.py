@@ -7,7 +7,7 @@ import pytest
 from modelpack.errors import NotFoundError, UsageError
 from modelpack.registry import FileRegistry
 from modelpack.uri import ModelUri, ResolvedTarget, is_model_uri, parse_model_uri, resolve_target
-from tests.registry_helpers import make_model
+from tests.registry_models import make_model
 
 
 @pytest.mark.parametrize(
