@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from modelpack.registry import FileRegistry
-from tests.registry_helpers import make_model
+from tests.registry_models import make_model
 
 HEAVY = {"numpy", "pandas", "scipy", "sklearn", "pyarrow", "jsonschema", "cloudpickle", "joblib", "skops"}
 

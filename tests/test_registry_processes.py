@@ -28,7 +28,7 @@ from modelpack.registry import FileRegistry
 from modelpack.registry import events as ev
 from modelpack.registry.faults import DELETE_PHASES, GC_PHASES, PROMOTE_PHASES, REGISTER_PHASES
 from tests.conftest import modelpack_cmd
-from tests.registry_helpers import make_model
+from tests.registry_models import make_model
 
 pytestmark = pytest.mark.slow
 
@@ -154,10 +154,10 @@ def test_concurrent_promotes_leave_one_version_per_stage(tmp_path: Path, _isolat
         registry.register(make_model(tmp_path / f"m{i}", seed=i), name="race")
     rng = random.Random(5)
     jobs = []
-    for _ in range(20):
-        # Each stage draws from its own versions: a version promoted from Staging to Production
-        # would legitimately leave Staging empty, which is not the race this test is about.
-        stage = rng.choice(["Production", "Staging"])
+    for i in range(20):
+        # Disjoint candidates per stage: moving a Production version to Staging would rightly
+        # leave Production empty, which is not the race this test is about.
+        stage = ["Production", "Staging"][i % 2]
         version = str(rng.randint(1, 4) if stage == "Production" else rng.randint(5, 8))
         jobs.append(start_cli("promote", "race", version, "--stage", stage, "--alias", stage.lower()))
     assert [p.wait(timeout=180) for p in jobs] == [0] * len(jobs), [p.stderr.read() for p in jobs if p.stderr]

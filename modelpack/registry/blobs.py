@@ -38,7 +38,7 @@ def is_blob_name(name: str) -> bool:
 
 
 @dataclass
-class IngestSession:
+class BlobIngest:
     """Blobs one operation has added (removed again if the operation fails)."""
 
     layout: Layout
@@ -201,14 +201,14 @@ class IngestSession:
         self.reporter.advance("storing model files", self.seen_bytes, self.total_bytes)
 
     def sync(self) -> None:
-        """Make every blob this session published durable (before anything refers to them)."""
+        """Make every blob this ingest published durable (before anything refers to them)."""
         if self.durable:
             for folder in sorted(self._dirs_to_sync):
                 fsync_path(folder)
         self._dirs_to_sync.clear()
 
     def discard(self) -> None:
-        """Remove the blobs this session created that nothing else has linked meanwhile.
+        """Remove the blobs this ingest created that nothing else has linked meanwhile.
 
         Called after the operation's own staged links are gone, so a link count of 1 means the
         blob store holds the only reference. A concurrent writer that loses the race finds the

@@ -47,7 +47,7 @@ from modelpack.registry._io import (
     read_json,
     write_file,
 )
-from modelpack.registry.blobs import BLOB_MODE, IngestSession
+from modelpack.registry.blobs import BLOB_MODE, BlobIngest
 from modelpack.registry.events import Actor, utc_now
 from modelpack.registry.faults import NO_FAULTS, Faults
 from modelpack.registry.journal import Journal
@@ -525,7 +525,7 @@ class FileRegistry:
             staged = work / "version"
             model_dir = staged / MODEL_DIR
             model_dir.mkdir(parents=True)
-            session = IngestSession(
+            ingest = BlobIngest(
                 layout=self.layout,
                 work=work,
                 durable=self.durable,
@@ -536,7 +536,7 @@ class FileRegistry:
             try:
                 report = IntegrityReport()
                 for entry in manifest.files:
-                    actual = session.store(src.folder / entry.path, entry.sha256, model_dir / entry.path)
+                    actual = ingest.store(src.folder / entry.path, entry.sha256, model_dir / entry.path)
                     if actual != entry.sha256:
                         report.changed.append(entry.path)
                 if not report.ok:
@@ -546,7 +546,7 @@ class FileRegistry:
                 from hashlib import sha256
 
                 facts["manifest_sha256"] = sha256(manifest_bytes).hexdigest()
-                session.sync()
+                ingest.sync()
                 self._faults.point("register.staged")
                 record, existed, notes = self._commit_register(
                     name, staged, work, facts, alias, allow_duplicate=allow_duplicate
@@ -555,11 +555,11 @@ class FileRegistry:
                 # Drop every staged link first, so discard() sees which new blobs nobody uses.
                 for child in list(work.iterdir()):
                     journal.remove_tree(child)
-                session.discard()
+                ingest.discard()
                 raise
             if existed:
                 shutil.rmtree(staged, ignore_errors=True)
-                session.discard()
+                ingest.discard()
         warnings = [*src.warnings, *notes]
         return RegisterResult(version=record, already_registered=existed, warnings=warnings)
 

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from modelpack.cli import app
-from tests.registry_helpers import make_model
+from tests.registry_models import make_model
 
 
 def invoke(*args: str) -> Any:
