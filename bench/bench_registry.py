@@ -246,8 +246,8 @@ def bench_scaling(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
     if not (args.reuse_data and marker.exists()):
         marker.unlink(missing_ok=True)
         print(f"building {total} versions across {args.models} models...", file=sys.stderr)
-        helper("registry", str(big), str(args.models), str(args.versions), "big")
-        helper("registry", str(small), "1", "1", "small")
+        build_step("registry", str(big), str(args.models), str(args.versions), "big")
+        build_step("registry", str(small), "1", "1", "small")
         marker.write_text("")
     env_big, env_small = child_env(big), child_env(small)
     target_big, target_small = f"model-{args.models // 2:03d}", "model-000"
@@ -390,7 +390,7 @@ def bench_large(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
     if not marker.exists():
         shutil.rmtree(folder, ignore_errors=True)
         print(f"writing a {args.large_mb} MiB model folder...", file=sys.stderr)
-        helper("large", str(folder), str(size // parts), str(parts))
+        build_step("large", str(folder), str(size // parts), str(parts))
         marker.write_text("")
     copy = DATA / "large-copy"
     home = DATA / "reg-large"
@@ -482,16 +482,16 @@ def bench_large(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
     )
 
 
-def helper(*args: str) -> None:
+def build_step(*args: str) -> None:
     """Run a data-building step in a child process.
 
     A child's peak RSS as the kernel reports it includes its parent's high-water mark at fork
-    time, so the measuring process must never grow: the big allocations happen in a helper.
+    time, so the measuring process must never grow: the big allocations happen in a child.
     """
-    subprocess.run([sys.executable, __file__, "--helper", *args], check=True)
+    subprocess.run([sys.executable, __file__, "--build-step", *args], check=True)
 
 
-def run_helper(args: list[str]) -> None:
+def run_build_step(args: list[str]) -> None:
     kind, *rest = args
     if kind == "registry":
         home, models, versions, label = rest
@@ -500,12 +500,12 @@ def run_helper(args: list[str]) -> None:
         folder, part, parts = rest
         write_model(Path(folder), 7, weights=[int(part)] * int(parts))
     else:
-        raise SystemExit(f"unknown helper {kind}")
+        raise SystemExit(f"unknown build step {kind}")
 
 
 def main() -> None:
-    if sys.argv[1:2] == ["--helper"]:
-        run_helper(sys.argv[2:])
+    if sys.argv[1:2] == ["--build-step"]:
+        run_build_step(sys.argv[2:])
         return
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

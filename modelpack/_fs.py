@@ -22,8 +22,8 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fsync_dir(path: Path) -> None:
-    """Make a rename or create inside ``path`` durable."""
+def fsync_path(path: Path) -> None:
+    """fsync a file's data, or a folder's entries (making a rename or create inside it durable)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -46,7 +46,7 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
                 os.fsync(fh.fileno())
         os.replace(tmp, path)
         if durable:
-            fsync_dir(path.parent)
+            fsync_path(path.parent)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

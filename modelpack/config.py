@@ -23,7 +23,7 @@ class Settings:
     debug: bool
 
 
-def resolve_home(value: str | None, environ: Mapping[str, str] = os.environ) -> Path:
+def resolve_home(value: str | Path | None, environ: Mapping[str, str] = os.environ) -> Path:
     """CLI option > MODELPACK_HOME > ~/.modelpack."""
     raw = value or environ.get(ENV_HOME) or DEFAULT_HOME
     return Path(raw).expanduser()

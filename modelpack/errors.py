@@ -109,6 +109,19 @@ class UnsafeModelError(ModelpackError):
         self.findings = findings or []
 
 
+class IncompatibleSignatureError(ModelpackError):
+    """A promotion would break the callers of the version currently in that stage."""
+
+    code = "incompatible_signature"
+    exit_code = ExitCode.VALIDATION_FAILED
+
+    def __init__(
+        self, message: str, *, changes: list[dict[str, object]] | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.changes = changes or []
+
+
 class RegistryError(ModelpackError):
     """The registry is corrupt or cannot be written (disk full, permissions)."""
 

@@ -74,6 +74,9 @@ step "list the registry, then one model's versions and history"
 step "diff the Production and Staging versions of wifi_scoring_model"
 "$mp" diff models:/wifi_scoring_model/Production models:/wifi_scoring_model/Staging
 
+step "promote Staging to Production behind the compatibility gate (v1 moves to Archived)"
+"$mp" promote wifi_scoring_model 2 --stage Production --require-compatible
+
 step "validate and inspect by registry URI"
 "$mp" validate models:/wifi_scoring_model@champion --data "$build/wifi/sample.parquet"
 "$mp" inspect models:/wifi_scoring_model/latest --json > "$build/latest.json"

@@ -89,3 +89,24 @@ def packed(tmp_path: Path, sk_model_file: Path, sample_csv: Path) -> Path:
     out = tmp_path / "packed"
     api.pack(sk_model_file, sample=sample_csv, output=out, name="mixed")
     return out
+
+
+def signature_variant(src: Path, dest: Path, edit_inputs) -> Path:
+    """A copy of model folder ``src`` whose input signature went through ``edit_inputs``.
+
+    The manifest is resealed, so the copy is a whole, valid package with another signature.
+    """
+    import json
+    import shutil
+
+    import yaml
+
+    from modelpack.manifest import write_manifest
+
+    shutil.copytree(src, dest)
+    doc = yaml.safe_load((dest / "MLmodel").read_text())
+    inputs = json.loads(doc["signature"]["inputs"])
+    doc["signature"]["inputs"] = json.dumps(edit_inputs(inputs))
+    (dest / "MLmodel").write_text(yaml.safe_dump(doc))
+    write_manifest(dest)
+    return dest

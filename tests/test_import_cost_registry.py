@@ -1,4 +1,5 @@
-"""Registry commands must stay off the heavy scientific stack (and list/promote off PyYAML too).
+"""Registry commands must stay off the heavy scientific stack (and off PyYAML and rich where
+they do not need them, which keeps their start-up close to a bare Typer app).
 
 Each command runs in a fresh interpreter through the real entry point; the runner then reports
 every module that was imported.
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from modelpack.registry import FileRegistry
-from tests.registry_helpers import make_model
+from tests.registry_models import make_model
 
 HEAVY = {"numpy", "pandas", "scipy", "sklearn", "pyarrow", "jsonschema", "cloudpickle", "joblib", "skops"}
 
@@ -72,9 +73,11 @@ def test_registry_commands_import_nothing_heavy(
     assert "modelpack" in modules
     assert not modules & HEAVY
     assert "yaml" not in modules  # reading and promoting never parse YAML
+    assert "rich" not in modules  # results are plain text; rich is only for errors
 
 
 def test_register_imports_nothing_heavy(tmp_path: Path, populated: Path) -> None:
     modules = _imported(tmp_path, "register", str(populated), "--name", "iris")
     assert "yaml" in modules  # MLmodel is read with yaml.safe_load
     assert not modules & HEAVY
+    assert "rich" not in modules

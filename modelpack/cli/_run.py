@@ -49,7 +49,7 @@ def _error_entry(exc: ModelpackError) -> dict[str, Any]:
         entry["path"] = exc.path
     if exc.hint:
         entry["hint"] = exc.hint
-    for extra in ("violations", "findings"):
+    for extra in ("violations", "findings", "changes"):
         if getattr(exc, extra, None):
             entry[extra] = getattr(exc, extra)
     return entry

@@ -25,9 +25,7 @@ def diff(
     """Compare two models; exit 3 when B's signature would break callers of A."""
     from modelpack import api
 
-    _run.run(
-        "diff", json_output, lambda: api.diff(a, b, home=resolve_home(str(home) if home else None)), _human
-    )
+    _run.run("diff", json_output, lambda: api.diff(a, b, home=resolve_home(home)), _human)
 
 
 def _human(report: DiffReport) -> None:

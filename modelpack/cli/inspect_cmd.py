@@ -27,7 +27,7 @@ def inspect(
     _run.run(
         "inspect",
         json_output,
-        lambda: api.inspect(target, home=resolve_home(str(home) if home else None)),
+        lambda: api.inspect(target, home=resolve_home(home)),
         _human,
     )
 

@@ -89,7 +89,7 @@ def predict(
                 output_format=output_format,
                 batch_rows=batch_rows,
                 trusted=trust_pickle or (),
-                home=resolve_home(str(home) if home else None),
+                home=resolve_home(home),
                 reporter=reporter,
             )
         finally:

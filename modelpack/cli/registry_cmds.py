@@ -3,12 +3,17 @@
 Each body is one call into ``modelpack.registry`` through the ``_run`` funnel. ``--field NAME``
 prints just that value (one line per row) for shell capture, e.g.
 ``v=$(modelpack register ./model --name iris --field version)``.
+
+Results are printed as plain text (aligned columns, summary lines) rather than through rich:
+these commands run in loops and CI steps, where importing and laying out rich costs more than
+the registry work itself; errors and warnings still go through ``render`` on stderr.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
@@ -52,11 +57,12 @@ def _registry(home: Path | None, *, progress: bool = False) -> FileRegistry:
     from modelpack.registry import FileRegistry
     from modelpack.registry.faults import Faults
 
-    reporter: Any = render.StderrReporter(progress) if progress else None
+    # Progress only draws on a terminal; checking first keeps rich unimported otherwise.
+    reporter: Any = render.StderrReporter(True) if progress and sys.stderr.isatty() else None
     kwargs: dict[str, Any] = {"faults": Faults(os.environ.get(ENV_TEST_CRASH_AT) or None)}
     if reporter is not None:
         kwargs["reporter"] = reporter
-    return FileRegistry(resolve_home(str(home) if home else None), **kwargs)
+    return FileRegistry(resolve_home(home), **kwargs)
 
 
 def _format_value(value: Any) -> str:
@@ -85,6 +91,20 @@ def _check_field(field: str | None, json_output: bool, rows: list[dict[str, Any]
 def _print_field(field: str, rows: list[dict[str, Any]]) -> None:
     for row in rows:
         render.plain(_format_value(row.get(field)))
+
+
+def _columns(headers: list[str], rows: list[list[Any]]) -> None:
+    """An aligned plain-text table, written in one go.
+
+    Registry listings grow with the registry (a model may have thousands of versions), and a
+    rich Table costs about half a millisecond per row; aligned columns cost microseconds, stay
+    on one line per row (easy to grep and to read in CI logs) and need no terminal.
+    """
+    cells = [[_format_value(v) for v in row] for row in rows]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    render.plain("\n".join(lines))
 
 
 def _short(digest: str) -> str:
@@ -181,17 +201,17 @@ def register(
             return
         v = result.version
         if result.already_registered:
-            render.summary_line(
+            render.plain(
                 f"{v.name} v{v.version} already holds this content (sha256:{_short(v.digest)}); "
                 "no new version registered (--allow-duplicate forces one)"
             )
         else:
-            render.summary_line(
+            render.plain(
                 f"registered {v.name} v{v.version} (sha256:{_short(v.digest)}, {_size(v.size)}) "
                 f"from {v.source}"
             )
         if alias is not None:
-            render.summary_line(f"alias {alias} -> {v.name} v{v.version}")
+            render.plain(f"alias {alias} -> {v.name} v{v.version}")
 
     _run.run("register", json_output, action, human)
 
@@ -222,6 +242,17 @@ def promote(
         str | None,
         typer.Option("--remove-alias", help="Remove this alias (it must point at the version)."),
     ] = None,
+    require_compatible: Annotated[
+        bool,
+        typer.Option(
+            "--require-compatible",
+            help="Refuse (exit 3) when the signature would break callers of the version now in the stage.",
+        ),
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="With --require-compatible: promote anyway; the event log records it."),
+    ] = False,
     json_output: JsonFlag = False,
     home: _run.HomeOption = None,
 ) -> None:
@@ -229,6 +260,7 @@ def promote(
 
     The stored version's integrity is verified first. By default the version previously in
     Staging or Production moves to Archived; --keep-existing keeps both (MLflow's default).
+    --require-compatible refuses a version whose signature breaks the one now in the stage.
     """
 
     def action() -> PromoteResult:
@@ -241,12 +273,14 @@ def promote(
             archive_existing=not keep_existing,
             alias=alias,
             remove_alias=remove_alias,
+            require_compatible=require_compatible,
+            force=force,
         )
 
     def human(result: PromoteResult) -> None:
         v = result.version
         if not result.changed:
-            render.summary_line(f"{v.name} v{v.version} is already {v.stage}; nothing changed")
+            render.plain(f"{v.name} v{v.version} is already {v.stage}; nothing changed")
             return
         if stage is not None:
             if result.previous_stage == v.stage:
@@ -255,12 +289,12 @@ def promote(
                 line = f"{v.name} v{v.version}: {result.previous_stage} -> {v.stage}"
             if result.archived:
                 line += f"; archived {', '.join(f'v{n}' for n in result.archived)}"
-            render.summary_line(line)
+            render.plain(line)
         if result.alias_set is not None:
             was = f" (was v{result.alias_moved_from})" if result.alias_moved_from else ""
-            render.summary_line(f"alias {result.alias_set} -> {v.name} v{v.version}{was}")
+            render.plain(f"alias {result.alias_set} -> {v.name} v{v.version}{was}")
         if result.alias_removed is not None:
-            render.summary_line(f"removed alias {result.alias_removed} from {v.name} v{v.version}")
+            render.plain(f"removed alias {result.alias_removed} from {v.name} v{v.version}")
 
     _run.run("promote", json_output, action, human)
 
@@ -307,9 +341,9 @@ def list_cmd(
             if field is not None:
                 _print_field(field, result.rows())
             elif not result.models:
-                render.summary_line("no models registered")
+                render.plain("no models registered")
             else:
-                render.table(
+                _columns(
                     ["name", "latest", "versions", "stages", "aliases", "updated"],
                     [
                         [
@@ -327,7 +361,7 @@ def list_cmd(
             if field is not None:
                 _print_field(field, result.rows())
                 return
-            render.table(
+            _columns(
                 ["version", "stage", "aliases", "created", "digest", "size", "source"],
                 [
                     [
@@ -341,33 +375,33 @@ def list_cmd(
                     ]
                     for v in result.versions
                 ],
-                title=result.name,
             )
         else:
             if field is not None:
                 _print_field(field, [result.to_dict()])
                 return
             data = result.to_dict()
-            render.key_values(
-                [
-                    (key, _format_value(data.get(key)))
-                    for key in (
-                        "uri",
-                        "stage",
-                        "aliases",
-                        "created",
-                        "user",
-                        "host",
-                        "source",
-                        "digest",
-                        "size",
-                        "flavors",
-                        "description",
-                        "tags",
-                        "local_path",
-                    )
-                ],
-                title=f"{result.name} v{result.version}",
+            keys = (
+                "uri",
+                "stage",
+                "aliases",
+                "created",
+                "user",
+                "host",
+                "source",
+                "digest",
+                "size",
+                "flavors",
+                "description",
+                "tags",
+                "local_path",
+            )
+            width = max(len(k) for k in keys)
+            render.plain(
+                "\n".join(
+                    [f"{result.name} v{result.version}"]
+                    + [f"  {k.ljust(width)}  {_format_value(data.get(k))}".rstrip() for k in keys]
+                )
             )
 
     _run.run("list", json_output, action, human)
@@ -400,10 +434,9 @@ def history(
         if field is not None:
             _print_field(field, result.rows())
             return
-        render.table(
+        _columns(
             ["time", "event", "version", "detail", "by"],
             [[e.get("time"), e.get("event"), e.get("version"), _detail(e), _by(e)] for e in result.events],
-            title=result.name,
         )
 
     _run.run("history", json_output, action, human)
@@ -449,7 +482,7 @@ def delete(
 
     def human(result: DeleteResult) -> None:
         extra = f"; removed aliases {', '.join(result.removed_aliases)}" if result.removed_aliases else ""
-        render.summary_line(f"deleted {result.name} v{result.version} (was {result.stage}){extra}")
+        render.plain(f"deleted {result.name} v{result.version} (was {result.stage}){extra}")
 
     _run.run("delete", json_output, lambda: _registry(home).delete(name, version, force=force), human)
 
@@ -464,7 +497,7 @@ def gc(
 
     def human(result: GcResult) -> None:
         verb = "would remove" if result.dry_run else "removed"
-        render.summary_line(
+        render.plain(
             f"{verb} {result.removed_blobs} unreferenced blobs ({_size(result.freed_bytes)}) and "
             f"{result.removed_temp} staging leftovers; {result.kept_blobs} blobs in use"
         )
@@ -493,7 +526,7 @@ def doctor(
         open_warnings = sum(1 for f in report.findings if f.severity == "warning" and not f.repaired)
         repaired = sum(1 for f in report.findings if f.repaired)
         verdict = "consistent" if report.consistent else f"DAMAGED ({len(report.errors)} errors)"
-        render.summary_line(
+        render.plain(
             f"registry {verdict}: {report.models} models, {report.versions} versions, "
             f"{report.files_checked} files and {report.blobs_checked} blobs verified; "
             f"{open_warnings} warnings, {repaired} repaired"

@@ -31,7 +31,7 @@ def trust(
     """
     from modelpack import api
 
-    root = resolve_home(str(home) if home else None)
+    root = resolve_home(home)
     _run.run("trust", json_output, lambda: api.trust(target, home=root, remove=remove), _human)
 
 

@@ -68,7 +68,7 @@ def validate(
                 data_format=data_format,
                 load=not no_load,
                 trusted=trust_pickle or (),
-                home=resolve_home(str(home) if home else None),
+                home=resolve_home(home),
                 reporter=reporter,
             )
         finally:

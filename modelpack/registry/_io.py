@@ -14,6 +14,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from modelpack._fs import fsync_path
 from modelpack.errors import RegistryError
 from modelpack.registry.faults import NO_FAULTS, Faults
 from modelpack.registry.layout import TMP_SUFFIX
@@ -24,22 +25,13 @@ def dumps(document: Any) -> bytes:
     return (json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def temp_name(target: Path) -> Path:
     """A fresh temp path beside ``target``; the dot prefix keeps it out of every listing."""
     return target.with_name(f".{target.name}.{secrets.token_hex(6)}{TMP_SUFFIX}")
 
 
-def write_file(path: Path, data: bytes, *, durable: bool, mode: int = 0o644) -> None:
-    """Create ``path`` (which must not exist) with ``data``; fsync it when ``durable``."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+def _write_all(fd: int, data: bytes, *, durable: bool) -> None:
+    """Write every byte (retrying short writes), fsync when ``durable``, close ``fd``."""
     try:
         view = memoryview(data)
         while view:
@@ -48,6 +40,11 @@ def write_file(path: Path, data: bytes, *, durable: bool, mode: int = 0o644) -> 
             os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_file(path: Path, data: bytes, *, durable: bool, mode: int = 0o644) -> None:
+    """Create ``path`` (which must not exist) with ``data``; fsync it when ``durable``."""
+    _write_all(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), data, durable=durable)
 
 
 def atomic_write_json(
@@ -73,7 +70,7 @@ def atomic_write_json(
             os.unlink(tmp)
         raise
     if durable:
-        fsync_dir(path.parent)
+        fsync_path(path.parent)
 
 
 def read_json(path: Path, *, home: Path) -> dict[str, Any]:
@@ -105,15 +102,7 @@ def corrupt(path: Path, home: Path, why: str) -> RegistryError:
 
 def append_bytes(path: Path, data: bytes, *, durable: bool) -> None:
     """Append ``data`` with one write on an O_APPEND descriptor (retrying short writes)."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        if durable:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
+    _write_all(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644), data, durable=durable)
 
 
 def truncate(path: Path, size: int, *, durable: bool) -> None:

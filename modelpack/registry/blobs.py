@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from modelpack._fs import fsync_path
 from modelpack.progress import SILENT, Reporter
-from modelpack.registry._io import fsync_dir
 from modelpack.registry.faults import NO_FAULTS, Faults
 from modelpack.registry.layout import Layout
 
@@ -38,7 +38,7 @@ def is_blob_name(name: str) -> bool:
 
 
 @dataclass
-class IngestSession:
+class BlobIngest:
     """Blobs one operation has added (removed again if the operation fails)."""
 
     layout: Layout
@@ -103,7 +103,7 @@ class IngestSession:
             shutil.copyfile(tmp, staged)
             staged.chmod(BLOB_MODE)
             if self.durable:
-                _fsync_file(staged)
+                fsync_path(staged)
             try:
                 os.link(staged, blob)
             except FileExistsError:
@@ -129,7 +129,7 @@ class IngestSession:
             shutil.copyfile(blob, dest)
             dest.chmod(BLOB_MODE)
             if self.durable:
-                _fsync_file(dest)
+                fsync_path(dest)
         return True
 
     def _hash(self, src: Path) -> str:
@@ -201,14 +201,14 @@ class IngestSession:
         self.reporter.advance("storing model files", self.seen_bytes, self.total_bytes)
 
     def sync(self) -> None:
-        """Make every blob this session published durable (before anything refers to them)."""
+        """Make every blob this ingest published durable (before anything refers to them)."""
         if self.durable:
             for folder in sorted(self._dirs_to_sync):
-                fsync_dir(folder)
+                fsync_path(folder)
         self._dirs_to_sync.clear()
 
     def discard(self) -> None:
-        """Remove the blobs this session created that nothing else has linked meanwhile.
+        """Remove the blobs this ingest created that nothing else has linked meanwhile.
 
         Called after the operation's own staged links are gone, so a link count of 1 means the
         blob store holds the only reference. A concurrent writer that loses the race finds the
@@ -250,14 +250,6 @@ def _writeback_starter() -> Callable[[int, int, int], None] | None:
             starter = None
         _writeback.append(starter)
     return _writeback[0]
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def iter_blobs(layout: Layout) -> Iterator[Path]:

@@ -113,7 +113,7 @@ class _Doctor:
         self.referenced: set[str] = set()
         self.referenced_uncertain = False
 
-    # -------------------------------------------------------------- helpers
+    # -------------------------------------------------------------- shared steps
 
     def rel(self, path: Path) -> str:
         return self.layout.relative(path)

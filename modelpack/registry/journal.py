@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modelpack._fs import fsync_path
 from modelpack.registry import index
-from modelpack.registry._io import atomic_write_json, corrupt, file_size, fsync_dir, read_json, truncate
+from modelpack.registry._io import atomic_write_json, corrupt, file_size, read_json, truncate
 from modelpack.registry.faults import NO_FAULTS, Faults
 from modelpack.registry.layout import FORMAT_VERSION, Layout
 from modelpack.registry.records import load_model_state
@@ -161,7 +162,7 @@ def clear(layout: Layout, name: str, *, durable: bool) -> None:
         layout.journal(name).unlink()
     if durable:
         with contextlib.suppress(FileNotFoundError):
-            fsync_dir(layout.model(name))
+            fsync_path(layout.model(name))
 
 
 def recover(layout: Layout, name: str, *, durable: bool) -> str | None:

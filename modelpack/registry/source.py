@@ -45,6 +45,12 @@ def examine(folder: Path) -> SourceModel:
             listed in the manifest, unsafe paths, or symlinks leaving the folder (exit 3).
     """
     if not folder.is_dir():
+        if folder.exists():
+            raise InvalidModelError(
+                f"{folder} is not a folder",
+                hint="give the folder that holds the MLmodel file",
+                path=str(folder),
+            )
         raise NotFoundError(f"model folder not found: {folder}", path=str(folder))
     from modelpack.mlmodel import read_mlmodel
 

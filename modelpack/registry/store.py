@@ -21,11 +21,13 @@ import secrets
 import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelpack import __version__
+from modelpack._fs import fsync_path
 from modelpack.errors import (
     ConflictError,
+    IncompatibleSignatureError,
     InputFileError,
     InvalidModelError,
     ModelpackError,
@@ -42,11 +44,10 @@ from modelpack.registry._io import (
     corrupt,
     dumps,
     file_size,
-    fsync_dir,
     read_json,
     write_file,
 )
-from modelpack.registry.blobs import BLOB_MODE, IngestSession
+from modelpack.registry.blobs import BLOB_MODE, BlobIngest
 from modelpack.registry.events import Actor, utc_now
 from modelpack.registry.faults import NO_FAULTS, Faults
 from modelpack.registry.journal import Journal
@@ -75,6 +76,9 @@ from modelpack.registry.records import (
     registry_error,
 )
 from modelpack.uri import ModelUri, is_model_uri, parse_model_uri
+
+if TYPE_CHECKING:
+    from modelpack.registry.doctor import DoctorReport
 
 _LIST_MAX = 20
 
@@ -521,7 +525,7 @@ class FileRegistry:
             staged = work / "version"
             model_dir = staged / MODEL_DIR
             model_dir.mkdir(parents=True)
-            session = IngestSession(
+            ingest = BlobIngest(
                 layout=self.layout,
                 work=work,
                 durable=self.durable,
@@ -532,7 +536,7 @@ class FileRegistry:
             try:
                 report = IntegrityReport()
                 for entry in manifest.files:
-                    actual = session.store(src.folder / entry.path, entry.sha256, model_dir / entry.path)
+                    actual = ingest.store(src.folder / entry.path, entry.sha256, model_dir / entry.path)
                     if actual != entry.sha256:
                         report.changed.append(entry.path)
                 if not report.ok:
@@ -542,7 +546,7 @@ class FileRegistry:
                 from hashlib import sha256
 
                 facts["manifest_sha256"] = sha256(manifest_bytes).hexdigest()
-                session.sync()
+                ingest.sync()
                 self._faults.point("register.staged")
                 record, existed, notes = self._commit_register(
                     name, staged, work, facts, alias, allow_duplicate=allow_duplicate
@@ -551,11 +555,11 @@ class FileRegistry:
                 # Drop every staged link first, so discard() sees which new blobs nobody uses.
                 for child in list(work.iterdir()):
                     journal.remove_tree(child)
-                session.discard()
+                ingest.discard()
                 raise
             if existed:
                 shutil.rmtree(staged, ignore_errors=True)
-                session.discard()
+                ingest.discard()
         warnings = [*src.warnings, *notes]
         return RegisterResult(version=record, already_registered=existed, warnings=warnings)
 
@@ -637,7 +641,7 @@ class FileRegistry:
                 self._faults.point("register.event_written")
                 os.rename(staged, target)
                 if self.durable:
-                    fsync_dir(target.parent)
+                    fsync_path(target.parent)
             except BaseException:
                 with contextlib.suppress(OSError):
                     if not target.exists():
@@ -694,7 +698,7 @@ class FileRegistry:
         self._faults.point("register.event_written")
         os.rename(root, self.layout.model(name))
         if self.durable:
-            fsync_dir(self.layout.models)
+            fsync_path(self.layout.models)
         self._faults.point("register.committed")
         return self._record(name, 1, state, facts)
 
@@ -703,7 +707,7 @@ class FileRegistry:
         if not self.durable:
             return
         for dirpath, _dirnames, _files in os.walk(root):
-            fsync_dir(Path(dirpath))
+            fsync_path(Path(dirpath))
 
     def _finish(self, pending: Journal, notes: list[str]) -> None:
         """Roll a committed operation forward; on failure leave the journal for the next writer."""
@@ -726,8 +730,14 @@ class FileRegistry:
         archive_existing: bool = True,
         alias: str | None = None,
         remove_alias: str | None = None,
+        require_compatible: bool = False,
+        force: bool = False,
     ) -> PromoteResult:
         """Move a version to a stage and/or set or remove an alias.
+
+        With ``require_compatible``, a version whose signature would break the callers of the
+        version now in the target stage is refused (``modelpack.compat`` rules); ``force``
+        promotes it anyway and the event log records that it was forced and what breaks.
 
         The stored version's integrity is re-verified first. By default the versions that held
         the target stage (Staging or Production) move to Archived; ``archive_existing=False``
@@ -739,6 +749,7 @@ class FileRegistry:
             NotFoundError: no such model, version, or alias to remove (exit 4).
             InvalidModelError: the stored files fail their integrity check (exit 3).
             ConflictError: the alias to remove points at another version, or lock timeout.
+            IncompatibleSignatureError: ``require_compatible`` and the signature breaks (exit 3).
         """
         validate_name(name)
         target_stage = parse_stage(stage.value if isinstance(stage, Stage) else stage) if stage else None
@@ -764,6 +775,9 @@ class FileRegistry:
             state = self.state(name)
             if version in state.deleted or not self.layout.version_file(name, version).is_file():
                 raise NotFoundError(f"model {name!r} has no version {version} (deleted meanwhile)")
+            gate: dict[str, Any] = {}
+            if require_compatible and target_stage in ACTIVE_STAGES:
+                gate = self._compatibility_gate(name, version, state, target_stage, force=force)
             return self._change_state(
                 name,
                 version,
@@ -772,7 +786,45 @@ class FileRegistry:
                 archive_existing=archive_existing,
                 alias=alias,
                 remove_alias=remove_alias,
+                gate=gate,
             )
+
+    def _compatibility_gate(
+        self, name: str, version: int, state: ModelState, stage: Stage, *, force: bool
+    ) -> dict[str, Any]:
+        """Compare ``version`` with the version(s) now in ``stage``; refuse a breaking change.
+
+        Returns the facts the stage-change event records (empty when nothing breaks). Caller
+        holds the model lock, so the holder cannot change underneath.
+        """
+        from modelpack.compat import BREAKING, compare_signatures
+        from modelpack.differ import load_signature
+        from modelpack.mlmodel import read_mlmodel
+
+        holders = [v for v, s in sorted(state.stages.items()) if s == stage.value and v != version]
+        candidate = load_signature(
+            read_mlmodel(self.layout.version_model(name, version)), f"{name} v{version}"
+        )
+        breaking: list[dict[str, Any]] = []
+        for holder in holders:
+            current = load_signature(
+                read_mlmodel(self.layout.version_model(name, holder)), f"{name} v{holder}"
+            )
+            breaking += [
+                {"against": holder, **c.to_dict()}
+                for c in compare_signatures(current, candidate)
+                if c.severity == BREAKING
+            ]
+        if not breaking:
+            return {}
+        summary = "; ".join(f"v{b['against']}: {b['message']}" for b in breaking)
+        if not force:
+            raise IncompatibleSignatureError(
+                f"{name} v{version} would break callers of {stage.value}: {summary}",
+                changes=breaking,
+                hint="fix the signature, or pass --force to promote anyway (the event log records it)",
+            )
+        return {"forced": True, "breaking": [b["message"] for b in breaking]}
 
     def _change_state(
         self,
@@ -784,6 +836,7 @@ class FileRegistry:
         archive_existing: bool,
         alias: str | None,
         remove_alias: str | None = None,
+        gate: dict[str, Any] | None = None,
     ) -> PromoteResult:
         """Compute and commit a stage/alias change. Caller holds the model lock."""
         now = utc_now()
@@ -808,6 +861,7 @@ class FileRegistry:
                         to=stage.value,
                         **{"from": previous_stage},
                         reason="promoted",
+                        **(gate or {}),
                     )
                 )
             if archive_existing and stage in ACTIVE_STAGES:
@@ -978,18 +1032,19 @@ class FileRegistry:
             )
         return DeleteResult(name=name, version=version, stage=stage, removed_aliases=aliases)
 
-    # ------------------------------------------------------------------ gc
+    # ------------------------------------------------------------------ maintenance
 
     def recover_all(self) -> list[str]:
         """Finish or undo every interrupted operation. Caller holds the registry lock exclusively."""
         notes = []
-        for name in self._model_dirs():
+        for name in self.model_dirs():
             note = journal.recover(self.layout, name, durable=self.durable)
             if note:
                 notes.append(note)
         return notes
 
-    def _model_dirs(self) -> list[str]:
+    def model_dirs(self) -> list[str]:
+        """Every folder under models/ with a valid name (including ones doctor must repair)."""
         try:
             entries = [e.name for e in os.scandir(self.layout.models)]
         except FileNotFoundError:
@@ -1002,80 +1057,16 @@ class FileRegistry:
                     out.append(entry)
         return out
 
-    def referenced_blobs(self) -> set[str]:
-        """sha256 of every file of every stored version folder (what gc must keep).
-
-        Raises:
-            RegistryError: a version's manifest is unreadable, so references are uncertain.
-        """
-        referenced: set[str] = set()
-        for name in self._model_dirs():
-            for version in index.version_numbers(self.layout, name):
-                folder = self.layout.version_model(name, version)
-                if not folder.is_dir():
-                    continue
-                try:
-                    manifest = read_manifest(folder)
-                except InvalidModelError as exc:
-                    raise RegistryError(
-                        f"cannot tell which blobs {name} v{version} uses: {exc.message}",
-                        hint="run 'modelpack doctor'; gc removed nothing",
-                        path=str(folder),
-                    ) from exc
-                if manifest is None:
-                    raise RegistryError(
-                        f"cannot tell which blobs {name} v{version} uses: its manifest is missing",
-                        hint="run 'modelpack doctor'; gc removed nothing",
-                        path=str(folder),
-                    )
-                referenced.update(f.sha256 for f in manifest.files)
-        return referenced
-
     def gc(self, *, dry_run: bool = False) -> GcResult:
         """Remove blobs no stored version uses, and staging left by dead processes.
 
-        Holds the registry lock exclusively, so it waits for running writers and blocks new
-        ones while it runs.
+        Holds the registry lock exclusively (see ``modelpack.registry.gc``).
         """
-        from modelpack.registry.blobs import is_blob_name, iter_blobs
+        from modelpack.registry.gc import collect_garbage
 
-        self._check_format()
-        if not self.home.is_dir():
-            return GcResult(0, 0, 0, 0, dry_run)
-        self._ensure_home()
-        removed = freed = kept = 0
-        with self._guard("collect garbage"), self._registry_lock(exclusive=True):
-            self._faults.point("gc.locked")
-            if not dry_run:
-                self.recover_all()
-            referenced = self.referenced_blobs()
-            for blob in iter_blobs(self.layout):
-                if is_blob_name(blob.name) and blob.name in referenced:
-                    kept += 1
-                    continue
-                with contextlib.suppress(FileNotFoundError):
-                    size = blob.lstat().st_size
-                    if not dry_run:
-                        if blob.is_dir() and not blob.is_symlink():
-                            shutil.rmtree(blob)
-                        else:
-                            blob.unlink()
-                        self._faults.point("gc.blob_removed")
-                    removed += 1
-                    freed += size
-            if not dry_run:
-                for shard in self.layout.blobs.iterdir():
-                    with contextlib.suppress(OSError):
-                        shard.rmdir()  # only succeeds when empty
-            removed_temp = 0
-            with contextlib.suppress(FileNotFoundError):
-                for entry in [e.name for e in os.scandir(self.layout.tmp)]:
-                    removed_temp += 1
-                    if not dry_run:
-                        journal.remove_tree(self.layout.tmp / entry)
-        return GcResult(removed, freed, kept, removed_temp, dry_run)
+        return collect_garbage(self, dry_run=dry_run)
 
-    def doctor(self, *, repair: bool = False) -> Any:
+    def doctor(self, *, repair: bool = False) -> DoctorReport:
         """Verify every stored file and metadata document; see ``modelpack.registry.doctor``."""
         from modelpack.registry.doctor import run_doctor
 

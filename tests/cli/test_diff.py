@@ -1,27 +1,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
-import yaml
 from typer.testing import CliRunner
 
 from modelpack.cli import app
-from modelpack.manifest import write_manifest
+from tests.conftest import signature_variant
 
 runner = CliRunner()
-
-
-def _variant(src: Path, dest: Path, edit_inputs) -> Path:
-    """A copy of ``src`` whose input signature went through ``edit_inputs`` (manifest resealed)."""
-    shutil.copytree(src, dest)
-    doc = yaml.safe_load((dest / "MLmodel").read_text())
-    inputs = json.loads(doc["signature"]["inputs"])
-    doc["signature"]["inputs"] = json.dumps(edit_inputs(inputs))
-    (dest / "MLmodel").write_text(yaml.safe_dump(doc))
-    write_manifest(dest)
-    return dest
 
 
 def test_identical_folders(packed: Path) -> None:
@@ -31,7 +18,7 @@ def test_identical_folders(packed: Path) -> None:
 
 
 def test_new_required_input_is_breaking(tmp_path: Path, packed: Path) -> None:
-    b = _variant(
+    b = signature_variant(
         packed, tmp_path / "b", lambda cols: [*cols, {"type": "double", "name": "extra", "required": True}]
     )
     result = runner.invoke(app, ["diff", str(packed), str(b)])
@@ -53,7 +40,7 @@ def test_widening_is_compatible(tmp_path: Path, packed: Path) -> None:
     def widen(cols):
         return [dict(c, type="double") if c["name"] == "count" else c for c in cols]
 
-    b = _variant(packed, tmp_path / "b", widen)
+    b = signature_variant(packed, tmp_path / "b", widen)
     result = runner.invoke(app, ["diff", str(packed), str(b)])
     assert result.exit_code == 0, result.stdout
     assert "compatible" in result.stdout

@@ -8,11 +8,16 @@ import pytest
 from typer.testing import CliRunner
 
 from modelpack.cli import app
-from tests.registry_helpers import make_model
+from tests.registry_models import make_model
 
 
 def invoke(*args: str) -> Any:
     return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def err(result: Any) -> str:
+    """stderr with rich's line wrapping undone."""
+    return " ".join(result.stderr.split())
 
 
 def envelope(result: Any) -> dict[str, Any]:
@@ -63,7 +68,7 @@ def test_register_without_manifest_warns_on_stderr(tmp_path: Path) -> None:
     folder = make_model(tmp_path / "plain", manifest=False)
     result = invoke("register", str(folder), "--name", "iris")
     assert result.exit_code == 0
-    assert "warning:" in result.stderr and "no modelpack.manifest.json" in result.stderr
+    assert "warning:" in err(result) and "no modelpack.manifest.json" in err(result)
     doc = envelope(invoke("register", str(folder), "--name", "iris2", "--json"))
     assert any("manifest" in w for w in doc["warnings"])
 
@@ -73,7 +78,7 @@ def test_integrity_failure_exits_3(models: list[Path]) -> None:
     result = invoke("register", str(models[0]), "--name", "iris")
     assert result.exit_code == 3
     assert result.stdout == ""
-    assert "integrity check failed" in result.stderr
+    assert "integrity check failed" in err(result)
     doc = envelope(invoke("register", str(models[0]), "--name", "iris", "--json"))
     assert doc["errors"][0]["code"] == "invalid_model"
 
@@ -83,7 +88,7 @@ def test_traversal_names_exit_2_and_write_nothing(models: list[Path], tmp_path: 
     home = tmp_path / "mp-home"
     result = invoke("register", str(models[0]), "--name", name)
     assert result.exit_code == 2
-    assert "invalid model name" in result.stderr
+    assert "invalid model name" in err(result)
     assert not home.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m1", "m2", "m3"]
 
@@ -103,7 +108,7 @@ def test_promote_stages_and_aliases(models: list[Path]) -> None:
     assert removed.exit_code == 0 and "removed alias champion" in removed.stdout
     assert invoke("promote", "iris", "1").exit_code == 2
     bad = invoke("promote", "iris", "1", "--stage", "prod")
-    assert bad.exit_code == 2 and "Staging" in bad.stderr
+    assert bad.exit_code == 2 and "Staging" in err(bad)
 
 
 def test_every_uri_form_resolves(models: list[Path]) -> None:
@@ -139,7 +144,7 @@ def test_unknown_uri_parts_exit_4_naming_what_exists(models: list[Path], uri: st
         invoke("register", str(folder), "--name", "iris")
     result = invoke("list", uri)
     assert result.exit_code == 4
-    assert message in " ".join(result.stderr.split())
+    assert message in err(result)
     doc = envelope(invoke("list", uri, "--json"))
     assert doc["status"] == "error" and doc["errors"][0]["code"] == "not_found"
 
@@ -166,7 +171,7 @@ def test_unknown_field_is_a_usage_error(models: list[Path]) -> None:
     invoke("register", str(models[0]), "--name", "iris")
     result = invoke("list", "iris", "--field", "nope")
     assert result.exit_code == 2
-    assert "unknown field 'nope'" in result.stderr and "version" in result.stderr
+    assert "unknown field 'nope'" in err(result) and "version" in err(result)
     assert invoke("list", "iris", "--field", "version", "--json").exit_code == 2
 
 
@@ -188,7 +193,7 @@ def test_delete_gc_doctor(models: list[Path]) -> None:
     invoke("register", str(models[0]), "--name", "iris")
     invoke("register", str(models[1]), "--name", "iris", "--alias", "champion")
     refused = invoke("delete", "iris", "2")
-    assert refused.exit_code == 5 and "champion" in refused.stderr
+    assert refused.exit_code == 5 and "champion" in err(refused)
     assert (
         invoke("delete", "iris", "2", "--force").stdout
         == "deleted iris v2 (was None); removed aliases champion\n"
@@ -209,7 +214,7 @@ def test_corrupt_metadata_exits_1_naming_the_file(models: list[Path], tmp_path: 
     model_json.write_text("{")
     result = invoke("list", "iris")
     assert result.exit_code == 1
-    assert "model.json is corrupt" in " ".join(result.stderr.split())
+    assert "model.json is corrupt" in err(result)
     assert str(model_json) in result.stderr.replace("\n", "")
     doctor = invoke("doctor", "--json")
     doc = envelope(doctor)

@@ -51,7 +51,9 @@ def test_untrusted_by_value_package_is_refused(by_value_package: Path) -> None:
     assert _safety(doc)["status"] == "failed"
 
 
-def test_trusted_content_validates_and_predicts(tmp_path: Path, by_value_package: Path, sample_csv: Path) -> None:
+def test_trusted_content_validates_and_predicts(
+    tmp_path: Path, by_value_package: Path, sample_csv: Path
+) -> None:
     result = runner.invoke(app, ["trust", str(by_value_package)])
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith("trusted ")
@@ -64,7 +66,9 @@ def test_trusted_content_validates_and_predicts(tmp_path: Path, by_value_package
     assert "you trusted this exact content" in _safety(doc)["reason"]
 
     out = tmp_path / "scores.csv"
-    predicted = runner.invoke(app, ["predict", str(by_value_package), "--data", str(sample_csv), "-o", str(out)])
+    predicted = runner.invoke(
+        app, ["predict", str(by_value_package), "--data", str(sample_csv), "-o", str(out)]
+    )
     assert predicted.exit_code == 0, predicted.stderr
     import pandas as pd
 

@@ -10,7 +10,7 @@ from modelpack.registry import FileRegistry, lock
 from modelpack.registry import events as ev
 from modelpack.registry.journal import Journal
 from modelpack.registry.journal import write as write_journal
-from tests.registry_helpers import make_model
+from tests.registry_models import make_model
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from modelpack.errors import ConflictError, InvalidModelError, NotFoundError, Re
 from modelpack.manifest import MANIFEST_FILE, read_manifest, verify_folder
 from modelpack.mlmodel import read_mlmodel
 from modelpack.registry import FileRegistry, InvalidNameError
-from tests.registry_helpers import make_model
+from tests.registry_models import make_model
 
 
 @pytest.fixture

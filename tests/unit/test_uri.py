@@ -8,7 +8,7 @@ from modelpack.errors import NotFoundError, UsageError
 from modelpack.registry import FileRegistry
 from modelpack.target import Target, resolve_target
 from modelpack.uri import ModelUri, is_model_uri, parse_model_uri
-from tests.registry_helpers import make_model
+from tests.registry_models import make_model
 
 
 @pytest.mark.parametrize(
