@@ -41,7 +41,7 @@ check: lint typecheck test
 
 # Both directions against real MLflow: modelpack folders in MLflow, MLflow folders in modelpack.
 interop: $(IVENV)/.installed
-	$(IPY) -m pytest -m interop tests/interop
+	$(IPY) -m pytest -m interop
 
 # Regenerates docs/BENCHMARKS.md. BENCH_QUICK=1 makes it a fast smoke run (fewer, smaller runs).
 bench: $(VENV)/.installed $(IVENV)/.installed

@@ -490,9 +490,9 @@ def test_mlflow_loads_a_stored_version_directly(tmp_path: Path, _isolate: Path) 
         pytest.skip(f"no MLflow; set {MLFLOW_PYTHON_ENV} to a Python that has it")
     registry = FileRegistry(_isolate)
     registry.register(make_model(tmp_path / "m", seed=2), name="iris", alias="champion")
-    from modelpack.uri import resolve_target
+    from modelpack.target import resolve_target
 
-    folder = resolve_target("models:/iris@champion", _isolate).path
+    folder = resolve_target("models:/iris@champion", home=_isolate).path
     script = (
         "import sys, mlflow.pyfunc, pandas as pd\n"
         "model = mlflow.pyfunc.load_model(sys.argv[1])\n"
