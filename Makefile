@@ -40,8 +40,9 @@ typecheck: $(VENV)/.installed
 check: lint typecheck test
 
 # Both directions against real MLflow: modelpack folders in MLflow, MLflow folders in modelpack.
+# Tests elsewhere that run MLflow in a subprocess find its interpreter in MODELPACK_MLFLOW_PYTHON.
 interop: $(IVENV)/.installed
-	$(IPY) -m pytest -m interop
+	MODELPACK_MLFLOW_PYTHON=$(abspath $(IPY)) $(IPY) -m pytest -m interop
 
 # Regenerates docs/BENCHMARKS.md. BENCH_QUICK=1 makes it a fast smoke run (fewer, smaller runs).
 bench: $(VENV)/.installed $(IVENV)/.installed
