@@ -7,8 +7,6 @@ from pathlib import Path
 
 import yaml
 
-from modelpack.requirements import installed_version
-
 CONDA_FILE = "conda.yaml"
 PYTHON_ENV_FILE = "python_env.yaml"
 REQUIREMENTS_FILE = "requirements.txt"
@@ -19,6 +17,8 @@ def python_version() -> str:
 
 
 def _build_dependencies() -> list[str]:
+    from modelpack.requirements import installed_version  # importlib.metadata: only when writing
+
     deps = []
     for dist in ("pip", "setuptools", "wheel"):
         version = installed_version(dist)
@@ -38,6 +38,8 @@ def write_environment(folder: Path, requirements: list[str]) -> None:
     (folder / PYTHON_ENV_FILE).write_text(
         yaml.safe_dump(python_env, sort_keys=False, default_flow_style=False)
     )
+    from modelpack.requirements import installed_version
+
     pip_version = installed_version("pip")
     conda = {
         "channels": ["conda-forge"],
