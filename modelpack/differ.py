@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelpack.compat import BREAKING, WARNING, Change, compare_signatures, is_breaking
+from modelpack.compat import WARNING, Change, compare_signatures, is_breaking
 from modelpack.environment import pinned_versions, read_requirements
 from modelpack.errors import ExitCode, InvalidModelError
 from modelpack.manifest import Manifest, read_manifest, scan_folder
@@ -124,10 +124,9 @@ def diff_folders(a: Path, b: Path, *, label_a: str | None = None, label_b: str |
             files.append(FieldChange(path, _short(ha.get(path)), _short(hb.get(path))))
 
     meta: list[FieldChange] = []
-    xa = ma.raw.get("modelpack") if isinstance(ma.raw.get("modelpack"), dict) else {}
-    xb = mb.raw.get("modelpack") if isinstance(mb.raw.get("modelpack"), dict) else {}
+    xa, xb = ma.modelpack_info, mb.modelpack_info
     for key in ("name", "description"):
-        meta += _changed(key, (xa or {}).get(key), (xb or {}).get(key))
+        meta += _changed(key, xa.get(key), xb.get(key))
     meta += _changed("metadata", ma.raw.get("metadata"), mb.raw.get("metadata"))
 
     warnings = [c.message for c in changes if c.severity == WARNING]
@@ -143,10 +142,6 @@ def diff_folders(a: Path, b: Path, *, label_a: str | None = None, label_b: str |
         digest_b=manb.digest,
         warnings=warnings,
     )
-
-
-def breaking_messages(report: DiffReport) -> list[str]:
-    return [c.message for c in report.signature_changes if c.severity == BREAKING]
 
 
 def _short(digest: str | None) -> str | None:

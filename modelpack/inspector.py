@@ -120,7 +120,7 @@ def inspect_folder(
     ]
 
     serialization = flavor_mod.serialization_of(mlmodel)
-    extra = mlmodel.raw.get("modelpack") if isinstance(mlmodel.raw.get("modelpack"), dict) else {}
+    extra = mlmodel.modelpack_info
     metadata = mlmodel.raw.get("metadata") if isinstance(mlmodel.raw.get("metadata"), dict) else {}
     pyfunc = mlmodel.pyfunc or {}
     return InspectReport(
@@ -141,8 +141,8 @@ def inspect_folder(
         created=mlmodel.utc_time_created,
         python_version=mlmodel.python_version,
         libraries=_libraries(folder, mlmodel.flavors),
-        name=extra.get("name") if isinstance(extra, dict) else None,
-        description=extra.get("description") if isinstance(extra, dict) else None,
+        name=extra.get("name"),
+        description=extra.get("description"),
         metadata=json.loads(json.dumps(metadata, default=str)),
         registry=registry,
         warnings=warnings,

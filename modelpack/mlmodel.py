@@ -1,10 +1,10 @@
 """The ``MLmodel`` document: read and write it the way MLflow does.
 
 MLflow writes MLmodel with ``yaml.safe_dump(default_flow_style=False)`` (keys sorted) and reads
-it with ``yaml.safe_load``, so unknown keys survive both ways. modelpack's own keys are prefixed
-``modelpack_`` at the top level.
+it with ``yaml.safe_load``, so unknown keys survive both ways. modelpack's own facts live under
+one top-level ``modelpack`` key (name, description, why a serialization was chosen).
 
-Format version: ``modelpack_format_version`` records the layout modelpack wrote. To change the
+Format version: ``modelpack.format_version`` records the layout modelpack wrote. To change the
 layout, bump ``FORMAT_VERSION``, keep reading every older version (add a migration in
 ``_migrate`` that upgrades the raw dict in memory), and never write an older version.
 Folders with no such key (saved by MLflow) are read as they are.
@@ -24,6 +24,7 @@ from modelpack.errors import InvalidModelError, NotFoundError
 MLMODEL_FILE: Final = "MLmodel"
 FORMAT_VERSION: Final = 1
 PYFUNC: Final = "python_function"
+MODELPACK_KEY: Final = "modelpack"
 # MLflow pins nothing on this; we record the MLflow release whose format we follow.
 MLFLOW_FORMAT_VERSION: Final = "3.18.0"
 
@@ -53,6 +54,12 @@ class MLmodel:
     def input_example_info(self) -> dict[str, Any] | None:
         info = self.raw.get("saved_input_example_info")
         return info if isinstance(info, dict) else None
+
+    @property
+    def modelpack_info(self) -> dict[str, Any]:
+        """What modelpack recorded under its own key (empty for folders MLflow saved)."""
+        info = self.raw.get(MODELPACK_KEY)
+        return info if isinstance(info, dict) else {}
 
     @property
     def utc_time_created(self) -> str | None:

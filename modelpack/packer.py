@@ -15,14 +15,20 @@ from typing import Any
 from modelpack import __version__
 from modelpack._fs import folder_is_empty, staged_dir
 from modelpack.errors import ConflictError, InvalidModelError, NotFoundError, SchemaViolationError
-from modelpack.mlmodel import MLFLOW_FORMAT_VERSION, MLMODEL_FILE, PYFUNC, dump_yaml, utc_now_string
+from modelpack.mlmodel import (
+    FORMAT_VERSION,
+    MLFLOW_FORMAT_VERSION,
+    MLMODEL_FILE,
+    MODELPACK_KEY,
+    PYFUNC,
+    dump_yaml,
+    utc_now_string,
+)
 from modelpack.progress import SILENT, Reporter
 
 # Rows the model predicts on to learn the output schema; inference of the input schema reads the
 # whole file regardless (streaming).
 PREDICT_ROWS_DEFAULT = 10_000
-MODELPACK_KEY = "modelpack"
-MLMODEL_FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -212,7 +218,7 @@ def _mlmodel_dict(
         "type_hint_from_example": False,
         "utc_time_created": utc_now_string(),
         MODELPACK_KEY: {
-            "format_version": MLMODEL_FORMAT_VERSION,
+            "format_version": FORMAT_VERSION,
             "version": __version__,
             "name": options.name,
             "description": options.description,
