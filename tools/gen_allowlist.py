@@ -102,6 +102,13 @@ STDLIB = [
     "zoneinfo.ZoneInfo._unpickle",
 ]
 
+# MLflow's PythonModel pickles (python_model.pkl) carry the predict method's type hints in this
+# holder: __init__ stores two attributes and nothing else. The hints inside are globals of their
+# own and are judged separately. Named here so the list needs no MLflow install to generate.
+MLFLOW = [
+    "mlflow.models.signature._TypeHints",
+]
+
 NUMPY = [
     # Array and scalar reconstructors (numpy 2 spells numpy._core, numpy 1 numpy.core). They
     # allocate an array of a given (allowlisted) subclass, or wrap bytes, nothing else.
@@ -500,6 +507,7 @@ def build() -> dict[str, object]:
         warnings.simplefilter("ignore")
         entries: set[tuple[str, str]] = set()
         entries |= stdlib_entries()
+        entries |= {split(name) for name in MLFLOW}
         entries |= numpy_entries()
         entries |= scipy_entries()
         entries |= pandas_entries()

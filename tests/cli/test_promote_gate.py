@@ -27,7 +27,9 @@ def test_gate_refuses_breaking_allows_compatible_and_records_force(tmp_path: Pat
         packed, tmp_path / "breaking", lambda c: [*c, {"type": "double", "name": "extra", "required": True}]
     )
     wider = signature_variant(
-        packed, tmp_path / "wider", lambda c: [dict(x, type="double") if x["name"] == "count" else x for x in c]
+        packed,
+        tmp_path / "wider",
+        lambda c: [dict(x, type="double") if x["name"] == "count" else x for x in c],
     )
     for folder in (packed, breaking, wider):
         assert _cli("register", str(folder), "--name", "gate").exit_code == 0

@@ -644,3 +644,13 @@ def test_struct_helpers_roundtrip() -> None:
         pickle.loads(sp.proto(4) + sp.sglob("collections", "OrderedDict") + b".")
         is __import__("collections").OrderedDict
     )
+
+
+def test_mlflow_python_model_type_hints_holder_is_allowed(tmp_path: Path) -> None:
+    """Every MLflow 3 PythonModel pickle carries this plain holder of the predict type hints."""
+    stream = b"\x80\x04\x8c\x17mlflow.models.signature\x94\x8c\n_TypeHints\x94\x93\x94)\x81\x94."
+    path = tmp_path / "python_model.pkl"
+    path.write_bytes(stream)
+    result = scan_file(path)
+    assert result.ok
+    assert result.globals_seen == ("mlflow.models.signature._TypeHints",)
