@@ -174,8 +174,8 @@ def iter_arrow_batches(
         NotFoundError: The file does not exist.
         DataFormatError: Empty, ragged, mis-encoded or unknown format, or not tabular.
     """
-    name = detect_format(path, fmt)
     _check_file(path)
+    name = detect_format(path, fmt)
     if name not in TABULAR_FORMATS:
         raise DataFormatError(f"{path.name}: {name} files hold arrays, not tables", path=str(path))
     _require_pyarrow(name)
@@ -189,7 +189,17 @@ def iter_arrow_batches(
     else:
         table = _json_table(path)
         source = iter([ArrowBatch(b, 0) for b in _table_batches(table, batch_rows)])
-    yield from _limit(source, max_rows)
+    try:
+        yield from _limit(source, max_rows)
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(path, exc) from None
+
+
+def _not_utf8(path: Path, exc: UnicodeDecodeError) -> DataFormatError:
+    return DataFormatError(
+        f"{path.name} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); save it as UTF-8",
+        path=str(path),
+    )
 
 
 def _table_batches(table: pa.Table, batch_rows: int) -> list[pa.RecordBatch]:
@@ -656,8 +666,8 @@ def read_data(
         NotFoundError: The file does not exist.
         DataFormatError: Empty, ragged, mis-encoded, mixed-type or unknown format.
     """
-    name = detect_format(path, fmt)
     _check_file(path)
+    name = detect_format(path, fmt)
     if name in ("npy", "npz"):
         value = _arrays_value(path, name)
         if max_rows is None:
@@ -704,8 +714,8 @@ def iter_batches(
         NotFoundError: The file does not exist.
         DataFormatError: As for :func:`read_data`.
     """
-    name = detect_format(path, fmt)
     _check_file(path)
+    name = detect_format(path, fmt)
     if name == "json":
         yield _json_value(path, max_rows=None)
         return

@@ -302,3 +302,13 @@ def test_text_column_type_order():
     assert kind(["2024-01-02T10:00:00", "2024-01-02"]) == "timestamp[ns]"
     assert kind(["1", "x"]) == "string"
     assert kind([None, None]) == "null"
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv"])
+def test_text_that_is_not_utf8_is_a_clear_error(tmp_path: Path, suffix: str) -> None:
+    from modelpack.infer import infer_file
+
+    path = tmp_path / f"latin{suffix}"
+    path.write_bytes(b"\xff\xfe\x00a,b\n1,2\n")
+    with pytest.raises(DataFormatError, match="not UTF-8"):
+        infer_file(path)
