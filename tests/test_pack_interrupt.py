@@ -1,0 +1,51 @@
+"""Ctrl-C in the middle of pack leaves no half-written folder (real process, real SIGINT)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from tests.conftest import modelpack_cmd
+
+SLOW_MODEL = """
+import time
+
+
+class SlowToSave:
+    def predict(self, data):
+        return [0] * len(data)
+
+    def __getstate__(self):
+        time.sleep(60)  # pickling happens inside the staged folder: interrupt it there
+        return {}
+
+
+def make():
+    return SlowToSave()
+"""
+
+
+def test_sigint_during_pack_cleans_up(tmp_path: Path, sample_csv: Path) -> None:
+    source = tmp_path / "slow.py"
+    source.write_text(SLOW_MODEL)
+    out_parent = tmp_path / "out"
+    out_parent.mkdir()
+    out = out_parent / "model"
+    proc = subprocess.Popen(
+        modelpack_cmd("pack", f"{source}:make", "-s", str(sample_csv), "-o", str(out)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not any(out_parent.iterdir()):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "pack never started writing"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert list(out_parent.iterdir()) == []
