@@ -4,7 +4,13 @@ Run in a development environment that has scikit-learn, numpy, scipy, pandas, py
 and skops installed:
 
     python tools/gen_allowlist.py            # rewrite modelpack/safety_allowlist.json
-    python tools/gen_allowlist.py --check    # exit 1 if the committed file is out of date
+    python tools/gen_allowlist.py --merge    # add this environment's names to the committed ones
+    python tools/gen_allowlist.py --check    # exit 1 if this environment needs names not committed
+
+Library versions rename private classes (scikit-learn 1.7 and 1.9 place their loss classes
+differently; pandas 2 pickles time zones through pytz, pandas 3 through zoneinfo), and modelpack
+supports several versions at once (Python 3.10 gets pandas 2). So the committed file is the union
+over the supported environments: run ``--merge`` once in each (``generated_with`` lists them).
 
 The scanner never imports these libraries; the committed JSON file is the source of truth at
 run time. Every entry is an exact ``(module, qualname)`` pair, the way pickle names a global.
@@ -51,6 +57,7 @@ import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 OUT = Path(__file__).resolve().parent.parent / "modelpack" / "safety_allowlist.json"
 FORMAT_VERSION = 1
@@ -102,11 +109,16 @@ STDLIB = [
     "zoneinfo.ZoneInfo._unpickle",
 ]
 
-# MLflow's PythonModel pickles (python_model.pkl) carry the predict method's type hints in this
+# Named without importing their package. MLflow's PythonModel pickles (python_model.pkl) carry the predict method's type hints in this
 # holder: __init__ stores two attributes and nothing else. The hints inside are globals of their
 # own and are judged separately. Named here so the list needs no MLflow install to generate.
 MLFLOW = [
     "mlflow.models.signature._TypeHints",
+    # pandas 2 pickles a pytz time zone as pytz._p(zone, offsets...) (pytz._UTC for UTC): both
+    # look the zone up by name in pytz's bundled database and build a tzinfo, like
+    # zoneinfo.ZoneInfo._unpickle above. Kept here because they too are named without importing.
+    "pytz._p",
+    "pytz._UTC",
 ]
 
 NUMPY = [
@@ -286,7 +298,11 @@ def split(dotted: str) -> tuple[str, str]:
         except AttributeError:
             continue
         return module, ".".join(parts[cut:])
-    raise SystemExit(f"cannot resolve {dotted}")
+    # Listed for another library version (e.g. pandas 3's _nat_unpickle under pandas 2): keep the
+    # name as written, split at its last dot, so one list serves every supported version.
+    print(f"note: {dotted} does not exist here; kept as written", file=sys.stderr)
+    module, _, name = dotted.rpartition(".")
+    return module, name
 
 
 def resolve(dotted: str) -> object:
@@ -507,7 +523,8 @@ def build() -> dict[str, object]:
         warnings.simplefilter("ignore")
         entries: set[tuple[str, str]] = set()
         entries |= stdlib_entries()
-        entries |= {split(name) for name in MLFLOW}
+        # Split by hand: resolving would import MLflow, which the dev environment need not have.
+        entries |= {(m, n) for m, _, n in (name.rpartition(".") for name in MLFLOW)}
         entries |= numpy_entries()
         entries |= scipy_entries()
         entries |= pandas_entries()
@@ -548,20 +565,58 @@ def render(doc: dict[str, object]) -> str:
     return json.dumps(doc, indent=1, sort_keys=True) + "\n"
 
 
+def merge(doc: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """The union of ``doc`` (this environment) and the committed ``current`` file."""
+    merged: dict[str, list[str]] = {m: list(v) for m, v in current["globals"].items()}
+    for module, names in doc["globals"].items():
+        merged[module] = sorted(set(merged.get(module, [])) | set(names))
+    envs = current.get("generated_with", [])
+    envs = envs if isinstance(envs, list) else [envs]
+    if doc["generated_with"] not in envs:
+        envs = [*envs, doc["generated_with"]]
+    return {
+        **doc,
+        "generated_with": envs,
+        "globals": dict(sorted(merged.items())),
+        "skops_trusted": sorted(set(doc["skops_trusted"]) | set(current.get("skops_trusted", []))),
+        "skops_loaders": sorted(set(doc["skops_loaders"]) | set(current.get("skops_loaders", []))),
+    }
+
+
+def missing_from(doc: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """Names this environment needs that the committed file lacks."""
+    out = []
+    for module, names in doc["globals"].items():
+        have = set(current["globals"].get(module, []))
+        out += [f"{module}.{n}" for n in names if n not in have]
+    out += [n for n in doc["skops_trusted"] if n not in set(current.get("skops_trusted", []))]
+    return out
+
+
 def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail if the committed file differs")
+    parser.add_argument(
+        "--check", action="store_true", help="fail if this environment needs names not committed"
+    )
+    parser.add_argument(
+        "--merge", action="store_true", help="add this environment's names to the committed file"
+    )
     args = parser.parse_args(list(argv) if argv is not None else None)
-    doc = build()
-    text = render(doc)
+    doc: dict[str, Any] = build()
+    current = json.loads(OUT.read_text(encoding="utf-8")) if OUT.exists() else None
     if args.check:
-        current = json.loads(OUT.read_text(encoding="utf-8"))
-        if current["globals"] != doc["globals"] or current["skops_trusted"] != doc["skops_trusted"]:
-            print(f"{OUT.name} is out of date; run python tools/gen_allowlist.py", file=sys.stderr)
+        lacking = missing_from(doc, current or {"globals": {}})
+        if lacking:
+            print(f"{OUT.name} lacks {len(lacking)} names, e.g. {lacking[:3]}; run --merge", file=sys.stderr)
             return 1
         return 0
-    OUT.write_text(text, encoding="utf-8")
-    count = sum(len(v) for v in doc["globals"].values())  # type: ignore[attr-defined]
+    if args.merge and current is not None:
+        doc = merge(doc, current)
+    bad = forbidden() & {(m, n) for m, names in doc["globals"].items() for n in names}
+    if bad:
+        raise SystemExit(f"refusing to write forbidden names: {sorted(bad)}")
+    OUT.write_text(render(doc), encoding="utf-8")
+    count = sum(len(v) for v in doc["globals"].values())
     print(f"wrote {OUT} ({count} globals)")
     return 0
 
