@@ -357,9 +357,14 @@ def sklearn_entries() -> set[tuple[str, str]]:
     out: set[tuple[str, str]] = set()
     for module in walk_modules("sklearn"):
         for obj in vars(module).values():
-            if not isinstance(obj, type) or obj.__module__ != module.__name__:
+            if not isinstance(obj, type):
                 continue
-            if not obj.__module__.startswith("sklearn."):
+            # scikit-learn 1.7's Cython loss classes call their module "_loss" and register that
+            # name in sys.modules as an alias of sklearn._loss._loss; pickles use the alias.
+            alias = obj.__module__ != module.__name__ and sys.modules.get(obj.__module__) is module
+            if obj.__module__ != module.__name__ and not alias:
+                continue
+            if not module.__name__.startswith("sklearn."):
                 continue
             if issubclass(obj, BaseEstimator) or issubclass(obj, bases):
                 out.add((obj.__module__, obj.__qualname__))
