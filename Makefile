@@ -31,8 +31,8 @@ test: $(VENV)/.installed
 	$(PY) -m pytest -m "not interop"
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check modelpack tests sample_models bench
-	$(VENV)/bin/ruff format --check modelpack tests sample_models bench
+	$(VENV)/bin/ruff check modelpack tests sample_models bench tools
+	$(VENV)/bin/ruff format --check modelpack tests sample_models bench tools
 
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy modelpack
