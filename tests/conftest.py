@@ -21,7 +21,8 @@ def _isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("MODELPACK_DEBUG", raising=False)
     monkeypatch.delenv("FORCE_COLOR", raising=False)
     # Subprocesses must import this checkout even when it is not installed.
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
+    paths = [str(REPO_ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))  # no empty entry: that would mean cwd
     return home
 
 
