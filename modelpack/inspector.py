@@ -16,8 +16,6 @@ from modelpack.environment import pinned_versions, read_requirements
 from modelpack.manifest import MANIFEST_FILE, read_manifest, scan_folder
 from modelpack.mlmodel import read_mlmodel
 
-CODE_RUNNING_FORMATS = ("pickle", "cloudpickle", "joblib")
-
 
 @dataclass(frozen=True)
 class InspectReport:
@@ -130,7 +128,9 @@ def inspect_folder(
         loader_module=pyfunc.get("loader_module"),
         model_files=flavor_mod.model_files(mlmodel),
         serialization=serialization,
-        loading_runs_code=None if serialization is None else serialization in CODE_RUNNING_FORMATS,
+        # skops builds only types it trusts; every pickle flavour can run code (safety.py's rule,
+        # not imported here: the scanner module would cost inspect's start-up).
+        loading_runs_code=None if serialization is None else serialization != "skops",
         signature=signature_dict,
         signature_rows=rows,
         example_columns=example_columns,

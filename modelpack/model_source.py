@@ -26,7 +26,6 @@ _MODULE_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 class LoadedModel:
     model: Any
     source: str
-    kind: str  # "file" or "reference"
     by_value_module: Any = None  # a module loaded from a .py file, pickled by value
 
 
@@ -56,7 +55,7 @@ def load_model_source(text: str, *, trusted: Iterable[str] = ()) -> LoadedModel:
             f"{text} is a folder, not a model file",
             hint="pass a .pkl/.joblib file or a package.module:attr reference",
         )
-    return LoadedModel(_load_file(path, tuple(trusted)), str(path), "file")
+    return LoadedModel(_load_file(path, tuple(trusted)), str(path))
 
 
 def _load_file(path: Path, trusted: tuple[str, ...]) -> Any:
@@ -127,7 +126,7 @@ def _load_reference(text: str) -> LoadedModel:
             f"{text} gave a {type(obj).__qualname__}, which has no predict method",
             hint="point at a fitted model or a zero-argument function that returns one",
         )
-    return LoadedModel(obj, text, "reference", by_value)
+    return LoadedModel(obj, text, by_value)
 
 
 def _exec(fn: Any, text: str) -> Any:

@@ -75,45 +75,46 @@ class FrameWriter:
         """Write whatever closes the document (footer, closing bracket)."""
 
 
-class _CsvWriter(FrameWriter):
+class _ArrowWriter(FrameWriter):
+    """Streams batches through a pyarrow writer opened on the first batch's schema."""
+
     def __init__(self, stream: BinaryIO) -> None:
         self._stream = stream
         self._writer: Any = None
         self._schema: Any = None
 
     def write(self, frame: pd.DataFrame) -> None:
-        import pyarrow.csv as pa_csv
-
         table = _to_arrow(frame, self._schema)
         if self._writer is None:
             self._schema = table.schema
-            # pyarrow quotes every header name; a csv-module header quotes only when needed.
-            header = io.StringIO()
-            csv.writer(header, lineterminator="\n").writerow(list(table.schema.names))
-            self._stream.write(header.getvalue().encode("utf-8"))
-            options = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
-            self._writer = pa_csv.CSVWriter(self._stream, table.schema, write_options=options)
+            self._writer = self._open(table.schema)
         self._writer.write_table(table)
+
+    def _open(self, schema: Any) -> Any:
+        raise NotImplementedError
 
     def finish(self) -> None:
         if self._writer is not None:
             self._writer.close()
 
 
-class _ParquetWriter(FrameWriter):
-    def __init__(self, stream: BinaryIO) -> None:
-        self._stream = stream
-        self._writer: Any = None
-        self._schema: Any = None
+class _CsvWriter(_ArrowWriter):
+    def _open(self, schema: Any) -> Any:
+        import pyarrow.csv as pa_csv
 
-    def write(self, frame: pd.DataFrame) -> None:
+        # pyarrow quotes every header name; a csv-module header quotes only when needed.
+        header = io.StringIO()
+        csv.writer(header, lineterminator="\n").writerow(list(schema.names))
+        self._stream.write(header.getvalue().encode("utf-8"))
+        options = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
+        return pa_csv.CSVWriter(self._stream, schema, write_options=options)
+
+
+class _ParquetWriter(_ArrowWriter):
+    def _open(self, schema: Any) -> Any:
         import pyarrow.parquet as pq
 
-        table = _to_arrow(frame, self._schema)
-        if self._writer is None:
-            self._schema = table.schema
-            self._writer = pq.ParquetWriter(self._stream, table.schema)
-        self._writer.write_table(table)
+        return pq.ParquetWriter(self._stream, schema)
 
     def finish(self) -> None:
         if self._writer is None:  # no rows at all: still a valid (empty) Parquet file
@@ -122,7 +123,7 @@ class _ParquetWriter(FrameWriter):
 
             pq.write_table(pa.table({}), self._stream)
             return
-        self._writer.close()
+        super().finish()
 
 
 class _JsonLinesWriter(FrameWriter):

@@ -9,6 +9,10 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The top-level keys of every --json document, success or error.
+ENVELOPE_KEYS = frozenset(
+    {"modelpack_result_version", "command", "status", "exit_code", "data", "errors", "warnings"}
+)
 
 
 @pytest.fixture(autouse=True)

@@ -35,6 +35,15 @@ HomeOption = Annotated[
 ]
 
 
+TrustPickleOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--trust-pickle",
+        help="Trust MODULE (or module.Name) beyond the allowlist for this run (repeatable).",
+    ),
+]
+
+
 @dataclass
 class _State:
     traceback: bool = False
@@ -76,15 +85,22 @@ def run(
     json_output: bool,
     action: Callable[[], T],
     human: Callable[[T], None],
+    *,
+    reporter: render.StderrReporter | None = None,
 ) -> None:
     """Run ``action`` and render its result; never lets an exception escape as a traceback.
 
     A result may carry ``exit_code`` (e.g. 3 when validation found problems), ``status``
     ("ok"/"failed") and ``warnings`` (list of str); ``to_dict()`` gives the JSON data.
+    ``reporter``, when given, is closed before anything is rendered, whatever happened.
     """
     render.reset_consoles()
     try:
-        result = action()
+        try:
+            result = action()
+        finally:
+            if reporter is not None:
+                reporter.close()
     except ModelpackError as exc:
         if STATE.traceback or is_debug():
             raise

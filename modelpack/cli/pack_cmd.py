@@ -66,12 +66,7 @@ def pack(
     output_schema: Annotated[
         Path | None, typer.Option(help="Output schema JSON that replaces inference.")
     ] = None,
-    trust_pickle: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Trust MODULE (or module.Name) when unpickling MODEL, beyond the allowlist (repeatable)."
-        ),
-    ] = None,
+    trust_pickle: _run.TrustPickleOption = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a non-empty output folder.")] = False,
     json_output: _run.JsonFlag = False,
 ) -> None:
@@ -82,31 +77,28 @@ def pack(
     reporter = render.StderrReporter(enabled=not json_output)
 
     def action() -> PackResult:
-        try:
-            return api.pack(
-                model,
-                sample=sample,
-                output=output,
-                flavor=flavor,
-                name=name,
-                description=description,
-                metadata=meta,
-                serialization=serialization,
-                method=method,
-                example_rows=example_rows,
-                sample_rows=sample_rows,
-                sample_format=sample_format,
-                signature_file=signature,
-                input_schema_file=input_schema,
-                output_schema_file=output_schema,
-                trusted=trust_pickle or (),
-                force=force,
-                reporter=reporter,
-            )
-        finally:
-            reporter.close()
+        return api.pack(
+            model,
+            sample=sample,
+            output=output,
+            flavor=flavor,
+            name=name,
+            description=description,
+            metadata=meta,
+            serialization=serialization,
+            method=method,
+            example_rows=example_rows,
+            sample_rows=sample_rows,
+            sample_format=sample_format,
+            signature_file=signature,
+            input_schema_file=input_schema,
+            output_schema_file=output_schema,
+            trusted=trust_pickle or (),
+            force=force,
+            reporter=reporter,
+        )
 
-    _run.run("pack", json_output, action, _human)
+    _run.run("pack", json_output, action, _human, reporter=reporter)
 
 
 def _human(result: PackResult) -> None:

@@ -52,13 +52,7 @@ def predict(
     batch_rows: Annotated[
         int, typer.Option(min=1, help="Rows per batch; memory holds one batch at a time.")
     ] = 65_536,
-    trust_pickle: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--trust-pickle",
-            help="Trust MODULE (or module.Name) beyond the allowlist for this run (repeatable).",
-        ),
-    ] = None,
+    trust_pickle: _run.TrustPickleOption = None,
     home: _run.HomeOption = None,
     json_output: _run.JsonFlag = False,
 ) -> None:
@@ -79,23 +73,20 @@ def predict(
         destination = sys.stdout.buffer
 
     def action() -> PredictResult:
-        try:
-            return api.predict(
-                target,
-                data=data,
-                output=destination,
-                method=method,
-                data_format=data_format,
-                output_format=output_format,
-                batch_rows=batch_rows,
-                trusted=trust_pickle or (),
-                home=resolve_home(home),
-                reporter=reporter,
-            )
-        finally:
-            reporter.close()
+        return api.predict(
+            target,
+            data=data,
+            output=destination,
+            method=method,
+            data_format=data_format,
+            output_format=output_format,
+            batch_rows=batch_rows,
+            trusted=trust_pickle or (),
+            home=resolve_home(home),
+            reporter=reporter,
+        )
 
-    _run.run("predict", json_output, action, _human)
+    _run.run("predict", json_output, action, _human, reporter=reporter)
 
 
 def _human(result: PredictResult) -> None:

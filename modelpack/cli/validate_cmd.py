@@ -41,13 +41,7 @@ def validate(
             help="Never load the model: run only the structure, integrity, safety and environment checks.",
         ),
     ] = False,
-    trust_pickle: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--trust-pickle",
-            help="Trust MODULE (or module.Name) beyond the allowlist for this run (repeatable).",
-        ),
-    ] = None,
+    trust_pickle: _run.TrustPickleOption = None,
     home: _run.HomeOption = None,
     json_output: _run.JsonFlag = False,
 ) -> None:
@@ -61,20 +55,17 @@ def validate(
     reporter = render.StderrReporter(enabled=not json_output)
 
     def action() -> ValidationReport:
-        try:
-            return api.validate(
-                target,
-                data=data,
-                data_format=data_format,
-                load=not no_load,
-                trusted=trust_pickle or (),
-                home=resolve_home(home),
-                reporter=reporter,
-            )
-        finally:
-            reporter.close()
+        return api.validate(
+            target,
+            data=data,
+            data_format=data_format,
+            load=not no_load,
+            trusted=trust_pickle or (),
+            home=resolve_home(home),
+            reporter=reporter,
+        )
 
-    _run.run("validate", json_output, action, _human)
+    _run.run("validate", json_output, action, _human, reporter=reporter)
 
 
 def _human(report: ValidationReport) -> None:

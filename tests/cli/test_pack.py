@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from modelpack.cli import app
 from modelpack.manifest import read_manifest, verify_folder
-from tests.conftest import modelpack_cmd
+from tests.conftest import ENVELOPE_KEYS, modelpack_cmd
 
 runner = CliRunner()
 
@@ -72,15 +72,7 @@ def test_pack_json_envelope(tmp_path: Path, sk_model_file: Path, sample_csv: Pat
     result = _pack(str(sk_model_file), "-s", str(sample_csv), "-o", str(out), "--json")
     assert result.exit_code == 0
     doc = json.loads(result.stdout)
-    assert set(doc) == {
-        "modelpack_result_version",
-        "command",
-        "status",
-        "exit_code",
-        "data",
-        "errors",
-        "warnings",
-    }
+    assert set(doc) == ENVELOPE_KEYS
     assert doc["status"] == "ok" and doc["command"] == "pack"
     assert doc["data"]["flavor"] == "sklearn"
     assert doc["data"]["digest"].startswith("sha256:")

@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from modelpack.cli import app
+from tests.conftest import ENVELOPE_KEYS
 from tests.registry_models import make_model
 
 
@@ -22,15 +23,7 @@ def err(result: Any) -> str:
 
 def envelope(result: Any) -> dict[str, Any]:
     doc = json.loads(result.stdout)
-    assert set(doc) == {
-        "modelpack_result_version",
-        "command",
-        "status",
-        "exit_code",
-        "data",
-        "errors",
-        "warnings",
-    }
+    assert set(doc) == ENVELOPE_KEYS
     assert doc["exit_code"] == result.exit_code
     return doc
 
