@@ -42,6 +42,7 @@ def pack(
     input_schema_file: str | Path | None = None,
     output_schema_file: str | Path | None = None,
     trusted: Iterable[str] = (),
+    home: Path | None = None,
     force: bool = False,
     reporter: Reporter = SILENT,
 ) -> PackResult:
@@ -65,6 +66,8 @@ def pack(
         input_schema_file: an input schema JSON list that replaces input inference.
         output_schema_file: an output schema JSON list that replaces output inference.
         trusted: modules (or module.qualname) trusted beyond the allowlist when unpickling MODEL.
+        home: MODELPACK_HOME, whose trust records (``trust`` on a model file) let MODEL load
+            although the scan refuses it; None consults no record.
         force: replace a non-empty output folder.
         reporter: progress sink for slow steps.
 
@@ -95,6 +98,7 @@ def pack(
         input_schema_file=_path(input_schema_file),
         output_schema_file=_path(output_schema_file),
         trusted=tuple(trusted),
+        trust_home=None if home is None else Path(home),
         force=force,
     )
     return pack_model(str(model), options, reporter=reporter)
@@ -265,27 +269,33 @@ def predict(
 
 
 def trust(target: str | Path, *, home: Path, remove: bool = False) -> TrustResult:
-    """Trust (or with ``remove`` stop trusting) the exact current content of a model package.
+    """Trust (or with ``remove`` stop trusting) the exact current content of a model package or file.
 
-    ``validate`` and ``predict`` then accept that content even when the safety scan cannot
-    clear it (e.g. a model class pickled by value). Any change to a file ends the trust.
+    For a folder or ``models:/`` URI, ``validate`` and ``predict`` then accept that content even
+    when the safety scan cannot clear it (e.g. a model class pickled by value). For a model file
+    (pickle, joblib, cloudpickle, skops), ``pack`` then loads those exact bytes. Any change to a
+    byte ends the trust. Trusting a file does not trust the folder ``pack`` writes from it.
 
     Args:
-        target: a model folder or ``models:/`` URI.
+        target: a model folder, a model file or a ``models:/`` URI.
         home: where the trust record lives (MODELPACK_HOME).
         remove: forget the trust instead.
 
     Returns:
-        A TrustResult with the digest and who trusted it when.
+        A TrustResult with the kind (folder or file), the digest and who trusted it when.
 
     Raises:
         NotFoundError: the target does not exist, or ``remove`` names content not trusted.
+        InputFileError: the target is a file pack cannot read as a model.
         RegistryError: the trust record is corrupt or cannot be written.
     """
-    from modelpack.target import resolve_target
     from modelpack.trust import trust_package
+    from modelpack.uri import is_model_uri
 
-    resolved = resolve_target(str(target), home=home)
-    return trust_package(
-        resolved.path, home, source=resolved.uri or str(Path(target).resolve()), remove=remove
-    )
+    if is_model_uri(str(target)):
+        from modelpack.target import resolve_target
+
+        resolved = resolve_target(str(target), home=home)
+        return trust_package(resolved.path, home, source=str(target), remove=remove)
+    path = Path(target)
+    return trust_package(path, home, source=str(path.resolve()), remove=remove)

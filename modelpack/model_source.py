@@ -3,7 +3,8 @@
 References are ``package.module:attr`` (importable) or ``path/to/file.py:attr``; ``attr`` may
 be a fitted model or a zero-argument function returning one. Model files are scanned before they
 are unpickled; a file whose pickle imports something outside the allowlist is refused unless the
-user trusts those modules.
+user trusts those names (``--trust-pickle``) or trusted the file's exact bytes (``modelpack
+trust FILE``, the only way for classes pickled by value).
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 from modelpack.errors import InputFileError, InvalidModelError, NotFoundError, UnsafeModelError
+
+if TYPE_CHECKING:
+    from modelpack.trust import TrustRecord
 
 _MODULE_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
@@ -27,6 +31,7 @@ class LoadedModel:
     model: Any
     source: str
     by_value_module: Any = None  # a module loaded from a .py file, pickled by value
+    trust: TrustRecord | None = None  # the scan refused the file; the user trusted its bytes
 
 
 def looks_like_reference(text: str) -> bool:
@@ -37,8 +42,13 @@ def looks_like_reference(text: str) -> bool:
     return bool(sep) and (head.endswith(".py") or bool(_MODULE_REF.match(text)))
 
 
-def load_model_source(text: str, *, trusted: Iterable[str] = ()) -> LoadedModel:
+def load_model_source(
+    text: str, *, trusted: Iterable[str] = (), trust_home: Path | None = None
+) -> LoadedModel:
     """Resolve MODEL as given on the command line to a live model object.
+
+    ``trust_home`` is where ``modelpack trust`` records live (MODELPACK_HOME); a model file whose
+    exact bytes are recorded there loads even when the scan refuses it. None consults no record.
 
     Raises:
         NotFoundError: the file or module does not exist.
@@ -55,35 +65,44 @@ def load_model_source(text: str, *, trusted: Iterable[str] = ()) -> LoadedModel:
             f"{text} is a folder, not a model file",
             hint="pass a .pkl/.joblib file or a package.module:attr reference",
         )
-    return LoadedModel(_load_file(path, tuple(trusted)), str(path))
+    with path.open("rb") as fh:
+        model, trust = _load_file(path, fh, tuple(trusted), trust_home)
+    return LoadedModel(model, str(path), trust=trust)
 
 
-def _load_file(path: Path, trusted: tuple[str, ...]) -> Any:
+def _load_file(
+    path: Path, fh: IO[bytes], trusted: tuple[str, ...], trust_home: Path | None
+) -> tuple[Any, TrustRecord | None]:
     from modelpack import safety
+    from modelpack.trust import find_file_trust
 
     result = safety.scan_file(path, trusted=trusted)
     if result.format == "unknown":
         raise InputFileError(f"{path} is not a pickle, joblib or cloudpickle file")
+    trust = None
+    if result.findings:
+        # Hash the handle the model is then read from, so what loads is what was trusted.
+        trust = find_file_trust(fh, trust_home)
+        fh.seek(0)
     if result.format == "skops":
         from modelpack.flavors.sklearn import load_skops
 
-        return load_skops(path, trusted=trusted)
-    if result.findings:
+        return load_skops(path, trusted=trusted, package_trusted=trust is not None), trust
+    if result.findings and trust is None:
         names = sorted({f.global_name for f in result.findings})
         raise UnsafeModelError(
             f"refusing to unpickle {path.name}: it imports globals outside the allowlist: {', '.join(names)}",
             findings=[f.to_dict() for f in result.findings],
-            hint="if this is your own model, pass --trust-pickle MODULE for each module named",
+            hint=safety.trust_advice(result.findings, str(path), noun="file"),
         )
     try:
         if result.format == "joblib":
             import joblib
 
-            return joblib.load(path)
+            return joblib.load(fh), trust
         import cloudpickle  # reads plain pickles too, and cloudpickle's by-value functions
 
-        with path.open("rb") as fh:
-            return cloudpickle.load(fh)
+        return cloudpickle.load(fh), trust
     except (ImportError, AttributeError) as exc:
         raise InputFileError(
             f"cannot unpickle {path.name}: {exc}",

@@ -48,6 +48,7 @@ class PackOptions:
     input_schema_file: Path | None = None
     output_schema_file: Path | None = None
     trusted: tuple[str, ...] = ()
+    trust_home: Path | None = None  # where 'modelpack trust' records live; None consults none
     force: bool = False
 
 
@@ -101,7 +102,12 @@ def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SIL
     warnings: list[str] = []
 
     with reporter.step("loading model"):
-        loaded = load_model_source(model_ref, trusted=options.trusted)
+        loaded = load_model_source(model_ref, trusted=options.trusted, trust_home=options.trust_home)
+    if loaded.trust is not None:
+        warnings.append(
+            f"{loaded.source} fails the safety scan; loaded because you trusted its exact bytes "
+            f"({loaded.trust.digest[:19]}…, by {loaded.trust.user} at {loaded.trust.trusted_at})"
+        )
     flavor = flavors.choose_flavor(loaded.model, options.flavor)
     if not callable(getattr(loaded.model, options.method, None)):
         raise InvalidModelError(f"the model has no {options.method} method")
@@ -147,6 +153,8 @@ def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SIL
         (tmp / MLMODEL_FILE).write_text(dump_yaml(mlmodel))
         with reporter.step("hashing files"):
             manifest = write_manifest(tmp)
+        if loaded.trust is not None or loaded.by_value_module is not None:
+            warnings.extend(_carried_code_warning(tmp / saved.model_file, output))
 
     return PackResult(
         output=str(output),
@@ -161,6 +169,19 @@ def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SIL
         size_bytes=manifest.total_size,
         warnings=warnings,
     )
+
+
+def _carried_code_warning(model_file: Path, output: Path) -> list[str]:
+    """Say up front that the package carries code the scan refuses, and how its builder vouches for it."""
+    from modelpack import safety
+
+    findings = safety.scan_file(model_file).findings
+    if not findings:
+        return []
+    return [
+        f"{output} carries code the safety scan cannot clear, so validate and predict refuse it "
+        f"until you run 'modelpack trust {output}' (trusting the model file does not carry over)"
+    ]
 
 
 def _check_output(output: Path, *, force: bool) -> None:

@@ -78,6 +78,7 @@ __all__ = [
     "referenced_modules",
     "scan_file",
     "scan_folder",
+    "trust_advice",
 ]
 
 ALLOWLIST_RESOURCE: Final = "safety_allowlist.json"
@@ -220,6 +221,40 @@ def is_code_executing_format(fmt: str) -> bool:
     (including ``unknown``) is assumed to be able to.
     """
     return fmt != "skops"
+
+
+def trust_advice(findings: Iterable[Finding], target: str, *, noun: str = "package") -> str:
+    """How a user who vouches for ``target`` gets it loaded, naming only what actually works.
+
+    ``--trust-pickle`` widens the allowlist by name, so it covers plain globals outside the
+    allowlist and nothing else: by-value code (cloudpickle's class and function rebuilders, whose
+    results are called or used as classes) and names computed while loading are not names it
+    can match. ``modelpack trust TARGET`` vouches for the exact bytes, so it always works.
+
+    Args:
+        findings: what the scan refused (objects with ``global_name`` and ``reason``).
+        target: the file or folder as the user can pass it to ``modelpack trust``.
+        noun: ``file`` or ``package``, for the sentence.
+    """
+    found = list(findings)
+    trust_cmd = f"'modelpack trust {target}'"
+    names = list(dict.fromkeys(str(f.global_name) for f in found))
+    by_name = bool(found) and all(
+        str(f.reason) == NOT_ALLOWLISTED
+        and not str(f.global_name).startswith("<")
+        and " " not in str(f.global_name)
+        for f in found
+    )
+    if not by_name:
+        return (
+            f"it carries code, by value or computed while loading, that no --trust-pickle can name; "
+            f"if you built this {noun}, run {trust_cmd} to vouch for its exact bytes"
+        )
+    if len(names) <= 3:
+        flags = " ".join(f"--trust-pickle {n}" for n in names)
+    else:
+        flags = f"--trust-pickle for each name refused (e.g. --trust-pickle {names[0]})"
+    return f"if you trust this {noun}, pass {flags}, or run {trust_cmd} to vouch for its exact bytes"
 
 
 # ---------------------------------------------------------------------------------------------

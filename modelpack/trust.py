@@ -1,34 +1,44 @@
-"""Trust by content digest: packages a user vouched for load even when the scan cannot clear them.
+"""Trust by content digest: packages and model files a user vouched for load even when the scan cannot clear them.
 
-Some packages carry code on purpose: a model class pickled by value (the generic flavor packed
-from ``file.py:attr``) makes the scan report code objects and computed names that no module
-allowlist can vouch for. ``modelpack trust TARGET`` records the digest of the folder's actual
-file contents under MODELPACK_HOME; ``validate`` and ``predict`` then accept that exact content.
-Change one byte and the digest no longer matches, so the trust is gone.
+Some models carry code on purpose: a model class pickled by value (the generic flavor packed
+from ``file.py:attr``, or a user's class dumped with cloudpickle) makes the scan report code
+objects and computed names that no module allowlist can vouch for. ``modelpack trust TARGET``
+records the digest of a folder's actual file contents, or of a model file's bytes, under
+MODELPACK_HOME; ``validate`` and ``predict`` then accept that exact folder content, and ``pack``
+that exact model file. Change one byte and the digest no longer matches, so the trust is gone.
+
+Folder and file records are kept apart: trusting a model file never trusts a folder (the folder
+``pack`` writes from it holds other bytes and is trusted on its own), nor the other way round.
 
 Trust never comes from the package itself (SECURITY.md, principle 4): the record lives with the
 user, keyed by a digest modelpack computes from the files, never by one the package states.
 
-Format version: ``format_version`` in ``trust.json``. To change the layout, bump
-``FORMAT_VERSION`` and keep ``_read`` accepting every older version.
+Format version: ``format_version`` in ``trust.json``; folders under ``packages``, model files
+under ``files`` (added within version 1: older readers ignore the key, so they never take a file
+record for a folder's). To change the layout, bump ``FORMAT_VERSION`` and keep ``_read``
+accepting every older version.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import getpass
+import hashlib
 import json
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import IO, Any, Final
 
-from modelpack._fs import atomic_write_text
-from modelpack.errors import InvalidModelError, NotFoundError, RegistryError
+from modelpack._fs import HASH_CHUNK, atomic_write_text
+from modelpack.errors import InputFileError, InvalidModelError, NotFoundError, RegistryError
 from modelpack.manifest import scan_folder
 
 TRUST_FILE: Final = "trust.json"
 FORMAT_VERSION: Final = 1
+FOLDER: Final = "folder"
+FILE: Final = "file"
+_SECTIONS: Final = {FOLDER: "packages", FILE: "files"}
 
 
 @dataclass(frozen=True)
@@ -38,9 +48,11 @@ class TrustRecord:
     user: str
     host: str
     source: str
+    kind: str = FOLDER  # folder | file
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "kind": self.kind,
             "digest": self.digest,
             "trusted_at": self.trusted_at,
             "user": self.user,
@@ -62,78 +74,113 @@ def _path(home: Path) -> Path:
     return home / TRUST_FILE
 
 
-def _read(home: Path) -> dict[str, dict[str, Any]]:
+def _read(home: Path) -> dict[str, dict[str, dict[str, Any]]]:
+    """Every record, by kind (``folder``/``file``) and digest."""
     path = _path(home)
     if not path.is_file():
-        return {}
+        return {kind: {} for kind in _SECTIONS}
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
         if int(raw["format_version"]) > FORMAT_VERSION:
             raise RegistryError(f"{path} is from a newer modelpack", hint="upgrade modelpack")
-        packages = raw["packages"]
-        if not isinstance(packages, dict):
-            raise TypeError("packages is not a mapping")
+        records = {FOLDER: raw["packages"], FILE: raw.get("files", {})}
+        if not all(isinstance(section, dict) for section in records.values()):
+            raise TypeError("packages or files is not a mapping")
     except (ValueError, KeyError, TypeError) as exc:
         raise RegistryError(
             f"{path} is corrupt: {exc}", hint=f"remove {path} and trust packages again"
         ) from exc
-    return packages
+    return records
 
 
-def _write(home: Path, packages: dict[str, dict[str, Any]]) -> None:
-    document = {"format_version": FORMAT_VERSION, "packages": packages}
+def _write(home: Path, records: dict[str, dict[str, dict[str, Any]]]) -> None:
+    document: dict[str, Any] = {"format_version": FORMAT_VERSION}
+    for kind, key in _SECTIONS.items():
+        if records[kind] or key == "packages":
+            document[key] = records[kind]
     atomic_write_text(_path(home), json.dumps(document, indent=2, sort_keys=True) + "\n")
 
 
-def _record(digest: str, entry: dict[str, Any]) -> TrustRecord:
+def _record(digest: str, entry: dict[str, Any], kind: str) -> TrustRecord:
     return TrustRecord(
         digest=digest,
         trusted_at=str(entry.get("trusted_at", "")),
         user=str(entry.get("user", "")),
         host=str(entry.get("host", "")),
         source=str(entry.get("source", "")),
+        kind=kind,
     )
 
 
-def trust_package(folder: Path, home: Path, *, source: str, remove: bool = False) -> TrustResult:
-    """Record (or, with ``remove``, forget) the digest of ``folder``'s current contents.
+def file_digest(fh: IO[bytes]) -> str:
+    """``sha256:<hex>`` of the bytes read from ``fh`` (from where it stands to the end)."""
+    digest = hashlib.sha256()
+    while chunk := fh.read(HASH_CHUNK):
+        digest.update(chunk)
+    return "sha256:" + digest.hexdigest()
+
+
+def trust_package(target: Path, home: Path, *, source: str, remove: bool = False) -> TrustResult:
+    """Record (or, with ``remove``, forget) the digest of a model folder's contents or a model file's bytes.
 
     Raises:
-        NotFoundError: the folder does not exist, or ``remove`` names a package not trusted.
+        NotFoundError: the target does not exist, or ``remove`` names content not trusted.
+        InputFileError: the target is a file that is not a pickle, joblib, cloudpickle or skops file.
         InvalidModelError: the folder has symlinks escaping it.
         RegistryError: ``trust.json`` is corrupt or cannot be written.
     """
-    if not folder.is_dir():
-        raise NotFoundError(f"model folder not found: {folder}", path=str(folder))
-    digest = scan_folder(folder).digest
-    packages = _read(home)
+    if target.is_dir():
+        kind, digest = FOLDER, scan_folder(target).digest
+    elif target.is_file():
+        kind, digest = FILE, _model_file_digest(target, check_format=not remove)
+    else:
+        raise NotFoundError(f"model folder or file not found: {target}", path=str(target))
+    records = _read(home)
+    section = records[kind]
     if remove:
-        entry = packages.pop(digest, None)
+        entry = section.pop(digest, None)
         if entry is None:
             raise NotFoundError(f"{source} is not trusted (digest {digest[:19]}…)")
-        _write(home, packages)
-        return TrustResult("untrusted", _record(digest, entry))
-    if digest in packages:
-        return TrustResult("unchanged", _record(digest, packages[digest]))
+        _save(home, records)
+        return TrustResult("untrusted", _record(digest, entry, kind))
+    if digest in section:
+        return TrustResult("unchanged", _record(digest, section[digest], kind))
     entry = {
         "trusted_at": _dt.datetime.now(_dt.timezone.utc).isoformat().replace("+00:00", "Z"),
         "user": _user(),
         "host": socket.gethostname(),
         "source": source,
     }
-    packages[digest] = entry
+    section[digest] = entry
+    _save(home, records)
+    return TrustResult("trusted", _record(digest, entry, kind))
+
+
+def _save(home: Path, records: dict[str, dict[str, dict[str, Any]]]) -> None:
     try:
-        _write(home, packages)
+        _write(home, records)
     except OSError as exc:
         raise RegistryError(f"cannot write {_path(home)}: {exc.strerror or exc}") from exc
-    return TrustResult("trusted", _record(digest, entry))
+
+
+def _model_file_digest(path: Path, *, check_format: bool) -> str:
+    if check_format:
+        from modelpack import safety
+
+        if safety.scan_file(path).format == "unknown":
+            raise InputFileError(
+                f"{path} is not a pickle, joblib, cloudpickle or skops file",
+                hint="trust a model file that pack reads, or a model folder",
+            )
+    with path.open("rb") as fh:
+        return file_digest(fh)
 
 
 def find_trust(folder: Path, home: Path | None) -> TrustRecord | None:
     """The trust record matching ``folder``'s actual contents, if the user trusted them."""
     if home is None:
         return None
-    packages = _read(home)
+    packages = _read(home)[FOLDER]
     if not packages:
         return None
     try:
@@ -141,7 +188,23 @@ def find_trust(folder: Path, home: Path | None) -> TrustRecord | None:
     except InvalidModelError:  # a symlink escaping the folder: integrity fails it anyway
         return None
     entry = packages.get(digest)
-    return None if entry is None else _record(digest, entry)
+    return None if entry is None else _record(digest, entry, FOLDER)
+
+
+def find_file_trust(fh: IO[bytes], home: Path | None) -> TrustRecord | None:
+    """The trust record matching the model file bytes read from ``fh``, if the user trusted them.
+
+    Takes the open handle the caller then loads from (after ``seek(0)``), so the bytes loaded
+    are the bytes whose digest was trusted.
+    """
+    if home is None:
+        return None
+    files = _read(home)[FILE]
+    if not files:
+        return None
+    digest = file_digest(fh)
+    entry = files.get(digest)
+    return None if entry is None else _record(digest, entry, FILE)
 
 
 def _user() -> str:

@@ -44,9 +44,6 @@ SCHEMA_RESOURCE: Final = ("schemas", "mlmodel.schema.json")
 UNPICKLING_LIBRARIES: Final = ("scikit-learn", "numpy", "skops", "cloudpickle")
 MAX_ERRORS_SHOWN: Final = 20
 LOADABLE_FLAVORS: Final = ("sklearn", "modelpack", PYFUNC)
-# Scan findings a user can vouch for with --trust-pickle; others (a computed name, a malformed
-# stream, a nested pickle) stay refused whatever is trusted.
-TRUSTABLE_REASONS: Final = ("not_allowlisted", "code_object")
 
 
 @dataclass(frozen=True)
@@ -158,7 +155,7 @@ def validate_folder(
     with reporter.step("verifying file hashes"):
         integrity = _integrity(folder)
     with reporter.step("scanning pickles"):
-        safety = _safety(folder, options.trusted, options.trust)
+        safety = _safety(folder, options.trusted, options.trust, uri)
     environment = _environment(folder, mlmodel)
 
     blocking = [c.name for c in (structure, integrity, safety) if c.status == FAILED]
@@ -360,7 +357,9 @@ def _integrity(folder: Path) -> Check:
 # 3. safety
 
 
-def _safety(folder: Path, trusted: tuple[str, ...], trust: TrustRecord | None = None) -> Check:
+def _safety(
+    folder: Path, trusted: tuple[str, ...], trust: TrustRecord | None = None, target: str | None = None
+) -> Check:
     from modelpack import safety
 
     try:
@@ -385,16 +384,7 @@ def _safety(folder: Path, trusted: tuple[str, ...], trust: TrustRecord | None = 
                 f"content ({trust.digest[:19]}…, by {trust.user} at {trust.trusted_at})",
                 details,
             )
-        if any(str(f.reason) not in TRUSTABLE_REASONS for f in findings):
-            advice = (
-                "some of it cannot be resolved without running it, so no --trust-pickle makes it loadable; "
-                "if you built this package, 'modelpack trust' vouches for its exact content"
-            )
-        else:
-            example = next(n for n in names if not n.startswith("<"))
-            advice = (
-                f"if you trust this package, pass --trust-pickle for each name, e.g. --trust-pickle {example}"
-            )
+        advice = safety.trust_advice(findings, target or str(folder))
         return Check(
             "safety",
             FAILED,

@@ -10,6 +10,7 @@ import typer
 from modelpack import render
 from modelpack.cli import _run
 from modelpack.cli._app import app
+from modelpack.config import resolve_home
 
 if TYPE_CHECKING:
     from modelpack.packer import PackResult
@@ -68,9 +69,14 @@ def pack(
     ] = None,
     trust_pickle: _run.TrustPickleOption = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a non-empty output folder.")] = False,
+    home: _run.HomeOption = None,
     json_output: _run.JsonFlag = False,
 ) -> None:
-    """Package a trained model as an MLflow model folder with an inferred signature."""
+    """Package a trained model as an MLflow model folder with an inferred signature.
+
+    A model file the safety scan refuses loads when you trusted its exact bytes with
+    'modelpack trust FILE' (records under --home).
+    """
     from modelpack import api
 
     meta = _run.parse_key_values(metadata, "--metadata")
@@ -94,6 +100,7 @@ def pack(
             input_schema_file=input_schema,
             output_schema_file=output_schema,
             trusted=trust_pickle or (),
+            home=resolve_home(home),
             force=force,
             reporter=reporter,
         )

@@ -18,16 +18,21 @@ if TYPE_CHECKING:
 @app.command()
 def trust(
     target: Annotated[
-        str, typer.Argument(help="Model folder or models:/ URI whose exact content you vouch for.")
+        str,
+        typer.Argument(
+            help="Model folder, models:/ URI, or model file (for pack) whose exact content you vouch for."
+        ),
     ],
     remove: Annotated[bool, typer.Option("--remove", help="Stop trusting this content.")] = False,
     home: _run.HomeOption = None,
     json_output: _run.JsonFlag = False,
 ) -> None:
-    """Trust a package's exact content, so validate and predict load it even when the scan cannot clear it.
+    """Trust a package's or model file's exact content, so it loads even when the scan cannot clear it.
 
-    Use it for packages you built yourself whose pickles carry code on purpose (a model class
-    pickled by value). The record is keyed by the digest of the files; any change ends the trust.
+    Use it for models you built yourself whose pickles carry code on purpose (a model class
+    pickled by value). A trusted folder loads in validate and predict; a trusted model file
+    (pickle, joblib, cloudpickle, skops) loads in pack. The record is keyed by the digest of the
+    bytes; any change ends the trust. Trusting a file does not trust the folder pack writes.
     """
     from modelpack import api
 
@@ -42,6 +47,10 @@ def _human(result: TrustResult) -> None:
     elif result.action == "unchanged":
         render.summary_line(
             f"already trusted: {record.source} ({record.digest[:19]}…, since {record.trusted_at})"
+        )
+    elif record.kind == "file":
+        render.summary_line(
+            f"trusted {record.source} ({record.digest[:19]}…); pack loads these exact bytes, any change ends the trust"
         )
     else:
         render.summary_line(

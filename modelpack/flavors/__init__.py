@@ -168,10 +168,7 @@ def ensure_safe(folder: Path, *, trusted: Iterable[str] = ()) -> None:
         raise UnsafeModelError(
             f"refusing to load {folder}: its pickles import globals outside the allowlist: {shown}",
             findings=[f.to_dict() for f in findings],
-            hint=(
-                "if you trust this package, pass --trust-pickle MODULE for the modules named, "
-                "or run 'modelpack trust' on a package you built"
-            ),
+            hint=safety.trust_advice(findings, str(folder)),
         )
 
 
