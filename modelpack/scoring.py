@@ -164,6 +164,7 @@ def load_scorer(
     method: str | None = None,
     trusted: Iterable[str] = (),
     package_trusted: bool = False,
+    target: str | None = None,
 ) -> Scorer:
     """Scan, then load the model in ``folder`` and get ready to score.
 
@@ -173,6 +174,7 @@ def load_scorer(
         method: the method to call instead of the recorded ``predict_fn``.
         trusted: modules (or ``module.qualname``) trusted beyond the allowlist for this load.
         package_trusted: the user trusted this exact content (``modelpack trust``).
+        target: how the user named the folder (a ``models:/`` URI), for a refusal's message.
 
     Returns:
         A Scorer.
@@ -191,7 +193,9 @@ def load_scorer(
     if chosen not in PREDICT_METHODS and chosen != recorded:
         raise UsageError(f"--method {chosen} is not one of {', '.join(PREDICT_METHODS)}")
     signature = parse_signature(mlmodel)
-    model = flavors.load_model(folder, mlmodel, trusted=tuple(trusted), package_trusted=package_trusted)
+    model = flavors.load_model(
+        folder, mlmodel, trusted=tuple(trusted), package_trusted=package_trusted, target=target
+    )
     if not callable(getattr(model, chosen, None)):
         raise InvalidModelError(
             f"the model ({type(model).__qualname__}) has no {chosen} method",
@@ -601,7 +605,11 @@ def predict_folder(
     started = time.perf_counter()
     with reporter.step("scanning and loading the model"):
         scorer = load_scorer(
-            folder, method=options.method, trusted=options.trusted, package_trusted=options.trust is not None
+            folder,
+            method=options.method,
+            trusted=options.trusted,
+            package_trusted=options.trust is not None,
+            target=uri,
         )
 
     rows = 0

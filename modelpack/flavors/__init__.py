@@ -119,14 +119,19 @@ def serialization_of(mlmodel: MLmodel) -> str | None:
 
 
 def load_model(
-    folder: Path, mlmodel: MLmodel, *, trusted: Iterable[str] = (), package_trusted: bool = False
+    folder: Path,
+    mlmodel: MLmodel,
+    *,
+    trusted: Iterable[str] = (),
+    package_trusted: bool = False,
+    target: str | None = None,
 ) -> Any:
     """Load the model object after the static safety scan passes.
 
     Loading runs code from the package (unpickling is execution), so every pickle-like file in
     the folder is scanned first against modelpack's allowlist plus ``trusted``. With
     ``package_trusted`` (the user ran ``modelpack trust`` on this exact content) findings are
-    accepted.
+    accepted. ``target`` is how the user named the folder (a ``models:/`` URI), for messages.
 
     Raises:
         UnsafeModelError: the scan found globals outside the allowlist; nothing was loaded.
@@ -135,7 +140,7 @@ def load_model(
     """
     trusted = tuple(trusted)
     if not package_trusted:
-        ensure_safe(folder, trusted=trusted)
+        ensure_safe(folder, trusted=trusted, target=target)
     flavors = mlmodel.flavors
     if SKLEARN in flavors:
         from modelpack.flavors import sklearn as sk
@@ -156,8 +161,12 @@ def load_model(
     return _load_via_mlflow(folder)
 
 
-def ensure_safe(folder: Path, *, trusted: Iterable[str] = ()) -> None:
-    """Raise UnsafeModelError if any pickle in ``folder`` imports a non-allowlisted global."""
+def ensure_safe(folder: Path, *, trusted: Iterable[str] = (), target: str | None = None) -> None:
+    """Raise UnsafeModelError if any pickle in ``folder`` imports a non-allowlisted global.
+
+    ``target`` names the folder in the message and hint when the user gave it another way
+    (a ``models:/`` URI).
+    """
     from modelpack import safety
 
     results = safety.scan_folder(folder, trusted=trusted)
@@ -166,9 +175,9 @@ def ensure_safe(folder: Path, *, trusted: Iterable[str] = ()) -> None:
         names = sorted({f"{f.file}: {f.global_name}" for f in findings})
         shown = "; ".join(names[:5]) + (f" (+{len(names) - 5} more)" if len(names) > 5 else "")
         raise UnsafeModelError(
-            f"refusing to load {folder}: its pickles import globals outside the allowlist: {shown}",
+            f"refusing to load {target or folder}: its pickles import globals outside the allowlist: {shown}",
             findings=[f.to_dict() for f in findings],
-            hint=safety.trust_advice(findings, str(folder)),
+            hint=safety.trust_advice(findings, target or str(folder)),
         )
 
 

@@ -318,3 +318,54 @@ def test_trust_records_written_before_model_files_still_read(
     doc = json.loads(path.read_text())
     assert len(doc["packages"]) == 1 and len(doc["files"]) == 1
     assert _validate(by_value_package)[0] == 0
+
+
+def test_registered_by_value_package_hint_names_the_uri(by_value_package: Path, sample_csv: Path) -> None:
+    """A refusal names the package as the user did, so the hinted command is the one to type."""
+    registered = runner.invoke(app, ["register", str(by_value_package), "--name", "doubler"])
+    assert registered.exit_code == 0, registered.stderr
+    uri = "models:/doubler/1"
+    predicted = runner.invoke(app, ["predict", uri, "--data", str(sample_csv)])
+    assert predicted.exit_code == 3
+    assert predicted.stderr.startswith(f"error: refusing to load {uri}:")
+    assert f"run 'modelpack trust {uri}'" in predicted.stderr.splitlines()[1]
+    code, doc = _validate(Path(uri))
+    assert code == 3
+    assert f"run 'modelpack trust {uri}'" in _safety(doc)["reason"]
+
+    assert runner.invoke(app, ["trust", uri]).exit_code == 0
+    assert runner.invoke(app, ["predict", uri, "--data", str(sample_csv)]).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("found", "by_name"),
+    [
+        ([("house.Model", "not_allowlisted")], True),
+        (
+            [
+                ("a.A", "not_allowlisted"),
+                ("b.B", "not_allowlisted"),
+                ("c.C", "not_allowlisted"),
+                ("d.D", "not_allowlisted"),
+            ],
+            True,
+        ),
+        (
+            [("house.Model", "not_allowlisted"), ("cloudpickle.cloudpickle._make_function", "code_object")],
+            False,
+        ),
+        ([("<computed callable>", "unresolvable")], False),
+        ([("os.system", "nested_pickle")], False),
+        ([("builtins.getattr <indirect use>", "not_allowlisted")], False),
+    ],
+)
+def test_trust_advice_offers_trust_pickle_only_when_names_can_cover(
+    found: list[tuple[str, str]], by_name: bool
+) -> None:
+    from modelpack.safety import Finding, trust_advice
+
+    advice = trust_advice([Finding("m.pkl", name, reason) for name, reason in found], "m.pkl", noun="file")
+    assert "'modelpack trust m.pkl'" in advice
+    assert ("pass --trust-pickle" in advice) is by_name
+    if by_name and len(found) <= 3:
+        assert all(f"--trust-pickle {name}" in advice for name, _ in found)
