@@ -154,7 +154,9 @@ def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SIL
         with reporter.step("hashing files"):
             manifest = write_manifest(tmp)
         if loaded.trust is not None or loaded.by_value_module is not None:
-            warnings.extend(_carried_code_warning(tmp / saved.model_file, output))
+            warnings.extend(
+                _refused_package_warning(tmp / saved.model_file, output, loaded.trust is not None)
+            )
 
     return PackResult(
         output=str(output),
@@ -171,17 +173,15 @@ def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SIL
     )
 
 
-def _carried_code_warning(model_file: Path, output: Path) -> list[str]:
-    """Say up front that the package carries code the scan refuses, and how its builder vouches for it."""
+def _refused_package_warning(model_file: Path, output: Path, file_trusted: bool) -> list[str]:
+    """Say up front when validate and predict will refuse the package, and what the user can do."""
     from modelpack import safety
 
     findings = safety.scan_file(model_file).findings
     if not findings:
         return []
-    return [
-        f"{output} carries code the safety scan cannot clear, so validate and predict refuse it "
-        f"until you run 'modelpack trust {output}' (trusting the model file does not carry over)"
-    ]
+    carry = " (trusting the model file does not carry over to the package)" if file_trusted else ""
+    return [f"validate and predict will refuse {output}{carry}: {safety.trust_advice(findings, str(output))}"]
 
 
 def _check_output(output: Path, *, force: bool) -> None:

@@ -33,6 +33,7 @@ def by_value_package(tmp_path: Path, sample_csv: Path) -> Path:
     out = tmp_path / "pkg"
     result = runner.invoke(app, ["pack", f"{source}:make", "-s", str(sample_csv), "-o", str(out)])
     assert result.exit_code == 0, result.stderr
+    assert f"warning: validate and predict will refuse {out}: " in result.stderr
     return out
 
 
@@ -208,7 +209,8 @@ def test_trusted_model_file_packs_and_any_changed_byte_ends_the_trust(
     assert packed.exit_code == 0, packed.stdout
     warnings = json.loads(packed.stdout)["warnings"]
     assert any("loaded because you trusted its exact bytes" in w for w in warnings)
-    assert any(f"until you run 'modelpack trust {out}'" in w for w in warnings)
+    assert any(f"will refuse {out} (trusting the model file does not carry over" in w for w in warnings)
+    assert any(f"if you built this package, run 'modelpack trust {out}'" in w for w in warnings)
 
     # The folder holds other bytes than the file: it is trusted on its own, not by carry-over.
     code, doc = _validate(out, "--data", str(sample_csv))
