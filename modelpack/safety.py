@@ -223,31 +223,50 @@ def is_code_executing_format(fmt: str) -> bool:
     return fmt != "skops"
 
 
+# What each finding is, for a refusal that --trust-pickle cannot lift.
+_UNNAMEABLE: Final = {
+    CODE_OBJECT: "code carried by value",
+    UNRESOLVABLE: "names computed while loading",
+    NESTED_PICKLE: "a pickle inside a byte string",
+    EXTENSION_CODE: "extension codes",
+    PERSISTENT_ID: "persistent ids",
+    MALFORMED: "a malformed stream",
+    TRAILING_DATA: "data after the pickle",
+    UNKNOWN_FORMAT: "a format the scanner cannot read",
+    UNSUPPORTED_COMPRESSION: "a compression the scanner cannot read",
+    TOO_DEEP: "nesting too deep to scan",
+}
+
+
 def trust_advice(findings: Iterable[Finding], target: str, *, noun: str = "package") -> str:
     """How a user who vouches for ``target`` gets it loaded, naming only what actually works.
 
-    ``--trust-pickle`` widens the allowlist by name, so it covers plain globals outside the
-    allowlist and nothing else: by-value code (cloudpickle's class and function rebuilders, whose
-    results are called or used as classes) and names computed while loading are not names it
-    can match. ``modelpack trust TARGET`` vouches for the exact bytes, so it always works.
+    ``--trust-pickle`` widens the allowlist by name, so it lifts a refusal only when every
+    finding is a plain global outside the allowlist: by-value code (cloudpickle's class and
+    function rebuilders, whose results are then called), names computed while loading, nested
+    pickles and unreadable streams are nothing it can match. ``modelpack trust TARGET`` vouches
+    for the exact bytes, so it always works.
 
     Args:
         findings: what the scan refused (objects with ``global_name`` and ``reason``).
-        target: the file or folder as the user can pass it to ``modelpack trust``.
+        target: the file, folder or URI as the user can pass it to ``modelpack trust``.
         noun: ``file`` or ``package``, for the sentence.
     """
     found = list(findings)
     trust_cmd = f"'modelpack trust {target}'"
     names = list(dict.fromkeys(str(f.global_name) for f in found))
-    by_name = bool(found) and all(
-        str(f.reason) == NOT_ALLOWLISTED
-        and not str(f.global_name).startswith("<")
-        and " " not in str(f.global_name)
-        for f in found
+    kinds = sorted(
+        {
+            _UNNAMEABLE.get(str(f.reason), str(f.reason))
+            if str(f.reason) != NOT_ALLOWLISTED
+            else "names it cannot resolve"
+            for f in found
+            if str(f.reason) != NOT_ALLOWLISTED or not _plain_name(str(f.global_name))
+        }
     )
-    if not by_name:
+    if kinds or not found:
         return (
-            f"it carries code, by value or computed while loading, that no --trust-pickle can name; "
+            f"no --trust-pickle can cover {', '.join(kinds) or 'it'}; "
             f"if you built this {noun}, run {trust_cmd} to vouch for its exact bytes"
         )
     if len(names) <= 3:
@@ -255,6 +274,10 @@ def trust_advice(findings: Iterable[Finding], target: str, *, noun: str = "packa
     else:
         flags = f"--trust-pickle for each name refused (e.g. --trust-pickle {names[0]})"
     return f"if you trust this {noun}, pass {flags}, or run {trust_cmd} to vouch for its exact bytes"
+
+
+def _plain_name(name: str) -> bool:
+    return not name.startswith("<") and " " not in name
 
 
 # ---------------------------------------------------------------------------------------------

@@ -52,9 +52,7 @@ def test_untrusted_by_value_package_is_refused_with_the_remedy_that_works(
     code, doc = _validate(by_value_package)
     assert code == 3
     assert _safety(doc)["status"] == "failed"
-    remedy = (
-        f"no --trust-pickle can name; if you built this package, run 'modelpack trust {by_value_package}'"
-    )
+    remedy = f"while loading; if you built this package, run 'modelpack trust {by_value_package}'"
     assert remedy in _safety(doc)["reason"]
     predicted = runner.invoke(app, ["predict", str(by_value_package), "--data", str(sample_csv)])
     assert predicted.exit_code == 3
@@ -193,7 +191,7 @@ def test_trusted_model_file_packs_and_any_changed_byte_ends_the_trust(
     assert refused.exit_code == 3, refused.stderr
     assert "<computed" in refused.stderr  # what no module name can cover
     hint = refused.stderr.splitlines()[1]
-    assert hint.startswith("hint: ") and "no --trust-pickle can name" in hint
+    assert hint.startswith("hint: no --trust-pickle can cover code carried by value, names computed")
     assert f"if you built this file, run 'modelpack trust {model}'" in hint
     assert not out.exists()
 
