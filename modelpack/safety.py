@@ -265,8 +265,9 @@ def trust_advice(findings: Iterable[Finding], target: str, *, noun: str = "packa
         }
     )
     if kinds or not found:
+        what = " and ".join([", ".join(kinds[:-1]), kinds[-1]] if len(kinds) > 1 else kinds) or "it"
         return (
-            f"no --trust-pickle can cover {', '.join(kinds) or 'it'}; "
+            f"no --trust-pickle can cover {what}; "
             f"if you built this {noun}, run {trust_cmd} to vouch for its exact bytes"
         )
     if len(names) <= 3:

@@ -191,7 +191,7 @@ def test_trusted_model_file_packs_and_any_changed_byte_ends_the_trust(
     assert refused.exit_code == 3, refused.stderr
     assert "<computed" in refused.stderr  # what no module name can cover
     hint = refused.stderr.splitlines()[1]
-    assert hint.startswith("hint: no --trust-pickle can cover code carried by value, names computed")
+    assert hint.startswith("hint: no --trust-pickle can cover code carried by value and names computed")
     assert f"if you built this file, run 'modelpack trust {model}'" in hint
     assert not out.exists()
 
