@@ -4,7 +4,12 @@ Rules, from the point of view of a caller who sends what A accepted and reads wh
 
 Inputs
 - a new required input (a renamed input is a removed one plus a new one) is **breaking**;
-- a new optional input is **compatible**;
+- a new optional input is judged by what B does without it, since callers of A do not send it:
+  **breaking** when B reads it (its fitted feature names name it: scikit-learn refuses a frame
+  without a column it was fitted on, NaN-tolerant or not), **compatible** when B is known not to
+  read it, and **breaking** when nothing says which (a folder without recorded fitted feature
+  names), because optional in a signature only means the sample had gaps;
+- an input optional in both that A is known not to read and B may read is **breaking** the same way;
 - a removed input is **compatible with a warning**: the column callers still send is ignored;
 - an input that becomes required is **breaking**; one that becomes optional is compatible;
 - a type change is compatible when B's type accepts everything A's did (widening along
@@ -48,6 +53,8 @@ class Change:
     before: str | None
     after: str | None
     message: str
+    # What decided the verdict when the signatures alone could not (e.g. "fitted feature names").
+    rule: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +65,7 @@ class Change:
             "before": self.before,
             "after": self.after,
             "message": self.message,
+            "rule": self.rule,
         }
 
 
@@ -104,8 +112,18 @@ def _spec_text(spec: Any) -> str:
     return type_text(spec.type) + ("" if spec.required else " (optional)")
 
 
-def compare_signatures(old: Signature | None, new: Signature | None) -> list[Change]:
-    """Classify every difference between signature ``old`` (A) and ``new`` (B)."""
+def compare_signatures(
+    old: Signature | None,
+    new: Signature | None,
+    *,
+    old_reads: frozenset[str] | None = None,
+    new_reads: frozenset[str] | None = None,
+) -> list[Change]:
+    """Classify every difference between signature ``old`` (A) and ``new`` (B).
+
+    ``old_reads``/``new_reads`` are the input columns each version is known to read (its fitted
+    feature names), or None when unknown; they decide what an optional input means.
+    """
     if old is None and new is None:
         return []
     if old is None:
@@ -126,7 +144,7 @@ def compare_signatures(old: Signature | None, new: Signature | None) -> list[Cha
                 "B has no signature: inputs unchecked",
             )
         ]
-    changes = compare_inputs(old.inputs, new.inputs)
+    changes = compare_inputs(old.inputs, new.inputs, old_reads=old_reads, new_reads=new_reads)
     changes += compare_outputs(old.outputs, new.outputs)
     changes += compare_params(old.params, new.params)
     return changes
@@ -164,7 +182,13 @@ def _schema_kind_change(side: str, old: Schema | None, new: Schema | None) -> li
     return None
 
 
-def compare_inputs(old: Schema | None, new: Schema | None) -> list[Change]:
+def compare_inputs(
+    old: Schema | None,
+    new: Schema | None,
+    *,
+    old_reads: frozenset[str] | None = None,
+    new_reads: frozenset[str] | None = None,
+) -> list[Change]:
     early = _schema_kind_change("inputs", old, new)
     if early is not None:
         return early
@@ -174,18 +198,14 @@ def compare_inputs(old: Schema | None, new: Schema | None) -> list[Change]:
     for name, spec in after.items():
         if name in before:
             continue
-        required = spec.required
-        changes.append(
-            Change(
-                "inputs",
-                name,
-                "added",
-                BREAKING if required else COMPATIBLE,
-                None,
-                _spec_text(spec),
-                f"new {'required' if required else 'optional'} input {name}",
+        if spec.required:
+            changes.append(
+                Change(
+                    "inputs", name, "added", BREAKING, None, _spec_text(spec), f"new required input {name}"
+                )
             )
-        )
+        else:
+            changes.append(_new_optional_input(name, spec, new_reads))
     for name, spec in before.items():
         if name not in after:
             changes.append(
@@ -201,7 +221,63 @@ def compare_inputs(old: Schema | None, new: Schema | None) -> list[Change]:
             )
             continue
         changes += _compare_common("inputs", name, spec, after[name])
+        read_change = _newly_read(name, spec, after[name], old_reads, new_reads)
+        if read_change is not None:
+            changes.append(read_change)
     return changes
+
+
+# The rules that decide an optional input, named in each verdict they decide.
+RULE_FITTED_NAMES: Final = "fitted feature names"
+RULE_NOT_RECORDED: Final = "no fitted feature names recorded"
+
+
+def _new_optional_input(name: str, spec: ColSpec, new_reads: frozenset[str] | None) -> Change:
+    """Callers of A do not send a column A did not have: what does B do without it?"""
+    if new_reads is None:
+        severity, rule = BREAKING, RULE_NOT_RECORDED
+        verdict = "the model may read it, and fail for callers that do not send it"
+    elif name in new_reads:
+        severity, rule = BREAKING, RULE_FITTED_NAMES
+        verdict = "the model reads it, so callers that do not send it fail"
+    else:
+        severity, rule = COMPATIBLE, RULE_FITTED_NAMES
+        verdict = "the model does not read it"
+    return Change(
+        "inputs",
+        name,
+        "added",
+        severity,
+        None,
+        _spec_text(spec),
+        f"new optional input {name}: {verdict} ({rule})",
+        rule,
+    )
+
+
+def _newly_read(
+    name: str, a: Any, b: Any, old_reads: frozenset[str] | None, new_reads: frozenset[str] | None
+) -> Change | None:
+    """An input optional in both that A was known to ignore: callers may leave it out, can B?"""
+    if not isinstance(a, ColSpec) or not isinstance(b, ColSpec) or a.required or b.required:
+        return None
+    if old_reads is None or name in old_reads:
+        return None
+    if new_reads is not None and name not in new_reads:
+        return None
+    rule = RULE_FITTED_NAMES if new_reads is not None else RULE_NOT_RECORDED
+    verdict = "the new version reads it" if new_reads is not None else "the new version may read it"
+    return Change(
+        "inputs",
+        name,
+        "read_changed",
+        BREAKING,
+        "not read",
+        "read" if new_reads is not None else "unknown",
+        f"optional input {name}: the old version did not read it, {verdict}, so callers that leave "
+        f"it out {'fail' if new_reads is not None else 'may fail'} ({rule})",
+        rule,
+    )
 
 
 def _compare_common(side: str, name: str, a: Any, b: Any) -> list[Change]:

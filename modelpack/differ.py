@@ -103,7 +103,12 @@ def diff_folders(a: Path, b: Path, *, label_a: str | None = None, label_b: str |
     """Compare model folder ``a`` (the version callers use now) with ``b`` (the candidate)."""
     la, lb = label_a or str(a), label_b or str(b)
     ma, mb = read_mlmodel(a), read_mlmodel(b)
-    changes = compare_signatures(load_signature(ma, la), load_signature(mb, lb))
+    changes = compare_signatures(
+        load_signature(ma, la),
+        load_signature(mb, lb),
+        old_reads=ma.fitted_feature_names,
+        new_reads=mb.fitted_feature_names,
+    )
 
     flavors: list[FieldChange] = []
     fa, fb = _flavor_summary(ma), _flavor_summary(mb)

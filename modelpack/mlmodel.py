@@ -2,7 +2,8 @@
 
 MLflow writes MLmodel with ``yaml.safe_dump(default_flow_style=False)`` (keys sorted) and reads
 it with ``yaml.safe_load``, so unknown keys survive both ways. modelpack's own facts live under
-one top-level ``modelpack`` key (name, description, why a serialization was chosen).
+one top-level ``modelpack`` key (name, description, why a serialization was chosen, the
+feature names the model was fitted on).
 
 Format version: ``modelpack.format_version`` records the layout modelpack wrote. To change the
 layout, bump ``FORMAT_VERSION``, keep reading every older version (add a migration in
@@ -25,6 +26,9 @@ MLMODEL_FILE: Final = "MLmodel"
 FORMAT_VERSION: Final = 1
 PYFUNC: Final = "python_function"
 MODELPACK_KEY: Final = "modelpack"
+# Under MODELPACK_KEY: the column names the model was fitted on (scikit-learn's
+# ``feature_names_in_``), so ``diff`` can tell which inputs it reads without unpickling it.
+FITTED_FEATURE_NAMES: Final = "fitted_feature_names"
 # MLflow pins nothing on this; we record the MLflow release whose format we follow.
 MLFLOW_FORMAT_VERSION: Final = "3.18.0"
 
@@ -60,6 +64,14 @@ class MLmodel:
         """What modelpack recorded under its own key (empty for folders MLflow saved)."""
         info = self.raw.get(MODELPACK_KEY)
         return info if isinstance(info, dict) else {}
+
+    @property
+    def fitted_feature_names(self) -> frozenset[str] | None:
+        """The input columns the model was fitted on, or None when not recorded (or malformed)."""
+        names = self.modelpack_info.get(FITTED_FEATURE_NAMES)
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            return None
+        return frozenset(names)
 
     @property
     def utc_time_created(self) -> str | None:

@@ -16,6 +16,7 @@ from modelpack import __version__
 from modelpack._fs import folder_is_empty, staged_dir
 from modelpack.errors import ConflictError, InvalidModelError, NotFoundError, SchemaViolationError
 from modelpack.mlmodel import (
+    FITTED_FEATURE_NAMES,
     FORMAT_VERSION,
     MLFLOW_FORMAT_VERSION,
     MLMODEL_FILE,
@@ -150,6 +151,9 @@ def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SIL
             reqs = sorted({*reqs, f"modelpack=={__version__}"}, key=str.lower)
         environment.write_environment(tmp, reqs)
         mlmodel = _mlmodel_dict(saved, sig, example_info, size, options)
+        fitted = flavors.fitted_feature_names(loaded.model)
+        if fitted is not None:  # lets diff and the promote gate tell which inputs it reads
+            mlmodel[MODELPACK_KEY][FITTED_FEATURE_NAMES] = fitted
         (tmp / MLMODEL_FILE).write_text(dump_yaml(mlmodel))
         with reporter.step("hashing files"):
             manifest = write_manifest(tmp)

@@ -39,6 +39,10 @@ def _human(report: DiffReport) -> None:
     rows += [(f"file: {c.field}", _text(c.before), _text(c.after), "") for c in report.file_changes]
     if rows:
         render.table(["what", "A", "B", "verdict"], rows, title=f"A = {report.a}\nB = {report.b}")
+    # Verdicts the signatures alone could not decide say which rule did.
+    for c in report.signature_changes:
+        if c.rule is not None:
+            render.summary_line(f"{c.severity}: {c.message}")
     if report.identical:
         render.summary_line("identical: same files, same digest")
     elif report.breaking:

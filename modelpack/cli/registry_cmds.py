@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from modelpack.registry.doctor import DoctorReport
     from modelpack.registry.records import (
         DeleteResult,
+        GateCheck,
         GcResult,
         History,
         ModelList,
@@ -246,7 +247,10 @@ def promote(
         bool,
         typer.Option(
             "--require-compatible",
-            help="Refuse (exit 3) when the signature would break callers of the version now in the stage.",
+            help=(
+                "Refuse (exit 3) when the signature would break callers of the version now in the "
+                "stage, or now under the alias."
+            ),
         ),
     ] = False,
     force: Annotated[
@@ -260,7 +264,8 @@ def promote(
 
     The stored version's integrity is verified first. By default the version previously in
     Staging or Production moves to Archived; --keep-existing keeps both (MLflow's default).
-    --require-compatible refuses a version whose signature breaks the one now in the stage.
+    --require-compatible refuses a version whose signature breaks the one now in the stage or
+    under the alias.
     """
 
     def action() -> PromoteResult:
@@ -279,6 +284,8 @@ def promote(
 
     def human(result: PromoteResult) -> None:
         v = result.version
+        for check in result.compatibility or []:
+            render.plain(_gate_line(check))
         if not result.changed:
             render.plain(f"{v.name} v{v.version} is already {v.stage}; nothing changed")
             return
@@ -442,7 +449,27 @@ def history(
     _run.run("history", json_output, action, human)
 
 
+def _gate_line(check: GateCheck) -> str:
+    if check.against is None:
+        return f"compatibility: {check.target} has no version yet; nothing to compare, passes"
+    if not check.breaking:
+        return f"compatibility: compatible with {check.target} (v{check.against})"
+    return (
+        f"compatibility: FORCED past breaking changes for callers of {check.target} "
+        f"(v{check.against}): {'; '.join(check.breaking)}"
+    )
+
+
 def _detail(event: dict[str, Any]) -> str:
+    text = _event_text(event)
+    if event.get("forced"):
+        # A breaking version pushed past --require-compatible: say so, and what it broke.
+        broke = "; ".join(str(b) for b in event.get("breaking") or [])
+        text += f"; FORCED past the compatibility gate, breaking: {broke or 'not recorded'}"
+    return text
+
+
+def _event_text(event: dict[str, Any]) -> str:
     kind = event.get("event")
     if kind == "registered":
         return f"sha256:{_short(str(event.get('digest', '')))} from {event.get('source')}"

@@ -88,6 +88,23 @@ def save_model(
     return generic.save(model, folder, serialization=serialization, predict_fn=predict_fn)
 
 
+def fitted_feature_names(model: Any) -> list[str] | None:
+    """The column names ``model`` was fitted on (scikit-learn's ``feature_names_in_``), if known.
+
+    scikit-learn refuses a frame that lacks any of them, so they are the columns the model
+    reads. Models fitted on arrays, or on non-string names, record none.
+    """
+    try:
+        names = getattr(model, "feature_names_in_", None)
+        if names is None:
+            return None
+        out = list(names)
+    except Exception:  # a delegating property may raise anything; not knowing is the answer
+        return None
+    # str() turns numpy.str_ into a plain str that YAML can write.
+    return [str(n) for n in out] if out and all(isinstance(n, str) for n in out) else None
+
+
 def model_files(mlmodel: MLmodel) -> list[str]:
     """Relative paths of the files a loader will read (for scans and inspect)."""
     names: list[str] = []

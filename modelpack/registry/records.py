@@ -189,6 +189,33 @@ class RegisterResult:
 
 
 @dataclass(frozen=True)
+class GateCheck:
+    """One comparison made by ``promote --require-compatible``.
+
+    ``target`` is what callers use (a stage, or ``alias NAME``); ``against`` the version it
+    resolves to now, or None when nothing is there yet (nothing to compare, so it passes).
+    """
+
+    target: str
+    against: int | None
+    breaking: list[str] = field(default_factory=list)
+    forced: bool = False
+
+    @property
+    def is_alias(self) -> bool:
+        return self.target.startswith("alias ")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "against": self.against,
+            "compatible": not self.breaking,
+            "breaking": self.breaking,
+            "forced": self.forced,
+        }
+
+
+@dataclass(frozen=True)
 class PromoteResult:
     version: VersionRecord
     previous_stage: str
@@ -197,6 +224,8 @@ class PromoteResult:
     alias_moved_from: int | None = None
     alias_removed: str | None = None
     changed: bool = True
+    # None: the gate was not asked for (no --require-compatible, or nothing it applies to).
+    compatibility: list[GateCheck] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -207,6 +236,9 @@ class PromoteResult:
             "alias_moved_from": self.alias_moved_from,
             "alias_removed": self.alias_removed,
             "changed": self.changed,
+            "compatibility": None
+            if self.compatibility is None
+            else [c.to_dict() for c in self.compatibility],
         }
 
 

@@ -20,6 +20,7 @@ import os
 import secrets
 import shutil
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +66,7 @@ from modelpack.registry.names import (
 )
 from modelpack.registry.records import (
     DeleteResult,
+    GateCheck,
     GcResult,
     ModelState,
     ModelSummary,
@@ -97,6 +99,14 @@ def compact_numbers(numbers: list[int]) -> str:
         if n is not None:
             start = prev = n
     return ", ".join(ranges)
+
+
+def _forced_facts(checks: list[GateCheck]) -> dict[str, Any]:
+    """What a stage or alias event records when ``force`` took a breaking version past the gate."""
+    broken = [c for c in checks if c.breaking]
+    if not broken:
+        return {}
+    return {"forced": True, "breaking": [f"v{c.against}: {m}" for c in broken for m in c.breaking]}
 
 
 def _listing(items: list[str]) -> str:
@@ -736,8 +746,10 @@ class FileRegistry:
         """Move a version to a stage and/or set or remove an alias.
 
         With ``require_compatible``, a version whose signature would break the callers of the
-        version now in the target stage is refused (``modelpack.compat`` rules); ``force``
-        promotes it anyway and the event log records that it was forced and what breaks.
+        version now in the target stage, or now under the alias being set, is refused
+        (``modelpack.compat`` rules); ``force`` promotes it anyway and the event log records that
+        it was forced and what breaks. A stage or alias with no version yet has nothing to
+        compare against and passes; the result says so.
 
         The stored version's integrity is re-verified first. By default the versions that held
         the target stage (Staging or Production) move to Archived; ``archive_existing=False``
@@ -775,10 +787,13 @@ class FileRegistry:
             state = self.state(name)
             if version in state.deleted or not self.layout.version_file(name, version).is_file():
                 raise NotFoundError(f"model {name!r} has no version {version} (deleted meanwhile)")
-            gate: dict[str, Any] = {}
-            if require_compatible and target_stage in ACTIVE_STAGES:
-                gate = self._compatibility_gate(name, version, state, target_stage, force=force)
-            return self._change_state(
+            checks: list[GateCheck] | None = None
+            gated_stage = target_stage if target_stage in ACTIVE_STAGES else None
+            if require_compatible and (gated_stage is not None or alias is not None):
+                checks = self._compatibility_gate(
+                    name, version, state, stage=gated_stage, alias=alias, force=force
+                )
+            result = self._change_state(
                 name,
                 version,
                 state,
@@ -786,45 +801,73 @@ class FileRegistry:
                 archive_existing=archive_existing,
                 alias=alias,
                 remove_alias=remove_alias,
-                gate=gate,
+                gate=_forced_facts([c for c in checks or [] if not c.is_alias]),
+                alias_gate=_forced_facts([c for c in checks or [] if c.is_alias]),
             )
+            return result if checks is None else replace(result, compatibility=checks)
 
     def _compatibility_gate(
-        self, name: str, version: int, state: ModelState, stage: Stage, *, force: bool
-    ) -> dict[str, Any]:
-        """Compare ``version`` with the version(s) now in ``stage``; refuse a breaking change.
+        self,
+        name: str,
+        version: int,
+        state: ModelState,
+        *,
+        stage: Stage | None,
+        alias: str | None,
+        force: bool,
+    ) -> list[GateCheck]:
+        """Compare ``version`` with what callers of ``stage`` and of ``alias`` get now.
 
-        Returns the facts the stage-change event records (empty when nothing breaks). Caller
-        holds the model lock, so the holder cannot change underneath.
+        A stage is compared with every version in it, an alias with the version it points at;
+        one with nothing there yet passes with nothing to compare. A breaking change is refused
+        unless ``force``. Caller holds the model lock, so the holders cannot change underneath.
         """
         from modelpack.compat import BREAKING, compare_signatures
         from modelpack.differ import load_signature
         from modelpack.mlmodel import read_mlmodel
 
-        holders = [v for v, s in sorted(state.stages.items()) if s == stage.value and v != version]
-        candidate = load_signature(
-            read_mlmodel(self.layout.version_model(name, version)), f"{name} v{version}"
-        )
-        breaking: list[dict[str, Any]] = []
-        for holder in holders:
-            current = load_signature(
-                read_mlmodel(self.layout.version_model(name, holder)), f"{name} v{holder}"
-            )
-            breaking += [
-                {"against": holder, **c.to_dict()}
-                for c in compare_signatures(current, candidate)
-                if c.severity == BREAKING
-            ]
-        if not breaking:
-            return {}
-        summary = "; ".join(f"v{b['against']}: {b['message']}" for b in breaking)
-        if not force:
+        targets: list[tuple[str, list[int]]] = []
+        if stage is not None:
+            holders = [v for v, s in sorted(state.stages.items()) if s == stage.value]
+            if version not in holders:  # already there: nothing moves, nothing to compare
+                targets.append((stage.value, holders))
+        if alias is not None and state.aliases.get(alias) != version:
+            current = state.aliases.get(alias)
+            targets.append((f"alias {alias}", [] if current is None else [current]))
+
+        facts: dict[int, tuple[Any, frozenset[str] | None]] = {}
+
+        def facts_of(v: int) -> tuple[Any, frozenset[str] | None]:
+            if v not in facts:
+                mlmodel = read_mlmodel(self.layout.version_model(name, v))
+                facts[v] = (load_signature(mlmodel, f"{name} v{v}"), mlmodel.fitted_feature_names)
+            return facts[v]
+
+        checks: list[GateCheck] = []
+        refused: list[dict[str, Any]] = []
+        candidate, candidate_reads = facts_of(version)
+        for target, holders in targets:
+            if not holders:
+                checks.append(GateCheck(target, None))
+            for holder in holders:
+                current, current_reads = facts_of(holder)
+                broken = [
+                    c
+                    for c in compare_signatures(
+                        current, candidate, old_reads=current_reads, new_reads=candidate_reads
+                    )
+                    if c.severity == BREAKING
+                ]
+                checks.append(GateCheck(target, holder, [c.message for c in broken], forced=bool(broken)))
+                refused += [{"target": target, "against": holder, **c.to_dict()} for c in broken]
+        if refused and not force:
+            summary = "; ".join(f"{c['target']} (v{c['against']}): {c['message']}" for c in refused)
             raise IncompatibleSignatureError(
-                f"{name} v{version} would break callers of {stage.value}: {summary}",
-                changes=breaking,
+                f"{name} v{version} would break callers of {summary}",
+                changes=refused,
                 hint="fix the signature, or pass --force to promote anyway (the event log records it)",
             )
-        return {"forced": True, "breaking": [b["message"] for b in breaking]}
+        return checks
 
     def _change_state(
         self,
@@ -837,6 +880,7 @@ class FileRegistry:
         alias: str | None,
         remove_alias: str | None = None,
         gate: dict[str, Any] | None = None,
+        alias_gate: dict[str, Any] | None = None,
     ) -> PromoteResult:
         """Compute and commit a stage/alias change. Caller holds the model lock."""
         now = utc_now()
@@ -887,7 +931,14 @@ class FileRegistry:
             aliases[alias] = version
             new_events.append(
                 ev.make_event(
-                    ev.ALIAS_SET, name, self.actor, now, version=version, alias=alias, previous=moved_from
+                    ev.ALIAS_SET,
+                    name,
+                    self.actor,
+                    now,
+                    version=version,
+                    alias=alias,
+                    previous=moved_from,
+                    **(alias_gate or {}),
                 )
             )
         if remove_alias is not None:

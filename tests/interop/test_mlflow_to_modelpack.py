@@ -233,3 +233,38 @@ def test_register_promote_predict_like_mlflow(saved: Saved, tmp_path: Path):
     theirs = np.asarray(saved.expected).reshape(-1)
     assert ours.shape == theirs.shape
     np.testing.assert_array_equal(ours, theirs)
+
+
+def test_diff_and_gate_judge_a_new_optional_input_mlflow_saved(tmp_path: Path):
+    """MLflow marks a column with gaps optional too, and records no fitted feature names: the gate
+    must not let v2 through, since the model reads the column (what MLflow itself then shows)."""
+    import mlflow.pyfunc
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+
+    from tests.gate_models import NEW_COLUMN, OLD_COLUMNS, fit, pack_version
+
+    v1, _ = pack_version(tmp_path, "v1", fit_on=OLD_COLUMNS, sample_of=OLD_COLUMNS)
+    model, frame = fit([*OLD_COLUMNS, NEW_COLUMN])
+    v2 = tmp_path / "v2-mlflow"
+    mlflow.sklearn.save_model(
+        model,
+        str(v2),
+        serialization_format="cloudpickle",
+        signature=infer_signature(frame, model.predict(frame)),
+    )
+
+    result = modelpack("diff", str(v1), str(v2), "--json")
+    assert result.returncode == 3, result.explain()
+    [change] = [c for c in result.json()["data"]["signature"] if c["side"] == "inputs"]
+    assert change["column"] == NEW_COLUMN and change["after"] == "double (optional)"
+    assert (change["severity"], change["rule"]) == ("breaking", "no fitted feature names recorded")
+
+    for folder in (v1, v2):
+        assert modelpack("register", str(folder), "--name", "gate").returncode == 0
+    assert modelpack("promote", "gate", "1", "--alias", "champion", "--require-compatible").returncode == 0
+    refused = modelpack("promote", "gate", "2", "--alias", "champion", "--require-compatible")
+    assert refused.returncode == 3 and NEW_COLUMN in refused.stderr, refused.explain()
+    # The verdict is MLflow's own behaviour: v2 cannot score what v1's callers send.
+    with pytest.raises(Exception, match=NEW_COLUMN):
+        mlflow.pyfunc.load_model(str(v2)).predict(frame[OLD_COLUMNS])

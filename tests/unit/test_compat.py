@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from modelpack.compat import BREAKING, COMPATIBLE, WARNING, compare_signatures, is_breaking
+from modelpack.compat import (
+    BREAKING,
+    COMPATIBLE,
+    RULE_FITTED_NAMES,
+    RULE_NOT_RECORDED,
+    WARNING,
+    compare_signatures,
+    is_breaking,
+)
 from modelpack.signature import ColSpec, ParamSchema, ParamSpec, Schema, Signature, TensorSpec
 
 
@@ -30,10 +38,11 @@ CASES = [
         [WARNING],
     ),
     (
-        "new optional input / removed optional input",
+        # Nothing says whether B reads b (no fitted feature names): callers of A do not send it.
+        "new optional input, reads unknown / removed optional input",
         sig(cols(("a", "long"))),
         sig(cols(("a", "long"), ("b", "double", False))),
-        [COMPATIBLE],
+        [BREAKING],
         [WARNING],
     ),
     (
@@ -146,3 +155,90 @@ def test_messages_name_the_column() -> None:
     changes = compare_signatures(sig(cols(("a", "long"))), sig(cols(("a", "string"))))
     assert changes[0].column == "a"
     assert "accepts less" in changes[0].message
+
+
+AB = frozenset({"a", "b"})
+A_ONLY = frozenset({"a"})
+OPT_B = sig(cols(("a", "long"), ("b", "double", False)))
+
+# (case, A, B, columns A reads, columns B reads, expected (severity, rule) of A -> B)
+READ_CASES = [
+    (
+        "new optional input B reads",
+        sig(cols(("a", "long"))),
+        OPT_B,
+        A_ONLY,
+        AB,
+        [(BREAKING, RULE_FITTED_NAMES)],
+    ),
+    (
+        "new optional input B does not read",
+        sig(cols(("a", "long"))),
+        OPT_B,
+        A_ONLY,
+        A_ONLY,
+        [(COMPATIBLE, RULE_FITTED_NAMES)],
+    ),
+    (
+        "new optional input, B records nothing",
+        sig(cols(("a", "long"))),
+        OPT_B,
+        A_ONLY,
+        None,
+        [(BREAKING, RULE_NOT_RECORDED)],
+    ),
+    (
+        "new required input, whatever B reads",
+        sig(cols(("a", "long"))),
+        sig(cols(("a", "long"), ("b", "double"))),
+        A_ONLY,
+        A_ONLY,
+        [(BREAKING, None)],
+    ),
+    ("optional input A ignored, B reads", OPT_B, OPT_B, A_ONLY, AB, [(BREAKING, RULE_FITTED_NAMES)]),
+    (
+        "optional input A ignored, B records nothing",
+        OPT_B,
+        OPT_B,
+        A_ONLY,
+        None,
+        [(BREAKING, RULE_NOT_RECORDED)],
+    ),
+    ("optional input both ignore", OPT_B, OPT_B, A_ONLY, A_ONLY, []),
+    ("optional input both read", OPT_B, OPT_B, AB, AB, []),
+    # Callers of A may already leave b out; whether A coped is unknown, so B changes nothing known.
+    ("optional input A records nothing, B reads", OPT_B, OPT_B, None, AB, []),
+    (
+        "required input becomes optional, B reads it",
+        sig(cols(("a", "long"), ("b", "double"))),
+        OPT_B,
+        AB,
+        AB,
+        [(COMPATIBLE, None)],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "a", "b", "a_reads", "b_reads", "expected"), READ_CASES, ids=[c[0] for c in READ_CASES]
+)
+def test_optional_inputs_by_what_the_model_reads(
+    case: str,
+    a: Signature,
+    b: Signature,
+    a_reads: frozenset[str] | None,
+    b_reads: frozenset[str] | None,
+    expected: list[tuple[str, str | None]],
+) -> None:
+    changes = compare_signatures(a, b, old_reads=a_reads, new_reads=b_reads)
+    assert sorted(((c.severity, c.rule) for c in changes), key=str) == sorted(expected, key=str)
+    for c in changes:
+        if c.rule is not None:
+            assert c.message.endswith(f"({c.rule})") and c.to_dict()["rule"] == c.rule
+
+
+def test_verdict_says_whether_the_model_reads_the_column() -> None:
+    [reads] = compare_signatures(sig(cols(("a", "long"))), OPT_B, new_reads=AB)
+    assert "the model reads it" in reads.message and reads.column == "b"
+    [ignores] = compare_signatures(sig(cols(("a", "long"))), OPT_B, new_reads=A_ONLY)
+    assert "does not read it" in ignores.message
