@@ -25,7 +25,14 @@ def console(*, stderr: bool = False) -> Console:
     if stderr not in _consoles:
         from rich.console import Console
 
-        _consoles[stderr] = Console(stderr=stderr, highlight=False, soft_wrap=True)
+        class _Console(Console):
+            def on_broken_pipe(self) -> None:
+                # rich would exit 1 on its own; a closed stdout is the CLI funnel's to report.
+                if self.file is sys.stdout:
+                    raise BrokenPipeError
+                super().on_broken_pipe()
+
+        _consoles[stderr] = _Console(stderr=stderr, highlight=False, soft_wrap=True)
     return _consoles[stderr]
 
 

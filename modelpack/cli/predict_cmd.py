@@ -52,6 +52,9 @@ def predict(
     batch_rows: Annotated[
         int, typer.Option(min=1, help="Rows per batch; memory holds one batch at a time.")
     ] = 65_536,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing --output file (else exit 5).")
+    ] = False,
     trust_pickle: _run.TrustPickleOption = None,
     home: _run.HomeOption = None,
     json_output: _run.JsonFlag = False,
@@ -60,6 +63,7 @@ def predict(
 
     The input is checked against the model's signature first: data that breaks it exits 3 with
     every violation listed. With --json and no --output file, the predictions are in the JSON.
+    An --output file appears only once complete; an existing one is replaced only with --force.
     """
     from modelpack import api
 
@@ -81,6 +85,7 @@ def predict(
             data_format=data_format,
             output_format=output_format,
             batch_rows=batch_rows,
+            force=force,
             trusted=trust_pickle or (),
             home=resolve_home(home),
             reporter=reporter,
