@@ -14,7 +14,6 @@ import typer
 from modelpack import __version__, render
 from modelpack.cli import _run
 from modelpack.cli._app import app
-from modelpack.errors import ExitCode
 
 
 def _version_callback(value: bool) -> None:
