@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Final
 from modelpack.errors import InvalidModelError, ModelpackError, SchemaViolationError, UsageError
 from modelpack.mlmodel import MLmodel, read_mlmodel
 from modelpack.progress import SILENT, Reporter
+from modelpack.render import plural
 from modelpack.signature import ColSpec, Schema, Signature
 from modelpack.trust import TrustRecord
 
@@ -399,7 +400,7 @@ def score_batches(
         frame = scorer.frame(raw)
         if len(frame) != rows:
             raise InvalidModelError(
-                f"the model returned {len(frame)} predictions for {rows} rows (rows {offset}-{offset + rows - 1})"
+                f"the model returned {plural(len(frame), 'prediction')} for {plural(rows, 'row')} (rows {offset}-{offset + rows - 1})"
             )
         yield BatchScore(offset=offset, raw=raw, frame=frame)
         offset += len(frame)

@@ -103,6 +103,6 @@ def pack(
 
 def _human(result: PackResult) -> None:
     render.summary_line(
-        f"packed {result.output} ({result.flavor}, {result.serialization}, {result.files} files, {result.digest[:19]}…)"
+        f"packed {result.output} ({result.flavor}, {result.serialization}, {render.plural(result.files, 'file')}, {result.digest[:19]}…)"
     )
     render.summary_line(f"serialization: {result.serialization}, because {result.serialization_reason}")

@@ -96,7 +96,7 @@ def predict(
 
 def _human(result: PredictResult) -> None:
     line = (
-        f"predicted {result.rows} rows with {result.method} into {result.output} "
+        f"predicted {render.plural(result.rows, 'row')} with {result.method} into {result.output} "
         f"({result.output_format}; columns: {', '.join(result.columns) or 'none'})"
     )
     if result.output == "-":

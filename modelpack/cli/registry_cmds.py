@@ -25,6 +25,7 @@ from modelpack.cli._app import app
 from modelpack.cli._run import JsonFlag
 from modelpack.config import resolve_home
 from modelpack.errors import UsageError
+from modelpack.render import plural
 
 if TYPE_CHECKING:
     from modelpack.registry import FileRegistry
@@ -498,8 +499,8 @@ def gc(
     def human(result: GcResult) -> None:
         verb = "would remove" if result.dry_run else "removed"
         render.plain(
-            f"{verb} {result.removed_blobs} unreferenced blobs ({_size(result.freed_bytes)}) and "
-            f"{result.removed_temp} staging leftovers; {result.kept_blobs} blobs in use"
+            f"{verb} {plural(result.removed_blobs, 'unreferenced blob')} ({_size(result.freed_bytes)}) and "
+            f"{plural(result.removed_temp, 'staging leftover')}; {plural(result.kept_blobs, 'blob')} in use"
         )
 
     _run.run("gc", json_output, lambda: _registry(home).gc(dry_run=dry_run), human)
@@ -525,11 +526,11 @@ def doctor(
             render.plain(f"{mark} {f.kind}: {f.path}: {f.message}")
         open_warnings = sum(1 for f in report.findings if f.severity == "warning" and not f.repaired)
         repaired = sum(1 for f in report.findings if f.repaired)
-        verdict = "consistent" if report.consistent else f"DAMAGED ({len(report.errors)} errors)"
+        verdict = "consistent" if report.consistent else f"DAMAGED ({plural(len(report.errors), 'error')})"
         render.plain(
-            f"registry {verdict}: {report.models} models, {report.versions} versions, "
-            f"{report.files_checked} files and {report.blobs_checked} blobs verified; "
-            f"{open_warnings} warnings, {repaired} repaired"
+            f"registry {verdict}: {plural(report.models, 'model')}, {plural(report.versions, 'version')}, "
+            f"{plural(report.files_checked, 'file')} and {plural(report.blobs_checked, 'blob')} verified; "
+            f"{plural(open_warnings, 'warning')}, {repaired} repaired"
         )
 
     _run.run("doctor", json_output, lambda: _registry(home).doctor(repair=repair), human)
