@@ -13,6 +13,7 @@ import select
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -45,6 +46,34 @@ TrustPickleOption = Annotated[
         help="Trust MODULE (or module.Name) beyond the allowlist for this run (repeatable).",
     ),
 ]
+
+
+class OutputFormat(str, Enum):
+    """``predict --output-format`` choices (modelpack.writers.OUTPUT_FORMATS), listed in help and completion."""
+
+    CSV = "csv"
+    PARQUET = "parquet"
+    JSON = "json"
+    JSONL = "jsonl"
+
+
+class StageChoice(str, Enum):
+    """``promote --stage`` choices (modelpack.registry.names.Stage, which the CLI must not import
+    at start-up), matched in any case."""
+
+    NONE = "None"
+    STAGING = "Staging"
+    PRODUCTION = "Production"
+    ARCHIVED = "Archived"
+
+
+class Serialization(str, Enum):
+    """``pack --serialization`` choices."""
+
+    AUTO = "auto"
+    SKOPS = "skops"
+    CLOUDPICKLE = "cloudpickle"
+    PICKLE = "pickle"
 
 
 @dataclass

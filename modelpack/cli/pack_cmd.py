@@ -40,11 +40,11 @@ def pack(
         typer.Option("--metadata", "-m", help="KEY=VALUE added to MLmodel metadata (repeatable)."),
     ] = None,
     serialization: Annotated[
-        str,
+        _run.Serialization,
         typer.Option(
-            help="auto (skops when skops trusts every type, else cloudpickle), skops, cloudpickle or pickle."
+            help="auto: skops when skops trusts every type, else cloudpickle.", case_sensitive=False
         ),
-    ] = "auto",
+    ] = _run.Serialization.AUTO,
     method: Annotated[
         str, typer.Option(help="Prediction method recorded as predict_fn (e.g. predict_proba).")
     ] = "predict",
@@ -85,7 +85,7 @@ def pack(
             name=name,
             description=description,
             metadata=meta,
-            serialization=serialization,
+            serialization=serialization.value,
             method=method,
             example_rows=example_rows,
             sample_rows=sample_rows,

@@ -46,8 +46,8 @@ def predict(
         str | None, typer.Option("--format", help="Format of --data when its suffix does not say it.")
     ] = None,
     output_format: Annotated[
-        str | None,
-        typer.Option(help="Output format (csv, parquet, json, jsonl) instead of the one the suffix implies."),
+        _run.OutputFormat | None,
+        typer.Option(help="Output format instead of the one the suffix implies.", case_sensitive=False),
     ] = None,
     batch_rows: Annotated[
         int, typer.Option(min=1, help="Rows per batch; memory holds one batch at a time.")
@@ -83,7 +83,7 @@ def predict(
             output=destination,
             method=method,
             data_format=data_format,
-            output_format=output_format,
+            output_format=output_format.value if output_format is not None else None,
             batch_rows=batch_rows,
             force=force,
             trusted=trust_pickle or (),

@@ -143,6 +143,8 @@ VERSION_FIELDS: Final = {
     "deleted",
 }
 MODEL_FIELDS: Final = {"name", "created", "updated", "latest_version", "version_count", "stages", "aliases"}
+#: The models table's column headings that are not field names, so every heading works as --field.
+MODEL_COLUMN_FIELDS: Final = {"latest": "latest_version", "versions": "version_count"}
 EVENT_FIELDS: Final = {"id", "event", "name", "time", "user", "host", "pid", "version"}
 
 
@@ -155,7 +157,7 @@ def register(
     name: Annotated[str, typer.Option("--name", "-n", help="Registered model name.")],
     description: Annotated[
         str | None,
-        typer.Option("--description", "-d", help="Free text stored with the version."),
+        typer.Option("--description", help="Free text stored with the version."),
     ] = None,
     tag: Annotated[
         list[str] | None,
@@ -225,8 +227,8 @@ def promote(
     name: Annotated[str, typer.Argument(help="Registered model name.")],
     version: Annotated[int, typer.Argument(help="Version number.", min=1)],
     stage: Annotated[
-        str | None,
-        typer.Option("--stage", "-s", help="None, Staging, Production or Archived (any case)."),
+        _run.StageChoice | None,
+        typer.Option("--stage", help="The stage to move the version to (any case).", case_sensitive=False),
     ] = None,
     keep_existing: Annotated[
         bool,
@@ -270,7 +272,7 @@ def promote(
         return _registry(home).promote(
             name,
             version,
-            stage=stage,
+            stage=stage.value if stage is not None else None,
             archive_existing=not keep_existing,
             alias=alias,
             remove_alias=remove_alias,
@@ -317,6 +319,8 @@ def list_cmd(
     home: _run.HomeOption = None,
 ) -> None:
     """List models (latest version, stages, aliases), a model's versions, or one URI's version."""
+    if name is None and field is not None:
+        field = MODEL_COLUMN_FIELDS.get(field, field)
 
     def action() -> ModelList | VersionList | VersionRecord:
         from modelpack.registry.records import ModelList, VersionList

@@ -512,8 +512,10 @@ class FileRegistry:
             raise UsageError(f"description is longer than {DESCRIPTION_MAX} characters")
         text = str(target)
         if is_model_uri(text):
-            folder = self.resolve(text).local_path
-            source = text
+            resolved = self.resolve(text)
+            folder = resolved.local_path
+            # The version a stage, alias or "latest" named now: those move, the version does not.
+            source = resolved.uri
         else:
             folder = Path(text)
             source = str(folder.resolve())
