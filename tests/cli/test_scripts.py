@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -158,6 +160,32 @@ def test_predict_failing_late_leaves_no_output_file(packed: Path, mixed_frame, t
     )
     assert result.returncode == ExitCode.VALIDATION_FAILED, result.stderr
     assert list(out_dir.iterdir()) == []
+
+
+def test_ctrl_c_while_predicting_leaves_no_partial_file(packed: Path, big_csv: Path, tmp_path: Path) -> None:
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    out = out_dir / "scores.csv"
+    with subprocess.Popen(
+        modelpack_cmd("predict", str(packed), "--data", str(big_csv), "--output", str(out)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        # Wait (no fixed delay) until the predictions are being written, then interrupt.
+        while not any(out_dir.iterdir()) and proc.poll() is None:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=300)
+    # Whenever the signal landed: no partial file, and either nothing or the whole output.
+    left = sorted(p.name for p in out_dir.iterdir())
+    if proc.returncode == ExitCode.INTERRUPTED:
+        assert left == [], left
+        assert "interrupted" in stderr and "Traceback" not in stderr
+    else:
+        assert proc.returncode == 0, stderr
+        assert left == ["scores.csv"]
+        assert sum(1 for _ in out.open()) == 300_001
 
 
 # ---------------------------------------------------------------------- usage errors
