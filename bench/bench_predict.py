@@ -141,7 +141,7 @@ def main() -> None:
                 "--env-manager", "local",
             ]
         ),
-        "modelpack": Command([*modelpack_argv(), "predict", folder, "--data", data, "--output", ours_out]),
+        "modelpack": Command([*modelpack_argv(), "predict", folder, "--data", data, "--output", ours_out, "--force"]),
     }  # fmt: skip
     # Rounds of floor, MLflow, modelpack: a busy machine slows all three alike.
     measured = measure_interleaved(commands, runs=args.runs, warmup=1)
@@ -189,6 +189,7 @@ def main() -> None:
         small,
         "--output",
         small_out,
+        "--force",
     ]
     small_row = Row(
         f"modelpack predict ({args.rows // 4:,} rows, memory check)",

@@ -221,6 +221,7 @@ def predict(
     trusted: Iterable[str] = (),
     home: Path | None = None,
     batch_rows: int = 65_536,
+    force: bool = False,
     reporter: Reporter = SILENT,
 ) -> PredictResult:
     """Score a data file with a model folder (or registry URI), batch by batch.
@@ -239,6 +240,7 @@ def predict(
         trusted: modules (or module.qualname) trusted beyond the allowlist for this run.
         home: the registry root; needed only for URIs.
         batch_rows: rows per batch; memory holds one batch at a time.
+        force: replace an existing ``output`` file (else exit 5, like ``pack``).
         reporter: progress sink (rows scored).
 
     Returns:
@@ -249,6 +251,7 @@ def predict(
         UnsafeModelError: the package failed the safety scan; nothing was loaded.
         SchemaViolationError: the data breaks the input signature (every violation is listed).
         InvalidModelError: the model cannot be loaded or failed while predicting.
+        ConflictError: the output file exists and ``force`` is false.
     """
     from modelpack.scoring import PredictOptions, predict_folder
     from modelpack.target import resolve_target
@@ -264,6 +267,7 @@ def predict(
         trusted=tuple(trusted),
         batch_rows=batch_rows,
         trust=find_trust(resolved.path, home),
+        force=force,
     )
     return predict_folder(resolved.path, options, uri=resolved.uri, reporter=reporter)
 

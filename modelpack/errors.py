@@ -22,6 +22,9 @@ class ExitCode(IntEnum):
     CONFLICT = 5
     INTERNAL = 70
     INTERRUPTED = 130
+    #: stdout was closed by its reader (``... | head``): what a shell reports for a process that
+    #: SIGPIPE ended (128 + 13), so ``set -o pipefail`` scripts treat modelpack like ``cat``.
+    STDOUT_CLOSED = 141
 
 
 class ModelpackError(Exception):

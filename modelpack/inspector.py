@@ -72,7 +72,8 @@ def inspect_folder(
     """Describe the model folder at ``folder`` without loading the model.
 
     Raises:
-        NotFoundError: no folder or no MLmodel.
+        NotFoundError: no folder.
+        InvalidModelError: no MLmodel (not a model) or an unreadable one.
         InvalidModelError: MLmodel is not valid YAML or has no flavors.
     """
     from modelpack import flavors as flavor_mod
@@ -138,7 +139,7 @@ def inspect_folder(
         files=files,
         digest=manifest.digest,
         has_manifest=has_manifest,
-        created=mlmodel.utc_time_created,
+        created=mlmodel.created_utc,
         python_version=mlmodel.python_version,
         libraries=_libraries(folder, mlmodel.flavors),
         name=extra.get("name"),

@@ -5,6 +5,10 @@ verify it. The folder digest is the sha256 of the sorted ``path<TAB>sha256`` lin
 except the manifest itself, so it is the same whether computed from the manifest or the files,
 and the same for a folder MLflow saved (which has no manifest) once hashed.
 
+The *files of a package* are the files this manifest lists: every file in the folder except the
+manifest itself, which only describes them. Every file count the tool shows (``pack``,
+``inspect``, ``validate``, the registry's ``file_count``) counts exactly these.
+
 Format version: ``format_version`` in the JSON. To change the layout, bump
 ``FORMAT_VERSION`` and keep ``read_manifest`` accepting every older version.
 """

@@ -79,6 +79,27 @@ class MLmodel:
         return None if value is None else str(value)
 
     @property
+    def created_utc(self) -> str | None:
+        """``utc_time_created`` as ISO-8601 UTC with a ``Z``, like every other time modelpack shows.
+
+        MLflow writes it without a zone (``2025-01-31 12:00:00.123456``), meaning UTC; a value
+        that cannot be parsed is returned as it is.
+        """
+        value = self.utc_time_created
+        if value is None:
+            return None
+        import datetime as dt
+
+        try:
+            parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return value
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.timezone.utc)
+        parsed = parsed.astimezone(dt.timezone.utc)
+        return parsed.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if parsed.microsecond else "%Y-%m-%dT%H:%M:%SZ")
+
+    @property
     def python_version(self) -> str | None:
         conf = self.pyfunc or {}
         value = conf.get("python_version")
@@ -111,14 +132,16 @@ def read_mlmodel(folder: Path) -> MLmodel:
         The parsed document.
 
     Raises:
-        NotFoundError: the folder or its MLmodel file does not exist.
-        InvalidModelError: the file is not YAML, or not a mapping with a ``flavors`` mapping.
+        NotFoundError: the folder does not exist (exit 4).
+        InvalidModelError: the folder holds no MLmodel file (it is not a model), or the file is
+            not YAML, or not a mapping with a ``flavors`` mapping (exit 3).
     """
     path = folder if folder.name == MLMODEL_FILE and folder.is_file() else mlmodel_path(folder)
     if not folder.exists():
         raise NotFoundError(f"model folder not found: {folder}", path=str(folder))
     if not path.is_file():
-        raise NotFoundError(
+        # The path exists but is no model: "validation failed (not a model)", as register says.
+        raise InvalidModelError(
             f"no MLmodel file in {folder}",
             hint="point at a folder written by 'modelpack pack' or MLflow's save_model",
             path=str(folder),

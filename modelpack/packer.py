@@ -171,7 +171,7 @@ def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SIL
         signature=sig.to_dict(),
         requirements=reqs,
         digest=manifest.digest,
-        files=len(manifest.files) + 1,
+        files=len(manifest.files),  # the package's files: what the manifest lists
         size_bytes=manifest.total_size,
         warnings=warnings,
     )

@@ -25,13 +25,25 @@ def console(*, stderr: bool = False) -> Console:
     if stderr not in _consoles:
         from rich.console import Console
 
-        _consoles[stderr] = Console(stderr=stderr, highlight=False, soft_wrap=True)
+        class _Console(Console):
+            def on_broken_pipe(self) -> None:
+                # rich would exit 1 on its own; a closed stdout is the CLI funnel's to report.
+                if self.file is sys.stdout:
+                    raise BrokenPipeError
+                super().on_broken_pipe()
+
+        _consoles[stderr] = _Console(stderr=stderr, highlight=False, soft_wrap=True)
     return _consoles[stderr]
 
 
 def reset_consoles() -> None:
     """Forget cached consoles (the test runner swaps sys.stdout between invocations)."""
     _consoles.clear()
+
+
+def plural(count: int, noun: str, plural_form: str | None = None) -> str:
+    """``"1 model"``, ``"2 models"``: a count with its noun in the right number."""
+    return f"{count} {noun if count == 1 else (plural_form or noun + 's')}"
 
 
 def envelope(

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Final
 from modelpack.errors import InvalidModelError, ModelpackError, SchemaViolationError, UsageError
 from modelpack.mlmodel import MLmodel, read_mlmodel
 from modelpack.progress import SILENT, Reporter
+from modelpack.render import plural
 from modelpack.signature import ColSpec, Schema, Signature
 from modelpack.trust import TrustRecord
 
@@ -403,7 +404,7 @@ def score_batches(
         frame = scorer.frame(raw)
         if len(frame) != rows:
             raise InvalidModelError(
-                f"the model returned {len(frame)} predictions for {rows} rows (rows {offset}-{offset + rows - 1})"
+                f"the model returned {plural(len(frame), 'prediction')} for {plural(rows, 'row')} (rows {offset}-{offset + rows - 1})"
             )
         yield BatchScore(offset=offset, raw=raw, frame=frame)
         offset += len(frame)
@@ -567,6 +568,7 @@ class PredictOptions:
     trusted: tuple[str, ...] = ()
     batch_rows: int = BATCH_ROWS
     trust: TrustRecord | None = None  # the user trusted this exact content (modelpack trust)
+    force: bool = False  # replace an existing output file
 
 
 def predict_folder(
@@ -589,6 +591,7 @@ def predict_folder(
         SchemaViolationError: the data does not satisfy the input signature (exit 3).
         InvalidModelError: the model cannot be loaded, or failed while predicting.
         DataFormatError: the data file cannot be read.
+        ConflictError: the output file exists and ``options.force`` is false.
     """
     from modelpack import writers
     from modelpack.errors import NotFoundError
@@ -599,6 +602,7 @@ def predict_folder(
     if isinstance(output, Path):
         out_format = writers.output_format(output, options.output_format)
         out_name = str(output)
+        writers.check_output_file(output, replace=options.force)  # before the slow part
     else:
         out_format = writers.output_format(None, options.output_format)
         out_name = "-"
@@ -621,7 +625,7 @@ def predict_folder(
         options.data, schema=scorer.input_schema, fmt=options.data_format, batch_rows=options.batch_rows
     )
     try:
-        with writers.open_writer(sink, out_format) as writer:
+        with writers.open_writer(sink, out_format, replace=options.force) as writer:
             total = estimate_rows(options.data, fmt=options.data_format)
             for scored in score_batches(scorer, batches, reporter=reporter, warnings=notes, total_rows=total):
                 writer.write(scored.frame)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelpack.errors import NotFoundError
+from modelpack.errors import InvalidModelError, NotFoundError
 from modelpack.uri import is_model_uri
 
 
@@ -43,6 +43,7 @@ def resolve_target(target: str, *, home: Path | None) -> Target:
     Raises:
         NotFoundError: the path does not exist, or the URI names no model, version, stage or
             alias (the message lists what exists).
+        InvalidModelError: the path is a file, not a folder (exit 3).
         UsageError: a malformed URI.
         RegistryError: the registry metadata is unreadable.
     """
@@ -56,5 +57,10 @@ def resolve_target(target: str, *, home: Path | None) -> Target:
     if not path.exists():
         raise NotFoundError(f"model folder not found: {target}", path=target)
     if not path.is_dir():
-        raise NotFoundError(f"{target} is a file, not a model folder", path=target)
+        # It exists, so it was found; it is not a model (exit 3, as for a folder without MLmodel).
+        raise InvalidModelError(
+            f"{target} is a file, not a model folder",
+            hint="give the folder that holds the MLmodel file",
+            path=target,
+        )
     return Target(path=path)

@@ -30,6 +30,7 @@ from typing import Any, Final
 from modelpack.errors import ExitCode, ModelpackError, NotFoundError
 from modelpack.mlmodel import MLMODEL_FILE, PYFUNC, MLmodel, read_mlmodel
 from modelpack.progress import SILENT, Reporter
+from modelpack.render import plural
 from modelpack.trust import TrustRecord
 
 PASSED: Final = "passed"
@@ -317,7 +318,7 @@ def _structure(folder: Path) -> tuple[MLmodel | None, Check]:
     elif warnings:
         reason = "; ".join(warnings)
     else:
-        reason = f"MLmodel matches the schema; the {len(files)} files it names exist"
+        reason = "MLmodel matches the schema and every file it names exists"
     return mlmodel, Check("structure", status, reason, details)
 
 
@@ -350,7 +351,8 @@ def _integrity(folder: Path) -> Check:
     details.update(report.to_dict())
     if not report.ok:
         return Check("integrity", FAILED, report.describe(), details)
-    return Check("integrity", PASSED, f"{len(manifest.files)} files match the manifest", details)
+    count = len(manifest.files)
+    return Check("integrity", PASSED, f"every file matches the manifest ({plural(count, 'file')})", details)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -398,7 +400,7 @@ def _safety(
     return Check(
         "safety",
         PASSED,
-        f"no unsafe globals found in {described}; {len(seen)} globals seen, all allowlisted"
+        f"no unsafe globals found in {described}; {plural(len(seen), 'global')} seen, all allowlisted"
         + (f" or trusted ({', '.join(trusted)})" if trusted else ""),
         details,
     )
@@ -550,7 +552,9 @@ def _data(
         return Check("data", FAILED, reason, details)
 
     checked = (
-        f"{details['rows_checked']} rows match the input signature"
+        f"{plural(details['rows_checked'], 'row')} "
+        + ("matches" if details["rows_checked"] == 1 else "match")
+        + " the input signature"
         if schema is not None
         else "no input signature to check against"
     )
@@ -586,7 +590,9 @@ def _data(
         )
     status = WARNED if warnings or schema is None else PASSED
     outputs = "outputs match the output schema" if scorer.output_check_schema else "no output schema to check"
-    return Check("data", status, f"{checked}; {scorer.method} on {rows} rows, {outputs}{notes}", details)
+    return Check(
+        "data", status, f"{checked}; {scorer.method} on {plural(rows, 'row')}, {outputs}{notes}", details
+    )
 
 
 def _scored(scorer: Any, batches: Iterable[Any], reporter: Reporter, total: int | None) -> Iterable[Any]:

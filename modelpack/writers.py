@@ -1,7 +1,8 @@
 """Write predictions batch by batch: CSV, Parquet, JSON (one array) or JSONL.
 
 Memory holds one batch at a time. A file is written under a temporary name beside its target and
-renamed into place when the last batch is in, so a failure never leaves half a file behind.
+renamed into place when the last batch is in, so a failure, Ctrl-C or a closed pipe never leaves
+half a file behind. An existing file is replaced only when asked (``--force``), as ``pack`` does.
 Floats keep every digit (CSV and Parquet through pyarrow, JSON through Python's shortest
 round-trip repr); missing values become empty CSV cells, Parquet nulls or JSON ``null``.
 """
@@ -19,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
-from modelpack.errors import InputFileError, InvalidModelError, UsageError
+from modelpack.errors import ConflictError, InputFileError, InvalidModelError, UsageError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -173,18 +174,22 @@ _STREAM_WRITERS: Final = {
 
 
 @contextlib.contextmanager
-def open_writer(dest: Path | BinaryIO | RecordCollector, fmt: str) -> Iterator[FrameWriter]:
-    """A writer for ``dest``: a file path (replaced atomically on success), a binary stream, or a collector.
+def open_writer(
+    dest: Path | BinaryIO | RecordCollector, fmt: str, *, replace: bool = False
+) -> Iterator[FrameWriter]:
+    """A writer for ``dest``: a file path (published atomically on success), a binary stream, or a collector.
 
     Args:
         dest: where predictions go.
         fmt: one of ``OUTPUT_FORMATS`` (ignored for a collector).
+        replace: replace an existing file at ``dest`` (else it is refused).
 
     Yields:
         A FrameWriter; call ``write(frame)`` once per batch.
 
     Raises:
         InputFileError: the output file cannot be created.
+        ConflictError: ``dest`` exists and ``replace`` is false.
     """
     if isinstance(dest, RecordCollector):
         writer: FrameWriter = _CollectingWriter(dest)
@@ -198,9 +203,12 @@ def open_writer(dest: Path | BinaryIO | RecordCollector, fmt: str) -> Iterator[F
         writer.finish()
         dest.flush()
         return
+    check_output_file(dest, replace=replace)
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent)
+        # mkstemp makes the file 0600; the result is an ordinary file, readable as the umask says.
+        os.fchmod(fd, 0o666 & ~_umask())
     except OSError as exc:
         raise InputFileError(f"cannot write {dest}: {exc.strerror}", path=str(dest)) from None
     tmp = Path(tmp_name)
@@ -209,11 +217,53 @@ def open_writer(dest: Path | BinaryIO | RecordCollector, fmt: str) -> Iterator[F
             writer = factory(stream)
             yield writer
             writer.finish()
-        os.replace(tmp, dest)
+        _publish(tmp, dest, replace=replace)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def check_output_file(dest: Path, *, replace: bool) -> None:
+    """Refuse an output path that is a folder, or an existing file without ``replace``.
+
+    Raises:
+        ConflictError: the path is taken (exit 5).
+    """
+    if dest.is_dir():
+        raise ConflictError(f"output {dest} is a folder", hint="give a file name", path=str(dest))
+    if dest.exists() and not replace:
+        raise ConflictError(
+            f"output {dest} exists",
+            hint="pass --force to replace it, or choose another --output",
+            path=str(dest),
+        )
+
+
+def _publish(tmp: Path, dest: Path, *, replace: bool) -> None:
+    """Move the finished file into place; without ``replace``, never over a file made meanwhile."""
+    if replace:
+        os.replace(tmp, dest)
+        return
+    try:
+        os.link(tmp, dest)  # fails if dest appeared while the predictions were written
+    except FileExistsError:
+        raise ConflictError(
+            f"output {dest} exists",
+            hint="pass --force to replace it, or choose another --output",
+            path=str(dest),
+        ) from None
+    except OSError:  # a filesystem without hard links
+        check_output_file(dest, replace=False)
+        os.replace(tmp, dest)
+        return
+    tmp.unlink()
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _to_arrow(frame: pd.DataFrame, schema: Any) -> Any:

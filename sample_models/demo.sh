@@ -49,10 +49,10 @@ code=0
 step "trust signal_quality's exact content (we built it), then it validates and scores"
 "$mp" trust "$build/packed/signal_quality"
 "$mp" validate "$build/packed/signal_quality" --data "$build/wifi/sample.csv"
-"$mp" predict "$build/packed/signal_quality" --data "$build/wifi/sample.csv" --output "$build/signal_quality.csv"
+"$mp" predict "$build/packed/signal_quality" --data "$build/wifi/sample.csv" --output "$build/signal_quality.csv" --force
 
 step "predict: wifi_scoring_model on score.csv (20,000 rows, streamed)"
-"$mp" predict "$build/packed/wifi_scoring_model" --data "$build/wifi/score.csv" --output "$build/predictions.csv"
+"$mp" predict "$build/packed/wifi_scoring_model" --data "$build/wifi/score.csv" --output "$build/predictions.csv" --force
 
 step "register the packed samples (re-running registers no duplicates)"
 for m in iris wifi_scoring_model regressor; do
@@ -84,5 +84,5 @@ echo "inspect --json written to $build/latest.json"
 
 step "score data with models:/wifi_scoring_model/Production"
 "$mp" predict models:/wifi_scoring_model/Production --data "$build/wifi/score.csv" \
-  --output "$build/scores_production.parquet"
+  --output "$build/scores_production.parquet" --force
 echo "demo complete: packed folders in $build/packed, registry in ${MODELPACK_HOME:-~/.modelpack}"

@@ -14,7 +14,6 @@ import typer
 from modelpack import __version__, render
 from modelpack.cli import _run
 from modelpack.cli._app import app
-from modelpack.errors import ExitCode
 
 
 def _version_callback(value: bool) -> None:
@@ -52,30 +51,53 @@ from modelpack.cli import (  # noqa: E402,F401
 )
 
 
+def _global_flags_first(args: list[str]) -> list[str]:
+    """Move ``--traceback`` before the command, wherever it was given.
+
+    Every error hint says "rerun with --traceback", and people append it to the command they
+    just ran; the parser only knows it as an option of the root. Arguments after ``--`` are
+    left alone.
+    """
+    end = args.index("--") if "--" in args else len(args)
+    head = [a for a in args[:end] if a != "--traceback"]
+    if len(head) == end:
+        return args
+    return ["--traceback", *head, *args[end:]]
+
+
 def main() -> None:
     """Console-script entry point.
 
-    With ``--json`` even a usage error (exit 2) must come out as the JSON envelope, so the parser
-    runs in non-standalone mode and its errors are rendered here.
+    The parser runs in non-standalone mode so that its errors (exit 2) come out as every other
+    error does: one ``error:`` line (with Click's "did you mean" suggestion) and a hint on stderr,
+    or, with ``--json``, the JSON error envelope on stdout.
     """
-    if "--json" not in sys.argv[1:]:
-        app()
-        return
+    args = _global_flags_first(sys.argv[1:])
+    json_output = "--json" in args[: args.index("--")] if "--" in args else "--json" in args
     try:
-        result = app(standalone_mode=False)
+        result = app(args=args, standalone_mode=False)
     except Exception as exc:
         exit_code = getattr(exc, "exit_code", None)
         format_message = getattr(exc, "format_message", None)
-        if exit_code != ExitCode.USAGE or format_message is None:
+        if not isinstance(exit_code, int) or format_message is None:
             raise
-        command = next((a for a in sys.argv[1:] if not a.startswith("-")), "modelpack")
-        render.write_json(
-            render.envelope(
-                command,
-                status="error",
-                exit_code=int(ExitCode.USAGE),
-                errors=[{"code": "usage", "message": str(format_message())}],
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare ``modelpack``: the help, as before
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(exit_code)
+        message = " ".join(str(format_message()).split())
+        ctx = getattr(exc, "ctx", None)
+        command_path = getattr(ctx, "command_path", None) or "modelpack"
+        if json_output:
+            command = command_path.split()[-1] if " " in command_path else "modelpack"
+            _run.write_json_or_drop(
+                render.envelope(
+                    command,
+                    status="error",
+                    exit_code=exit_code,
+                    errors=[{"code": "usage", "message": message}],
+                )
             )
-        )
-        sys.exit(int(ExitCode.USAGE))
+        else:
+            render.error_line(message, f"'{command_path} --help' shows the usage")
+        sys.exit(exit_code)
     sys.exit(result if isinstance(result, int) else 0)

@@ -6,7 +6,7 @@ import typer
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok, 1 error, 2 usage, 3 validation failed, 4 not found, "
-    "5 conflict, 70 internal bug, 130 interrupted."
+    "5 conflict, 70 internal bug, 130 interrupted, 141 stdout closed by its reader."
 )
 
 app = typer.Typer(

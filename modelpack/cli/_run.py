@@ -2,16 +2,20 @@
 
 It calls the core, renders the result (human or ``--json``), and maps failures to exit codes:
 a ``ModelpackError`` becomes one stderr line (or the JSON error envelope) with its exit code,
-Ctrl-C exits 130, anything else is a bug (exit 70, trace only with ``--traceback`` or
-``MODELPACK_DEBUG=1``).
+Ctrl-C exits 130, a stdout closed by its reader (``| head``) ends the command quietly with 141,
+anything else is a bug (exit 70, trace only with ``--traceback`` or ``MODELPACK_DEBUG=1``).
 """
 
 from __future__ import annotations
 
+import os
+import select
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
@@ -44,6 +48,34 @@ TrustPickleOption = Annotated[
 ]
 
 
+class OutputFormat(str, Enum):
+    """``predict --output-format`` choices (modelpack.writers.OUTPUT_FORMATS), listed in help and completion."""
+
+    CSV = "csv"
+    PARQUET = "parquet"
+    JSON = "json"
+    JSONL = "jsonl"
+
+
+class StageChoice(str, Enum):
+    """``promote --stage`` choices (modelpack.registry.names.Stage, which the CLI must not import
+    at start-up), matched in any case."""
+
+    NONE = "None"
+    STAGING = "Staging"
+    PRODUCTION = "Production"
+    ARCHIVED = "Archived"
+
+
+class Serialization(str, Enum):
+    """``pack --serialization`` choices."""
+
+    AUTO = "auto"
+    SKOPS = "skops"
+    CLOUDPICKLE = "cloudpickle"
+    PICKLE = "pickle"
+
+
 @dataclass
 class _State:
     traceback: bool = False
@@ -64,10 +96,49 @@ def _error_entry(exc: ModelpackError) -> dict[str, Any]:
     return entry
 
 
+def stdout_is_closed() -> bool:
+    """Whether stdout is a pipe whose reader has gone (a write there fails with EPIPE).
+
+    A BrokenPipeError can also come from some other pipe; only a closed stdout is the quiet case.
+    """
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, 0)  # POLLERR and POLLHUP are reported whatever the mask
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _silence_stdout() -> None:
+    # Point stdout at /dev/null so that the interpreter's last flush of buffered output cannot
+    # fail again and print "Exception ignored ... BrokenPipeError" at exit.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def exit_stdout_closed() -> NoReturn:
+    """End quietly because the reader of stdout went away (``modelpack list | head -n 1``)."""
+    _silence_stdout()
+    raise typer.Exit(int(ExitCode.STDOUT_CLOSED))
+
+
+def write_json_or_drop(document: dict[str, Any]) -> None:
+    """Write an error envelope; a closed stdout drops it (the exit code still tells the failure)."""
+    try:
+        render.write_json(document)
+    except BrokenPipeError:
+        _silence_stdout()
+
+
 def fail(command: str, json_output: bool, exc: ModelpackError) -> None:
     """Report an expected error and exit with its code."""
     if json_output:
-        render.write_json(
+        write_json_or_drop(
             render.envelope(
                 command,
                 status="error",
@@ -101,6 +172,11 @@ def run(
         finally:
             if reporter is not None:
                 reporter.close()
+    except BrokenPipeError:
+        # e.g. predict streaming to stdout: the output file, if any, was never published.
+        if not stdout_is_closed() or STATE.traceback or is_debug():
+            raise
+        exit_stdout_closed()
     except ModelpackError as exc:
         if STATE.traceback or is_debug():
             raise
@@ -108,7 +184,7 @@ def run(
         return
     except KeyboardInterrupt:
         if json_output:
-            render.write_json(
+            write_json_or_drop(
                 render.envelope(
                     command,
                     status="error",
@@ -126,7 +202,7 @@ def run(
             raise
         message = f"internal error: {type(exc).__name__}: {exc}"
         if json_output:
-            render.write_json(
+            write_json_or_drop(
                 render.envelope(
                     command,
                     status="error",
@@ -144,16 +220,19 @@ def run(
 
     exit_code = int(getattr(result, "exit_code", 0))
     warnings: list[str] = list(getattr(result, "warnings", []) or [])
-    if json_output:
-        status = getattr(result, "status", "ok" if exit_code == 0 else "failed")
-        data = result.to_dict() if hasattr(result, "to_dict") else result
-        render.write_json(
-            render.envelope(command, status=status, exit_code=exit_code, data=data, warnings=warnings)
-        )
-    else:
-        human(result)
-        for message in warnings:
-            render.warning_line(message)
+    try:
+        if json_output:
+            status = getattr(result, "status", "ok" if exit_code == 0 else "failed")
+            data = result.to_dict() if hasattr(result, "to_dict") else result
+            render.write_json(
+                render.envelope(command, status=status, exit_code=exit_code, data=data, warnings=warnings)
+            )
+        else:
+            human(result)
+            for message in warnings:
+                render.warning_line(message)
+    except BrokenPipeError:
+        exit_stdout_closed()
     if exit_code:
         raise typer.Exit(exit_code)
 

@@ -41,11 +41,11 @@ def pack(
         typer.Option("--metadata", "-m", help="KEY=VALUE added to MLmodel metadata (repeatable)."),
     ] = None,
     serialization: Annotated[
-        str,
+        _run.Serialization,
         typer.Option(
-            help="auto (skops when skops trusts every type, else cloudpickle), skops, cloudpickle or pickle."
+            help="auto: skops when skops trusts every type, else cloudpickle.", case_sensitive=False
         ),
-    ] = "auto",
+    ] = _run.Serialization.AUTO,
     method: Annotated[
         str, typer.Option(help="Prediction method recorded as predict_fn (e.g. predict_proba).")
     ] = "predict",
@@ -91,7 +91,7 @@ def pack(
             name=name,
             description=description,
             metadata=meta,
-            serialization=serialization,
+            serialization=serialization.value,
             method=method,
             example_rows=example_rows,
             sample_rows=sample_rows,
@@ -110,6 +110,6 @@ def pack(
 
 def _human(result: PackResult) -> None:
     render.summary_line(
-        f"packed {result.output} ({result.flavor}, {result.serialization}, {result.files} files, {result.digest[:19]}…)"
+        f"packed {result.output} ({result.flavor}, {result.serialization}, {render.plural(result.files, 'file')}, {result.digest[:19]}…)"
     )
     render.summary_line(f"serialization: {result.serialization}, because {result.serialization_reason}")

@@ -46,12 +46,15 @@ def predict(
         str | None, typer.Option("--format", help="Format of --data when its suffix does not say it.")
     ] = None,
     output_format: Annotated[
-        str | None,
-        typer.Option(help="Output format (csv, parquet, json, jsonl) instead of the one the suffix implies."),
+        _run.OutputFormat | None,
+        typer.Option(help="Output format instead of the one the suffix implies.", case_sensitive=False),
     ] = None,
     batch_rows: Annotated[
         int, typer.Option(min=1, help="Rows per batch; memory holds one batch at a time.")
     ] = 65_536,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing --output file (else exit 5).")
+    ] = False,
     trust_pickle: _run.TrustPickleOption = None,
     home: _run.HomeOption = None,
     json_output: _run.JsonFlag = False,
@@ -60,6 +63,7 @@ def predict(
 
     The input is checked against the model's signature first: data that breaks it exits 3 with
     every violation listed. With --json and no --output file, the predictions are in the JSON.
+    An --output file appears only once complete; an existing one is replaced only with --force.
     """
     from modelpack import api
 
@@ -79,8 +83,9 @@ def predict(
             output=destination,
             method=method,
             data_format=data_format,
-            output_format=output_format,
+            output_format=output_format.value if output_format is not None else None,
             batch_rows=batch_rows,
+            force=force,
             trusted=trust_pickle or (),
             home=resolve_home(home),
             reporter=reporter,
@@ -91,7 +96,7 @@ def predict(
 
 def _human(result: PredictResult) -> None:
     line = (
-        f"predicted {result.rows} rows with {result.method} into {result.output} "
+        f"predicted {render.plural(result.rows, 'row')} with {result.method} into {result.output} "
         f"({result.output_format}; columns: {', '.join(result.columns) or 'none'})"
     )
     if result.output == "-":

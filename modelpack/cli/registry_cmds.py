@@ -25,6 +25,7 @@ from modelpack.cli._app import app
 from modelpack.cli._run import JsonFlag
 from modelpack.config import resolve_home
 from modelpack.errors import UsageError
+from modelpack.render import plural
 
 if TYPE_CHECKING:
     from modelpack.registry import FileRegistry
@@ -143,6 +144,8 @@ VERSION_FIELDS: Final = {
     "deleted",
 }
 MODEL_FIELDS: Final = {"name", "created", "updated", "latest_version", "version_count", "stages", "aliases"}
+#: The models table's column headings that are not field names, so every heading works as --field.
+MODEL_COLUMN_FIELDS: Final = {"latest": "latest_version", "versions": "version_count"}
 EVENT_FIELDS: Final = {"id", "event", "name", "time", "user", "host", "pid", "version"}
 
 
@@ -155,7 +158,7 @@ def register(
     name: Annotated[str, typer.Option("--name", "-n", help="Registered model name.")],
     description: Annotated[
         str | None,
-        typer.Option("--description", "-d", help="Free text stored with the version."),
+        typer.Option("--description", help="Free text stored with the version."),
     ] = None,
     tag: Annotated[
         list[str] | None,
@@ -225,8 +228,8 @@ def promote(
     name: Annotated[str, typer.Argument(help="Registered model name.")],
     version: Annotated[int, typer.Argument(help="Version number.", min=1)],
     stage: Annotated[
-        str | None,
-        typer.Option("--stage", "-s", help="None, Staging, Production or Archived (any case)."),
+        _run.StageChoice | None,
+        typer.Option("--stage", help="The stage to move the version to (any case).", case_sensitive=False),
     ] = None,
     keep_existing: Annotated[
         bool,
@@ -274,7 +277,7 @@ def promote(
         return _registry(home).promote(
             name,
             version,
-            stage=stage,
+            stage=stage.value if stage is not None else None,
             archive_existing=not keep_existing,
             alias=alias,
             remove_alias=remove_alias,
@@ -323,6 +326,8 @@ def list_cmd(
     home: _run.HomeOption = None,
 ) -> None:
     """List models (latest version, stages, aliases), a model's versions, or one URI's version."""
+    if name is None and field is not None:
+        field = MODEL_COLUMN_FIELDS.get(field, field)
 
     def action() -> ModelList | VersionList | VersionRecord:
         from modelpack.registry.records import ModelList, VersionList
@@ -525,8 +530,8 @@ def gc(
     def human(result: GcResult) -> None:
         verb = "would remove" if result.dry_run else "removed"
         render.plain(
-            f"{verb} {result.removed_blobs} unreferenced blobs ({_size(result.freed_bytes)}) and "
-            f"{result.removed_temp} staging leftovers; {result.kept_blobs} blobs in use"
+            f"{verb} {plural(result.removed_blobs, 'unreferenced blob')} ({_size(result.freed_bytes)}) and "
+            f"{plural(result.removed_temp, 'staging leftover')}; {plural(result.kept_blobs, 'blob')} in use"
         )
 
     _run.run("gc", json_output, lambda: _registry(home).gc(dry_run=dry_run), human)
@@ -552,11 +557,11 @@ def doctor(
             render.plain(f"{mark} {f.kind}: {f.path}: {f.message}")
         open_warnings = sum(1 for f in report.findings if f.severity == "warning" and not f.repaired)
         repaired = sum(1 for f in report.findings if f.repaired)
-        verdict = "consistent" if report.consistent else f"DAMAGED ({len(report.errors)} errors)"
+        verdict = "consistent" if report.consistent else f"DAMAGED ({plural(len(report.errors), 'error')})"
         render.plain(
-            f"registry {verdict}: {report.models} models, {report.versions} versions, "
-            f"{report.files_checked} files and {report.blobs_checked} blobs verified; "
-            f"{open_warnings} warnings, {repaired} repaired"
+            f"registry {verdict}: {plural(report.models, 'model')}, {plural(report.versions, 'version')}, "
+            f"{plural(report.files_checked, 'file')} and {plural(report.blobs_checked, 'blob')} verified; "
+            f"{plural(open_warnings, 'warning')}, {repaired} repaired"
         )
 
     _run.run("doctor", json_output, lambda: _registry(home).doctor(repair=repair), human)

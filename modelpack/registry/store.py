@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelpack import __version__
 from modelpack._fs import fsync_path
+from modelpack.config import ENV_HOME
 from modelpack.errors import (
     ConflictError,
     IncompatibleSignatureError,
@@ -168,6 +169,24 @@ class FileRegistry:
             raise corrupt(path, self.home, str(exc)) from exc
         self._format_checked = True
 
+    def _require_registry(self) -> None:
+        """Readers refuse a home that holds no registry, so a typo in --home is not "empty".
+
+        Only ``register`` creates a registry; every other operation needs one to exist.
+
+        Raises:
+            NotFoundError: neither the registry file nor the models folder exists (exit 4).
+        """
+        self._check_format()
+        if self._format_checked or self.layout.models.is_dir():
+            return
+        where = "does not exist" if not self.home.exists() else "holds no registry"
+        raise NotFoundError(
+            f"no registry at {self.home}: the folder {where}",
+            hint=f"check --home or {ENV_HOME}; 'modelpack register' creates a registry",
+            path=str(self.home),
+        )
+
     def _ensure_home(self) -> None:
         self._check_format()
         try:
@@ -279,7 +298,7 @@ class FileRegistry:
             RegistryError: ``model.json`` is corrupt.
         """
         validate_name(name)
-        self._check_format()
+        self._require_registry()
         state = self._state_or_none(name)
         if state is None:
             raise self._unknown_model(name)
@@ -368,6 +387,7 @@ class FileRegistry:
 
     def list_models(self) -> list[ModelSummary]:
         """Every model with its latest version, stages and aliases."""
+        self._require_registry()
         return [self.summary(name) for name in self.model_names()]
 
     def resolve(self, uri: str | ModelUri) -> VersionRecord:
@@ -502,8 +522,10 @@ class FileRegistry:
             raise UsageError(f"description is longer than {DESCRIPTION_MAX} characters")
         text = str(target)
         if is_model_uri(text):
-            folder = self.resolve(text).local_path
-            source = text
+            resolved = self.resolve(text)
+            folder = resolved.local_path
+            # The version a stage, alias or "latest" named now: those move, the version does not.
+            source = resolved.uri
         else:
             folder = Path(text)
             source = str(folder.resolve())
@@ -1115,10 +1137,12 @@ class FileRegistry:
         """
         from modelpack.registry.gc import collect_garbage
 
+        self._require_registry()
         return collect_garbage(self, dry_run=dry_run)
 
     def doctor(self, *, repair: bool = False) -> DoctorReport:
         """Verify every stored file and metadata document; see ``modelpack.registry.doctor``."""
         from modelpack.registry.doctor import run_doctor
 
+        self._require_registry()
         return run_doctor(self, repair=repair)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from modelpack.errors import ConflictError
+from modelpack.errors import ConflictError, NotFoundError
 from modelpack.registry import FileRegistry, lock
 from modelpack.registry import events as ev
 from modelpack.registry.journal import Journal
@@ -35,9 +35,9 @@ def test_clean_registry_has_no_findings(registry: FileRegistry) -> None:
     assert report.bytes_hashed > 0
 
 
-def test_missing_home_is_fine(tmp_path: Path) -> None:
-    report = FileRegistry(tmp_path / "nothing").doctor()
-    assert report.consistent and report.findings == []
+def test_missing_home_is_not_found_and_stays_missing(tmp_path: Path) -> None:
+    with pytest.raises(NotFoundError, match="no registry at"):
+        FileRegistry(tmp_path / "nothing").doctor()
     assert not (tmp_path / "nothing").exists()
 
 

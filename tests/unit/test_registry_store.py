@@ -384,12 +384,30 @@ def test_list_models_summarises(three: FileRegistry, tmp_path: Path) -> None:
     assert iris.aliases == {"champion": 2}
 
 
-def test_empty_registry_reads_without_creating_anything(home: Path) -> None:
+def test_missing_registry_reads_are_not_found_without_creating_anything(home: Path) -> None:
     registry = FileRegistry(home)
-    assert registry.list_models() == []
-    with pytest.raises(NotFoundError, match="empty"):
-        registry.list_versions("iris")
+    for read in (
+        registry.list_models,
+        lambda: registry.list_versions("iris"),
+        lambda: registry.resolve("models:/iris/1"),
+        lambda: registry.history("iris"),
+        registry.gc,
+    ):
+        with pytest.raises(NotFoundError, match=f"no registry at {home}"):
+            read()
     assert not home.exists()
+    home.mkdir()  # an existing folder that is not a registry says so
+    with pytest.raises(NotFoundError, match="holds no registry"):
+        registry.list_models()
+
+
+def test_registry_without_models_reads_as_empty(home: Path, tmp_path: Path) -> None:
+    registry = FileRegistry(home)
+    registry.register(make_model(tmp_path / "m"), name="iris")
+    registry.delete("iris", 1)
+    assert [m.version_count for m in registry.list_models()] == [0]
+    with pytest.raises(NotFoundError, match="no model named 'wine'"):
+        registry.list_versions("wine")
 
 
 # ---------------------------------------------------------------------- corruption, gc

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from modelpack.errors import NotFoundError, UsageError
+from modelpack.errors import InvalidModelError, NotFoundError, UsageError
 from modelpack.registry import FileRegistry
 from modelpack.target import Target, resolve_target
 from modelpack.uri import ModelUri, is_model_uri, parse_model_uri
@@ -102,6 +102,13 @@ def test_resolve_target_uri_gives_the_version_folder(tmp_path: Path) -> None:
     assert resolve_target("models:/iris/latest", home=home).version == 2
 
 
-def test_resolve_target_unknown_uri_is_not_found(tmp_path: Path) -> None:
-    with pytest.raises(NotFoundError, match="empty"):
+def test_resolve_target_uri_without_a_registry_is_not_found(tmp_path: Path) -> None:
+    with pytest.raises(NotFoundError, match="no registry at .*home: the folder does not exist"):
         resolve_target("models:/iris/1", home=tmp_path / "home")
+
+
+def test_resolve_target_file_is_not_a_model(tmp_path: Path) -> None:
+    file = tmp_path / "model.pkl"
+    file.write_bytes(b"x")
+    with pytest.raises(InvalidModelError, match="is a file, not a model folder"):
+        resolve_target(str(file), home=None)
