@@ -2,15 +2,20 @@
 
 The folder is built in a temp dir beside the output and renamed into place only when every file,
 the MLmodel and the manifest are written, so a failure or Ctrl-C leaves nothing behind.
+
+Packing is reproducible: the same model and sample give byte-identical folders, so ``register``
+(which recognises content by its digest) adds no version for a re-pack. The MLmodel's
+``model_uuid`` is derived from the folder's content and ``utc_time_created`` is a fixed time.
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from modelpack import __version__
 from modelpack._fs import folder_is_empty, staged_dir
@@ -22,9 +27,15 @@ from modelpack.mlmodel import (
     MODELPACK_KEY,
     PYFUNC,
     dump_yaml,
-    utc_now_string,
 )
 from modelpack.progress import SILENT, Reporter
+
+# What MLflow reads as the creation time, written as a constant so that a pack is reproducible (a
+# real time would make every re-pack new content). The registry records when each version was
+# registered; the epoch says "no time recorded" to anyone who reads the MLmodel.
+CREATED_AT_EPOCH: Final = "1970-01-01 00:00:00"
+# Namespace of model_uuid, a uuid5 of the sha256 of everything else in the folder.
+_MODEL_UUID_NAMESPACE: Final = uuid.UUID("0b6e3f7e-5a31-4d86-9f5c-9c1e8f2d4a77")
 
 # Rows the model predicts on to learn the output schema; inference of the input schema reads the
 # whole file regardless (streaming).
@@ -126,7 +137,10 @@ def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SIL
     if loaded.by_value_module is not None:
         import cloudpickle
 
+        from modelpack.flavors._deterministic import pin_class_ids
+
         cloudpickle.register_pickle_by_value(loaded.by_value_module)
+        pin_class_ids(loaded.by_value_module)
 
     with staged_dir(output, replace=options.force) as tmp:
         with reporter.step("writing model"):
@@ -144,6 +158,7 @@ def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SIL
             reqs = sorted({*reqs, f"modelpack=={__version__}"}, key=str.lower)
         environment.write_environment(tmp, reqs)
         mlmodel = _mlmodel_dict(saved, sig, example_info, size, options)
+        mlmodel["model_uuid"] = content_uuid(tmp, mlmodel)
         (tmp / MLMODEL_FILE).write_text(dump_yaml(mlmodel))
         with reporter.step("hashing files"):
             manifest = write_manifest(tmp)
@@ -211,12 +226,12 @@ def _mlmodel_dict(
         "mlflow_version": MLFLOW_FORMAT_VERSION,
         "model_id": None,
         "model_size_bytes": size,
-        "model_uuid": uuid.uuid4().hex,
+        "model_uuid": None,  # content_uuid() fills it in once every other file is written
         "prompts": None,
         "saved_input_example_info": example_info,
         "signature": sig.to_mlmodel(),
         "type_hint_from_example": False,
-        "utc_time_created": utc_now_string(),
+        "utc_time_created": CREATED_AT_EPOCH,
         MODELPACK_KEY: {
             "format_version": FORMAT_VERSION,
             "version": __version__,
@@ -228,3 +243,18 @@ def _mlmodel_dict(
     if options.metadata:
         doc["metadata"] = dict(options.metadata)
     return doc
+
+
+def content_uuid(folder: Path, mlmodel: dict[str, Any]) -> str:
+    """``model_uuid`` as MLflow writes it (32 lowercase hex), derived from the content.
+
+    MLflow mints a uuid4 per save; nothing in MLflow needs it random (3.x ``log_model`` replaces
+    it with the LoggedModel id, ``evaluate`` uses it as a key). Derived from every other file and
+    the rest of the MLmodel, it differs whenever the package does and never otherwise.
+    """
+    from modelpack.manifest import scan_folder
+
+    content = hashlib.sha256()
+    content.update(scan_folder(folder).digest.encode())
+    content.update(dump_yaml({k: v for k, v in mlmodel.items() if k != "model_uuid"}).encode())
+    return uuid.uuid5(_MODEL_UUID_NAMESPACE, content.hexdigest()).hex

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
+from modelpack._fs import umask_mode
 from modelpack.errors import InputFileError, InvalidModelError, UsageError
 
 if TYPE_CHECKING:
@@ -201,6 +202,7 @@ def open_writer(dest: Path | BinaryIO | RecordCollector, fmt: str) -> Iterator[F
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent)
+        os.fchmod(fd, umask_mode(0o666))  # mkstemp's 0600 would hide the output from everyone else
     except OSError as exc:
         raise InputFileError(f"cannot write {dest}: {exc.strerror}", path=str(dest)) from None
     tmp = Path(tmp_name)
