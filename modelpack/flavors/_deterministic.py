@@ -24,7 +24,7 @@ import types
 import uuid
 import zipfile
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 # Zip cannot store times before 1980; every member gets this one.
 ZIP_EPOCH: Final = (1980, 1, 1, 0, 0, 0)
@@ -49,7 +49,7 @@ def dumps_pickle(model: Any, fmt: str) -> bytes:
     else:
         base = pickle.Pickler
 
-    class StablePickler(base):  # type: ignore[misc, valid-type]
+    class StablePickler(base):  # type: ignore[misc]
         sorted_sets: dict[int, tuple[set[Any], _SortedSet]] = {}  # noqa: RUF012 - replaced per instance
 
         def reducer_override(self, obj: Any) -> Any:
@@ -142,7 +142,7 @@ def zeroed_padding(obj: Any) -> Any:
 
     if not isinstance(obj, np.ndarray) or type(obj) is not np.ndarray:
         return None
-    order = "F" if obj.flags.f_contiguous and not obj.flags.c_contiguous else "C"
+    order: Literal["C", "F"] = "F" if obj.flags.f_contiguous and not obj.flags.c_contiguous else "C"
     clean = np.zeros(obj.shape, dtype=obj.dtype, order=order)  # calloc: padding starts as zeros
     _copy_fields(clean, obj)
     return clean
