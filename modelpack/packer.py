@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from modelpack import __version__
 from modelpack._fs import folder_is_empty, staged_dir
@@ -29,6 +29,9 @@ from modelpack.mlmodel import (
     dump_yaml,
 )
 from modelpack.progress import SILENT, Reporter
+
+if TYPE_CHECKING:
+    from modelpack.manifest import Manifest
 
 # What MLflow reads as the creation time, written as a constant so that a pack is reproducible (a
 # real time would make every re-pack new content). The registry records when each version was
@@ -102,7 +105,7 @@ def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SIL
         DataFormatError: the sample is empty, corrupt or of an unknown format.
     """
     from modelpack import environment, example, flavors, infer, readers, requirements, signature
-    from modelpack.manifest import write_manifest
+    from modelpack.manifest import scan_folder, write_manifest
     from modelpack.model_source import load_model_source
 
     output = options.output
@@ -158,10 +161,11 @@ def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SIL
             reqs = sorted({*reqs, f"modelpack=={__version__}"}, key=str.lower)
         environment.write_environment(tmp, reqs)
         mlmodel = _mlmodel_dict(saved, sig, example_info, size, options)
-        mlmodel["model_uuid"] = content_uuid(tmp, mlmodel)
-        (tmp / MLMODEL_FILE).write_text(dump_yaml(mlmodel))
         with reporter.step("hashing files"):
-            manifest = write_manifest(tmp)
+            others = scan_folder(tmp)
+            mlmodel["model_uuid"] = content_uuid(others, mlmodel)
+            (tmp / MLMODEL_FILE).write_text(dump_yaml(mlmodel))
+            manifest = write_manifest(tmp, known=others)
 
     return PackResult(
         output=str(output),
@@ -245,16 +249,15 @@ def _mlmodel_dict(
     return doc
 
 
-def content_uuid(folder: Path, mlmodel: dict[str, Any]) -> str:
+def content_uuid(others: Manifest, mlmodel: dict[str, Any]) -> str:
     """``model_uuid`` as MLflow writes it (32 lowercase hex), derived from the content.
 
     MLflow mints a uuid4 per save; nothing in MLflow needs it random (3.x ``log_model`` replaces
-    it with the LoggedModel id, ``evaluate`` uses it as a key). Derived from every other file and
-    the rest of the MLmodel, it differs whenever the package does and never otherwise.
+    it with the LoggedModel id, ``evaluate`` uses it as a key). Derived from every other file
+    (``others``, their manifest) and the rest of the MLmodel, it differs whenever the package
+    does and never otherwise.
     """
-    from modelpack.manifest import scan_folder
-
     content = hashlib.sha256()
-    content.update(scan_folder(folder).digest.encode())
+    content.update(others.digest.encode())
     content.update(dump_yaml({k: v for k, v in mlmodel.items() if k != "model_uuid"}).encode())
     return uuid.uuid5(_MODEL_UUID_NAMESPACE, content.hexdigest()).hex
