@@ -83,6 +83,26 @@ def is_within(path: Path, root: Path) -> bool:
     return True
 
 
+def current_umask() -> int:
+    """The process umask. Read from /proc where it is shown, so the mask is never changed, even
+    for a moment (``os.umask`` is the only portable getter, and it sets as it reads)."""
+    try:
+        with Path("/proc/self/status").open(encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def umask_mode(mode: int) -> int:
+    """``mode`` as the kernel would apply it to a new file or folder: ``mode & ~umask``."""
+    return mode & ~current_umask()
+
+
 def folder_is_empty(path: Path) -> bool:
     return not any(path.iterdir())
 
@@ -93,11 +113,13 @@ def staged_dir(target: Path, *, replace: bool = False) -> Iterator[Path]:
 
     On any failure (including KeyboardInterrupt) the temp folder is removed, so no half-written
     folder is ever left at ``target``. An existing non-empty ``target`` is swapped out only when
-    ``replace`` is true.
+    ``replace`` is true. The folder gets the mode ``mkdir`` would give it (``mkdtemp`` makes it
+    0700 whatever the umask, which would hide the result from everyone else).
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
     try:
+        tmp.chmod(umask_mode(0o777))
         yield tmp
         if target.is_dir() and not target.is_symlink() and folder_is_empty(target):
             target.rmdir()

@@ -122,8 +122,20 @@ def scan_folder(root: Path) -> Manifest:
     return Manifest(tuple(entries))
 
 
-def write_manifest(root: Path) -> Manifest:
-    manifest = scan_folder(root)
+def write_manifest(root: Path, *, known: Manifest | None = None) -> Manifest:
+    """Hash ``root`` and write its manifest; files listed in ``known`` are taken as hashed there."""
+    if known is None:
+        manifest = scan_folder(root)
+    else:
+        listed = {f.path for f in known.files}
+        added = [
+            FileEntry(rel, sha256_file(path), path.stat().st_size)
+            for path in iter_files(root)
+            if (rel := relative_posix(path, root)) not in listed
+            and rel != MANIFEST_FILE
+            and not path.is_dir()
+        ]
+        manifest = Manifest(tuple(sorted((*known.files, *added), key=lambda f: f.path)))
     (root / MANIFEST_FILE).write_text(json.dumps(manifest.to_dict(), indent=2, sort_keys=True) + "\n")
     return manifest
 

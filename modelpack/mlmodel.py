@@ -13,7 +13,6 @@ Folders with no such key (saved by MLflow) are read as they are.
 
 from __future__ import annotations
 
-import datetime as _dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -111,11 +110,6 @@ class MLmodel:
 
 def dump_yaml(data: dict[str, Any]) -> str:
     return yaml.safe_dump(data, default_flow_style=False, sort_keys=True)
-
-
-def utc_now_string() -> str:
-    """The timestamp form MLflow writes: ``str()`` of a naive UTC datetime."""
-    return str(_dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None))
 
 
 def mlmodel_path(folder: Path) -> Path:

@@ -2,15 +2,20 @@
 
 The folder is built in a temp dir beside the output and renamed into place only when every file,
 the MLmodel and the manifest are written, so a failure or Ctrl-C leaves nothing behind.
+
+Packing is reproducible: the same model and sample give byte-identical folders, so ``register``
+(which recognises content by its digest) adds no version for a re-pack. The MLmodel's
+``model_uuid`` is derived from the folder's content and ``utc_time_created`` is a fixed time.
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
 from modelpack import __version__
 from modelpack._fs import folder_is_empty, staged_dir
@@ -23,9 +28,18 @@ from modelpack.mlmodel import (
     MODELPACK_KEY,
     PYFUNC,
     dump_yaml,
-    utc_now_string,
 )
 from modelpack.progress import SILENT, Reporter
+
+if TYPE_CHECKING:
+    from modelpack.manifest import Manifest
+
+# What MLflow reads as the creation time, written as a constant so that a pack is reproducible (a
+# real time would make every re-pack new content). The registry records when each version was
+# registered; the epoch says "no time recorded" to anyone who reads the MLmodel.
+CREATED_AT_EPOCH: Final = "1970-01-01 00:00:00"
+# Namespace of model_uuid, a uuid5 of the sha256 of everything else in the folder.
+_MODEL_UUID_NAMESPACE: Final = uuid.UUID("0b6e3f7e-5a31-4d86-9f5c-9c1e8f2d4a77")
 
 # Rows the model predicts on to learn the output schema; inference of the input schema reads the
 # whole file regardless (streaming).
@@ -93,7 +107,7 @@ def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SIL
         DataFormatError: the sample is empty, corrupt or of an unknown format.
     """
     from modelpack import environment, example, flavors, infer, readers, requirements, signature
-    from modelpack.manifest import write_manifest
+    from modelpack.manifest import scan_folder, write_manifest
     from modelpack.model_source import load_model_source
 
     output = options.output
@@ -133,7 +147,10 @@ def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SIL
     if loaded.by_value_module is not None:
         import cloudpickle
 
+        from modelpack.flavors._deterministic import pin_class_ids
+
         cloudpickle.register_pickle_by_value(loaded.by_value_module)
+        pin_class_ids(loaded.by_value_module)
 
     with staged_dir(output, replace=options.force) as tmp:
         with reporter.step("writing model"):
@@ -154,9 +171,11 @@ def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SIL
         fitted = flavors.fitted_feature_names(loaded.model)
         if fitted is not None:  # lets diff and the promote gate tell which inputs it reads
             mlmodel[MODELPACK_KEY][FITTED_FEATURE_NAMES] = fitted
-        (tmp / MLMODEL_FILE).write_text(dump_yaml(mlmodel))
         with reporter.step("hashing files"):
-            manifest = write_manifest(tmp)
+            others = scan_folder(tmp)
+            mlmodel["model_uuid"] = content_uuid(others, mlmodel)
+            (tmp / MLMODEL_FILE).write_text(dump_yaml(mlmodel))
+            manifest = write_manifest(tmp, known=others)
         if loaded.trust is not None or loaded.by_value_module is not None:
             warnings.extend(
                 _refused_package_warning(tmp / saved.model_file, output, loaded.trust is not None)
@@ -236,12 +255,12 @@ def _mlmodel_dict(
         "mlflow_version": MLFLOW_FORMAT_VERSION,
         "model_id": None,
         "model_size_bytes": size,
-        "model_uuid": uuid.uuid4().hex,
+        "model_uuid": None,  # content_uuid() fills it in once every other file is written
         "prompts": None,
         "saved_input_example_info": example_info,
         "signature": sig.to_mlmodel(),
         "type_hint_from_example": False,
-        "utc_time_created": utc_now_string(),
+        "utc_time_created": CREATED_AT_EPOCH,
         MODELPACK_KEY: {
             "format_version": FORMAT_VERSION,
             "version": __version__,
@@ -253,3 +272,17 @@ def _mlmodel_dict(
     if options.metadata:
         doc["metadata"] = dict(options.metadata)
     return doc
+
+
+def content_uuid(others: Manifest, mlmodel: dict[str, Any]) -> str:
+    """``model_uuid`` as MLflow writes it (32 lowercase hex), derived from the content.
+
+    MLflow mints a uuid4 per save; nothing in MLflow needs it random (3.x ``log_model`` replaces
+    it with the LoggedModel id, ``evaluate`` uses it as a key). Derived from every other file
+    (``others``, their manifest) and the rest of the MLmodel, it differs whenever the package
+    does and never otherwise.
+    """
+    content = hashlib.sha256()
+    content.update(others.digest.encode())
+    content.update(dump_yaml({k: v for k, v in mlmodel.items() if k != "model_uuid"}).encode())
+    return uuid.uuid5(_MODEL_UUID_NAMESPACE, content.hexdigest()).hex

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
+from modelpack._fs import umask_mode
 from modelpack.errors import ConflictError, InputFileError, InvalidModelError, UsageError
 
 if TYPE_CHECKING:
@@ -207,8 +208,7 @@ def open_writer(
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent)
-        # mkstemp makes the file 0600; the result is an ordinary file, readable as the umask says.
-        os.fchmod(fd, 0o666 & ~_umask())
+        os.fchmod(fd, umask_mode(0o666))  # mkstemp's 0600 would hide the output from everyone else
     except OSError as exc:
         raise InputFileError(f"cannot write {dest}: {exc.strerror}", path=str(dest)) from None
     tmp = Path(tmp_name)
@@ -258,12 +258,6 @@ def _publish(tmp: Path, dest: Path, *, replace: bool) -> None:
         os.replace(tmp, dest)
         return
     tmp.unlink()
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def _to_arrow(frame: pd.DataFrame, schema: Any) -> Any:

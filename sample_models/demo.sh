@@ -42,6 +42,8 @@ for m in iris wifi_scoring_model regressor; do
 done
 
 step "validate signal_quality: refused, its class travels as code the static scan cannot clear"
+# A previous run trusted this very content (a re-pack gives the same bytes): start from untrusted.
+"$mp" trust "$build/packed/signal_quality" --remove >/dev/null 2>&1 || true
 code=0
 "$mp" validate "$build/packed/signal_quality" --no-load || code=$?
 [ "$code" -eq 3 ] || { echo "expected exit 3, got $code"; exit 1; }
@@ -54,11 +56,22 @@ step "trust signal_quality's exact content (we built it), then it validates and 
 step "predict: wifi_scoring_model on score.csv (20,000 rows, streamed)"
 "$mp" predict "$build/packed/wifi_scoring_model" --data "$build/wifi/score.csv" --output "$build/predictions.csv" --force
 
-step "register the packed samples (re-running registers no duplicates)"
+step "register the packed samples (a re-run registers nothing new: packing is reproducible)"
+count_versions() {
+  for m in iris wifi_scoring_model regressor; do
+    "$mp" list "$m" --field version 2>/dev/null || true
+  done | wc -l
+}
+before=$(count_versions)
 for m in iris wifi_scoring_model regressor; do
   "$mp" register "$build/packed/$m" --name "$m" --description "sample $m" --tag source=demo
 done
 "$mp" register "$build/packed/wifi_from_parquet" --name wifi_scoring_model --description "packed from the Parquet sample"
+after=$(count_versions)
+if [ "$before" -gt 0 ] && [ "$after" -ne "$before" ]; then
+  echo "error: this re-run registered $((after - before)) new versions; the re-packed folders differ from the last run's"
+  exit 1
+fi
 
 step "promote: wifi_scoring_model v1 to Production, v2 to Staging, alias champion -> v1"
 "$mp" promote wifi_scoring_model 1 --stage Production

@@ -23,17 +23,16 @@ def save(model: Any, folder: Path, *, serialization: str, predict_fn: str) -> Sa
     fmt = "pickle" if serialization == "pickle" else "cloudpickle"
     if serialization == "skops":
         raise InvalidModelError("skops serializes scikit-learn models only; this model needs cloudpickle")
-    if fmt == "cloudpickle":
-        import cloudpickle
+    from modelpack.flavors._deterministic import dumps_pickle
 
-        payload = bytes(cloudpickle.dumps(model, protocol=pickle.DEFAULT_PROTOCOL))
+    payload = dumps_pickle(model, fmt)
+    if fmt == "cloudpickle":
         reason = (
             "cloudpickle was requested"
             if serialization == "cloudpickle"
             else "not a scikit-learn model, so skops cannot hold it; cloudpickle keeps user classes"
         )
     else:
-        payload = pickle.dumps(model, protocol=pickle.DEFAULT_PROTOCOL)
         reason = "--serialization pickle was requested"
     (folder / MODEL_FILE).write_bytes(payload)
     return SavedModel(

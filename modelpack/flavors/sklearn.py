@@ -60,12 +60,15 @@ def _choose_serialization(model: Any, requested: str) -> tuple[str, str, bytes |
         return requested, f"--serialization {requested} was requested", None
     import skops.io as sio
 
+    from modelpack.flavors._deterministic import canonical_skops
+
     try:
         data = sio.dumps(model)
     except Exception as exc:
         if requested == "skops":
             raise InvalidModelError(f"skops cannot serialize this model: {exc}") from exc
         return "cloudpickle", f"skops cannot serialize this model ({type(exc).__name__})", None
+    data = canonical_skops(data)
     untrusted = sio.get_untrusted_types(data=data)
     if not untrusted:
         reason = "every type in the model is one skops trusts by default (loading runs no code)"
@@ -79,11 +82,9 @@ def _choose_serialization(model: Any, requested: str) -> tuple[str, str, bytes |
 
 
 def _dump_pickle(model: Any, fmt: str) -> bytes:
-    if fmt == "cloudpickle":
-        import cloudpickle
+    from modelpack.flavors._deterministic import dumps_pickle
 
-        return bytes(cloudpickle.dumps(model, protocol=pickle.DEFAULT_PROTOCOL))
-    return pickle.dumps(model, protocol=pickle.DEFAULT_PROTOCOL)
+    return dumps_pickle(model, fmt)
 
 
 def load(

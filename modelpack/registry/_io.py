@@ -42,8 +42,12 @@ def _write_all(fd: int, data: bytes, *, durable: bool) -> None:
         os.close(fd)
 
 
-def write_file(path: Path, data: bytes, *, durable: bool, mode: int = 0o644) -> None:
-    """Create ``path`` (which must not exist) with ``data``; fsync it when ``durable``."""
+def write_file(path: Path, data: bytes, *, durable: bool, mode: int = 0o666) -> None:
+    """Create ``path`` (which must not exist) with ``data``; fsync it when ``durable``.
+
+    ``mode`` is filtered by the umask, as for any new file, so a team registry under umask 002
+    stays group-writable and one under 077 stays private.
+    """
     _write_all(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), data, durable=durable)
 
 
@@ -102,7 +106,7 @@ def corrupt(path: Path, home: Path, why: str) -> RegistryError:
 
 def append_bytes(path: Path, data: bytes, *, durable: bool) -> None:
     """Append ``data`` with one write on an O_APPEND descriptor (retrying short writes)."""
-    _write_all(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644), data, durable=durable)
+    _write_all(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666), data, durable=durable)
 
 
 def truncate(path: Path, size: int, *, durable: bool) -> None:

@@ -1,8 +1,8 @@
 """Content-addressed file store: each distinct file content is kept once, named by its sha256.
 
 A version folder holds hard links to these blobs, so registering the same files again (in the
-same model or another) costs directory entries, not bytes. Blobs are made read-only (0444) before
-they become visible; since a hard link shares the inode, the files in every version folder are
+same model or another) costs directory entries, not bytes. Blobs are made read-only (0444 less
+the umask) before they become visible; since a hard link shares the inode, the files in every version folder are
 read-only too and cannot be edited in place by accident. Where a hard link is impossible (the
 registry spans filesystems, or the link count is exhausted) the file is copied instead.
 
@@ -23,13 +23,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from modelpack._fs import fsync_path
+from modelpack._fs import fsync_path, umask_mode
 from modelpack.progress import SILENT, Reporter
 from modelpack.registry.faults import NO_FAULTS, Faults
 from modelpack.registry.layout import Layout
 
 CHUNK: Final = 4 << 20
 BLOB_MODE: Final = 0o444
+
+
+def blob_mode() -> int:
+    """Read-only, and readable by whom the umask allows (always by the owner)."""
+    return umask_mode(BLOB_MODE) | 0o400
+
+
 _HEX: Final = frozenset("0123456789abcdef")
 
 
@@ -75,7 +82,7 @@ class BlobIngest:
         if actual != expected_sha:
             tmp.unlink()
             return actual
-        tmp.chmod(BLOB_MODE)
+        tmp.chmod(blob_mode())
         self._publish(tmp, blob)
         if not self._link(blob, dest):
             # Published but gone already (a failing operation removed it): keep our copy.
@@ -101,7 +108,7 @@ class BlobIngest:
             blob.parent.mkdir(parents=True, exist_ok=True)
             staged = blob.with_name(f".{blob.name}.{os.getpid()}.tmp")
             shutil.copyfile(tmp, staged)
-            staged.chmod(BLOB_MODE)
+            staged.chmod(blob_mode())
             if self.durable:
                 fsync_path(staged)
             try:
@@ -127,7 +134,7 @@ class BlobIngest:
             if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
                 raise
             shutil.copyfile(blob, dest)
-            dest.chmod(BLOB_MODE)
+            dest.chmod(blob_mode())
             if self.durable:
                 fsync_path(dest)
         return True

@@ -26,7 +26,7 @@ from modelpack.manifest import MANIFEST_FILE, Manifest, read_manifest
 from modelpack.registry import events as ev
 from modelpack.registry import index, journal, lock
 from modelpack.registry._io import atomic_write_json, dumps, read_json, truncate, write_file
-from modelpack.registry.blobs import BLOB_MODE, hash_file, is_blob_name, iter_blobs
+from modelpack.registry.blobs import blob_mode, hash_file, is_blob_name, iter_blobs
 from modelpack.registry.layout import FORMAT_VERSION, TMP_SUFFIX, VERSION_FILE, Layout
 from modelpack.registry.names import validate_name
 from modelpack.registry.records import ModelState, check_version_facts, load_model_state
@@ -569,7 +569,7 @@ class _Doctor:
                 continue
             if stat.S_IMODE(blob.stat().st_mode) & 0o222:
                 finding = self.add(WARNING, "blob_writable", blob, "blob is writable; it should be read-only")
-                self.fix(finding, lambda b=blob: b.chmod(BLOB_MODE))
+                self.fix(finding, lambda b=blob: b.chmod(blob_mode()))
 
     def check_tmp(self) -> None:
         tmp = self.layout.tmp
@@ -605,7 +605,7 @@ def _relink(blob: Path, path: Path) -> None:
 
 def _adopt(path: Path, blob: Path) -> None:
     blob.parent.mkdir(parents=True, exist_ok=True)
-    path.chmod(BLOB_MODE)
+    path.chmod(blob_mode())
     os.link(path, blob)
 
 

@@ -5,7 +5,7 @@
     <home>/registry.json                      {"format_version": 1, "kind": "modelpack-registry"}
     <home>/locks/registry.lock                shared by writers, exclusive for gc and repair
     <home>/locks/model-<name>.lock            exclusive while one model's metadata changes
-    <home>/blobs/sha256/<ab>/<hex>            file contents, stored once, read-only (0444)
+    <home>/blobs/sha256/<ab>/<hex>            file contents, stored once, read-only (0444 less the umask)
     <home>/tmp/<op>/ and <home>/tmp/<op>.lock per-operation staging, same filesystem as the rest
     <home>/models/<name>/model.json           mutable state: stages, aliases, deleted versions
     <home>/models/<name>/events.jsonl         append-only event log, one JSON object per line
