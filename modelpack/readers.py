@@ -672,9 +672,9 @@ def batch_to_pandas(batch: pa.RecordBatch | pa.Table, *, text: bool = False) -> 
     """
     frame: pd.DataFrame = batch.to_pandas()
     if text:
-        for name in frame.columns[frame.dtypes == object]:
+        for name in frame.columns:
             column = frame[name]
-            if column.isna().any():
+            if column.dtype == object and column.isna().any():
                 frame[name] = column.where(column.notna(), float("nan"))
     return frame
 

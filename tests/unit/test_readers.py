@@ -182,7 +182,11 @@ def test_csv_values_are_what_pandas_read_csv_gives(tmp_path: Path):
     # Dates and times stay text, as pandas reads them and models are trained on them.
     assert frame["t"].tolist()[0] == "2024-01-01T10:00:00" and frame["d"].tolist()[2] == "2024-01-03"
     # A boolean with a gap is True/NaN/False in an object column, not None.
-    assert frame["b"].dtype == object and frame["b"].tolist()[0] is True and frame["b"].tolist()[1] != frame["b"].tolist()[1]
+    assert (
+        frame["b"].dtype == object
+        and frame["b"].tolist()[0] is True
+        and frame["b"].tolist()[1] != frame["b"].tolist()[1]
+    )
 
 
 def test_csv_frame_feeds_sklearn(tmp_path: Path):
