@@ -271,8 +271,9 @@ def _csv_batches(
             reader = pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
             if names is None:
                 names = list(reader.schema.names)
-                if renamed is None and pandas_names(names) != names:
-                    names, renamed = None, pandas_names(names)
+                wanted = pandas_names(names)
+                if renamed is None and wanted != names:
+                    names, renamed = None, wanted
                     continue  # open again under pandas' names before reading any rows
                 fixed = dict(zip(names, reader.schema.types, strict=True))
                 _check_binary(path, reader.schema)
