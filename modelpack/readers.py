@@ -14,6 +14,9 @@ CSV details that matter for schemas:
   themselves (:func:`text_column_type`), so the result never depends on block boundaries.
 - Missing-value tokens are pandas' defaults (``""``, ``NA``, ``null``, ``NaN``, ...), also for
   text columns, so a column is optional exactly when ``pandas.read_csv`` would see a NaN in it.
+- Dates and times stay text unless the caller declares a column's type, and column names are
+  pandas' (``Unnamed: 0`` for an empty header field, ``a.1`` for a repeated ``a``): models are
+  trained on what ``pandas.read_csv`` gives, and a signature must describe that.
 """
 
 from __future__ import annotations

@@ -184,3 +184,17 @@ def assert_same(case: Case, got: Any, expected: Any) -> None:
         assert got.tolist() == expected.tolist()
     else:
         np.testing.assert_allclose(got.astype("float64"), expected, rtol=1e-12, atol=0)
+
+
+class NeedsDeclaredTypes:
+    """Fails unless ``zip`` arrives as text with its leading zeros and ``when`` as datetime64,
+    as the schema declared for it says (a declared type decides how the file is read)."""
+
+    def predict(self, data: Any) -> Any:
+        import numpy as np
+
+        if data["zip"].tolist()[0] != "02134":
+            raise TypeError(f"zip arrived as {data['zip'].dtype}: {data['zip'].tolist()}")
+        if not str(data["when"].dtype).startswith("datetime64"):
+            raise TypeError(f"when arrived as {data['when'].dtype}")
+        return np.zeros(len(data))

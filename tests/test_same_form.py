@@ -9,6 +9,7 @@ tests/interop/test_same_form_mlflow.py.
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,24 @@ def test_the_signature_records_text_as_text_and_integers_with_gaps_as_double(fmt
         {"type": "double", "name": "n", "required": False},
         {"type": "double", "name": "x", "required": True},
     ]
+
+
+def test_a_declared_column_type_reaches_the_model_at_pack_as_at_predict(tmp_path: Path):
+    # Zip codes declared as text: predict reads "02134" as text, and pack must predict on the same.
+    sample = tmp_path / "s.csv"
+    sample.write_text("zip,when,x\n02134,2024-01-01T10:00:00,0.5\n10001,2024-01-02T00:00:00,1.5\n")
+    schema = tmp_path / "schema.json"
+    declared = [
+        {"type": "string", "name": "zip"},
+        {"type": "datetime", "name": "when"},
+        {"type": "double", "name": "x"},
+    ]
+    schema.write_text(json.dumps(declared))
+    model = tmp_path / "model.pkl"
+    model.write_bytes(pickle.dumps(same_form.NeedsDeclaredTypes()))
+    trusted = ["tests.same_form"]
+
+    api.pack(model, sample=sample, output=tmp_path / "out", input_schema_file=schema, trusted=trusted)
+    result = api.predict(tmp_path / "out", data=sample, trusted=trusted)
+    assert result.predictions is not None and len(result.predictions) == 2
+    assert api.validate(tmp_path / "out", data=sample, trusted=trusted).exit_code == 0
