@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from modelpack import infer, readers
 from modelpack.errors import DataFormatError, NotFoundError
@@ -128,6 +130,18 @@ def test_empty_and_repeated_header_names_follow_pandas(tmp_path: Path, header: s
     assert list(readers.read_data(path).columns) == expected
     assert [s.name for s in infer.infer_schema_from_file(path).specs] == expected
     assert readers.pandas_names(header.split(",")) == expected
+
+
+_HEADER_TOKENS = ["", "a", "a.1", "a.2", "a.1.1", "Unnamed: 0", "Unnamed: 1", "Unnamed: 0.1", "b"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(_HEADER_TOKENS), min_size=2, max_size=6))
+def test_header_names_match_pandas_for_any_mix_of_empty_and_repeated_names(header: list[str]):
+    import io
+
+    text = ",".join(header) + "\n" + ",".join("1" for _ in header) + "\n"
+    assert readers.pandas_names(header) == list(pd.read_csv(io.StringIO(text)).columns)
 
 
 def test_renamed_header_survives_a_column_turning_to_text(tmp_path: Path):
