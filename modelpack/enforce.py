@@ -22,9 +22,10 @@ Rules (MLflow's enforcement, FORMAT.md section 4, with the differences stated):
   Everything else (1.5 to ``long``, ``bool`` to ``long``, ``long`` to ``string``) is a
   ``type_mismatch`` listing example values and row numbers.
 - Integer and boolean columns with missing values (``required: false``): conform gives
-  ``float64`` with NaN for ints and an ``object`` column for booleans, keeping the missing marker
-  the reader gave (NaN from CSV, None from Parquet/JSON, as pandas reads those files); without
-  missing values they become ``int64`` / ``bool``. Inference writes integers with gaps as
+  ``float64`` with NaN for ints and an ``object`` column of True/False/NaN for booleans (what
+  ``pandas.read_csv`` gives, and scikit-learn's imputers count NaN, not None, as missing), from
+  any source: a CSV sample, a Parquet or JSON file, the saved JSON example; without missing
+  values they become ``int64`` / ``bool``. Inference writes integers with gaps as
   ``double``, so a ``long`` column with gaps comes from a declared schema or an older package.
 - Tensors: the number of dims must match and fixed dims must be equal (``shape_mismatch``);
   dtypes convert when numpy calls it safe and, for int -> float, the values fit
@@ -934,10 +935,8 @@ def _convert(series: Any, spec: ColSpec) -> Any:
             return numeric.astype("float64")
         return numeric.astype("int64" if target == "long" else "int32")
     if target == "boolean":
-        if has_missing:
-            if series.dtype == object:  # as pandas read the file: NaN from CSV, None from Arrow
-                return series
-            return series.astype(object).where(series.notna(), None)
+        if has_missing:  # NaN, as pandas.read_csv gives and scikit-learn counts as missing
+            return series.astype(object).where(series.notna(), float("nan"))
         return series.astype(bool)
     if target == "datetime":
         # Offsets are converted to UTC and dropped: MLflow accepts only timezone-naive values.

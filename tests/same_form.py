@@ -30,7 +30,9 @@ class Case:
         name: test id.
         make: builds the unfitted estimator.
         table: ``numeric`` (floats: every format, NPY included), ``mixed`` (text, ISO-date text
-            and a number) or ``gaps`` (integers with missing values and a number).
+            and a number), ``gaps`` (integers with missing values and a number) or ``flags``
+            (booleans with missing values and a number: CSV/TSV only, since pandas reads the
+            other formats' gaps as None, which no scikit-learn estimator trains on).
         classifier: predictions are labels (compared exactly) rather than scores.
     """
 
@@ -68,16 +70,32 @@ def _gaps_model() -> Any:
     return HistGradientBoostingClassifier(max_iter=5, random_state=0)
 
 
+def _impute_flags_pipeline() -> Any:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    # SimpleImputer counts NaN as missing but not None, so the gaps must reach it as pandas read them.
+    flags = make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder())
+    encode = ColumnTransformer([("flags", flags, ["flag"])], remainder="passthrough")
+    return Pipeline([("encode", encode), ("model", LogisticRegression(max_iter=500))])
+
+
 CASES: tuple[Case, ...] = (
     Case("logistic", _logistic, "numeric"),
     Case("ridge", _ridge, "numeric", classifier=False),
     Case("onehot-text-and-iso-dates", _one_hot_pipeline, "mixed"),
     Case("ints-with-gaps", _gaps_model, "gaps"),
+    Case("bools-with-gaps", _impute_flags_pipeline, "flags"),
 )
 
 
 def formats(case: Case) -> tuple[str, ...]:
     """NPY holds one numeric array, so only numeric tables have an NPY sample."""
+    if case.table == "flags":
+        return ("csv", "tsv")
     return FORMATS if case.table == "numeric" else tuple(f for f in FORMATS if f != "npy")
 
 
@@ -105,6 +123,9 @@ def table(kind: str) -> tuple[Any, Any]:
     if kind == "gaps":
         counts = pd.array([None if i % 4 == 1 else int(i % 7) for i in range(ROWS)], dtype="Int64")
         return pd.DataFrame({"n": counts, "x": x[:, 0]}), y
+    if kind == "flags":
+        flags = pd.array([None if i % 3 == 1 else bool(y[i]) for i in range(ROWS)], dtype="boolean")
+        return pd.DataFrame({"flag": flags, "x": x[:, 0]}), y
     raise ValueError(kind)
 
 

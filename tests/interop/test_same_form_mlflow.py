@@ -41,3 +41,17 @@ def test_mlflow_models_predict_scores_the_csv_sample(tmp_path: Path):
     result = run_cli([*argv, "-t", "csv", "-o", str(out), "--env-manager", "local"], cwd=tmp_path)
     assert result.returncode == 0, result.explain()
     same_form.assert_same(case, json.loads(out.read_text())["predictions"], packed.expected)
+
+
+def test_mlflow_serves_the_saved_example_with_boolean_gaps(tmp_path: Path):
+    # JSON nulls in an optional boolean column reach the model as missing values it was trained on.
+    case = next(c for c in same_form.CASES if c.table == "flags")
+    packed = same_form.train_and_pack(case, "csv", tmp_path)
+    example = packed.folder / "serving_input_example.json"
+    rows = len(json.loads(example.read_text())["dataframe_split"]["data"])
+    assert any(None in row for row in json.loads(example.read_text())["dataframe_split"]["data"])
+    out = tmp_path / "out.json"
+    argv = [mlflow_cli(), "models", "predict", "-m", str(packed.folder), "-i", str(example)]
+    result = run_cli([*argv, "-o", str(out), "--env-manager", "local"], cwd=tmp_path)
+    assert result.returncode == 0, result.explain()
+    same_form.assert_same(case, json.loads(out.read_text())["predictions"], packed.expected[:rows])
