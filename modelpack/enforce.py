@@ -21,9 +21,12 @@ Rules (MLflow's enforcement, FORMAT.md section 4, with the differences stated):
   to ``float`` only when exact; ISO text to ``datetime``; text of numbers/booleans from CSV.
   Everything else (1.5 to ``long``, ``bool`` to ``long``, ``long`` to ``string``) is a
   ``type_mismatch`` listing example values and row numbers.
-- Integer and boolean columns with missing values (``long``, ``required: false``): conform gives
-  ``float64`` with NaN for ints and ``object`` with None for booleans, which is what pandas and
-  scikit-learn use for such columns; without missing values they become ``int64`` / ``bool``.
+- Integer and boolean columns with missing values (``required: false``): conform gives
+  ``float64`` with NaN for ints and an ``object`` column of True/False/NaN for booleans (what
+  ``pandas.read_csv`` gives, and scikit-learn's imputers count NaN, not None, as missing), from
+  any source: a CSV sample, a Parquet or JSON file, the saved JSON example; without missing
+  values they become ``int64`` / ``bool``. Inference writes integers with gaps as
+  ``double``, so a ``long`` column with gaps comes from a declared schema or an older package.
 - Tensors: the number of dims must match and fixed dims must be equal (``shape_mismatch``);
   dtypes convert when numpy calls it safe and, for int -> float, the values fit
   (``dtype_mismatch`` otherwise). MLflow in-process requires the exact dtype.
@@ -932,8 +935,8 @@ def _convert(series: Any, spec: ColSpec) -> Any:
             return numeric.astype("float64")
         return numeric.astype("int64" if target == "long" else "int32")
     if target == "boolean":
-        if has_missing:  # True/False/None in an object column, as pandas holds nullable bools
-            return series.astype(object).where(series.notna(), None)
+        if has_missing:  # NaN, as pandas.read_csv gives and scikit-learn counts as missing
+            return series.astype(object).where(series.notna(), float("nan"))
         return series.astype(bool)
     if target == "datetime":
         # Offsets are converted to UTC and dropped: MLflow accepts only timezone-naive values.

@@ -1,11 +1,17 @@
 """Schema inference: from data files (streaming, via Arrow) and from in-memory objects.
 
-The rules are MLflow's (``mlflow.models.infer_signature``) with these fixes:
+The rules are MLflow's (``mlflow.models.infer_signature`` on what pandas reads from the same
+file), so a signature records the form the model was trained on and MLflow can enforce it:
+
+- integers with missing values are ``double`` (optional): pandas holds them as float64 with
+  NaN, and MLflow cannot put a missing value into a ``long`` column; booleans with missing
+  values stay ``boolean`` (optional), as in MLflow;
+- text in CSV/TSV/JSON/JSONL is ``string``, ISO dates included (pandas leaves them as text);
+  Parquet/Arrow timestamps and dates are ``datetime``.
+
+With these fixes:
 
 - a column with missing values is ``required: false``, whatever its type;
-- integers and booleans with missing values keep their type (``long``/``boolean``, optional)
-  instead of turning into ``double``;
-- ISO timestamps in CSV text and Parquet timestamps/dates are ``datetime``;
 - a column whose values have different types is an error naming the column with examples,
   instead of MLflow's silent fallback of the *whole* schema to one unnamed ``any`` column;
 - ``uint64`` columns are ``long`` when their values fit (MLflow gives up on the whole schema).
@@ -316,7 +322,7 @@ def infer_file(
         value = readers.read_data(path, fmt=name, max_rows=sample_rows)
         if _is_ndarray(value):
             return FileInference(_tensor_schema(value), len(value), name)
-        # Records: go through Arrow like the other formats, so ints with gaps stay "long".
+        # Records: go through Arrow like the other formats.
     columns: dict[str, _Column] = {}
     rows = 0
     text_source = False
@@ -346,8 +352,15 @@ def infer_file(
                 f"{kind} (e.g. {value!r} at row {row})" for kind, (row, value) in col.examples.items()
             )
             warnings.append(f"column {col_name!r} typed as string because it mixes {shown}")
-        specs.append(ColSpec(col_type, col_name, col.missing == 0 and col.first_row == 0))
+        required = col.missing == 0 and col.first_row == 0
+        specs.append(ColSpec(_with_gaps(col_type, required), col_name, required))
     return FileInference(Schema(specs), rows, name, tuple(warnings))
+
+
+def _with_gaps(spec: TypeSpec, required: bool) -> TypeSpec:
+    """Integers with missing values are ``double``: the float64-with-NaN column pandas gives the
+    model, and the only numeric type MLflow's enforcement lets hold a missing value."""
+    return "double" if not required and isinstance(spec, str) and spec in _INT_RANK else spec
 
 
 def infer_schema_from_file(path: Path, *, fmt: str | None = None, sample_rows: int | None = None) -> Schema:
@@ -582,7 +595,8 @@ def _frame_schema(frame: Any) -> Schema:
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError, TypeError):
             raise _mixed_error(name, series) from None
         spec = _typed(arr, name)
-        specs.append(ColSpec(spec if spec is not None else "any", name, _missing(arr) == 0))
+        required = _missing(arr) == 0
+        specs.append(ColSpec(_with_gaps(spec, required) if spec is not None else "any", name, required))
     return Schema(specs)
 
 
@@ -599,6 +613,8 @@ def _series_schema(series: Any) -> Schema:
     spec = _typed(arr, name)
     # Unnamed columns cannot be optional (an MLflow schema rule), so only named ones say so.
     required = name is None or _missing(arr) == 0
+    if spec is not None and _missing(arr):
+        spec = _with_gaps(spec, False)
     return Schema([ColSpec(spec if spec is not None else "any", name, required)])
 
 
@@ -607,7 +623,8 @@ def _arrow_schema(table: Any, names: list[str]) -> Schema:
     for idx, name in enumerate(names):
         arr = table.column(idx)
         spec = _typed(arr, name)
-        specs.append(ColSpec(spec if spec is not None else "any", name, _missing(arr) == 0))
+        required = _missing(arr) == 0
+        specs.append(ColSpec(_with_gaps(spec, required) if spec is not None else "any", name, required))
     return Schema(specs)
 
 
@@ -644,6 +661,8 @@ def _records_schema(records: list[Any], *, record_dict: bool) -> Schema:
         required = len(present) == len(records) and _missing(arr) == 0
         if spec is None:
             spec, required = "any", False
+        else:
+            spec = _with_gaps(spec, required)
         specs.append(ColSpec(spec, name, required))
     return Schema(specs)
 

@@ -106,7 +106,7 @@ def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SIL
         InvalidModelError: MODEL is not a model, or it cannot predict on the sample.
         DataFormatError: the sample is empty, corrupt or of an unknown format.
     """
-    from modelpack import environment, example, flavors, infer, readers, requirements, signature
+    from modelpack import environment, example, flavors, infer, requirements, signature
     from modelpack.manifest import scan_folder, write_manifest
     from modelpack.model_source import load_model_source
 
@@ -127,10 +127,11 @@ def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SIL
     if not callable(getattr(loaded.model, options.method, None)):
         raise InvalidModelError(f"the model has no {options.method} method")
 
+    declared = signature.load_signature_file(options.signature_file) if options.signature_file else None
     with reporter.step("reading sample"):
         input_schema = _input_schema(options, warnings)
         predict_rows = options.sample_rows or PREDICT_ROWS_DEFAULT
-        data = readers.read_data(options.sample, fmt=options.sample_format, max_rows=predict_rows)
+        data = _sample_input(options, declared.inputs if declared else input_schema, predict_rows)
 
     with reporter.step("predicting on the sample"):
         predictions = _predict(loaded.model, options.method, data, options.sample)
@@ -139,8 +140,8 @@ def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SIL
         if options.output_schema_file
         else infer.infer_output_schema(predictions, input_schema)
     )
-    if options.signature_file:
-        sig = signature.load_signature_file(options.signature_file)
+    if declared is not None:
+        sig = declared
     else:
         sig = signature.Signature(inputs=input_schema, outputs=output_schema)
 
@@ -227,6 +228,39 @@ def _input_schema(options: PackOptions, warnings: list[str]) -> Any:
     found = infer.infer_file(options.sample, fmt=options.sample_format, sample_rows=options.sample_rows)
     warnings.extend(found.warnings)
     return found.schema
+
+
+def _sample_input(options: PackOptions, schema: Any, rows: int) -> Any:
+    """The sample as ``predict`` and ``validate`` will hand it to the model: read as the input
+    schema types it, then conformed, so the signature describes the form the model was checked on."""
+    from modelpack import enforce, readers, scoring
+
+    if schema is None:
+        return readers.read_data(options.sample, fmt=options.sample_format, max_rows=rows)
+    batches = []
+    taken = 0
+    for batch in scoring.input_batches(
+        options.sample, schema=schema, fmt=options.sample_format, batch_rows=rows
+    ):
+        batches.append(batch)
+        taken += len(next(iter(batch.values()))) if isinstance(batch, dict) else len(batch)
+        if taken >= rows:
+            break
+    data = _head(batches, rows)
+    return enforce.conform(data, schema)
+
+
+def _head(batches: list[Any], rows: int) -> Any:
+    import numpy as np
+    import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+
+    first = batches[0]
+    if isinstance(first, pd.DataFrame):
+        frame = first if len(batches) == 1 else pd.concat(batches, ignore_index=True)
+        return frame.head(rows)
+    if isinstance(first, dict):
+        return {k: np.concatenate([b[k] for b in batches])[:rows] for k in first}
+    return np.concatenate(batches)[:rows] if len(batches) > 1 else first[:rows]
 
 
 def _predict(model: Any, method: str, data: Any, sample: Path) -> Any:

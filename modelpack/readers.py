@@ -14,6 +14,9 @@ CSV details that matter for schemas:
   themselves (:func:`text_column_type`), so the result never depends on block boundaries.
 - Missing-value tokens are pandas' defaults (``""``, ``NA``, ``null``, ``NaN``, ...), also for
   text columns, so a column is optional exactly when ``pandas.read_csv`` would see a NaN in it.
+- Dates and times stay text unless the caller declares a column's type, and column names are
+  pandas' (``Unnamed: 0`` for an empty header field, ``a.1`` for a repeated ``a``): models are
+  trained on what ``pandas.read_csv`` gives, and a signature must describe that.
 """
 
 from __future__ import annotations
@@ -248,11 +251,18 @@ def _csv_batches(
     parse = pacsv.ParseOptions(delimiter=delimiter)
     block = _block_size(path, batch_rows) if path.suffix.lower() != ".gz" else _MAX_BLOCK
     overrides: dict[str, pa.DataType] = {name: pa.string() for name in text_columns}
-    fixed: dict[str, pa.DataType] = dict(column_types or {})
+    declared: dict[str, pa.DataType] = dict(column_types or {})
+    fixed: dict[str, pa.DataType] = dict(declared)
     names: list[str] | None = None
+    renamed: list[str] | None = None  # pandas' names, when the header has empty or repeated ones
     done = 0
     while True:
-        read = pacsv.ReadOptions(block_size=block, skip_rows_after_names=done)
+        read = pacsv.ReadOptions(
+            block_size=block,
+            skip_rows_after_names=done,
+            column_names=renamed,
+            skip_rows=1 if renamed is not None else 0,
+        )
         convert = pacsv.ConvertOptions(
             column_types={**fixed, **overrides},
             null_values=list(NULL_TOKENS),
@@ -264,9 +274,18 @@ def _csv_batches(
             reader = pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
             if names is None:
                 names = list(reader.schema.names)
-                _check_header(path, names)
+                wanted = pandas_names(names)
+                if renamed is None and wanted != names:
+                    names, renamed = None, wanted
+                    continue  # open again under pandas' names before reading any rows
                 fixed = dict(zip(names, reader.schema.types, strict=True))
                 _check_binary(path, reader.schema)
+                # pandas.read_csv leaves dates and times as text, and models are trained on what
+                # it gives: only a declared type (a schema's datetime) parses them.
+                temporal = {n for n, t in fixed.items() if _is_temporal(t) and n not in declared}
+                if temporal:
+                    fixed.update({n: pa.string() for n in temporal})
+                    continue
             produced = False
             for batch in reader:
                 produced = True
@@ -276,10 +295,17 @@ def _csv_batches(
                 yield ArrowBatch(pa.RecordBatch.from_pylist([], schema=reader.schema), 0, frozenset(), True)
             return
         except pa.ArrowInvalid as exc:
-            column = _culprit(path, exc, names or _header(path, delimiter), done, delimiter)
+            column = _culprit(path, exc, names or pandas_names(_header(path, delimiter)), done, delimiter)
             if column in overrides:  # pragma: no cover - text cannot fail to convert to text
                 raise DataFormatError(f"{path.name}: {exc}", path=str(path)) from None
             overrides[column] = pa.string()
+
+
+def _is_temporal(dtype: pa.DataType) -> bool:
+    import pyarrow as pa
+
+    t = pa.types
+    return bool(t.is_timestamp(dtype) or t.is_date(dtype) or t.is_time(dtype))
 
 
 def _header(path: Path, delimiter: str) -> list[str]:
@@ -291,14 +317,33 @@ def _header(path: Path, delimiter: str) -> list[str]:
         return []
 
 
-def _check_header(path: Path, names: list[str]) -> None:
-    seen: set[str] = set()
-    for name in names:
-        if name in seen:
-            raise DataFormatError(
-                f"{path.name}: duplicate column name {name!r} in the header", path=str(path)
-            )
-        seen.add(name)
+def pandas_names(header: Sequence[str]) -> list[str]:
+    """Column names as ``pandas.read_csv`` gives them for this header row.
+
+    An empty name becomes ``Unnamed: N`` (N its 0-based position), and a repeated name ``a``
+    becomes ``a.1``, ``a.2``..., skipping suffixes another header field already uses. Names
+    written in the header win over generated ``Unnamed: N`` ones, as in pandas.
+    """
+    names = [name if name != "" else f"Unnamed: {i}" for i, name in enumerate(header)]
+    if all(header) and len(set(names)) == len(names):
+        return list(header)
+    taken = set(names)
+    counts: dict[str, int] = {}
+    out = list(names)
+    written = [i for i, name in enumerate(header) if name != ""]
+    generated = [i for i, name in enumerate(header) if name == ""]
+    for i in written + generated:
+        name = names[i]
+        if name not in counts:
+            counts[name] = 1
+            continue
+        k = counts[name]
+        while f"{name}.{k}" in taken:
+            k += 1
+        out[i] = f"{name}.{k}"
+        taken.add(out[i])
+        counts[name] = k + 1
+    return out
 
 
 def _check_binary(path: Path, schema: pa.Schema) -> None:
@@ -620,13 +665,21 @@ def _restore_names(frame: pd.DataFrame, names: list[Any]) -> None:
 # pandas / numpy results
 
 
-def batch_to_pandas(batch: pa.RecordBatch | pa.Table) -> pd.DataFrame:
-    """Arrow to the DataFrame a model is fed: as ``pandas.read_csv`` would build it.
+def batch_to_pandas(batch: pa.RecordBatch | pa.Table, *, text: bool = False) -> pd.DataFrame:
+    """Arrow to the DataFrame a model is fed: as pandas reads the same file.
 
     Ints with missing values become float64 with NaN and text becomes pandas' default string
-    dtype (``str`` in pandas 3, ``object`` before), both of which scikit-learn accepts.
+    dtype (``str`` in pandas 3, ``object`` before), both of which scikit-learn accepts. For
+    CSV/TSV (``text``), a missing value in an ``object`` column (booleans with gaps, text before
+    pandas 3) is NaN, as ``pandas.read_csv`` gives, not Arrow's None: imputers and tree models
+    treat NaN as missing and may refuse None.
     """
     frame: pd.DataFrame = batch.to_pandas()
+    if text:
+        for name in frame.columns:
+            column = frame[name]
+            if column.dtype == object and column.isna().any():
+                frame[name] = column.where(column.notna(), float("nan"))
     return frame
 
 
@@ -687,7 +740,7 @@ def read_data(
     table = pa.Table.from_batches([b.batch for b in batches])
     if text:
         table = _settle_text_columns(table, text)
-    return batch_to_pandas(table)
+    return batch_to_pandas(table, text=name in TEXT_FORMATS)
 
 
 def _settle_text_columns(table: pa.Table, text: frozenset[str]) -> pa.Table:
@@ -738,7 +791,7 @@ def iter_batches(
             idx = batch.schema.get_field_index(column)
             arr = batch.column(idx)
             batch = batch.set_column(idx, column, parse_text(arr, text_column_type(arr)))
-        yield batch_to_pandas(batch)
+        yield batch_to_pandas(batch, text=item.text_source)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -746,9 +799,10 @@ def iter_batches(
 
 
 def text_column_type(arr: pa.Array) -> pa.DataType:
-    """The type pyarrow's CSV reader would give this text, tried in its order.
+    """The type the CSV reader gives this text, tried in pyarrow's order.
 
-    null (all missing) -> int64 -> boolean -> date32 -> timestamp -> float64 -> string.
+    null (all missing) -> int64 -> boolean -> float64 -> string. Dates and times stay text,
+    as in ``pandas.read_csv`` (see :func:`_csv_batches`).
     """
     import pyarrow as pa
 
@@ -758,11 +812,6 @@ def text_column_type(arr: pa.Array) -> pa.DataType:
     for target in (pa.int64(), pa.bool_()):
         if _parses(values, target):
             return target
-    if _parses_dates(values):
-        return pa.date32()
-    for stamp in (pa.timestamp("ns"), pa.timestamp("ns", tz="UTC")):
-        if _parses(values, stamp):
-            return stamp
     if _parses(values, pa.float64()):
         return pa.float64()
     return pa.string()
@@ -782,17 +831,6 @@ def _parses(values: pa.Array, target: pa.DataType) -> bool:
     return True
 
 
-def _parses_dates(values: pa.Array) -> bool:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if len(values) == 0:
-        return False
-    if pc.all(pc.match_substring_regex(values, r"^\d{4}-\d{2}-\d{2}$")).as_py() is not True:
-        return False
-    return _parses(values, pa.date32())
-
-
 def parse_text(arr: pa.Array | pa.ChunkedArray, target: pa.DataType) -> pa.Array | pa.ChunkedArray:
     """Convert text to ``target`` (from :func:`text_column_type`); text stays text."""
     import pyarrow as pa
@@ -805,8 +843,4 @@ def parse_text(arr: pa.Array | pa.ChunkedArray, target: pa.DataType) -> pa.Array
     if pa.types.is_boolean(target):
         truthy = pc.is_in(arr, value_set=pa.array(list(TRUE_TOKENS) + ["1"]))
         return pc.if_else(pc.is_null(arr), pa.scalar(None, pa.bool_()), truthy)
-    if pa.types.is_date32(target):
-        return arr.cast(pa.date32())
-    if pa.types.is_timestamp(target):
-        return arr.cast(target)
     return arr.cast(target)

@@ -466,7 +466,7 @@ def input_batches(
             idx = batch.schema.get_field_index(column)
             arr = batch.column(idx)
             batch = batch.set_column(idx, column, readers.parse_text(arr, readers.text_column_type(arr)))
-        yield readers.batch_to_pandas(batch)
+        yield readers.batch_to_pandas(batch, text=True)
 
 
 _SNIFF_BYTES: Final = 1 << 20

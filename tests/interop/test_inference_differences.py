@@ -1,5 +1,6 @@
 """Where modelpack's signature inference deliberately differs from MLflow's: exactly the cases
-docs/INTEROP.md lists, each checked against MLflow itself, consequences included.
+docs/INTEROP.md lists, each checked against MLflow itself; and where it agrees on purpose (CSV
+text, integers and booleans with gaps, pandas' column names), so MLflow scores the sample.
 
 A data file is packed with a model that ignores its input (so only inference is under test) and
 the signature MLflow reads back is compared with ``mlflow.models.infer_signature`` on the same
@@ -32,7 +33,14 @@ def build():
     return Constant()
 '''
 
-NULLABLE_CSV = "n,t,x\n1,2024-01-01T10:00:00,0.5\n,2024-01-02T11:30:00,1.5\n3,2024-01-03T00:00:00,2.5\n"
+# An index column saved by pandas (empty first header field), an integer with a gap, ISO dates as
+# text, a boolean with a gap, a number.
+NULLABLE_CSV = (
+    ",n,t,flag,x\n"
+    "0,1,2024-01-01T10:00:00,True,0.5\n"
+    "1,,2024-01-02T11:30:00,,1.5\n"
+    "2,3,2024-01-03T00:00:00,False,2.5\n"
+)
 
 
 def _pack(tmp_path: Path, sample: Path) -> tuple[int, Path, dict]:
@@ -56,63 +64,65 @@ def nullable_folder(tmp_path: Path) -> tuple[Path, Path]:
     return sample, folder
 
 
-def test_integers_with_missing_values_stay_long_and_optional(nullable_folder: tuple[Path, Path]):
+def test_csv_inference_agrees_with_mlflow_on_what_pandas_reads(nullable_folder: tuple[Path, Path]):
     import pandas as pd
     from mlflow.models import Model, infer_signature
 
     sample, folder = nullable_folder
     ours = _columns(Model.load(str(folder)).signature.inputs)
     theirs = _columns(infer_signature(pd.read_csv(sample)).inputs)
-    assert ours[0] == {"type": "long", "name": "n", "required": False}
-    # pandas turns the column into float64 to hold NaN, so MLflow calls it double.
-    assert theirs[0] == {"type": "double", "name": "n", "required": False}
+    assert (
+        ours
+        == theirs
+        == [
+            {"type": "long", "name": "Unnamed: 0", "required": True},  # pandas' name for an empty header
+            {"type": "double", "name": "n", "required": False},  # float64 with NaN, as pandas holds it
+            {"type": "string", "name": "t", "required": True},  # ISO dates stay text, as pandas reads them
+            {"type": "boolean", "name": "flag", "required": False},
+            {"type": "double", "name": "x", "required": True},
+        ]
+    )
 
 
-def test_iso_timestamps_in_csv_text_are_datetime(nullable_folder: tuple[Path, Path]):
+def test_parquet_timestamps_stay_datetime(tmp_path: Path):
     import pandas as pd
     from mlflow.models import Model, infer_signature
 
-    sample, folder = nullable_folder
+    sample = tmp_path / "stamps.parquet"
+    frame = pd.DataFrame(
+        {"t": pd.to_datetime(["2024-01-01T10:00:00", "2024-01-02T00:00:00"]), "x": [0.5, 1.5]}
+    )
+    frame.to_parquet(sample, index=False)
+    code, folder, envelope = _pack(tmp_path, sample)
+    assert code == 0, envelope
     ours = _columns(Model.load(str(folder)).signature.inputs)
-    theirs = _columns(infer_signature(pd.read_csv(sample)).inputs)
-    assert ours[1] == {"type": "datetime", "name": "t", "required": True}
-    assert theirs[1] == {"type": "string", "name": "t", "required": True}
-    # Every other column is inferred the same way.
-    assert ours[2] == theirs[2] == {"type": "double", "name": "x", "required": True}
+    assert ours == _columns(infer_signature(pd.read_parquet(sample)).inputs)
+    assert ours[0] == {"type": "datetime", "name": "t", "required": True}
 
 
-def test_mlflow_enforcement_needs_data_typed_as_the_signature_says(nullable_folder: tuple[Path, Path]):
+def test_mlflow_scores_the_sample_the_folder_was_packed_from(nullable_folder: tuple[Path, Path]):
     import mlflow
     import pandas as pd
 
     sample, folder = nullable_folder
     model = mlflow.pyfunc.load_model(str(folder))
-    typed = pd.read_csv(sample, parse_dates=["t"]).dropna().astype({"n": "int64"})
-    assert list(model.predict(typed)) == [0.0, 0.0]
-    # MLflow cannot hold a missing value in a long column, nor cast text to datetime in-process:
-    with pytest.raises(mlflow.exceptions.MlflowException, match="column n"):
-        model.predict(pd.read_csv(sample, parse_dates=["t"]))
-    with pytest.raises(mlflow.exceptions.MlflowException, match="column t"):
-        model.predict(pd.read_csv(sample).dropna().astype({"n": "int64"}))
+    # The file as pandas reads it, gaps and date text included: nothing to convert by hand.
+    assert list(model.predict(pd.read_csv(sample))) == [0.0, 0.0, 0.0]
 
 
-def test_mlflow_serving_refuses_a_missing_integer(nullable_folder: tuple[Path, Path], tmp_path: Path):
+def test_mlflow_serving_accepts_missing_values_in_optional_columns(
+    nullable_folder: tuple[Path, Path], tmp_path: Path
+):
     _, folder = nullable_folder
     request = tmp_path / "request.json"
-    row = [None, "2024-01-02T11:30:00", 1.5]
-    request.write_text(json.dumps({"dataframe_split": {"columns": ["n", "t", "x"], "data": [row]}}))
+    columns = ["Unnamed: 0", "n", "t", "flag", "x"]
+    rows = [[0, None, "2024-01-02T11:30:00", None, 1.5], [1, 2, "2024-01-03T00:00:00", True, 2.5]]
+    request.write_text(json.dumps({"dataframe_split": {"columns": columns, "data": rows}}))
     out = tmp_path / "out.json"
     argv = [mlflow_cli(), "models", "predict", "-m", str(folder), "-i", str(request), "-o", str(out)]
     result = run_cli([*argv, "--env-manager", "local"], cwd=tmp_path)
-    assert result.returncode != 0
-    assert "Failed to convert column n to type 'int64'" in result.stderr
-
-    # The same row with the integer present is served, datetime text included.
-    row[0] = 2
-    request.write_text(json.dumps({"dataframe_split": {"columns": ["n", "t", "x"], "data": [row]}}))
-    result = run_cli([*argv, "--env-manager", "local"], cwd=tmp_path)
     assert result.returncode == 0, result.explain()
-    assert json.loads(out.read_text())["predictions"] == [0.0]
+    assert json.loads(out.read_text())["predictions"] == [0.0, 0.0]
 
 
 def test_a_column_of_mixed_types_is_an_error_not_a_schema_of_any(tmp_path: Path):

@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from modelpack import readers
+from modelpack import infer, readers
 from modelpack.errors import DataFormatError, NotFoundError
 
 
@@ -103,9 +105,54 @@ def test_mis_encoded_jsonl_names_line(tmp_path: Path):
         readers.read_data(path)
 
 
-def test_duplicate_header_is_an_error(tmp_path: Path):
-    with pytest.raises(DataFormatError, match="duplicate column name 'a'"):
-        readers.read_data(_write(tmp_path / "d.csv", "a,a,b\n1,2,3\n"))
+@pytest.mark.parametrize(
+    "header",
+    [
+        ",a,b",  # a saved pandas index: pandas and MLflow call it "Unnamed: 0"
+        ",,",
+        "a,a,b",
+        "a,a,a.1",
+        "a,a.1,a",
+        "a,a,a,a.1,a.2",
+        "a.1,a,a",
+        "Unnamed: 1,,",
+        ",Unnamed: 0,a",
+        " ,a, a",
+    ],
+)
+@pytest.mark.parametrize("fmt", ["csv", "tsv"])
+def test_empty_and_repeated_header_names_follow_pandas(tmp_path: Path, header: str, fmt: str):
+    sep = "," if fmt == "csv" else "\t"
+    width = len(header.split(","))
+    text = header.replace(",", sep) + "\n" + sep.join(str(i) for i in range(width)) + "\n"
+    path = _write(tmp_path / f"h.{fmt}", text)
+    expected = list(pd.read_csv(path, sep=sep).columns)
+    assert list(readers.read_data(path).columns) == expected
+    assert [s.name for s in infer.infer_schema_from_file(path).specs] == expected
+    assert readers.pandas_names(header.split(",")) == expected
+
+
+_HEADER_TOKENS = ["", "a", "a.1", "a.2", "a.1.1", "Unnamed: 0", "Unnamed: 1", "Unnamed: 0.1", "b"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(_HEADER_TOKENS), min_size=2, max_size=6))
+def test_header_names_match_pandas_for_any_mix_of_empty_and_repeated_names(header: list[str]):
+    import io
+
+    text = ",".join(header) + "\n" + ",".join("1" for _ in header) + "\n"
+    assert readers.pandas_names(header) == list(pd.read_csv(io.StringIO(text)).columns)
+
+
+def test_renamed_header_survives_a_column_turning_to_text(tmp_path: Path):
+    # Under pandas' names the reader still resumes a column that changes type mid-file.
+    rows = [",a,a"] + [f"{i},{i},{i}" for i in range(20_000)] + ["20000,x,1"]
+    path = _write(tmp_path / "late.csv", "\n".join(rows) + "\n")
+    frame = readers.read_data(path)
+    expected = pd.read_csv(path)
+    assert list(frame.columns) == ["Unnamed: 0", "a", "a.1"]
+    assert frame["a"].tolist() == expected["a"].tolist()
+    assert frame["a.1"].dtype == np.int64
 
 
 def test_bad_json_line_and_non_record(tmp_path: Path):
@@ -136,17 +183,24 @@ def test_garbage_parquet_and_npy(tmp_path: Path):
 
 
 def test_csv_values_are_what_pandas_read_csv_gives(tmp_path: Path):
-    text = "i,f,s,b,t\n1,0.5,x,true,2024-01-01T10:00:00\n,NaN,,false,\n3,1.5,NA,true,2024-01-03T00:00:00\n"
+    text = (
+        "i,f,s,b,t,d,h\n1,0.5,x,true,2024-01-01T10:00:00,2024-01-01,10:00\n,NaN,,,,,\n"
+        "3,1.5,NA,false,2024-01-03T00:00:00,2024-01-03,11:30:00\n"
+    )
     path = _write(tmp_path / "s.csv", text)
     frame = readers.read_data(path)
-    expected = pd.read_csv(path, parse_dates=["t"])
-    assert list(frame.columns) == ["i", "f", "s", "b", "t"]
+    expected = pd.read_csv(path)
+    pd.testing.assert_frame_equal(frame, expected)
     assert frame["i"].dtype == np.float64 and frame["i"].isna().tolist() == [False, True, False]
-    assert frame["f"].isna().sum() == 1
     assert frame["s"].tolist()[0] == "x" and frame["s"].isna().tolist() == [False, True, True]
-    assert frame["s"].isna().tolist() == expected["s"].isna().tolist()
-    assert str(frame["t"].dtype).startswith("datetime64")
-    assert frame["t"].isna().tolist() == [False, True, False]
+    # Dates and times stay text, as pandas reads them and models are trained on them.
+    assert frame["t"].tolist()[0] == "2024-01-01T10:00:00" and frame["d"].tolist()[2] == "2024-01-03"
+    # A boolean with a gap is True/NaN/False in an object column, not None.
+    assert (
+        frame["b"].dtype == object
+        and frame["b"].tolist()[0] is True
+        and frame["b"].tolist()[1] != frame["b"].tolist()[1]
+    )
 
 
 def test_csv_frame_feeds_sklearn(tmp_path: Path):
@@ -298,8 +352,9 @@ def test_text_column_type_order():
     assert kind(["1", "2", None]) == "int64"
     assert kind(["1", "2.5"]) == "double"
     assert kind(["true", "False"]) == "bool"
-    assert kind(["2024-01-02", "2024-02-03"]) == "date32[day]"
-    assert kind(["2024-01-02T10:00:00", "2024-01-02"]) == "timestamp[ns]"
+    # Dates and times stay text, as pandas.read_csv leaves them.
+    assert kind(["2024-01-02", "2024-02-03"]) == "string"
+    assert kind(["2024-01-02T10:00:00", "2024-01-02"]) == "string"
     assert kind(["1", "x"]) == "string"
     assert kind([None, None]) == "null"
 
