@@ -205,22 +205,26 @@ def open_writer(
         dest.flush()
         return
     check_output_file(dest, replace=replace)
+    tmp: Path | None = None
     try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent)
-        os.fchmod(fd, umask_mode(0o666))  # mkstemp's 0600 would hide the output from everyone else
-    except OSError as exc:
-        raise InputFileError(f"cannot write {dest}: {exc.strerror}", path=str(dest)) from None
-    tmp = Path(tmp_name)
-    try:
+        # The temporary file is created inside the block that removes it, so a Ctrl-C landing
+        # right after it appears still leaves nothing behind.
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent)
+            tmp = Path(tmp_name)
+            os.fchmod(fd, umask_mode(0o666))  # mkstemp's 0600 would hide the output from everyone else
+        except OSError as exc:
+            raise InputFileError(f"cannot write {dest}: {exc.strerror}", path=str(dest)) from None
         with os.fdopen(fd, "wb") as stream:
             writer = factory(stream)
             yield writer
             writer.finish()
         _publish(tmp, dest, replace=replace)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
         raise
 
 

@@ -179,13 +179,16 @@ def test_ctrl_c_while_predicting_leaves_no_partial_file(packed: Path, big_csv: P
         _, stderr = proc.communicate(timeout=300)
     # Whenever the signal landed: no partial file, and either nothing or the whole output.
     left = sorted(p.name for p in out_dir.iterdir())
-    if proc.returncode == ExitCode.INTERRUPTED:
-        assert left == [], left
-        assert "interrupted" in stderr and "Traceback" not in stderr
-    else:
-        assert proc.returncode == 0, stderr
-        assert left == ["scores.csv"]
+    assert "Traceback" not in stderr
+    assert left in ([], ["scores.csv"]), left
+    if left:
         assert sum(1 for _ in out.open()) == 300_001
+    if proc.returncode == ExitCode.INTERRUPTED:
+        assert "interrupted" in stderr  # the output is whole if the signal came after publishing it
+    else:
+        # A shell shows 130 for both: CPython ends by the signal itself when it lands while the
+        # interpreter shuts down, or after an interrupt that passed through an extension module.
+        assert proc.returncode in (0, -signal.SIGINT), stderr
 
 
 # ---------------------------------------------------------------------- usage errors
