@@ -13,7 +13,7 @@ import typer
 
 from modelpack import __version__, render
 from modelpack.cli import _run
-from modelpack.cli._app import app
+from modelpack.cli._app import app, invoked_app
 from modelpack.errors import ExitCode
 
 
@@ -58,11 +58,12 @@ def main() -> None:
     With ``--json`` even a usage error (exit 2) must come out as the JSON envelope, so the parser
     runs in non-standalone mode and its errors are rendered here.
     """
+    selected = invoked_app(sys.argv[1:])
     if "--json" not in sys.argv[1:]:
-        app()
+        selected()
         return
     try:
-        result = app(standalone_mode=False)
+        result = selected(standalone_mode=False)
     except Exception as exc:
         exit_code = getattr(exc, "exit_code", None)
         format_message = getattr(exc, "format_message", None)
