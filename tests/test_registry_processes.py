@@ -287,8 +287,8 @@ def test_sigkill_during_gc(tmp_path: Path) -> None:
 # among the named crash points, so every verdict is exact and the same on a fast machine and a
 # busy one: the process dies exactly there, and what a reader then sees follows from the point.
 
-#: Points inside loops (once per new file); every register in these tests stores three new
-#: files (MLmodel, model.pkl, weights.bin), so the N-th visit for N <= 3 always happens.
+#: Points inside loops (once per file not yet stored). Every model in these tests has its own
+#: seed, so its MLmodel, model.pkl and weights.bin are new: the N-th visit for N <= 3 happens.
 LOOP_PHASES = ("register.blob_partial", "register.blob_written")
 #: Points after the commit: the change is visible even though the process died.
 COMMITTED = ("register.committed", "register.finishing", "promote.committed", "promote.finishing")
@@ -378,7 +378,7 @@ def test_random_sigkills_among_concurrent_writers(tmp_path: Path, _isolate: Path
     registry = FileRegistry(_isolate)
     # The model exists before the race, so every writer takes the same path through the crash
     # points (creating a model's first version has no journal and skips some of them).
-    registry.register(make_model(tmp_path / "first", seed=1), name="crowd")
+    registry.register(make_model(tmp_path / "first", seed=10_000), name="crowd")  # shares no file
     expected = 1
     for round_ in range(4):
         doomed = set(rng.sample(range(6), 3))
@@ -401,7 +401,7 @@ def test_random_sigkills_among_concurrent_writers(tmp_path: Path, _isolate: Path
         for i, proc in enumerate(procs):
             _, stderr = proc.communicate(timeout=300)
             wanted = -signal.SIGKILL if i in crash_points else 0
-            assert proc.returncode == wanted, (seed, round_, crash_points.get(i), stderr)
+            assert proc.returncode == wanted, (seed, round_, i, crash_points.get(i), stderr)
         expected += 6 - len(crash_points)
         expected += sum(point.partition("#")[0] in COMMITTED for point in crash_points.values())
         seen = check_reader_view(registry)
