@@ -51,7 +51,8 @@ def _human(report: InspectReport) -> None:
     )
     if report.registry:
         extra = {k: v for k, v in report.registry.items() if k not in ("uri",)}
-        render.key_values(list(extra.items()), title="registry")
+        render.heading("registry")
+        render.key_values(list(extra.items()))
     for side, rows in report.signature_rows.items():
         render.heading(f"signature {side}")
         render.columns(["name", "type", "required"], [(n, t, "yes" if r else "no") for n, t, r in rows])
