@@ -99,8 +99,14 @@ class Measurement:
 
 
 def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment every measured command gets: no colour, no telemetry, no stray paths."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", ENV_QUICK)}
+    """The environment every measured command gets: no colour, no telemetry, no stray paths.
+
+    Bytecode caching stays on (the warm-up run fills it), as for an installed tool: with
+    PYTHONDONTWRITEBYTECODE our own modules would be recompiled on every run while the
+    references' installed modules load from their caches.
+    """
+    drop = ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE", ENV_QUICK)
+    env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update({"NO_COLOR": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"})
     env.update(extra or {})
     return env

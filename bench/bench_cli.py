@@ -3,7 +3,7 @@
 Rows:
 - start-up of ``modelpack --help``, ``inspect``, ``list`` and ``promote`` against
   ``python -c "import typer, rich.console"`` (the floor for any Typer + rich CLI) and against
-  ``mlflow --help``;
+  ``mlflow --help``; ``inspect`` and ``list`` have goals relative to that floor;
 - ``modelpack pack`` of the wifi sample against ``bench/mlflow_save.py`` (mlflow.sklearn.save_model
   with infer_signature and an input example).
 
@@ -38,6 +38,10 @@ from _measure import (
 AREA = "cli"
 STARTUP_GOAL_S = 0.150
 STARTUP_GOAL = "under 150 ms"
+FLOOR = 'python -c "import typer, rich.console"'
+# Metadata commands are held to the floor measured in the same run, which holds on any machine:
+# inspect within 1.5x of it; list no slower than the 1.36x it measured when this goal was set.
+RATIO_GOALS = {"modelpack inspect (wifi folder)": 1.5, "modelpack list": 1.3}
 PACK_GOAL = "faster than MLflow's save_model (ratio < 1)"
 
 SAMPLES = DATA / "samples"
@@ -114,9 +118,7 @@ def main() -> None:
     promote_argv: list[str | Path] = [*mp, "promote", "wifi", "1", "--stage", stages[0]]
     references = {
         "python -c pass": Command([sys.executable, "-c", "pass"]),
-        'python -c "import typer, rich.console"': Command(
-            [sys.executable, "-c", "import typer, rich.console"]
-        ),
+        FLOOR: Command([sys.executable, "-c", "import typer, rich.console"]),
         "mlflow --help": Command([mlflow_cli(), "--help"]),
     }
     candidates = {
@@ -136,15 +138,18 @@ def main() -> None:
         ref_rows[name] = Row(name, display(command.argv, command.env), results[name], goal="reference")
         rows.append(ref_rows[name])
     for name, command in candidates.items():
+        max_ratio = RATIO_GOALS.get(name)
+        goal = STARTUP_GOAL if max_ratio is None else f"ratio ≤ {max_ratio:g}×"
         if name in skipped:
-            rows.append(_skipped(name, display(command.argv, command.env), STARTUP_GOAL, skipped[name]))
+            rows.append(_skipped(name, display(command.argv, command.env), goal, skipped[name]))
             continue
         headline = name in ("modelpack --help", "modelpack inspect (wifi folder)")
-        row = Row(
-            name, display(command.argv, command.env), results[name], goal=STARTUP_GOAL, headline=headline
-        )
-        compare(row, ref_rows['python -c "import typer, rich.console"'], ref_rows["mlflow --help"])
-        row.goal_met = row.measurement.median_s < STARTUP_GOAL_S
+        row = Row(name, display(command.argv, command.env), results[name], goal=goal, headline=headline)
+        compare(row, ref_rows[FLOOR], ref_rows["mlflow --help"])
+        if max_ratio is None:
+            row.goal_met = row.measurement.median_s < STARTUP_GOAL_S
+        else:
+            row.goal_met = row.ratio[0] <= max_ratio
         rows.append(row)
 
     mlflow_out = WORK / "mlflow-save"

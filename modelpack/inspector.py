@@ -1,6 +1,6 @@
 """``inspect``: describe a model folder from its metadata alone.
 
-It reads MLmodel with ``yaml.safe_load``, the example as JSON and hashes files; it never
+It reads MLmodel with a safe YAML loader, the example as JSON and hashes files; it never
 unpickles, and it imports none of numpy, pandas or scikit-learn.
 """
 

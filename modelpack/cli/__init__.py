@@ -13,7 +13,7 @@ import typer
 
 from modelpack import __version__, render
 from modelpack.cli import _run
-from modelpack.cli._app import app
+from modelpack.cli._app import app, invoked_app
 
 
 def _version_callback(value: bool) -> None:
@@ -75,7 +75,7 @@ def main() -> None:
     args = _global_flags_first(sys.argv[1:])
     json_output = "--json" in args[: args.index("--")] if "--" in args else "--json" in args
     try:
-        result = app(args=args, standalone_mode=False)
+        result = invoked_app(args)(args=args, standalone_mode=False)
     except Exception as exc:
         exit_code = getattr(exc, "exit_code", None)
         format_message = getattr(exc, "format_message", None)

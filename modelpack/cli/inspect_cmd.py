@@ -51,21 +51,22 @@ def _human(report: InspectReport) -> None:
     )
     if report.registry:
         extra = {k: v for k, v in report.registry.items() if k not in ("uri",)}
-        render.key_values(list(extra.items()), title="registry")
+        render.heading("registry")
+        render.key_values(list(extra.items()))
     for side, rows in report.signature_rows.items():
         render.heading(f"signature {side}")
-        render.table(["name", "type", "required"], [(n, t, "yes" if r else "no") for n, t, r in rows])
+        render.columns(["name", "type", "required"], [(n, t, "yes" if r else "no") for n, t, r in rows])
     if not report.signature_rows:
         render.heading("signature")
         render.plain("  (none recorded)")
     if report.example_rows:
         render.heading("input example")
-        render.table(report.example_columns, report.example_rows)
+        render.columns(report.example_columns, report.example_rows)
     if report.libraries:
         render.heading("libraries")
-        render.table(["library", "version"], list(report.libraries.items()))
+        render.columns(["library", "version"], list(report.libraries.items()))
     render.heading("files")
-    render.table(["path", "bytes"], [(f["path"], f["size"]) for f in report.files])
+    render.columns(["path", "bytes"], [(f["path"], f["size"]) for f in report.files])
 
 
 def _serialization_line(report: InspectReport) -> str:

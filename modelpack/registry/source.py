@@ -1,6 +1,6 @@
 """What ``register`` learns from a model folder before storing it, without executing anything.
 
-The MLmodel file is parsed with ``yaml.safe_load`` (via ``modelpack.mlmodel``) and its signature
+The MLmodel file is parsed with a safe YAML loader (via ``modelpack.mlmodel``) and its signature
 JSON strings with ``json``; the model files themselves are only hashed, never unpickled. The
 integrity manifest must list exactly the files present; their hashes are checked while they are
 copied into the blob store (one read per file).
