@@ -15,6 +15,7 @@ API::
     entry = catalogue.get(name) # fitted on first use, then cached for the process
     catalogue.entries()         # every entry, fitted
     catalogue.SKIPPED           # class name -> why it has no entry
+    catalogue.dump(entry.estimator, fmt)  # bytes, for fmt in DUMP_FORMATS (None: skops cannot)
 
 An :class:`Entry` has ``name``, ``estimator`` (fitted), ``X`` (a DataFrame with named columns,
 exactly what the estimator was fitted on), ``y`` (the target, or None), ``task`` and
@@ -50,7 +51,17 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-__all__ = ["SKIPPED", "CatalogueError", "Entry", "entries", "estimator_classes", "get", "names"]
+__all__ = [
+    "DUMP_FORMATS",
+    "SKIPPED",
+    "CatalogueError",
+    "Entry",
+    "dump",
+    "entries",
+    "estimator_classes",
+    "get",
+    "names",
+]
 
 N_ROWS = 60
 
@@ -230,7 +241,12 @@ def _recipes(classes: dict[str, type]) -> dict[str, list[tuple[str, str, Callabl
 
     for name in ("OneVsOneClassifier", "OneVsRestClassifier", "OutputCodeClassifier"):
         add(name, both, "num", _with_base(classes.get(name, object), _lr))
-    add("FixedThresholdClassifier", ("binary",), "num", _with_base(classes.get("FixedThresholdClassifier", object), _lr))
+    add(
+        "FixedThresholdClassifier",
+        ("binary",),
+        "num",
+        _with_base(classes.get("FixedThresholdClassifier", object), _lr),
+    )
     add(
         "TunedThresholdClassifierCV",
         ("binary",),
@@ -408,26 +424,37 @@ def _pipelines() -> list[_Spec]:
             "pipeline:pandas-output-logreg[binary]",
             "binary",
             "mixed",
-            lambda: Pipeline([("prep", ColumnTransformer(
+            lambda: Pipeline(
+                [
+                    (
+                        "prep",
+                        ColumnTransformer(
                             [
                                 ("num", StandardScaler(), ["width", "height"]),
                                 ("cat", OneHotEncoder(sparse_output=False), ["color", "size"]),
                             ]
-                        ).set_output(transform="pandas")), ("model", LogisticRegression())]),
+                        ).set_output(transform="pandas"),
+                    ),
+                    ("model", LogisticRegression()),
+                ]
+            ),
         ),
         _Spec(
             "pipeline:feature-union-svc[multiclass]",
             "multiclass",
             "num",
             lambda: make_pipeline(
-                FeatureUnion([("pca", PCA(n_components=2)), ("best", SelectKBest(k=2))]), SVC(probability=True)
+                FeatureUnion([("pca", PCA(n_components=2)), ("best", SelectKBest(k=2))]),
+                SVC(probability=True),
             ),
         ),
         _Spec(
             "pipeline:tfidf-logreg[multiclass]",
             "multiclass",
             "text",
-            lambda: make_pipeline(ColumnTransformer([("tfidf", TfidfVectorizer(), "text")]), LogisticRegression()),
+            lambda: make_pipeline(
+                ColumnTransformer([("tfidf", TfidfVectorizer(), "text")]), LogisticRegression()
+            ),
         ),
         _Spec(
             "pipeline:log1p-scaler-logreg[binary]",
@@ -558,3 +585,39 @@ def get(name: str) -> Entry:
 def entries() -> list[Entry]:
     """Every entry, fitted."""
     return [get(name) for name in names()]
+
+
+# How people save a fitted estimator. "pickle-2" is what older tools and Python 2 era code
+# write (copyreg reconstructors, compat names); "pickle" the highest protocol.
+DUMP_FORMATS = ("pickle", "pickle-2", "joblib", "cloudpickle", "skops")
+
+
+def dump(estimator: Any, fmt: str) -> bytes | None:
+    """The bytes of ``estimator`` saved in ``fmt``; None when skops cannot save it."""
+    import io
+    import pickle
+
+    if fmt == "pickle":
+        return pickle.dumps(estimator, protocol=pickle.HIGHEST_PROTOCOL)
+    if fmt == "pickle-2":
+        return pickle.dumps(estimator, protocol=2)
+    if fmt == "joblib":
+        import joblib
+
+        buf = io.BytesIO()
+        joblib.dump(estimator, buf)
+        return buf.getvalue()
+    if fmt == "cloudpickle":
+        import cloudpickle
+
+        return bytes(cloudpickle.dumps(estimator))
+    if fmt == "skops":
+        import skops.io as sio
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return bytes(sio.dumps(estimator))
+        except (TypeError, NotImplementedError):
+            return None  # "Objects of type Birch are not supported yet"
+    raise ValueError(f"unknown dump format {fmt!r}")
