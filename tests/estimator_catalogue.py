@@ -12,6 +12,7 @@ API::
     from tests import estimator_catalogue as catalogue
 
     catalogue.names()           # entry names, cheap: nothing is fitted
+    catalogue.method_of(name)   # "predict" or None, also without fitting
     entry = catalogue.get(name) # fitted on first use, then cached for the process
     catalogue.entries()         # every entry, fitted
     catalogue.SKIPPED           # class name -> why it has no entry
@@ -60,6 +61,7 @@ __all__ = [
     "entries",
     "estimator_classes",
     "get",
+    "method_of",
     "names",
 ]
 
@@ -559,6 +561,15 @@ def names() -> list[str]:
 
 
 @cache
+def method_of(name: str) -> str | None:
+    """``Entry.method`` of entry ``name`` without fitting it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = _specs()[name].build()
+    return "predict" if callable(getattr(est, "predict", None)) else None
+
+
+@cache
 def get(name: str) -> Entry:
     """The fitted entry ``name`` (fitted once per process)."""
     try:
@@ -578,8 +589,7 @@ def get(name: str) -> Entry:
             f"{name}: cannot fit with defaults ({type(exc).__name__}: {exc}); "
             "give it a recipe or a SKIPPED reason in tests/estimator_catalogue.py"
         ) from exc
-    method = "predict" if callable(getattr(est, "predict", None)) else None
-    return Entry(name=name, estimator=est, X=X, y=y, task=spec.task, method=method)
+    return Entry(name=name, estimator=est, X=X, y=y, task=spec.task, method=method_of(name))
 
 
 def entries() -> list[Entry]:
