@@ -29,7 +29,9 @@ Tasks: ``binary``, ``multiclass``, ``multilabel`` (two 0/1 target columns), ``re
 Classifiers are fitted twice (binary, with 0/1 labels, and multiclass, with string labels); a
 transformer is fitted as ``Pipeline([transformer, LogisticRegression()])`` on the binary task,
 so it can be packed and predicted like any model. Entry names are ``Class[variant]``
-(``GradientBoostingClassifier[multiclass]``, ``PCA[pipeline]``) or ``pipeline:what[task]``.
+(``GradientBoostingClassifier[multiclass]``, ``PCA[pipeline]``), ``pipeline:what[task]``, or
+``variant:what[task]`` for a common non-default setting (another loss, tree metric, kernel,
+scorer).
 
 The data is small (60 rows, 4 non-negative float columns unless an estimator needs other
 input) and iteration counts are cut (5 trees, 5 boosting rounds), so the whole catalogue fits
@@ -337,6 +339,140 @@ def _transformer_recipes(classes: dict[str, type]) -> dict[str, tuple[str, Calla
     return out
 
 
+def _variants() -> list[_Spec]:
+    """Common non-default settings that keep other helper objects in the fitted model.
+
+    Each loss, neighbour-tree metric, kernel and scorer is its own pickled class; defaults
+    alone would leave them untested.
+    """
+    from sklearn.ensemble import (
+        GradientBoostingClassifier,
+        GradientBoostingRegressor,
+        HistGradientBoostingRegressor,
+        RandomForestClassifier,
+    )
+    from sklearn.gaussian_process import GaussianProcessClassifier, GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import RBF, ConstantKernel, Matern, PairwiseKernel, WhiteKernel
+    from sklearn.linear_model import LogisticRegression, Ridge, SGDClassifier, SGDRegressor
+    from sklearn.model_selection import GridSearchCV, KFold, RandomizedSearchCV, StratifiedKFold
+    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+    from sklearn.neural_network import MLPClassifier
+
+    def spec(label: str, task: str, build: Callable[[], Any]) -> _Spec:
+        return _Spec(f"variant:{label}[{task}]", task, "num", build)
+
+    out = [
+        spec("gb-exponential-loss", "binary", lambda: GradientBoostingClassifier(loss="exponential")),
+        *[
+            spec(
+                f"gb-{loss.replace('_', '-')}-loss",
+                "regression",
+                lambda loss=loss: GradientBoostingRegressor(loss=loss),
+            )
+            for loss in ("huber", "quantile", "absolute_error")
+        ],
+        *[
+            spec(
+                f"hgb-{loss.replace('_', '-')}-loss",
+                "regression",
+                lambda loss=loss: HistGradientBoostingRegressor(
+                    loss=loss, quantile=0.3 if loss == "quantile" else None
+                ),
+            )
+            for loss in ("poisson", "gamma", "quantile", "absolute_error")
+        ],
+        *[
+            spec(
+                f"sgd-{loss.replace('_', '-')}-loss", "multiclass", lambda loss=loss: SGDClassifier(loss=loss)
+            )
+            for loss in ("log_loss", "modified_huber", "squared_hinge", "perceptron")
+        ],
+        *[
+            spec(
+                f"sgd-{loss.replace('_', '-')}-loss", "regression", lambda loss=loss: SGDRegressor(loss=loss)
+            )
+            for loss in ("huber", "epsilon_insensitive", "squared_epsilon_insensitive")
+        ],
+        spec("knn-kd-tree", "multiclass", lambda: KNeighborsClassifier(algorithm="kd_tree")),
+        spec(
+            "knn-ball-tree-manhattan",
+            "multiclass",
+            lambda: KNeighborsClassifier(algorithm="ball_tree", metric="manhattan", weights="distance"),
+        ),
+        spec(
+            "knn-ball-tree-canberra",
+            "multiclass",
+            lambda: KNeighborsClassifier(algorithm="ball_tree", metric="canberra"),
+        ),
+        spec(
+            "knn-kd-tree-chebyshev",
+            "regression",
+            lambda: KNeighborsRegressor(algorithm="kd_tree", metric="chebyshev"),
+        ),
+        spec(
+            "knn-brute-cosine", "multiclass", lambda: KNeighborsClassifier(algorithm="brute", metric="cosine")
+        ),
+        spec(
+            "gp-kernel-sum",
+            "multiclass",
+            lambda: GaussianProcessClassifier(kernel=ConstantKernel() * RBF() + WhiteKernel()),
+        ),
+        spec("gp-matern-kernel", "regression", lambda: GaussianProcessRegressor(kernel=Matern(), alpha=0.1)),
+        spec(
+            "gp-pairwise-kernel",
+            "regression",
+            lambda: GaussianProcessRegressor(kernel=PairwiseKernel(metric="laplacian"), alpha=0.1),
+        ),
+        # Binary: scikit-learn 1.7's early stopping fails on string labels.
+        spec("mlp-sgd", "binary", lambda: MLPClassifier(solver="sgd", early_stopping=True)),
+        spec(
+            "grid-search-multimetric",
+            "multiclass",
+            lambda: GridSearchCV(
+                LogisticRegression(),
+                {"C": [1.0, 2.0]},
+                scoring=["accuracy", "f1_macro", "roc_auc_ovr"],
+                refit="accuracy",
+                cv=3,
+            ),
+        ),
+        spec(
+            "grid-search-scorer-dict",
+            "regression",
+            lambda: GridSearchCV(
+                Ridge(),
+                {"alpha": [1.0, 2.0]},
+                scoring={"r2": "r2", "mae": "neg_mean_absolute_error"},
+                refit="r2",
+                cv=KFold(3),
+            ),
+        ),
+        spec(
+            "random-search-stratified-folds",
+            "multiclass",
+            lambda: RandomizedSearchCV(
+                LogisticRegression(),
+                {"C": [1.0, 2.0]},
+                n_iter=2,
+                cv=StratifiedKFold(3, shuffle=True, random_state=0),
+            ),
+        ),
+        spec(
+            "forest-balanced-oob",
+            "multiclass",
+            lambda: RandomForestClassifier(
+                class_weight="balanced_subsample", max_samples=0.5, oob_score=True
+            ),
+        ),
+        spec(
+            "logreg-class-weights",
+            "multiclass",
+            lambda: LogisticRegression(class_weight={"low": 1.0, "mid": 2.0, "high": 1.0}),
+        ),
+    ]
+    return out
+
+
 def _pipelines() -> list[_Spec]:
     """Everyday compositions: what people fit on real tables and ship."""
     import numpy as np
@@ -539,6 +675,7 @@ def _specs() -> dict[str, _Spec]:
             task = "cluster" if "cluster" in kind else "unsupervised"
             specs.append(_Spec(f"{name}[{task}]", task, "num", cls))
     specs += _pipelines()
+    specs += _variants()
     out = {s.name: s for s in specs}
     assert len(out) == len(specs), "duplicate catalogue names"
     return out
