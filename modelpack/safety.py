@@ -23,9 +23,13 @@ The model
   object that is not a global, an extension code missing from ``copyreg``'s registry, a
   persistent id, a malformed stream or bytes after ``STOP`` that are not another pickle: each
   is a finding, never a silent pass.
-* **Two narrow argument rules.** ``builtins.getattr(G, "name")`` with a global ``G`` and a
+* **Three narrow argument rules.** ``builtins.getattr(G, "name")`` with a global ``G`` and a
   literal name is judged as the dotted name ``G.name`` (tz-aware pandas timestamps need
   ``zoneinfo.ZoneInfo._unpickle`` this way); any other use of ``getattr`` fails.
+  ``functools.partial`` may only wrap a global the policy allows, in its arguments and in the
+  state it is built with, and is never called by the stream itself (HistGradientBoosting with
+  categorical features keeps ``partial(check_array, ...)``): a partial of an allowed function
+  can do nothing that ``FunctionTransformer(func=G, kw_args=...)`` of the same global cannot.
   ``joblib.numpy_pickle.NumpyArrayWrapper`` may only be instantiated directly (see below).
 * **Every container, every layer.** joblib files are scanned the way ``joblib.load`` reads them:
   compressed streams (zlib, gzip, bz2, xz, lzma) are decompressed on the fly, and after the
@@ -111,7 +115,8 @@ TOO_DEEP: Final = "nested_too_deep"
 
 _WRAPPER: Final = ("joblib.numpy_pickle", "NumpyArrayWrapper")
 _GETATTR: Final = ("builtins", "getattr")
-_RESTRICTED: Final = frozenset({_WRAPPER, _GETATTR})
+_PARTIAL: Final = ("functools", "partial")
+_RESTRICTED: Final = frozenset({_WRAPPER, _GETATTR, _PARTIAL})
 _LENIENT_REASONS: Final = frozenset({NOT_ALLOWLISTED, CODE_OBJECT, NESTED_PICKLE})
 # Globals that build objects from code (cloudpickle's by-value functions and classes).
 _CODE_MODULES: Final = ("cloudpickle",)
@@ -781,6 +786,8 @@ class _Walker:
                 # The user vouched for the code that built this callable (cloudpickle's
                 # function rebuilders, their own factories).
                 return _Obj(None, args, None)
+            if isinstance(func, _Obj) and func.cls is not None and func.cls.key == _PARTIAL:
+                self.finding(f"{func.cls.name} <called while unpickling>", UNRESOLVABLE)
             if isinstance(func, (_Obj, _Unknown)):
                 self.finding("<computed callable>", UNRESOLVABLE)
                 self.check_restricted(args)
@@ -788,6 +795,8 @@ class _Walker:
             raise _Malformed("REDUCE of a literal")
         if func.key == _GETATTR:
             return self.call_getattr(args)
+        if func.key == _PARTIAL:
+            return self.new_partial(func, args)
         if func.key == _WRAPPER:
             self.check_restricted(args)
             obj = _Obj(func, args, func)
@@ -836,6 +845,22 @@ class _Walker:
             return _Obj(None, args, None)
         return self.judge(target.module, f"{target.qualname}.{attr}")
 
+    def allowed_callable(self, value: object) -> bool:
+        """A global the policy allows (the allowlist or the user's trust), not a restricted one."""
+        return (
+            isinstance(value, _Global)
+            and value.key not in _RESTRICTED
+            and self.policy.allowed(value.module, value.qualname)
+        )
+
+    def new_partial(self, cls: _Global, args: object) -> object:
+        """``functools.partial(G, *bound)``: only of an allowed global ``G``."""
+        if not (isinstance(args, tuple) and args and self.allowed_callable(args[0])):
+            # Named as such so that --trust-pickle of the wrapped global is what fixes it.
+            self.finding(cls.name, NOT_ALLOWLISTED)
+        self.check_restricted(args)
+        return _Obj(cls, args, cls)
+
     def instantiate(self, cls: object, args: tuple[object, ...]) -> object:
         """INST / OBJ: ``cls(*args)``, or ``cls.__new__(cls)`` when there are no arguments."""
         if isinstance(cls, _Global) and cls.key == _WRAPPER and args:
@@ -852,6 +877,8 @@ class _Walker:
             raise _Malformed("NEWOBJ of a literal")
         if cls.key == _GETATTR:
             self.finding(f"{cls.name} <indirect use>", UNRESOLVABLE)
+        if cls.key == _PARTIAL:
+            return self.new_partial(cls, args)
         self.check_restricted(args)
         return _Obj(cls, args, cls)
 
@@ -878,6 +905,11 @@ class _Walker:
         if not isinstance(inst, _Obj):
             return
         inst.state = state
+        if inst.cls is not None and inst.cls.key == _PARTIAL:
+            # partial.__setstate__((func, args, kwds, dict)) replaces the wrapped callable.
+            if not (isinstance(state, tuple) and len(state) == 4 and self.allowed_callable(state[0])):
+                self.finding(f"{inst.cls.name} <state wraps a callable not allowed>", UNRESOLVABLE)
+            return
         if inst.cls is None or inst.cls.key != _WRAPPER:
             return
         dict_state: object = state
@@ -1731,7 +1763,14 @@ class _Scanner:
             if type(module) is not str or type(cls) is not str:
                 continue
             names = [f"{module}.{cls}"]
-            if loader == "MethodNode":
+            if loader == "PartialNode" and (module, cls) == _PARTIAL:
+                # skops rebuilds partial(func, *args, **kwds); func is a node of its own,
+                # judged below like every other, so the partial itself adds nothing.
+                content = node.get("content")
+                func_node = content.get("func") if isinstance(content, dict) else None
+                if isinstance(func_node, dict) and type(func_node.get("__module__")) is str:
+                    report.globals_seen.add(names.pop())
+            elif loader == "MethodNode":
                 content = node.get("content")
                 func = content.get("func") if isinstance(content, dict) else None
                 names.append(f"{module}.{cls}.{func}")
@@ -1758,12 +1797,18 @@ class _spooled:  # noqa: N801 - used like a function in a with statement
 
     def __init__(self, stream: IO[bytes]) -> None:
         self.stream = stream
-        self.tmp: tempfile.SpooledTemporaryFile[bytes] | None = None
+        self.tmp: IO[bytes] | None = None
 
     def __enter__(self) -> tuple[IO[bytes], int]:
-        self.tmp = tempfile.SpooledTemporaryFile(max_size=_SPOOL_LIMIT)  # noqa: SIM115
+        # Not tempfile.SpooledTemporaryFile: before Python 3.11 it has no seekable(), which
+        # zipfile needs to open a zip inside a zip (a skops file holding a sparse matrix).
+        self.tmp = io.BytesIO()
         size = 0
         while chunk := self.stream.read(_CHUNK):
+            if size + len(chunk) > _SPOOL_LIMIT and isinstance(self.tmp, io.BytesIO):
+                spill = tempfile.TemporaryFile()  # noqa: SIM115 - closed in __exit__
+                spill.write(self.tmp.getbuffer())
+                self.tmp = spill
             self.tmp.write(chunk)
             size += len(chunk)
         self.tmp.seek(0)

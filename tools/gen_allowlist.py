@@ -1,7 +1,7 @@
 """Generate modelpack/safety_allowlist.json, the pickle allowlist shipped with modelpack.
 
-Run in a development environment that has scikit-learn, numpy, scipy, pandas, pyarrow, joblib
-and skops installed:
+Run from the repository root in an environment that has modelpack's dependencies installed
+(scikit-learn, numpy, scipy, pandas, pyarrow, joblib, cloudpickle, skops):
 
     python tools/gen_allowlist.py            # rewrite modelpack/safety_allowlist.json
     python tools/gen_allowlist.py --merge    # add this environment's names to the committed ones
@@ -9,8 +9,31 @@ and skops installed:
 
 Library versions rename private classes (scikit-learn 1.7 and 1.9 place their loss classes
 differently; pandas 2 pickles time zones through pytz, pandas 3 through zoneinfo), and modelpack
-supports several versions at once (Python 3.10 gets pandas 2). So the committed file is the union
-over the supported environments: run ``--merge`` once in each (``generated_with`` lists them).
+supports several versions at once: on Python 3.10, ``pip install -e .`` resolves to
+scikit-learn 1.7, pandas 2.3 and numpy 2.2. So the committed file is the union over the
+supported environments: run ``--merge`` once in each (``generated_with`` lists them), e.g.
+
+    python3.10 -m venv /tmp/py310 && /tmp/py310/bin/pip install -e .
+    /tmp/py310/bin/python tools/gen_allowlist.py --merge
+    .venv/bin/python tools/gen_allowlist.py --merge
+
+and ``--check`` in each before a release (``make test`` checks the running one).
+
+Two sources
+-----------
+* **Rules** (below) list what whole families of classes and helpers need, whether or not an
+  estimator happens to use them with default parameters.
+* **The estimator catalogue** (``tests/estimator_catalogue.py``): every estimator
+  ``sklearn.utils.all_estimators()`` lists, fitted on small tables (binary and multiclass,
+  regression, multi-output, clustering, outliers, transformers in pipelines) plus everyday
+  pipelines, is dumped with pickle (protocols 2 and 5), joblib, cloudpickle and skops and
+  scanned with ``modelpack.safety``; every global those files name goes in. A name found this
+  way is admitted on its own only when it is a class defined in scikit-learn (a fitted-state
+  holder such as a Cython loss, ``MetadataRequest`` or ``make_column_selector``) or the Cython
+  ``__pyx_unpickle_<Class>`` helper of an admitted class (it checks a checksum and calls
+  ``Class.__new__``); anything else (a function, another package's name) stops the generator
+  until a person has vetted it and listed it in a rule here. ``--check`` also fails when a
+  catalogue file does not pass the scan with the committed allowlist.
 
 The scanner never imports these libraries; the committed JSON file is the source of truth at
 run time. Every entry is an exact ``(module, qualname)`` pair, the way pickle names a global.
@@ -35,6 +58,9 @@ Rules
 7. joblib: ``NumpyArrayWrapper``, which the scanner handles specially (it may only be
    instantiated directly, and the array bytes after it are skipped exactly as joblib does).
 
+A Cython class's ``__pyx_unpickle_<Class>`` helper is listed next to every admitted class
+that has one.
+
 Never allowed, whatever package they live in: anything that imports by name, evaluates or
 compiles code, opens or loads files, or calls an arbitrary callable it is given:
 ``numpy.load``, ``numpy.fromfile``, ``numpy.core._ufunc_reconstruct`` (imports any module by
@@ -48,18 +74,24 @@ narrow rule in modelpack.safety), ``builtins.eval``/``exec``/``compile``/``__imp
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import inspect
+import io
 import json
 import pkgutil
 import sys
 import warnings
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-OUT = Path(__file__).resolve().parent.parent / "modelpack" / "safety_allowlist.json"
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "modelpack" / "safety_allowlist.json"
+# Judged by modelpack.safety's own narrow rules, never by the allowlist.
+RESTRICTED = {("builtins", "getattr"), ("functools", "partial")}
 FORMAT_VERSION = 1
 
 # Plain data types and the reconstructors pickle itself emits. Each one, called with any
@@ -259,6 +291,10 @@ SKLEARN_HELPER_FUNCTIONS = [
     # BisectingKMeans keeps the k-means routine it runs; it only computes.
     "sklearn.cluster._kmeans._kmeans_single_lloyd",
     "sklearn.cluster._kmeans._kmeans_single_elkan",
+    # HistGradientBoosting with categorical features keeps partial(check_array, dtype=...) as
+    # a preprocessing step (modelpack.safety allows functools.partial only around an allowed
+    # global); check_array validates and converts an array.
+    "sklearn.utils.validation.check_array",
 ]
 # Base classes whose sklearn subclasses are data holders kept by fitted estimators.
 SKLEARN_HELPER_BASES = [
@@ -371,6 +407,21 @@ def sklearn_entries() -> set[tuple[str, str]]:
     for name in SKLEARN_HELPER_CLASSES + SKLEARN_HELPER_FUNCTIONS:
         out |= pickle_names(resolve(name), name)
     out |= sklearn_score_functions()
+    return out | cython_unpicklers(out)
+
+
+def cython_unpicklers(pairs: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """``module.__pyx_unpickle_C`` for every listed class ``module.C`` whose module has one.
+
+    Cython pickles an extension type ``C`` as ``__pyx_unpickle_C(C, checksum, state)``: the
+    helper checks the checksum, calls ``C.__new__`` and sets the state. ``C`` is a global of
+    its own in the stream and is judged separately.
+    """
+    out = set()
+    for module, qualname in pairs:
+        mod = sys.modules.get(module)
+        if mod is not None and "." not in qualname and hasattr(mod, f"__pyx_unpickle_{qualname}"):
+            out.add((module, f"__pyx_unpickle_{qualname}"))
     return out
 
 
@@ -523,7 +574,93 @@ def forbidden() -> set[tuple[str, str]]:
     }
 
 
-def build() -> dict[str, object]:
+@dataclass
+class CatalogueScan:
+    """What the catalogue's files name, and what the committed allowlist made of them."""
+
+    names: set[tuple[str, str]] = field(default_factory=set)
+    # name -> "Entry[variant]/format" of the first file that named it
+    where: dict[tuple[str, str], str] = field(default_factory=dict)
+    # (Entry[variant]/format, finding) for every file the committed allowlist refuses
+    failures: list[tuple[str, Any]] = field(default_factory=list)
+    # the bytes of those files, to scan again with the file this run writes
+    refused: dict[str, bytes] = field(default_factory=dict)
+    files: int = 0
+
+
+def scan_catalogue(skops_trusted: set[str]) -> CatalogueScan:
+    """Dump every catalogue estimator in every format and scan it with modelpack.safety."""
+    import tempfile
+
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from modelpack import safety
+    from tests import estimator_catalogue as catalogue
+
+    out = CatalogueScan()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model"
+        for name in catalogue.names():
+            entry = catalogue.get(name)
+            for fmt in catalogue.DUMP_FORMATS:
+                data = catalogue.dump(entry.estimator, fmt)
+                if data is None:
+                    continue
+                path.write_bytes(data)
+                result = safety.scan_file(path)
+                out.files += 1
+                label = f"{name}/{fmt}"
+                for global_name in result.globals_seen:
+                    if fmt == "skops" and global_name in skops_trusted:
+                        continue
+                    if split_quiet(global_name) in RESTRICTED:
+                        continue
+                    pair = split_quiet(global_name)
+                    out.names.add(pair)
+                    out.where.setdefault(pair, label)
+                out.failures += [(label, f) for f in result.findings]
+                if result.findings:
+                    out.refused[label] = data
+    return out
+
+
+def split_quiet(dotted: str) -> tuple[str, str]:
+    with contextlib.redirect_stderr(io.StringIO()):
+        return split(dotted)
+
+
+def admit(pair: tuple[str, str], admitted: set[tuple[str, str]]) -> bool:
+    """Whether a name the catalogue found may go in without a person vetting it first."""
+    module, qualname = pair
+    mod = sys.modules.get(module)
+    # Defined in scikit-learn (1.7's Cython losses live in a module registered as "_loss").
+    if mod is None or not mod.__name__.startswith("sklearn."):
+        return False
+    if SKIP_MODULE_PARTS & set(mod.__name__.split(".")):
+        return False
+    if qualname.startswith("__pyx_unpickle_"):
+        cls = (module, qualname.removeprefix("__pyx_unpickle_"))
+        return cls in admitted or admit(cls, admitted)
+    obj: object = mod
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+    return isinstance(obj, type)
+
+
+def catalogue_entries(rules: set[tuple[str, str]], scan: CatalogueScan) -> set[tuple[str, str]]:
+    found = scan.names - rules
+    unvetted = sorted(p for p in found if not admit(p, rules))
+    if unvetted:
+        lines = [f"  {m}.{q} (first in {scan.where[(m, q)]})" for m, q in unvetted]
+        raise SystemExit(
+            "the estimator catalogue pickles names no rule admits; check each against "
+            "the rules at the top of this file (a data holder or a function that only computes) "
+            "and list it there:\n" + "\n".join(lines)
+        )
+    return found | cython_unpicklers(found)
+
+
+def build(scan: CatalogueScan | None = None) -> dict[str, object]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         entries: set[tuple[str, str]] = set()
@@ -536,6 +673,9 @@ def build() -> dict[str, object]:
         entries |= sklearn_entries()
         entries |= {split(name) for name in PYARROW + JOBLIB}
         skops_trusted, skops_loaders = skops_defaults()
+        if scan is None:
+            scan = scan_catalogue(set(skops_trusted))
+        entries |= catalogue_entries(entries, scan)
     bad = entries & forbidden()
     if bad:
         raise SystemExit(f"forbidden names in the allowlist: {sorted(bad)}")
@@ -607,14 +747,20 @@ def main(argv: Iterable[str] | None = None) -> int:
         "--merge", action="store_true", help="add this environment's names to the committed file"
     )
     args = parser.parse_args(list(argv) if argv is not None else None)
-    doc: dict[str, Any] = build()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scan = scan_catalogue(set(skops_defaults()[0]))
+    doc: dict[str, Any] = build(scan)
     current = json.loads(OUT.read_text(encoding="utf-8")) if OUT.exists() else None
     if args.check:
         lacking = missing_from(doc, current or {"globals": {}})
         if lacking:
             print(f"{OUT.name} lacks {len(lacking)} names, e.g. {lacking[:3]}; run --merge", file=sys.stderr)
-            return 1
-        return 0
+        for label, finding in scan.failures[:20]:
+            print(f"refused: {label}: {finding.describe()}", file=sys.stderr)
+        if scan.failures:
+            print(f"{len(scan.failures)} findings in {scan.files} catalogue files", file=sys.stderr)
+        return 1 if lacking or scan.failures else 0
     if args.merge and current is not None:
         doc = merge(doc, current)
     bad = forbidden() & {(m, n) for m, names in doc["globals"].items() for n in names}
@@ -623,7 +769,29 @@ def main(argv: Iterable[str] | None = None) -> int:
     OUT.write_text(render(doc), encoding="utf-8")
     count = sum(len(v) for v in doc["globals"].values())
     print(f"wrote {OUT} ({count} globals)")
+    stuck = rescan(scan.refused)
+    if stuck:
+        print(
+            "catalogue files the scanner still refuses with the new file:", *stuck, sep="\n", file=sys.stderr
+        )
+        return 1
     return 0
+
+
+def rescan(files: dict[str, bytes]) -> list[str]:
+    """Scan again, with the file just written, the catalogue files the old one refused."""
+    import tempfile
+
+    from modelpack import safety
+
+    safety._allowlist.cache_clear()  # the scanner reads the shipped file once per process
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model"
+        for label, data in files.items():
+            path.write_bytes(data)
+            out += [f"{label}: {f.describe()}" for f in safety.scan_file(path).findings]
+    return out
 
 
 if __name__ == "__main__":

@@ -188,6 +188,115 @@ def test_text_file_given_explicitly_is_unknown_format(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# functools.partial: only around an allowed global
+
+
+@pytest.mark.parametrize("protocol", range(6))
+def test_partial_of_an_allowlisted_function_passes(protocol: int, tmp_path: Path) -> None:
+    # HistGradientBoosting with categorical features keeps exactly this.
+    import functools
+
+    import numpy as np
+    from sklearn.utils.validation import check_array
+
+    path = tmp_path / "p.pkl"
+    path.write_bytes(
+        pickle.dumps(functools.partial(check_array, dtype=[np.float64], ensure_all_finite=False), protocol)
+    )
+    result = scan_file(path)
+    assert result.ok, [f.describe() for f in result.findings]
+    assert "functools.partial" in result.globals_seen
+
+
+def _partial_stream(func: bytes, state_func: bytes, *, call: bool = False) -> bytes:
+    data = sp.proto(4) + sp.call1(sp.glob0("functools", "partial"), func)
+    data += pickle.MARK + state_func + pickle.EMPTY_TUPLE + pickle.EMPTY_DICT + pickle.NONE + pickle.TUPLE
+    data += pickle.BUILD
+    if call:
+        data += pickle.EMPTY_TUPLE + pickle.REDUCE
+    return data + b"."
+
+
+def test_partial_is_refused_unless_it_wraps_an_allowed_global(tmp_path: Path) -> None:
+    mean = sp.glob0("numpy", "mean")
+    system = sp.glob0("os", "system")
+    cases = {
+        "ok": _partial_stream(mean, mean),
+        "wraps": _partial_stream(system, system),
+        "swapped": _partial_stream(mean, system),
+        "getattr": _partial_stream(mean, sp.glob0("builtins", "getattr")),
+        "object": _partial_stream(mean, sp.call1(sp.glob0("collections", "OrderedDict"), pickle.EMPTY_TUPLE)),
+        "called": _partial_stream(mean, mean, call=True),
+    }
+    found = {}
+    for name, data in cases.items():
+        path = tmp_path / f"{name}.pkl"
+        path.write_bytes(data)
+        found[name] = sorted((f.global_name, f.reason) for f in scan_file(path).findings)
+    assert found["ok"] == []
+    assert ("functools.partial", "not_allowlisted") in found["wraps"]
+    assert ("os.system", "not_allowlisted") in found["swapped"]
+    assert ("functools.partial <state wraps a callable not allowed>", "unresolvable") in found["swapped"]
+    assert ("builtins.getattr <indirect use>", "unresolvable") in found["getattr"]
+    assert ("functools.partial <state wraps a callable not allowed>", "unresolvable") in found["object"]
+    assert ("functools.partial <called while unpickling>", "unresolvable") in found["called"]
+    # The partial class itself passed around (not called) is refused too.
+    passed = tmp_path / "passed.pkl"
+    passed.write_bytes(
+        sp.proto(4)
+        + sp.call1(sp.glob0("builtins", "list"), sp.glob0("functools", "partial") + pickle.TUPLE1)
+        + b"."
+    )
+    assert [f.reason for f in scan_file(passed).findings] == ["unresolvable"]
+    # Trusting the wrapped global is what lets a user's own partial through.
+    user = tmp_path / "user.pkl"
+    user.write_bytes(_partial_stream(sp.glob0("mypkg", "score"), sp.glob0("mypkg", "score")))
+    assert not scan_file(user).ok
+    assert scan_file(user, trusted=["mypkg"]).ok
+
+
+def test_skops_partial_is_judged_by_what_it_wraps(tmp_path: Path) -> None:
+    import functools
+
+    import numpy as np
+    import skops.io as sio
+    from sklearn.preprocessing import FunctionTransformer
+    from sklearn.utils.validation import check_array
+
+    transformer = FunctionTransformer(functools.partial(check_array, dtype=[np.float64]))
+    path = tmp_path / "model.skops"
+    path.write_bytes(sio.dumps(transformer))
+    result = scan_file(path)
+    assert result.ok, [f.describe() for f in result.findings]
+    assert "functools.partial" in result.globals_seen
+    with zipfile.ZipFile(path) as zf:
+        members = {name: zf.read(name) for name in zf.namelist()}
+    text = members["schema.json"].decode()
+    assert '"check_array"' in text
+    members["schema.json"] = (
+        text.replace('"check_array"', '"system"').replace('"sklearn.utils.validation"', '"os"').encode()
+    )
+    evil = tmp_path / "evil.skops"
+    with zipfile.ZipFile(evil, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    assert [f.global_name for f in scan_file(evil).findings] == ["os.system"]
+
+
+def test_zip_inside_a_zip_is_scanned(tmp_path: Path) -> None:
+    # A skops file keeps a sparse matrix as an .npz (a zip) inside its own zip.
+    import scipy.sparse
+    import skops.io as sio
+
+    path = tmp_path / "m.skops"
+    path.write_bytes(sio.dumps({"matrix": scipy.sparse.random(5, 5, density=0.4, format="csr")}))
+    result = scan_file(path)
+    assert result.ok, [f.describe() for f in result.findings]
+    with zipfile.ZipFile(path) as zf:
+        assert any(name.endswith(".npz") for name in zf.namelist())
+
+
+# ---------------------------------------------------------------------------------------------
 # Trust for one run
 
 
