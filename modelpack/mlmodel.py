@@ -25,6 +25,10 @@ MLMODEL_FILE: Final = "MLmodel"
 FORMAT_VERSION: Final = 1
 PYFUNC: Final = "python_function"
 MODELPACK_KEY: Final = "modelpack"
+# The creation time modelpack writes: a constant, so that a pack is reproducible (a real time
+# would make every re-pack new content). MLflow only displays it; the registry records when each
+# version was registered, and inspect shows this value as "not recorded".
+NOT_RECORDED_TIME: Final = "1970-01-01 00:00:00"
 # Under MODELPACK_KEY: the column names the model was fitted on (scikit-learn's
 # ``feature_names_in_``), so ``diff`` can tell which inputs it reads without unpickling it.
 FITTED_FEATURE_NAMES: Final = "fitted_feature_names"
@@ -89,10 +93,10 @@ class MLmodel:
         """``utc_time_created`` as ISO-8601 UTC with a ``Z``, like every other time modelpack shows.
 
         MLflow writes it without a zone (``2025-01-31 12:00:00.123456``), meaning UTC; a value
-        that cannot be parsed is returned as it is.
+        that cannot be parsed is returned as it is, and modelpack's own epoch as None.
         """
         value = self.utc_time_created
-        if value is None:
+        if value is None or value == NOT_RECORDED_TIME:
             return None
         import datetime as dt
 

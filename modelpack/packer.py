@@ -26,6 +26,7 @@ from modelpack.mlmodel import (
     MLFLOW_FORMAT_VERSION,
     MLMODEL_FILE,
     MODELPACK_KEY,
+    NOT_RECORDED_TIME,
     PYFUNC,
     dump_yaml,
 )
@@ -34,10 +35,6 @@ from modelpack.progress import SILENT, Reporter
 if TYPE_CHECKING:
     from modelpack.manifest import Manifest
 
-# What MLflow reads as the creation time, written as a constant so that a pack is reproducible (a
-# real time would make every re-pack new content). The registry records when each version was
-# registered; the epoch says "no time recorded" to anyone who reads the MLmodel.
-CREATED_AT_EPOCH: Final = "1970-01-01 00:00:00"
 # Namespace of model_uuid, a uuid5 of the sha256 of everything else in the folder.
 _MODEL_UUID_NAMESPACE: Final = uuid.UUID("0b6e3f7e-5a31-4d86-9f5c-9c1e8f2d4a77")
 
@@ -294,7 +291,7 @@ def _mlmodel_dict(
         "saved_input_example_info": example_info,
         "signature": sig.to_mlmodel(),
         "type_hint_from_example": False,
-        "utc_time_created": CREATED_AT_EPOCH,
+        "utc_time_created": NOT_RECORDED_TIME,
         MODELPACK_KEY: {
             "format_version": FORMAT_VERSION,
             "version": __version__,

@@ -43,7 +43,7 @@ def _human(report: InspectReport) -> None:
             ("loader", report.loader_module),
             ("model file", ", ".join(report.model_files)),
             ("serialization", _serialization_line(report)),
-            ("created", report.created),
+            ("created", report.created or "not recorded"),
             ("python", report.python_version),
             ("digest", report.digest + ("" if report.has_manifest else " (computed; no manifest)")),
         ],
