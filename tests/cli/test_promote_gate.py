@@ -22,7 +22,8 @@ def _stage_holder(stage: str) -> list[int]:
     return [v["version"] for v in doc["data"]["versions"] if v["stage"] == stage]
 
 
-def test_gate_refuses_breaking_allows_compatible_and_records_force(tmp_path: Path, packed: Path) -> None:
+def _register_original_breaking_wider(packed: Path, tmp_path: Path) -> None:
+    """Versions 1-3 of "gate": the packed model, one with a new required input, one with a wider one."""
     breaking = signature_variant(
         packed, tmp_path / "breaking", lambda c: [*c, {"type": "double", "name": "extra", "required": True}]
     )
@@ -33,6 +34,10 @@ def test_gate_refuses_breaking_allows_compatible_and_records_force(tmp_path: Pat
     )
     for folder in (packed, breaking, wider):
         assert _cli("register", str(folder), "--name", "gate").exit_code == 0
+
+
+def test_gate_refuses_breaking_allows_compatible_and_records_force(tmp_path: Path, packed: Path) -> None:
+    _register_original_breaking_wider(packed, tmp_path)
     first = _cli("promote", "gate", "1", "--stage", "Production", "--require-compatible")
     assert first.exit_code == 0, first.stderr
     assert "Production has no version yet; nothing to compare" in first.stdout
@@ -75,16 +80,7 @@ def _alias_target(alias: str) -> str:
 
 def test_gate_holds_for_alias_moves(tmp_path: Path, packed: Path) -> None:
     """An alias is compared with the version it points at now; a new alias has nothing to compare."""
-    breaking = signature_variant(
-        packed, tmp_path / "breaking", lambda c: [*c, {"type": "double", "name": "extra", "required": True}]
-    )
-    wider = signature_variant(
-        packed,
-        tmp_path / "wider",
-        lambda c: [dict(x, type="double") if x["name"] == "count" else x for x in c],
-    )
-    for folder in (packed, breaking, wider):
-        assert _cli("register", str(folder), "--name", "gate").exit_code == 0
+    _register_original_breaking_wider(packed, tmp_path)
 
     new_alias = _cli("promote", "gate", "1", "--alias", "champion", "--require-compatible")
     assert new_alias.exit_code == 0, new_alias.stderr
