@@ -11,7 +11,10 @@ import datetime as _dt
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from modelpack.signature import Schema
 
 EXAMPLE_FILE = "input_example.json"
 SERVING_EXAMPLE_FILE = "serving_input_example.json"
@@ -89,8 +92,12 @@ def read_example_json(folder: Path, info: dict[str, Any]) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def example_to_data(raw: Any, info: dict[str, Any]) -> Any:
-    """Turn a saved example back into what the model takes (DataFrame or ndarray)."""
+def example_to_data(raw: Any, info: dict[str, Any], schema: Schema | None = None) -> Any:
+    """Turn a saved example back into what the model takes (DataFrame or ndarray).
+
+    A tensor example is read with its tensor's dtype, as MLflow reads it: a float tensor's
+    missing values are saved as ``null`` and must come back as NaN, not make an object array.
+    """
     import numpy as np
     import pandas as pd
 
@@ -104,10 +111,28 @@ def example_to_data(raw: Any, info: dict[str, Any]) -> Any:
     if kind == "ndarray":
         if isinstance(raw, dict) and "inputs" in raw:
             raw = raw["inputs"]
+        dtypes = _tensor_dtypes(schema)
         if isinstance(raw, dict):
-            return {k: np.asarray(v) for k, v in raw.items()}
-        return np.asarray(raw)
+            return {k: np.asarray(v, dtype=dtypes.get(k)) for k, v in raw.items()}
+        return np.asarray(raw, dtype=dtypes.get(None))
     return raw
+
+
+def _tensor_dtypes(schema: Schema | None) -> dict[str | None, Any]:
+    """Tensor name (None for a lone unnamed tensor) -> numpy dtype, for the float tensors.
+
+    Only floats hold missing values (saved as null); other tensors keep numpy's reading of the
+    JSON values, so a null in an integer or boolean tensor is reported, not cast to 0 or False.
+    """
+    from modelpack.signature import TensorSpec
+
+    if schema is None:
+        return {}
+    out: dict[str | None, Any] = {}
+    for spec in schema.specs:
+        if isinstance(spec, TensorSpec) and spec.dtype.startswith("float"):
+            out[spec.name] = spec.dtype
+    return out
 
 
 def preview(raw: Any, info: dict[str, Any], rows: int = 5) -> tuple[list[str], list[list[Any]]]:

@@ -7,8 +7,9 @@ them for free; they are mapped to installed distributions and pinned to the runn
 
 from __future__ import annotations
 
+import functools
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
 
@@ -30,9 +31,28 @@ def pin(distribution: str) -> str:
     return f"{distribution}=={version.split('+', 1)[0]}"
 
 
+def _import_path_state() -> tuple[tuple[str, int], ...]:
+    """Each import path entry with its modification time: installing or removing a
+    distribution adds or removes a ``*.dist-info`` entry there, which changes the time."""
+    state = []
+    for entry in sys.path:
+        try:
+            state.append((entry, Path(entry or ".").stat().st_mtime_ns))
+        except OSError:
+            state.append((entry, -1))
+    return tuple(state)
+
+
+@functools.lru_cache(maxsize=1)
+def _packages_distributions(state: tuple[tuple[str, int], ...]) -> Mapping[str, list[str]]:
+    # Reads every installed distribution's file list: most of what pack spends on a small
+    # model. Cached while the import path and its directories stay as they are.
+    return metadata.packages_distributions()
+
+
 def modules_to_distributions(modules: Iterable[str]) -> set[str]:
     """Top-level module names to the installed distributions that provide them."""
-    mapping = metadata.packages_distributions()
+    mapping = _packages_distributions(_import_path_state())
     stdlib = set(sys.stdlib_module_names) | {"__main__", "builtins"}
     out: set[str] = set()
     for module in modules:

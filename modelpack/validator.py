@@ -25,13 +25,16 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from modelpack.errors import ExitCode, ModelpackError, NotFoundError
 from modelpack.mlmodel import MLMODEL_FILE, PYFUNC, MLmodel, read_mlmodel
 from modelpack.progress import SILENT, Reporter
 from modelpack.render import plural
 from modelpack.trust import TrustRecord
+
+if TYPE_CHECKING:
+    from modelpack.signature import Schema
 
 PASSED: Final = "passed"
 FAILED: Final = "failed"
@@ -436,7 +439,7 @@ def _load(
             "load", WARNED, "loaded; no input example saved, so prediction was not tried", details
         ), scorer
     try:
-        example = _example_data(folder, info)
+        example = _example_data(folder, info, scorer.input_schema)
     except (OSError, ValueError) as exc:
         return Check("load", FAILED, f"loaded, but the input example cannot be read: {exc}", details), scorer
     try:
@@ -484,10 +487,10 @@ def _load(
     )
 
 
-def _example_data(folder: Path, info: dict[str, Any]) -> Any:
+def _example_data(folder: Path, info: dict[str, Any], schema: Schema | None) -> Any:
     from modelpack.example import example_to_data, read_example_json
 
-    return example_to_data(read_example_json(folder, info), info)
+    return example_to_data(read_example_json(folder, info), info, schema)
 
 
 def _error_details(exc: ModelpackError) -> dict[str, Any]:

@@ -13,6 +13,7 @@ API::
 
     catalogue.names()           # entry names, cheap: nothing is fitted
     catalogue.method_of(name)   # "predict" or None, also without fitting
+    catalogue.task_and_data(name)  # ("multiclass", "num"): the task and the frame's name, unfitted
     entry = catalogue.get(name) # fitted on first use, then cached for the process
     catalogue.entries()         # every entry, fitted
     catalogue.SKIPPED           # class name -> why it has no entry
@@ -65,6 +66,7 @@ __all__ = [
     "get",
     "method_of",
     "names",
+    "task_and_data",
 ]
 
 N_ROWS = 60
@@ -704,6 +706,13 @@ def method_of(name: str) -> str | None:
         warnings.simplefilter("ignore")
         est = _specs()[name].build()
     return "predict" if callable(getattr(est, "predict", None)) else None
+
+
+def task_and_data(name: str) -> tuple[str, str]:
+    """``(task, data)`` of entry ``name`` without fitting it: ``data`` names the frame it is
+    fitted on (``num``, ``gaps``, ``mixed``, ``text``, ``counts``, ``one``, ``categorical``)."""
+    spec = _specs()[name]
+    return spec.task, spec.data
 
 
 @cache
