@@ -49,7 +49,7 @@ TrustPickleOption = Annotated[
 
 
 class OutputFormat(str, Enum):
-    """``predict --output-format`` choices (modelpack.writers.OUTPUT_FORMATS), listed in help and completion."""
+    """``predict --output-format`` choices (modelpack.schema.writers.OUTPUT_FORMATS), listed in help and completion."""
 
     CSV = "csv"
     PARQUET = "parquet"
@@ -58,7 +58,7 @@ class OutputFormat(str, Enum):
 
 
 class StageChoice(str, Enum):
-    """``promote --stage`` choices (modelpack.registry.names.Stage, which the CLI must not import
+    """``promote --stage`` choices (modelpack.names.Stage, which the CLI must not import
     at start-up), matched in any case."""
 
     NONE = "None"

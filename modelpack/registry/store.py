@@ -22,11 +22,12 @@ import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from modelpack import __version__
 from modelpack._fs import fsync_path
 from modelpack.config import ENV_HOME
+from modelpack.digest import MANIFEST_FILE
 from modelpack.errors import (
     ConflictError,
     IncompatibleSignatureError,
@@ -37,7 +38,18 @@ from modelpack.errors import (
     RegistryError,
     UsageError,
 )
-from modelpack.manifest import MANIFEST_FILE, IntegrityReport, read_manifest, verify_folder
+from modelpack.names import (
+    ACTIVE_STAGES,
+    DESCRIPTION_MAX,
+    STAGE_NAMES,
+    Stage,
+    is_stage,
+    parse_stage,
+    validate_alias,
+    validate_name,
+    validate_tag,
+)
+from modelpack.package.manifest import IntegrityReport, read_manifest, verify_folder
 from modelpack.progress import SILENT, Reporter
 from modelpack.registry import events as ev
 from modelpack.registry import index, journal, lock
@@ -54,21 +66,9 @@ from modelpack.registry.events import Actor, utc_now
 from modelpack.registry.faults import NO_FAULTS, Faults
 from modelpack.registry.journal import Journal
 from modelpack.registry.layout import FORMAT_VERSION, MODEL_DIR, REGISTRY_KIND, Layout, digest_hex, migrate
-from modelpack.registry.names import (
-    ACTIVE_STAGES,
-    DESCRIPTION_MAX,
-    STAGE_NAMES,
-    Stage,
-    is_stage,
-    parse_stage,
-    validate_alias,
-    validate_name,
-    validate_tag,
-)
 from modelpack.registry.records import (
     DeleteResult,
     GateCheck,
-    GcResult,
     ModelState,
     ModelSummary,
     PromoteResult,
@@ -79,9 +79,6 @@ from modelpack.registry.records import (
     registry_error,
 )
 from modelpack.uri import ModelUri, is_model_uri, parse_model_uri
-
-if TYPE_CHECKING:
-    from modelpack.registry.doctor import DoctorReport
 
 _LIST_MAX = 20
 
@@ -769,7 +766,7 @@ class FileRegistry:
 
         With ``require_compatible``, a version whose signature would break the callers of the
         version now in the target stage, or now under the alias being set, is refused
-        (``modelpack.compat`` rules); ``force`` promotes it anyway and the event log records that
+        (``modelpack.schema.compat`` rules); ``force`` promotes it anyway and the event log records that
         it was forced and what breaks. A stage or alias with no version yet has nothing to
         compare against and passes; the result says so.
 
@@ -844,9 +841,9 @@ class FileRegistry:
         one with nothing there yet passes with nothing to compare. A breaking change is refused
         unless ``force``. Caller holds the model lock, so the holders cannot change underneath.
         """
-        from modelpack.compat import BREAKING, compare_signatures
-        from modelpack.differ import load_signature
-        from modelpack.mlmodel import read_mlmodel
+        from modelpack.package.differ import load_signature
+        from modelpack.package.mlmodel import read_mlmodel
+        from modelpack.schema.compat import BREAKING, compare_signatures
 
         targets: list[tuple[str, list[int]]] = []
         if stage is not None:
@@ -1129,20 +1126,3 @@ class FileRegistry:
                 if (self.layout.models / entry).is_dir():
                     out.append(entry)
         return out
-
-    def gc(self, *, dry_run: bool = False) -> GcResult:
-        """Remove blobs no stored version uses, and staging left by dead processes.
-
-        Holds the registry lock exclusively (see ``modelpack.registry.gc``).
-        """
-        from modelpack.registry.gc import collect_garbage
-
-        self._require_registry()
-        return collect_garbage(self, dry_run=dry_run)
-
-    def doctor(self, *, repair: bool = False) -> DoctorReport:
-        """Verify every stored file and metadata document; see ``modelpack.registry.doctor``."""
-        from modelpack.registry.doctor import run_doctor
-
-        self._require_registry()
-        return run_doctor(self, repair=repair)

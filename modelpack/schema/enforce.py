@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from modelpack.errors import DataFormatError, SchemaViolationError
-from modelpack.signature import ColSpec, Schema, TensorSpec, TypeSpec, type_text
+from modelpack.schema.signature import ColSpec, Schema, TensorSpec, TypeSpec, type_text
 
 if TYPE_CHECKING:
     import numpy as np
@@ -378,7 +378,7 @@ def _any(mask: pa.Array) -> bool:
 
 
 def _complex_mismatch(arr: pa.Array, target: TypeSpec) -> tuple[pa.Array | None, str] | None:
-    from modelpack.infer import _array_type
+    from modelpack.schema.infer import _array_type
 
     try:
         got = _array_type(arr, None)
@@ -438,7 +438,7 @@ def _check_column(
 ) -> None:
     import pyarrow as pa
 
-    from modelpack.infer import _missing
+    from modelpack.schema.infer import _missing
 
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
@@ -646,7 +646,7 @@ def _check_tensor(
 ) -> None:
     import numpy as np
 
-    from modelpack.infer import numpy_dtype_name
+    from modelpack.schema.infer import numpy_dtype_name
 
     arr = np.asarray(arr)
     shape = tuple(arr.shape)
@@ -815,7 +815,7 @@ def check_file(path: Path, schema: Schema, *, fmt: str | None = None, batch_rows
         NotFoundError: The file does not exist.
         DataFormatError: The file cannot be read.
     """
-    from modelpack import readers
+    from modelpack.schema import readers
 
     name = readers.detect_format(path, fmt)
     out = _Collector()
@@ -878,7 +878,7 @@ def conform(data: Any, schema: Schema, *, warnings: list[str] | None = None) -> 
         data: As for :func:`check`.
         schema: The input schema.
         warnings: If given, messages about dropped columns are appended here (they are also
-            logged at debug level on ``modelpack.enforce``).
+            logged at debug level on ``modelpack.schema.enforce``).
 
     Returns:
         A DataFrame for column schemas; an ndarray or dict of ndarrays for tensor schemas.
