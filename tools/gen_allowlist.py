@@ -783,8 +783,9 @@ def rescan(files: dict[str, bytes]) -> list[str]:
     import tempfile
 
     from modelpack import safety
+    from modelpack.safety.allowlist import _allowlist
 
-    safety._allowlist.cache_clear()  # the scanner reads the shipped file once per process
+    _allowlist.cache_clear()  # the scanner reads the shipped file once per process
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model"

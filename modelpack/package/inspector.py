@@ -130,7 +130,7 @@ def inspect_folder(
         loader_module=pyfunc.get("loader_module"),
         model_files=flavor_mod.model_files(mlmodel),
         serialization=serialization,
-        # skops builds only types it trusts; every pickle flavour can run code (safety.py's rule,
+        # skops builds only types it trusts; every pickle flavour can run code (the scanner's rule,
         # not imported here: the scanner module would cost inspect's start-up).
         loading_runs_code=None if serialization is None else serialization != "skops",
         signature=signature_dict,

@@ -166,6 +166,40 @@ class FileRegistry:
             raise corrupt(path, self.home, str(exc)) from exc
         self._format_checked = True
 
+    def _registered(self, name: str, now: str, version: int, facts: dict[str, Any]) -> dict[str, Any]:
+        """The ``registered`` event of a new version (the first of a model's, or the next)."""
+        return ev.make_event(
+            ev.REGISTERED,
+            name,
+            self.actor,
+            now,
+            version=version,
+            digest=facts["digest"],
+            size=facts["size"],
+            source=facts["source"],
+        )
+
+    def _alias_set(
+        self,
+        name: str,
+        now: str,
+        version: int,
+        alias: str,
+        previous: int | None,
+        gate: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The ``alias_set`` event: register and promote point an alias the same way."""
+        return ev.make_event(
+            ev.ALIAS_SET,
+            name,
+            self.actor,
+            now,
+            version=version,
+            alias=alias,
+            previous=previous,
+            **(gate or {}),
+        )
+
     def _require_registry(self) -> None:
         """Readers refuse a home that holds no registry, so a typo in --home is not "empty".
 
@@ -626,32 +660,11 @@ class FileRegistry:
             facts.update(version=version, created=now)
             write_file(staged / "version.json", dumps(facts), durable=self.durable)
             self._sync_tree(staged)
-            new_events = [
-                ev.make_event(
-                    ev.REGISTERED,
-                    name,
-                    self.actor,
-                    now,
-                    version=version,
-                    digest=facts["digest"],
-                    size=facts["size"],
-                    source=facts["source"],
-                )
-            ]
+            new_events = [self._registered(name, now, version, facts)]
             new_state: ModelState | None = None
             if alias is not None:
                 new_state = state.changed(updated=now, aliases={**state.aliases, alias: version})
-                new_events.append(
-                    ev.make_event(
-                        ev.ALIAS_SET,
-                        name,
-                        self.actor,
-                        now,
-                        version=version,
-                        alias=alias,
-                        previous=state.aliases.get(alias),
-                    )
-                )
+                new_events.append(self._alias_set(name, now, version, alias, state.aliases.get(alias)))
             target = self.layout.version(name, version)
             pending = Journal(
                 op="register",
@@ -699,22 +712,9 @@ class FileRegistry:
             aliases={alias: 1} if alias else {},
         )
         write_file(root / "model.json", dumps(state.to_json()), durable=self.durable)
-        new_events = [
-            ev.make_event(
-                ev.REGISTERED,
-                name,
-                self.actor,
-                now,
-                version=1,
-                digest=facts["digest"],
-                size=facts["size"],
-                source=facts["source"],
-            )
-        ]
+        new_events = [self._registered(name, now, 1, facts)]
         if alias:
-            new_events.append(
-                ev.make_event(ev.ALIAS_SET, name, self.actor, now, version=1, alias=alias, previous=None)
-            )
+            new_events.append(self._alias_set(name, now, 1, alias, None))
         write_file(root / "events.jsonl", ev.encode(new_events), durable=self.durable)
         (root / "digests").mkdir()
         digest = str(facts["digest"])
@@ -948,18 +948,7 @@ class FileRegistry:
         if alias is not None and aliases.get(alias) != version:
             moved_from = aliases.get(alias)
             aliases[alias] = version
-            new_events.append(
-                ev.make_event(
-                    ev.ALIAS_SET,
-                    name,
-                    self.actor,
-                    now,
-                    version=version,
-                    alias=alias,
-                    previous=moved_from,
-                    **(alias_gate or {}),
-                )
-            )
+            new_events.append(self._alias_set(name, now, version, alias, moved_from, alias_gate))
         if remove_alias is not None:
             current = aliases.get(remove_alias)
             if current is None:

@@ -232,7 +232,15 @@ class _Scanner:
         report.formats.add(fmt)
 
     def walk(
-        self, raw: _Raw, label: str, report: _Report, *, joblib: bool, strict: bool, depth: int
+        self,
+        raw: _Raw,
+        label: str,
+        report: _Report,
+        *,
+        joblib: bool,
+        strict: bool,
+        depth: int,
+        single: bool = False,
     ) -> _Walker:
         walker = _Walker(
             _Source(raw, framed=joblib),
@@ -243,7 +251,7 @@ class _Scanner:
             strict=strict,
             depth=depth,
         )
-        walker.run()
+        walker.run(single=single)
         return walker
 
     def scan_compressed(
@@ -317,16 +325,7 @@ class _Scanner:
         fh.seek(start + hlen)
         raw = _Raw(fh, base=start + hlen, size=size, seekable=True)
         fh.seek(start + hlen)
-        walker = _Walker(
-            _Source(raw, framed=False),
-            policy=self.policy,
-            report=report,
-            file=label,
-            joblib=False,
-            strict=True,
-            depth=depth,
-        )
-        walker.run(single=True)
+        self.walk(raw, label, report, joblib=False, strict=True, depth=depth, single=True)
         report.formats.add("pickle")
 
     def scan_zip(self, fh: IO[bytes], label: str, report: _Report, depth: int) -> None:

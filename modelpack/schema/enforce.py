@@ -610,16 +610,7 @@ def _check_columns(
         if first:
             for name in missing:
                 out.add("column_missing", name, f"required column {name!r} is missing", row_based=False)
-            known = {str(s.name) for s in specs}
-            for name, _, _ in columns:
-                if str(name) not in known:
-                    out.add(
-                        "column_unexpected",
-                        name,
-                        f"column {name!r} is not in the schema (it will be dropped)",
-                        severity=WARNING,
-                        row_based=False,
-                    )
+            _warn_unexpected(out, [c[0] for c in columns], specs, "column")
     else:
         if len(columns) < len(specs) and first:
             out.add(
@@ -734,7 +725,6 @@ def _check_tensors(out: _Collector, data: Any, schema: Schema, *, first: bool) -
             "column_missing", None, "the schema has named tensors; pass a dict of arrays", row_based=False
         )
         return
-    names = {str(s.name) for s in specs}
     for spec in specs:
         if spec.name not in data:
             if first:
@@ -750,15 +740,21 @@ def _check_tensors(out: _Collector, data: Any, schema: Schema, *, first: bool) -
             continue
         _check_tensor(out, data[spec.name], spec, spec.name, first=first)
     if first:
-        for name in data:
-            if str(name) not in names:
-                out.add(
-                    "column_unexpected",
-                    name,
-                    f"tensor {name!r} is not in the schema (it will be dropped)",
-                    severity=WARNING,
-                    row_based=False,
-                )
+        _warn_unexpected(out, list(data), specs, "tensor")
+
+
+def _warn_unexpected(out: _Collector, present: list[Any], specs: list[Any], noun: str) -> None:
+    """A warning for each input the schema does not name: conforming drops it."""
+    known = {str(s.name) for s in specs}
+    for name in present:
+        if str(name) not in known:
+            out.add(
+                "column_unexpected",
+                name,
+                f"{noun} {name!r} is not in the schema (it will be dropped)",
+                severity=WARNING,
+                row_based=False,
+            )
 
 
 # --------------------------------------------------------------------------------------------------
