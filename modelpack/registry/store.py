@@ -179,6 +179,29 @@ class FileRegistry:
             source=facts["source"],
         )
 
+    def _stage_changed(
+        self,
+        name: str,
+        now: str,
+        version: int,
+        to: str,
+        previous: str | None,
+        reason: str,
+        gate: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The ``stage_changed`` event: a promotion, or the archiving it causes."""
+        return ev.make_event(
+            ev.STAGE_CHANGED,
+            name,
+            self.actor,
+            now,
+            version=version,
+            to=to,
+            **{"from": previous},
+            reason=reason,
+            **(gate or {}),
+        )
+
     def _alias_set(
         self,
         name: str,
@@ -915,34 +938,16 @@ class FileRegistry:
                 stages.pop(version, None)
             if previous_stage != stage.value:
                 new_events.append(
-                    ev.make_event(
-                        ev.STAGE_CHANGED,
-                        name,
-                        self.actor,
-                        now,
-                        version=version,
-                        to=stage.value,
-                        **{"from": previous_stage},
-                        reason="promoted",
-                        **(gate or {}),
-                    )
+                    self._stage_changed(name, now, version, stage.value, previous_stage, "promoted", gate)
                 )
             if archive_existing and stage in ACTIVE_STAGES:
                 for other, other_stage in sorted(state.stages.items()):
                     if other != version and other_stage == stage.value and other not in state.deleted:
                         stages[other] = Stage.ARCHIVED.value
                         archived.append(other)
+                        reason = f"archived: v{version} promoted to {stage.value}"
                         new_events.append(
-                            ev.make_event(
-                                ev.STAGE_CHANGED,
-                                name,
-                                self.actor,
-                                now,
-                                version=other,
-                                to=Stage.ARCHIVED.value,
-                                **{"from": other_stage},
-                                reason=f"archived: v{version} promoted to {stage.value}",
-                            )
+                            self._stage_changed(name, now, other, Stage.ARCHIVED.value, other_stage, reason)
                         )
         moved_from: int | None = None
         if alias is not None and aliases.get(alias) != version:

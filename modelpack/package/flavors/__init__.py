@@ -9,6 +9,11 @@
 
 Loading always runs the static safety scan first (``modelpack.safety``) and refuses a package
 whose pickles import anything outside the allowlist; the caller may widen it with ``trusted``.
+
+A new flavor is a module here with ``save``/``load`` (see ``generic``), chosen by
+``choose_flavor`` and loaded by ``load_model``. May import: the spine, ``modelpack.schema``,
+``modelpack.safety`` and ``modelpack.package``'s document modules; scikit-learn, cloudpickle and
+skops at module level only here (ruff lifts TID253 for this folder alone).
 """
 
 from __future__ import annotations
