@@ -1,7 +1,10 @@
 """A folder packed by an earlier release still loads: its MLmodel names import paths forever.
 
-``tests/assets/packed_before_layout`` was packed (generic flavor, ``sample_models/custom_model.py``)
-before the package was split into subpackages; its MLmodel names ``modelpack.pyfunc_loader``.
+``tests/assets/packed_before_layout`` was packed before the package was split into subpackages:
+``modelpack pack sample_models.custom_model:build --serialization pickle`` (generic flavor). Its
+MLmodel names ``modelpack.pyfunc_loader``; its pickle names the class by reference (a class
+carried by value would tie the asset to one Python version), so ``sample_models`` must stay
+importable from the repository root.
 """
 
 from __future__ import annotations
