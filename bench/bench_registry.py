@@ -33,7 +33,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from modelpack.manifest import write_manifest  # noqa: E402
+from modelpack.package.manifest import write_manifest  # noqa: E402
 from modelpack.registry import FileRegistry  # noqa: E402
 
 DATA = ROOT / "bench" / "data"

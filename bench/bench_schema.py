@@ -49,8 +49,8 @@ print(pc.read_csv(sys.argv[1]).num_rows)
 OURS_CHECK = """
 import sys
 from pathlib import Path
-from modelpack.enforce import check_file
-from modelpack.signature import load_schema_file
+from modelpack.schema.enforce import check_file
+from modelpack.schema.signature import load_schema_file
 report = check_file(Path(sys.argv[1]), load_schema_file(Path(sys.argv[2])))
 print(report.rows_checked, len(report.violations))
 """
@@ -262,7 +262,12 @@ def main() -> int:
     check_s, check_mb, _ = m["check"]
     for name, command, secs, peak in (
         ("modelpack schema (infer)", "modelpack schema FILE --json", infer_s, infer_mb),
-        ("modelpack check_file (check)", "modelpack.enforce.check_file(FILE, schema)", check_s, check_mb),
+        (
+            "modelpack check_file (check)",
+            "modelpack.schema.enforce.check_file(FILE, schema)",
+            check_s,
+            check_mb,
+        ),
     ):
         row(name, command, secs, peak, floor_name, secs / floor_s, "<= 1.5x floor", secs / floor_s <= 1.5)
 

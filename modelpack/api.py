@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 from modelpack.progress import SILENT, Reporter
 
 if TYPE_CHECKING:
-    from modelpack.differ import DiffReport
-    from modelpack.inspector import InspectReport
-    from modelpack.packer import PackResult
-    from modelpack.trust import TrustResult
+    from modelpack.package.differ import DiffReport
+    from modelpack.package.inspector import InspectReport
+    from modelpack.package.packer import PackResult
+    from modelpack.safety.trust import TrustResult
 
 
 def pack(
@@ -75,9 +75,9 @@ def pack(
         A PackResult describing the folder written.
 
     Raises:
-        ModelpackError: see ``modelpack.packer.pack_model``.
+        ModelpackError: see ``modelpack.package.packer.pack_model``.
     """
-    from modelpack.packer import PackOptions, pack_model
+    from modelpack.package.packer import PackOptions, pack_model
 
     def _path(value: str | Path | None) -> Path | None:
         return None if value is None else Path(value)
@@ -118,7 +118,7 @@ def inspect(target: str | Path, *, home: Path | None = None) -> InspectReport:
         NotFoundError: the folder, model, version, stage or alias does not exist.
         InvalidModelError: the MLmodel file is unreadable.
     """
-    from modelpack.inspector import inspect_folder
+    from modelpack.package.inspector import inspect_folder
     from modelpack.target import resolve_target
 
     resolved = resolve_target(str(target), home=home)
@@ -140,7 +140,7 @@ def diff(a: str | Path, b: str | Path, *, home: Path | None = None) -> DiffRepor
         NotFoundError: either target does not exist.
         InvalidModelError: an MLmodel or signature cannot be parsed.
     """
-    from modelpack.differ import diff_folders
+    from modelpack.package.differ import diff_folders
     from modelpack.target import resolve_target
 
     ta = resolve_target(str(a), home=home)
@@ -151,8 +151,8 @@ def diff(a: str | Path, b: str | Path, *, home: Path | None = None) -> DiffRepor
 if TYPE_CHECKING:
     from typing import BinaryIO
 
-    from modelpack.scoring import PredictResult
-    from modelpack.validator import ValidationReport
+    from modelpack.serving.scoring import PredictResult
+    from modelpack.serving.validator import ValidationReport
 
 
 def validate(
@@ -188,9 +188,9 @@ def validate(
     Raises:
         NotFoundError: the folder, registry entry or data file does not exist.
     """
+    from modelpack.safety.trust import find_trust
+    from modelpack.serving.validator import ValidateOptions, validate_folder
     from modelpack.target import resolve_target
-    from modelpack.trust import find_trust
-    from modelpack.validator import ValidateOptions, validate_folder
 
     resolved = resolve_target(str(target), home=home)
     options = ValidateOptions(
@@ -253,9 +253,9 @@ def predict(
         InvalidModelError: the model cannot be loaded or failed while predicting.
         ConflictError: the output file exists and ``force`` is false.
     """
-    from modelpack.scoring import PredictOptions, predict_folder
+    from modelpack.safety.trust import find_trust
+    from modelpack.serving.scoring import PredictOptions, predict_folder
     from modelpack.target import resolve_target
-    from modelpack.trust import find_trust
 
     resolved = resolve_target(str(target), home=home)
     options = PredictOptions(
@@ -293,7 +293,7 @@ def trust(target: str | Path, *, home: Path, remove: bool = False) -> TrustResul
         InputFileError: the target is a file pack cannot read as a model.
         RegistryError: the trust record is corrupt or cannot be written.
     """
-    from modelpack.trust import trust_package
+    from modelpack.safety.trust import trust_package
     from modelpack.uri import is_model_uri
 
     if is_model_uri(str(target)):

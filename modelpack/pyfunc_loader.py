@@ -1,36 +1,11 @@
-"""MLflow's entry point for folders with the generic ``modelpack`` flavor.
+"""The ``loader_module`` every MLmodel with the generic ``modelpack`` flavor names.
 
-``mlflow.pyfunc.load_model(folder)`` imports this module (named by ``loader_module`` in the
-MLmodel) and calls ``_load_pyfunc``. As with every MLflow loader, loading executes the pickle:
-MLflow users opt into that by calling ``load_model``. ``modelpack predict`` and ``validate`` do
-not come through here; they scan the pickles first.
+Folders packed by any release name this import path, so it stays importable for good; the
+implementation lives in ``modelpack.package.pyfunc``.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from modelpack.package.pyfunc import _load_pyfunc
 
-from modelpack.mlmodel import read_mlmodel
-
-
-class _PyfuncModel:
-    """The object MLflow's PyFuncModel wraps: ``predict(data, params=None)``."""
-
-    def __init__(self, model: Any, predict_fn: str) -> None:
-        self._model = model
-        self._predict_fn = predict_fn
-
-    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
-        return getattr(self._model, self._predict_fn)(data)
-
-
-def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> _PyfuncModel:
-    from modelpack.flavors import GENERIC, generic
-
-    root = Path(path)
-    if root.is_file():  # MLflow passes the ``data`` path when one is set
-        root = root.parent
-    conf = read_mlmodel(root).flavors.get(GENERIC) or {}
-    model = generic.load(root, conf)
-    return _PyfuncModel(model, str(conf.get("predict_fn") or "predict"))
+__all__ = ["_load_pyfunc"]

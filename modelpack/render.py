@@ -42,11 +42,6 @@ def reset_consoles() -> None:
     _consoles.clear()
 
 
-def plural(count: int, noun: str, plural_form: str | None = None) -> str:
-    """``"1 model"``, ``"2 models"``: a count with its noun in the right number."""
-    return f"{count} {noun if count == 1 else (plural_form or noun + 's')}"
-
-
 def envelope(
     command: str,
     *,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from modelpack.errors import UsageError
+from modelpack.names import validate_alias, validate_name
 
 SCHEME: Final = "models:"
 PREFIX: Final = "models:/"
@@ -76,9 +77,6 @@ def parse_model_uri(text: str) -> ModelUri:
     Raises:
         UsageError: the text is not a well-formed model URI (exit 2).
     """
-    # Imported here: modelpack.registry imports this module, and the rules live there.
-    from modelpack.registry.names import validate_alias, validate_name
-
     if not text.startswith(PREFIX):
         raise _malformed(text, "it must start with 'models:/'")
     rest = text[len(PREFIX) :]

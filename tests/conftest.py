@@ -106,7 +106,7 @@ def signature_variant(src: Path, dest: Path, edit_inputs) -> Path:
 
     import yaml
 
-    from modelpack.manifest import write_manifest
+    from modelpack.package.manifest import write_manifest
 
     shutil.copytree(src, dest)
     doc = yaml.safe_load((dest / "MLmodel").read_text())

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from modelpack.manifest import write_manifest
+from modelpack.package.manifest import write_manifest
 
 LOADER = """\
 import pickle

@@ -45,6 +45,6 @@ def test_inspect_imports_nothing_heavy(packed: Path) -> None:
 @pytest.mark.parametrize("json_flag", [[], ["--json"]])
 def test_inspect_start_up_path_stays_lean(packed: Path, json_flag: list[str]) -> None:
     heavy, modules = imported("inspect", str(packed), *json_flag)
-    assert "modelpack.inspector" in modules  # the command really ran
+    assert "modelpack.package.inspector" in modules  # the command really ran
     loaded = sorted(m for m in modules if m.split(".")[0] in NOT_ON_INSPECT_PATH or m in NOT_ON_INSPECT_PATH)
     assert loaded == []

@@ -25,6 +25,7 @@ import pytest
 
 from modelpack.registry import FileRegistry
 from modelpack.registry import events as ev
+from modelpack.registry.doctor import run_doctor
 from modelpack.registry.faults import DELETE_PHASES, GC_PHASES, PROMOTE_PHASES, REGISTER_PHASES
 from tests.conftest import modelpack_cmd
 from tests.registry_models import make_model
@@ -73,11 +74,11 @@ def check_reader_view(registry: FileRegistry) -> dict[str, list[int]]:
 
 
 def check_clean_after_repair(registry: FileRegistry) -> None:
-    before = registry.doctor()
+    before = run_doctor(registry)
     assert before.consistent, [f.to_dict() for f in before.errors]
-    repaired = registry.doctor(repair=True)
+    repaired = run_doctor(registry, repair=True)
     assert repaired.consistent, [f.to_dict() for f in repaired.errors]
-    after = registry.doctor()
+    after = run_doctor(registry)
     assert after.findings == [], [f.to_dict() for f in after.findings]
     for name in registry.model_names():
         state = registry.state(name)
@@ -113,7 +114,7 @@ def test_concurrent_registers_get_distinct_consecutive_versions(tmp_path: Path, 
         assert record.source == str(folder.resolve())
         assert (record.local_path / "weights.bin").read_bytes() == (folder / "weights.bin").read_bytes()
     assert check_reader_view(registry) == {"storm": list(range(1, N_WRITERS + 1))}
-    assert registry.doctor().findings == []
+    assert run_doctor(registry).findings == []
 
 
 def test_concurrent_identical_registers_mint_one_version(tmp_path: Path, _isolate: Path) -> None:
@@ -126,7 +127,7 @@ def test_concurrent_identical_registers_mint_one_version(tmp_path: Path, _isolat
     assert [e["event"] for e in registry.history("same")] == ["registered"]
     blobs = [p for p in (_isolate / "blobs").rglob("*") if p.is_file()]
     assert len(blobs) == 7  # each distinct file stored once, however many writers raced
-    assert registry.doctor().findings == []
+    assert run_doctor(registry).findings == []
 
 
 def test_concurrent_duplicates_with_allow_duplicate_each_get_a_version(
@@ -144,7 +145,7 @@ def test_concurrent_duplicates_with_allow_duplicate_each_get_a_version(
         len({p.stat().st_ino for p in (_isolate / "models" / "dup" / "versions").glob("*/model/model.pkl")})
         == 1
     )
-    assert registry.doctor().findings == []
+    assert run_doctor(registry).findings == []
 
 
 def test_concurrent_promotes_leave_one_version_per_stage(tmp_path: Path, _isolate: Path) -> None:
@@ -171,7 +172,7 @@ def test_concurrent_promotes_leave_one_version_per_stage(tmp_path: Path, _isolat
     assert state.aliases == {"production": holders["Production"][0], "staging": holders["Staging"][0]}
     replayed = ev.replay(registry.history("race"))
     assert replayed.stages == state.stages and replayed.aliases == state.aliases
-    assert registry.doctor().findings == []
+    assert run_doctor(registry).findings == []
 
 
 def test_concurrent_mixed_writers_and_readers(tmp_path: Path, _isolate: Path) -> None:
@@ -186,7 +187,7 @@ def test_concurrent_mixed_writers_and_readers(tmp_path: Path, _isolate: Path) ->
     for p in jobs:
         p.communicate()
     assert check_reader_view(registry) == {"mix": list(range(1, 10))}
-    assert registry.doctor().findings == []
+    assert run_doctor(registry).findings == []
 
 
 # ---------------------------------------------------------------------- crashes at named points
@@ -225,7 +226,7 @@ def test_sigkill_at_every_register_phase(tmp_path: Path, _isolate: Path) -> None
             assert data["version"] == (1 if scenario == "new model" else 2)
             if extra:
                 assert registry.resolve("models:/m@champion").version == 2
-            assert registry.doctor().findings == []
+            assert run_doctor(registry).findings == []
     assert hit == set(REGISTER_PHASES)
 
 
@@ -368,7 +369,7 @@ def test_random_sigkills_during_register_and_promote(tmp_path: Path, _isolate: P
             else:
                 assert _view(registry, "m") == (stages, aliases), context
         if i % 10 == 9:
-            assert registry.doctor().consistent, context
+            assert run_doctor(registry).consistent, context
     check_clean_after_repair(registry)
 
 
@@ -439,7 +440,7 @@ def test_full_disk_while_storing_files_leaves_registry_unchanged(tmp_path: Path,
     assert "File too large" in one_line(proc.stderr) and "left unchanged" in one_line(proc.stderr)
     assert "Traceback" not in one_line(proc.stderr)
     assert _snapshot(_isolate) == before
-    assert registry.doctor().findings == []
+    assert run_doctor(registry).findings == []
 
 
 def test_full_disk_while_logging_the_commit_rolls_back(tmp_path: Path, _isolate: Path) -> None:
@@ -459,7 +460,7 @@ def test_full_disk_while_logging_the_commit_rolls_back(tmp_path: Path, _isolate:
         assert proc.returncode == 1, (args, proc.stderr)
         assert "left unchanged" in one_line(proc.stderr)
         assert _snapshot(_isolate) == before, args
-    assert registry.doctor().findings == []
+    assert run_doctor(registry).findings == []
     assert run_cli("register", str(tmp_path / "b"), "--name", "m", "--field", "version").stdout == "2\n"
 
 
@@ -503,7 +504,7 @@ def test_permission_error_is_clean(tmp_path: Path, _isolate: Path, where: str) -
     ), proc.stderr
     assert "left unchanged" in one_line(proc.stderr) and "Traceback" not in one_line(proc.stderr)
     assert _snapshot(_isolate) == before
-    assert registry.doctor().findings == []
+    assert run_doctor(registry).findings == []
 
 
 def test_corrupt_metadata_in_a_subprocess(tmp_path: Path, _isolate: Path) -> None:

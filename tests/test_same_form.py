@@ -59,7 +59,7 @@ def test_every_catalogue_estimator_that_predicts_is_run_or_listed(tmp_path: Path
 
 @pytest.mark.parametrize("fmt", ["csv", "tsv", "json", "jsonl"])
 def test_the_signature_records_text_as_text_and_integers_with_gaps_as_double(fmt: str, tmp_path: Path):
-    from modelpack.mlmodel import read_mlmodel
+    from modelpack.package.mlmodel import read_mlmodel
 
     mixed = same_form.train_and_pack(same_form.CASES[2], fmt, tmp_path / "mixed")
     gaps = same_form.train_and_pack(same_form.CASES[3], fmt, tmp_path / "gaps")

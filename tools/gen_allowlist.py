@@ -1,9 +1,9 @@
-"""Generate modelpack/safety_allowlist.json, the pickle allowlist shipped with modelpack.
+"""Generate modelpack/safety/allowlist.json, the pickle allowlist shipped with modelpack.
 
 Run from the repository root in an environment that has modelpack's dependencies installed
 (scikit-learn, numpy, scipy, pandas, pyarrow, joblib, cloudpickle, skops):
 
-    python tools/gen_allowlist.py            # rewrite modelpack/safety_allowlist.json
+    python tools/gen_allowlist.py            # rewrite modelpack/safety/allowlist.json
     python tools/gen_allowlist.py --merge    # add this environment's names to the committed ones
     python tools/gen_allowlist.py --check    # exit 1 if this environment needs names not committed
 
@@ -89,7 +89,7 @@ from types import ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "modelpack" / "safety_allowlist.json"
+OUT = ROOT / "modelpack" / "safety" / "allowlist.json"
 # Judged by modelpack.safety's own narrow rules, never by the allowlist.
 RESTRICTED = {("builtins", "getattr"), ("functools", "partial")}
 FORMAT_VERSION = 1
@@ -783,8 +783,9 @@ def rescan(files: dict[str, bytes]) -> list[str]:
     import tempfile
 
     from modelpack import safety
+    from modelpack.safety.allowlist import _allowlist
 
-    safety._allowlist.cache_clear()  # the scanner reads the shipped file once per process
+    _allowlist.cache_clear()  # the scanner reads the shipped file once per process
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model"

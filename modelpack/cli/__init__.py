@@ -2,6 +2,9 @@
 
 Each command lives in its own module and registers itself on ``app``; importing them here is
 cheap because every heavy import happens inside command bodies.
+
+May import: anything in modelpack (it goes through ``modelpack.api`` for the work); typer here
+and rich through ``modelpack.render`` only. Nothing below this layer imports either.
 """
 
 from __future__ import annotations

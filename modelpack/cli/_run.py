@@ -49,7 +49,7 @@ TrustPickleOption = Annotated[
 
 
 class OutputFormat(str, Enum):
-    """``predict --output-format`` choices (modelpack.writers.OUTPUT_FORMATS), listed in help and completion."""
+    """``predict --output-format`` choices (modelpack.schema.writers.OUTPUT_FORMATS), listed in help and completion."""
 
     CSV = "csv"
     PARQUET = "parquet"
@@ -58,7 +58,7 @@ class OutputFormat(str, Enum):
 
 
 class StageChoice(str, Enum):
-    """``promote --stage`` choices (modelpack.registry.names.Stage, which the CLI must not import
+    """``promote --stage`` choices (modelpack.names.Stage, which the CLI must not import
     at start-up), matched in any case."""
 
     NONE = "None"
@@ -135,20 +135,23 @@ def write_json_or_drop(document: dict[str, Any]) -> None:
         _silence_stdout()
 
 
+def _report_error(
+    command: str, json_output: bool, code: int, entry: dict[str, Any], line: Callable[[], None]
+) -> None:
+    """The one way an error reaches the user: the error envelope with --json, else ``line()``."""
+    if json_output:
+        write_json_or_drop(render.envelope(command, status="error", exit_code=code, errors=[entry]))
+    else:
+        line()
+
+
 def fail(command: str, json_output: bool, exc: ModelpackError) -> None:
     """Report an expected error and exit with its code."""
-    if json_output:
-        write_json_or_drop(
-            render.envelope(
-                command,
-                status="error",
-                exit_code=int(exc.exit_code),
-                errors=[_error_entry(exc)],
-            )
-        )
-    else:
-        render.error_line(exc.message, exc.hint)
-    raise typer.Exit(int(exc.exit_code))
+    code = int(exc.exit_code)
+    _report_error(
+        command, json_output, code, _error_entry(exc), lambda: render.error_line(exc.message, exc.hint)
+    )
+    raise typer.Exit(code)
 
 
 def run(
@@ -183,39 +186,31 @@ def run(
         fail(command, json_output, exc)
         return
     except KeyboardInterrupt:
-        if json_output:
-            write_json_or_drop(
-                render.envelope(
-                    command,
-                    status="error",
-                    exit_code=int(ExitCode.INTERRUPTED),
-                    errors=[{"code": "interrupted", "message": "interrupted"}],
-                )
-            )
-        else:
-            render.error_line("interrupted")
+        _report_error(
+            command,
+            json_output,
+            int(ExitCode.INTERRUPTED),
+            {"code": "interrupted", "message": "interrupted"},
+            lambda: render.error_line("interrupted"),
+        )
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     except typer.Exit:
         raise
     except Exception as exc:  # a bug: say so, hide the trace unless asked
         if STATE.traceback or is_debug():
             raise
-        message = f"internal error: {type(exc).__name__}: {exc}"
-        if json_output:
-            write_json_or_drop(
-                render.envelope(
-                    command,
-                    status="error",
-                    exit_code=int(ExitCode.INTERNAL),
-                    errors=[{"code": "internal", "message": message}],
-                )
-            )
-        else:
-            render.error_line(
-                f"{type(exc).__name__}: {exc}",
+        bug = f"{type(exc).__name__}: {exc}"
+        _report_error(
+            command,
+            json_output,
+            int(ExitCode.INTERNAL),
+            {"code": "internal", "message": f"internal error: {bug}"},
+            lambda: render.error_line(
+                bug,
                 "this is a bug in modelpack; rerun with --traceback and report it",
                 prefix="internal error",
-            )
+            ),
+        )
         raise typer.Exit(int(ExitCode.INTERNAL)) from None
 
     exit_code = int(getattr(result, "exit_code", 0))

@@ -12,7 +12,7 @@ from modelpack.cli._app import app
 from modelpack.config import resolve_home
 
 if TYPE_CHECKING:
-    from modelpack.inspector import InspectReport
+    from modelpack.package.inspector import InspectReport
 
 
 @app.command()

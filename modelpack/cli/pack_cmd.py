@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from modelpack import render
+from modelpack._text import plural
 from modelpack.cli import _run
 from modelpack.cli._app import app
 from modelpack.config import resolve_home
 
 if TYPE_CHECKING:
-    from modelpack.packer import PackResult
+    from modelpack.package.packer import PackResult
 
 
 @app.command()
@@ -110,6 +111,6 @@ def pack(
 
 def _human(result: PackResult) -> None:
     render.summary_line(
-        f"packed {result.output} ({result.flavor}, {result.serialization}, {render.plural(result.files, 'file')}, {result.digest[:19]}…)"
+        f"packed {result.output} ({result.flavor}, {result.serialization}, {plural(result.files, 'file')}, {result.digest[:19]}…)"
     )
     render.summary_line(f"serialization: {result.serialization}, because {result.serialization_reason}")

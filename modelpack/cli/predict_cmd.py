@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from modelpack import render
+from modelpack._text import plural
 from modelpack.cli import _run
 from modelpack.cli._app import app
 from modelpack.config import resolve_home
 
 if TYPE_CHECKING:
-    from modelpack.scoring import PredictResult
+    from modelpack.serving.scoring import PredictResult
 
 
 @app.command()
@@ -96,7 +97,7 @@ def predict(
 
 def _human(result: PredictResult) -> None:
     line = (
-        f"predicted {render.plural(result.rows, 'row')} with {result.method} into {result.output} "
+        f"predicted {plural(result.rows, 'row')} with {result.method} into {result.output} "
         f"({result.output_format}; columns: {', '.join(result.columns) or 'none'})"
     )
     if result.output == "-":

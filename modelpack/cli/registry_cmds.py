@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Final
 import typer
 
 from modelpack import render
+from modelpack._text import plural
 from modelpack.cli import _run
 from modelpack.cli._app import app
 from modelpack.cli._run import JsonFlag
 from modelpack.config import resolve_home
 from modelpack.errors import UsageError
-from modelpack.render import plural
 
 if TYPE_CHECKING:
     from modelpack.registry import FileRegistry
@@ -534,7 +534,9 @@ def gc(
             f"{plural(result.removed_temp, 'staging leftover')}; {plural(result.kept_blobs, 'blob')} in use"
         )
 
-    _run.run("gc", json_output, lambda: _registry(home).gc(dry_run=dry_run), human)
+    from modelpack.registry.gc import collect_garbage
+
+    _run.run("gc", json_output, lambda: collect_garbage(_registry(home), dry_run=dry_run), human)
 
 
 @app.command()
@@ -564,4 +566,6 @@ def doctor(
             f"{plural(open_warnings, 'warning')}, {repaired} repaired"
         )
 
-    _run.run("doctor", json_output, lambda: _registry(home).doctor(repair=repair), human)
+    from modelpack.registry.doctor import run_doctor
+
+    _run.run("doctor", json_output, lambda: run_doctor(_registry(home), repair=repair), human)

@@ -13,7 +13,7 @@ from modelpack.cli import _run
 from modelpack.cli._app import app
 
 if TYPE_CHECKING:
-    from modelpack.infer import FileInference
+    from modelpack.schema.infer import FileInference
 
 
 @dataclass(frozen=True)
@@ -32,13 +32,13 @@ class SchemaResult:
 
 
 def _infer(path: Path, fmt: str | None, sample_rows: int | None) -> SchemaResult:
-    from modelpack.infer import infer_file
+    from modelpack.schema.infer import infer_file
 
     return SchemaResult(path, infer_file(path, fmt=fmt, sample_rows=sample_rows))
 
 
 def _show(result: SchemaResult) -> None:
-    from modelpack.signature import schema_rows
+    from modelpack.schema.signature import schema_rows
 
     inference = result.inference
     noun = "row" if inference.rows == 1 else "rows"

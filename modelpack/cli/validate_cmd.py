@@ -13,7 +13,7 @@ from modelpack.cli._app import app
 from modelpack.config import resolve_home
 
 if TYPE_CHECKING:
-    from modelpack.validator import Check, ValidationReport
+    from modelpack.serving.validator import Check, ValidationReport
 
 # Detail lines per check in the human checklist; --json carries all of them.
 MAX_DETAIL_LINES = 12
@@ -91,7 +91,7 @@ def _human(report: ValidationReport) -> None:
 
 def detail_lines(check: Check) -> list[str]:
     """Lines that explain a failed or warned check beyond its one-line reason."""
-    from modelpack.scoring import format_violation
+    from modelpack.serving.scoring import format_violation
 
     if check.status not in ("failed", "warned"):
         return []

@@ -19,20 +19,19 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from modelpack.digest import MANIFEST_FILE
 from modelpack.errors import ExitCode, ModelpackError, RegistryError, UsageError
-from modelpack.manifest import MANIFEST_FILE, Manifest, read_manifest
+from modelpack.names import validate_name
+from modelpack.package.manifest import Manifest, read_manifest
 from modelpack.registry import events as ev
 from modelpack.registry import index, journal, lock
 from modelpack.registry._io import atomic_write_json, dumps, read_json, truncate, write_file
 from modelpack.registry.blobs import blob_mode, hash_file, is_blob_name, iter_blobs
 from modelpack.registry.layout import FORMAT_VERSION, TMP_SUFFIX, VERSION_FILE, Layout
-from modelpack.registry.names import validate_name
 from modelpack.registry.records import ModelState, check_version_facts, load_model_state
-
-if TYPE_CHECKING:
-    from modelpack.registry.store import FileRegistry
+from modelpack.registry.store import FileRegistry
 
 ERROR = "error"
 WARNING = "warning"
@@ -615,6 +614,7 @@ def run_doctor(registry: FileRegistry, *, repair: bool = False) -> DoctorReport:
     Without ``repair`` it takes the registry lock shared, so writers keep working; with it,
     exclusively, so nothing else runs while files are changed.
     """
+    registry._require_registry()
     if not registry.home.exists():
         return DoctorReport(home=str(registry.home), repair=repair)
     if repair:

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from modelpack.names import Stage
 from modelpack.registry._io import append_bytes, truncate
-from modelpack.registry.names import Stage
 
 REGISTERED: Final = "registered"
 STAGE_CHANGED: Final = "stage_changed"

@@ -13,16 +13,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from typing import TYPE_CHECKING
 
 from modelpack.errors import InvalidModelError, RegistryError
-from modelpack.manifest import read_manifest
+from modelpack.package.manifest import read_manifest
 from modelpack.registry import index, journal
 from modelpack.registry.blobs import is_blob_name, iter_blobs
 from modelpack.registry.records import GcResult
-
-if TYPE_CHECKING:
-    from modelpack.registry.store import FileRegistry
+from modelpack.registry.store import FileRegistry
 
 
 def referenced_blobs(registry: FileRegistry) -> set[str]:
@@ -56,7 +53,11 @@ def referenced_blobs(registry: FileRegistry) -> set[str]:
 
 
 def collect_garbage(registry: FileRegistry, *, dry_run: bool = False) -> GcResult:
-    """Remove unreferenced blobs and dead staging (or only count them with ``dry_run``)."""
+    """Remove unreferenced blobs and dead staging (or only count them with ``dry_run``).
+
+    Holds the registry lock exclusively.
+    """
+    registry._require_registry()
     if not registry.home.is_dir():
         return GcResult(0, 0, 0, 0, dry_run)
     registry._ensure_home()

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from modelpack.errors import RegistryError
+from modelpack.names import STAGE_NAMES, Stage
 from modelpack.registry._io import corrupt
 from modelpack.registry.layout import FORMAT_VERSION, migrate
-from modelpack.registry.names import STAGE_NAMES, Stage
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """What ``register`` learns from a model folder before storing it, without executing anything.
 
-The MLmodel file is parsed with a safe YAML loader (via ``modelpack.mlmodel``) and its signature
+The MLmodel file is parsed with a safe YAML loader (via ``modelpack.package.mlmodel``) and its signature
 JSON strings with ``json``; the model files themselves are only hashed, never unpickled. The
 integrity manifest must list exactly the files present; their hashes are checked while they are
 copied into the blob store (one read per file).
@@ -14,16 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from modelpack._fs import iter_files, relative_posix
+from modelpack.digest import MANIFEST_FILE, escaping_links
 from modelpack.errors import InvalidModelError, NotFoundError
-from modelpack.manifest import (
-    MANIFEST_FILE,
-    IntegrityReport,
-    Manifest,
-    escaping_links,
-    is_safe_relative,
-    read_manifest,
-    scan_folder,
-)
+from modelpack.package.manifest import IntegrityReport, Manifest, is_safe_relative, read_manifest, scan_folder
 
 
 @dataclass(frozen=True)
@@ -52,7 +45,7 @@ def examine(folder: Path) -> SourceModel:
                 path=str(folder),
             )
         raise NotFoundError(f"model folder not found: {folder}", path=str(folder))
-    from modelpack.mlmodel import read_mlmodel
+    from modelpack.package.mlmodel import read_mlmodel
 
     try:
         doc = read_mlmodel(folder)

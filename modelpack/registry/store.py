@@ -22,11 +22,12 @@ import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from modelpack import __version__
 from modelpack._fs import fsync_path
 from modelpack.config import ENV_HOME
+from modelpack.digest import MANIFEST_FILE
 from modelpack.errors import (
     ConflictError,
     IncompatibleSignatureError,
@@ -37,7 +38,18 @@ from modelpack.errors import (
     RegistryError,
     UsageError,
 )
-from modelpack.manifest import MANIFEST_FILE, IntegrityReport, read_manifest, verify_folder
+from modelpack.names import (
+    ACTIVE_STAGES,
+    DESCRIPTION_MAX,
+    STAGE_NAMES,
+    Stage,
+    is_stage,
+    parse_stage,
+    validate_alias,
+    validate_name,
+    validate_tag,
+)
+from modelpack.package.manifest import IntegrityReport, read_manifest, verify_folder
 from modelpack.progress import SILENT, Reporter
 from modelpack.registry import events as ev
 from modelpack.registry import index, journal, lock
@@ -54,21 +66,9 @@ from modelpack.registry.events import Actor, utc_now
 from modelpack.registry.faults import NO_FAULTS, Faults
 from modelpack.registry.journal import Journal
 from modelpack.registry.layout import FORMAT_VERSION, MODEL_DIR, REGISTRY_KIND, Layout, digest_hex, migrate
-from modelpack.registry.names import (
-    ACTIVE_STAGES,
-    DESCRIPTION_MAX,
-    STAGE_NAMES,
-    Stage,
-    is_stage,
-    parse_stage,
-    validate_alias,
-    validate_name,
-    validate_tag,
-)
 from modelpack.registry.records import (
     DeleteResult,
     GateCheck,
-    GcResult,
     ModelState,
     ModelSummary,
     PromoteResult,
@@ -79,9 +79,6 @@ from modelpack.registry.records import (
     registry_error,
 )
 from modelpack.uri import ModelUri, is_model_uri, parse_model_uri
-
-if TYPE_CHECKING:
-    from modelpack.registry.doctor import DoctorReport
 
 _LIST_MAX = 20
 
@@ -168,6 +165,63 @@ class FileRegistry:
         except ValueError as exc:
             raise corrupt(path, self.home, str(exc)) from exc
         self._format_checked = True
+
+    def _registered(self, name: str, now: str, version: int, facts: dict[str, Any]) -> dict[str, Any]:
+        """The ``registered`` event of a new version (the first of a model's, or the next)."""
+        return ev.make_event(
+            ev.REGISTERED,
+            name,
+            self.actor,
+            now,
+            version=version,
+            digest=facts["digest"],
+            size=facts["size"],
+            source=facts["source"],
+        )
+
+    def _stage_changed(
+        self,
+        name: str,
+        now: str,
+        version: int,
+        to: str,
+        previous: str | None,
+        reason: str,
+        gate: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The ``stage_changed`` event: a promotion, or the archiving it causes."""
+        return ev.make_event(
+            ev.STAGE_CHANGED,
+            name,
+            self.actor,
+            now,
+            version=version,
+            to=to,
+            **{"from": previous},
+            reason=reason,
+            **(gate or {}),
+        )
+
+    def _alias_set(
+        self,
+        name: str,
+        now: str,
+        version: int,
+        alias: str,
+        previous: int | None,
+        gate: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The ``alias_set`` event: register and promote point an alias the same way."""
+        return ev.make_event(
+            ev.ALIAS_SET,
+            name,
+            self.actor,
+            now,
+            version=version,
+            alias=alias,
+            previous=previous,
+            **(gate or {}),
+        )
 
     def _require_registry(self) -> None:
         """Readers refuse a home that holds no registry, so a typo in --home is not "empty".
@@ -629,32 +683,11 @@ class FileRegistry:
             facts.update(version=version, created=now)
             write_file(staged / "version.json", dumps(facts), durable=self.durable)
             self._sync_tree(staged)
-            new_events = [
-                ev.make_event(
-                    ev.REGISTERED,
-                    name,
-                    self.actor,
-                    now,
-                    version=version,
-                    digest=facts["digest"],
-                    size=facts["size"],
-                    source=facts["source"],
-                )
-            ]
+            new_events = [self._registered(name, now, version, facts)]
             new_state: ModelState | None = None
             if alias is not None:
                 new_state = state.changed(updated=now, aliases={**state.aliases, alias: version})
-                new_events.append(
-                    ev.make_event(
-                        ev.ALIAS_SET,
-                        name,
-                        self.actor,
-                        now,
-                        version=version,
-                        alias=alias,
-                        previous=state.aliases.get(alias),
-                    )
-                )
+                new_events.append(self._alias_set(name, now, version, alias, state.aliases.get(alias)))
             target = self.layout.version(name, version)
             pending = Journal(
                 op="register",
@@ -702,22 +735,9 @@ class FileRegistry:
             aliases={alias: 1} if alias else {},
         )
         write_file(root / "model.json", dumps(state.to_json()), durable=self.durable)
-        new_events = [
-            ev.make_event(
-                ev.REGISTERED,
-                name,
-                self.actor,
-                now,
-                version=1,
-                digest=facts["digest"],
-                size=facts["size"],
-                source=facts["source"],
-            )
-        ]
+        new_events = [self._registered(name, now, 1, facts)]
         if alias:
-            new_events.append(
-                ev.make_event(ev.ALIAS_SET, name, self.actor, now, version=1, alias=alias, previous=None)
-            )
+            new_events.append(self._alias_set(name, now, 1, alias, None))
         write_file(root / "events.jsonl", ev.encode(new_events), durable=self.durable)
         (root / "digests").mkdir()
         digest = str(facts["digest"])
@@ -769,7 +789,7 @@ class FileRegistry:
 
         With ``require_compatible``, a version whose signature would break the callers of the
         version now in the target stage, or now under the alias being set, is refused
-        (``modelpack.compat`` rules); ``force`` promotes it anyway and the event log records that
+        (``modelpack.schema.compat`` rules); ``force`` promotes it anyway and the event log records that
         it was forced and what breaks. A stage or alias with no version yet has nothing to
         compare against and passes; the result says so.
 
@@ -844,9 +864,9 @@ class FileRegistry:
         one with nothing there yet passes with nothing to compare. A breaking change is refused
         unless ``force``. Caller holds the model lock, so the holders cannot change underneath.
         """
-        from modelpack.compat import BREAKING, compare_signatures
-        from modelpack.differ import load_signature
-        from modelpack.mlmodel import read_mlmodel
+        from modelpack.package.differ import load_signature
+        from modelpack.package.mlmodel import read_mlmodel
+        from modelpack.schema.compat import BREAKING, compare_signatures
 
         targets: list[tuple[str, list[int]]] = []
         if stage is not None:
@@ -918,51 +938,22 @@ class FileRegistry:
                 stages.pop(version, None)
             if previous_stage != stage.value:
                 new_events.append(
-                    ev.make_event(
-                        ev.STAGE_CHANGED,
-                        name,
-                        self.actor,
-                        now,
-                        version=version,
-                        to=stage.value,
-                        **{"from": previous_stage},
-                        reason="promoted",
-                        **(gate or {}),
-                    )
+                    self._stage_changed(name, now, version, stage.value, previous_stage, "promoted", gate)
                 )
             if archive_existing and stage in ACTIVE_STAGES:
                 for other, other_stage in sorted(state.stages.items()):
                     if other != version and other_stage == stage.value and other not in state.deleted:
                         stages[other] = Stage.ARCHIVED.value
                         archived.append(other)
+                        reason = f"archived: v{version} promoted to {stage.value}"
                         new_events.append(
-                            ev.make_event(
-                                ev.STAGE_CHANGED,
-                                name,
-                                self.actor,
-                                now,
-                                version=other,
-                                to=Stage.ARCHIVED.value,
-                                **{"from": other_stage},
-                                reason=f"archived: v{version} promoted to {stage.value}",
-                            )
+                            self._stage_changed(name, now, other, Stage.ARCHIVED.value, other_stage, reason)
                         )
         moved_from: int | None = None
         if alias is not None and aliases.get(alias) != version:
             moved_from = aliases.get(alias)
             aliases[alias] = version
-            new_events.append(
-                ev.make_event(
-                    ev.ALIAS_SET,
-                    name,
-                    self.actor,
-                    now,
-                    version=version,
-                    alias=alias,
-                    previous=moved_from,
-                    **(alias_gate or {}),
-                )
-            )
+            new_events.append(self._alias_set(name, now, version, alias, moved_from, alias_gate))
         if remove_alias is not None:
             current = aliases.get(remove_alias)
             if current is None:
@@ -1129,20 +1120,3 @@ class FileRegistry:
                 if (self.layout.models / entry).is_dir():
                     out.append(entry)
         return out
-
-    def gc(self, *, dry_run: bool = False) -> GcResult:
-        """Remove blobs no stored version uses, and staging left by dead processes.
-
-        Holds the registry lock exclusively (see ``modelpack.registry.gc``).
-        """
-        from modelpack.registry.gc import collect_garbage
-
-        self._require_registry()
-        return collect_garbage(self, dry_run=dry_run)
-
-    def doctor(self, *, repair: bool = False) -> DoctorReport:
-        """Verify every stored file and metadata document; see ``modelpack.registry.doctor``."""
-        from modelpack.registry.doctor import run_doctor
-
-        self._require_registry()
-        return run_doctor(self, repair=repair)

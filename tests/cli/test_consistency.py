@@ -12,11 +12,11 @@ import pytest
 import typer.main
 from typer.testing import CliRunner
 
+from modelpack._text import plural
 from modelpack.cli import app
-from modelpack.manifest import MANIFEST_FILE
-from modelpack.registry.names import STAGE_NAMES
-from modelpack.render import plural
-from modelpack.writers import OUTPUT_FORMATS
+from modelpack.names import STAGE_NAMES
+from modelpack.package.manifest import MANIFEST_FILE
+from modelpack.schema.writers import OUTPUT_FORMATS
 from tests.registry_models import make_model
 
 REPO = Path(__file__).resolve().parents[2]

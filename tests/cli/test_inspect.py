@@ -9,7 +9,7 @@ import yaml
 from typer.testing import CliRunner
 
 from modelpack.cli import app
-from modelpack.manifest import MANIFEST_FILE
+from modelpack.package.manifest import MANIFEST_FILE
 
 runner = CliRunner()
 

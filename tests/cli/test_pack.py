@@ -10,7 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from modelpack.cli import app
-from modelpack.manifest import read_manifest, verify_folder
+from modelpack.package.manifest import read_manifest, verify_folder
 from tests.conftest import ENVELOPE_KEYS, modelpack_cmd
 
 runner = CliRunner()

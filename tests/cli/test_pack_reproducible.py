@@ -17,7 +17,7 @@ import yaml
 from typer.testing import CliRunner
 
 from modelpack.cli import app
-from modelpack.manifest import read_manifest
+from modelpack.package.manifest import read_manifest
 from tests.conftest import modelpack_cmd
 
 runner = CliRunner()

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from modelpack.cli import app
-from modelpack.signature import Schema
+from modelpack.schema.signature import Schema
 from tests.conftest import modelpack_cmd
 
 runner = CliRunner()

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from modelpack.cli import app
-from modelpack.manifest import write_manifest
+from modelpack.package.manifest import write_manifest
 
 runner = CliRunner()
 

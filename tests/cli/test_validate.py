@@ -21,7 +21,7 @@ import yaml
 from typer.testing import CliRunner
 
 from modelpack.cli import app
-from modelpack.manifest import MANIFEST_FILE, write_manifest
+from modelpack.package.manifest import MANIFEST_FILE, write_manifest
 
 runner = CliRunner()
 ASSETS = Path(__file__).resolve().parent.parent / "assets"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from modelpack.signature import ParamSchema, Schema, Signature
+from modelpack.schema.signature import ParamSchema, Schema, Signature
 
 pytestmark = pytest.mark.interop
 
@@ -123,7 +123,7 @@ def test_inference_on_frames_matches_mlflow(tmp_path: Path):
     import pandas as pd
     from mlflow.models import infer_signature
 
-    from modelpack.infer import infer_schema
+    from modelpack.schema.infer import infer_schema
 
     frames = {
         "basic": pd.DataFrame(

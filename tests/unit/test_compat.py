@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from modelpack.compat import (
+from modelpack.schema.compat import (
     BREAKING,
     COMPATIBLE,
     RULE_FITTED_NAMES,
@@ -13,7 +13,7 @@ from modelpack.compat import (
     compare_signatures,
     is_breaking,
 )
-from modelpack.signature import ColSpec, ParamSchema, ParamSpec, Schema, Signature, TensorSpec
+from modelpack.schema.signature import ColSpec, ParamSchema, ParamSpec, Schema, Signature, TensorSpec
 
 
 def cols(*specs: tuple[str, str] | tuple[str, str, bool]) -> Schema:

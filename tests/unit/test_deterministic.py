@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from modelpack.flavors._deterministic import canonical_skops, dumps_pickle, zeroed_padding
+from modelpack.package.flavors._deterministic import canonical_skops, dumps_pickle, zeroed_padding
 
 # Builds a fitted estimator holding sets and a padded structured array, then prints the sha256 of
 # each serialization. Run with two hash seeds: str hashes, ids and memory all differ.
@@ -19,7 +19,7 @@ import hashlib, sys
 import numpy as np
 import skops.io as sio
 from sklearn.linear_model import LogisticRegression
-from modelpack.flavors._deterministic import canonical_skops, dumps_pickle
+from modelpack.package.flavors._deterministic import canonical_skops, dumps_pickle
 
 x = np.arange(20.0).reshape(10, 2)
 model = LogisticRegression().fit(x, [0, 1] * 5)

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelpack.enforce import CheckReport, Violation, check, check_file, conform
 from modelpack.errors import SchemaViolationError
-from modelpack.signature import ColSpec, Schema, TensorSpec
+from modelpack.schema.enforce import CheckReport, Violation, check, check_file, conform
+from modelpack.schema.signature import ColSpec, Schema, TensorSpec
 
 SCHEMA = Schema(
     [

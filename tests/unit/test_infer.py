@@ -13,8 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modelpack.errors import DataFormatError
-from modelpack.infer import infer_file, infer_output_schema, infer_schema, infer_schema_from_file, merge_types
-from modelpack.signature import ColSpec, Schema, TensorSpec
+from modelpack.schema.infer import (
+    infer_file,
+    infer_output_schema,
+    infer_schema,
+    infer_schema_from_file,
+    merge_types,
+)
+from modelpack.schema.signature import ColSpec, Schema, TensorSpec
 
 
 def _cols(schema: Schema) -> list[tuple[object, object, bool]]:

@@ -6,7 +6,13 @@ from pathlib import Path
 import pytest
 
 from modelpack.errors import InvalidModelError
-from modelpack.manifest import MANIFEST_FILE, read_manifest, scan_folder, verify_folder, write_manifest
+from modelpack.package.manifest import (
+    MANIFEST_FILE,
+    read_manifest,
+    scan_folder,
+    verify_folder,
+    write_manifest,
+)
 
 
 def _folder(tmp_path: Path) -> Path:

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from modelpack.errors import InvalidModelError
-from modelpack.mlmodel import SAFE_LOADER, read_mlmodel
+from modelpack.package.mlmodel import SAFE_LOADER, read_mlmodel
 
 
 def test_reads_with_libyaml_safe_loader_when_available() -> None:

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelpack import infer, readers
 from modelpack.errors import DataFormatError, NotFoundError
+from modelpack.schema import infer, readers
 
 
 def _write(path: Path, text: str) -> Path:
@@ -361,7 +361,7 @@ def test_text_column_type_order():
 
 @pytest.mark.parametrize("suffix", [".csv", ".tsv"])
 def test_text_that_is_not_utf8_is_a_clear_error(tmp_path: Path, suffix: str) -> None:
-    from modelpack.infer import infer_file
+    from modelpack.schema.infer import infer_file
 
     path = tmp_path / f"latin{suffix}"
     path.write_bytes(b"\xff\xfe\x00a,b\n1,2\n")

@@ -8,6 +8,7 @@ import pytest
 from modelpack.errors import ConflictError, NotFoundError
 from modelpack.registry import FileRegistry, lock
 from modelpack.registry import events as ev
+from modelpack.registry.doctor import run_doctor
 from modelpack.registry.journal import Journal
 from modelpack.registry.journal import write as write_journal
 from tests.registry_models import make_model
@@ -28,7 +29,7 @@ def _kinds(report: object) -> list[tuple[str, str]]:
 
 
 def test_clean_registry_has_no_findings(registry: FileRegistry) -> None:
-    report = registry.doctor()
+    report = run_doctor(registry)
     assert report.findings == []
     assert report.consistent and report.exit_code == 0
     assert report.versions == 2 and report.files_checked == 12
@@ -37,39 +38,39 @@ def test_clean_registry_has_no_findings(registry: FileRegistry) -> None:
 
 def test_missing_home_is_not_found_and_stays_missing(tmp_path: Path) -> None:
     with pytest.raises(NotFoundError, match="no registry at"):
-        FileRegistry(tmp_path / "nothing").doctor()
+        run_doctor(FileRegistry(tmp_path / "nothing"))
     assert not (tmp_path / "nothing").exists()
 
 
 def test_corrupt_model_json_is_found_and_rebuilt_from_the_log(registry: FileRegistry) -> None:
     before = registry.state("iris")
     registry.layout.model_file("iris").write_text("garbage")
-    report = registry.doctor()
+    report = run_doctor(registry)
     assert ("error", "corrupt_metadata") in _kinds(report)
     assert report.exit_code == 3
     assert "model.json" in report.findings[0].path
-    repaired = registry.doctor(repair=True)
+    repaired = run_doctor(registry, repair=True)
     assert repaired.consistent and all(f.repaired for f in repaired.findings)
     after = registry.state("iris")
     assert (after.stages, after.aliases, after.deleted) == (before.stages, before.aliases, before.deleted)
-    assert registry.doctor().findings == []
+    assert run_doctor(registry).findings == []
 
 
 def test_lost_version_json_is_rebuilt_from_log_and_manifest(registry: FileRegistry) -> None:
     registry.layout.version_file("iris", 1).unlink()
-    report = registry.doctor()
+    report = run_doctor(registry)
     assert report.errors[0].kind == "corrupt_metadata"
     assert report.errors[0].path == "models/iris/versions/1/version.json"
-    registry.doctor(repair=True)
+    run_doctor(registry, repair=True)
     assert registry.get_version("iris", 1).digest == registry.history("iris", version=1)[0]["digest"]
-    assert registry.doctor().findings == []
+    assert run_doctor(registry).findings == []
 
 
 def test_corrupted_blob_content_is_an_error_that_stays(registry: FileRegistry) -> None:
     stored = registry.get_version("iris", 2).local_path / "model.pkl"
     stored.chmod(0o644)
     stored.write_bytes(b"bit rot")  # same inode as the blob: the only copy is damaged
-    report = registry.doctor(repair=True)
+    report = run_doctor(registry, repair=True)
     assert ("error", "digest_mismatch") in _kinds(report)
     assert not report.consistent and report.exit_code == 3
     assert any("iris v2" in f.message for f in report.errors)
@@ -79,17 +80,17 @@ def test_replaced_file_is_restored_from_the_blob_store(registry: FileRegistry) -
     stored = registry.get_version("iris", 1).local_path / "conda.yaml"
     stored.unlink()
     stored.write_text("edited in place\n")  # a new inode; the blob is intact
-    report = registry.doctor()
+    report = run_doctor(registry)
     assert _kinds(report) == [("error", "digest_mismatch")]
-    assert registry.doctor(repair=True).consistent
+    assert run_doctor(registry, repair=True).consistent
     assert registry.verify_version("iris", 1).ok
-    assert registry.doctor().findings == []
+    assert run_doctor(registry).findings == []
 
 
 def test_missing_file_is_restored(registry: FileRegistry) -> None:
     (registry.get_version("iris", 1).local_path / "MLmodel").unlink()
-    assert _kinds(registry.doctor()) == [("error", "missing_files")]
-    registry.doctor(repair=True)
+    assert _kinds(run_doctor(registry)) == [("error", "missing_files")]
+    run_doctor(registry, repair=True)
     assert registry.verify_version("iris", 1).ok
 
 
@@ -100,12 +101,12 @@ def test_orphans_and_leftover_staging_are_warnings_repair_removes(registry: File
     leftover = registry.layout.tmp / "123-dead"
     (leftover / "version").mkdir(parents=True)
     (registry.layout.tmp / "123-dead.lock").write_text("")
-    report = registry.doctor()
+    report = run_doctor(registry)
     assert report.consistent
     assert sorted(_kinds(report)) == [("warning", "leftover_staging"), ("warning", "orphan_blob")]
-    registry.doctor(repair=True)
+    run_doctor(registry, repair=True)
     assert not orphan.exists() and not leftover.exists()
-    assert registry.doctor().findings == []
+    assert run_doctor(registry).findings == []
 
 
 def test_staging_of_a_live_process_is_left_alone(registry: FileRegistry) -> None:
@@ -113,7 +114,7 @@ def test_staging_of_a_live_process_is_left_alone(registry: FileRegistry) -> None
     live.mkdir()
     fd = lock.acquire(registry.layout.tmp / "999-live.lock")
     try:
-        assert registry.doctor().findings == []
+        assert run_doctor(registry).findings == []
     finally:
         lock.release(fd)
 
@@ -123,18 +124,18 @@ def test_dangling_alias_is_dropped_with_an_event(registry: FileRegistry) -> None
     raw = json.loads(path.read_text())
     raw["aliases"]["ghost"] = 42
     path.write_text(json.dumps(raw))
-    assert _kinds(registry.doctor()) == [("error", "dangling_reference")]
-    registry.doctor(repair=True)
+    assert _kinds(run_doctor(registry)) == [("error", "dangling_reference")]
+    run_doctor(registry, repair=True)
     assert "ghost" not in registry.state("iris").aliases
     assert registry.history("iris")[-1]["event"] == "alias_removed"
-    assert registry.doctor().findings == []
+    assert run_doctor(registry).findings == []
 
 
 def test_stale_digest_index_is_rebuilt(registry: FileRegistry, tmp_path: Path) -> None:
     for entry in registry.layout.digests("iris").iterdir():
         entry.unlink()
-    assert _kinds(registry.doctor()) == [("warning", "stale_index")]
-    registry.doctor(repair=True)
+    assert _kinds(run_doctor(registry)) == [("warning", "stale_index")]
+    run_doctor(registry, repair=True)
     again = registry.register(tmp_path / "m1", name="iris")
     assert again.already_registered and again.version.version == 1
 
@@ -143,11 +144,11 @@ def test_torn_event_line_is_cut(registry: FileRegistry) -> None:
     log = registry.layout.events("iris")
     with log.open("ab") as fh:
         fh.write(b'{"event": "registered", "vers')
-    assert _kinds(registry.doctor()) == [("warning", "torn_event")]
+    assert _kinds(run_doctor(registry)) == [("warning", "torn_event")]
     assert len(registry.history("iris")) == 5  # readers skip the torn line
-    registry.doctor(repair=True)
+    run_doctor(registry, repair=True)
     assert log.read_bytes().endswith(b"\n")
-    assert registry.doctor().findings == []
+    assert run_doctor(registry).findings == []
 
 
 def test_uncommitted_operation_is_invisible_then_rolled_back(registry: FileRegistry) -> None:
@@ -173,14 +174,14 @@ def test_uncommitted_operation_is_invisible_then_rolled_back(registry: FileRegis
         log, [ev.make_event("registered", "iris", ev.Actor.current(), ev.utc_now(), version=3)], durable=False
     )
     assert [e["version"] for e in registry.history("iris") if e["event"] == "registered"] == [1, 2]
-    report = registry.doctor()
+    report = run_doctor(registry)
     assert report.consistent
     assert ("warning", "interrupted_operation") in _kinds(report)
-    registry.doctor(repair=True)
+    run_doctor(registry, repair=True)
     assert log.stat().st_size == size
     assert not registry.layout.journal("iris").exists()
     assert not staged.exists()
-    assert registry.doctor().findings == []
+    assert run_doctor(registry).findings == []
 
 
 def test_next_writer_recovers_a_dead_writers_journal(registry: FileRegistry, tmp_path: Path) -> None:
@@ -200,7 +201,7 @@ def test_next_writer_recovers_a_dead_writers_journal(registry: FileRegistry, tmp
     assert result.version.version == 3
     assert any("rolled back an interrupted promote" in w for w in result.warnings)
     assert [e["event"] for e in registry.history("iris")][-1] == "registered"
-    assert registry.doctor().findings == []
+    assert run_doctor(registry).findings == []
 
 
 def test_lock_timeout_is_a_conflict(registry: FileRegistry) -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from modelpack.registry.names import (
+from modelpack.names import (
     InvalidNameError,
     Stage,
     is_stage,

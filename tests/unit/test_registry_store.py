@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from modelpack.errors import ConflictError, InvalidModelError, NotFoundError, RegistryError, UsageError
-from modelpack.manifest import MANIFEST_FILE, read_manifest, verify_folder
-from modelpack.mlmodel import read_mlmodel
+from modelpack.package.manifest import MANIFEST_FILE, read_manifest, verify_folder
+from modelpack.package.mlmodel import read_mlmodel
 from modelpack.registry import FileRegistry, InvalidNameError
+from modelpack.registry.gc import collect_garbage
 from tests.registry_models import make_model
 
 
@@ -391,7 +392,7 @@ def test_missing_registry_reads_are_not_found_without_creating_anything(home: Pa
         lambda: registry.list_versions("iris"),
         lambda: registry.resolve("models:/iris/1"),
         lambda: registry.history("iris"),
-        registry.gc,
+        lambda: collect_garbage(registry),
     ):
         with pytest.raises(NotFoundError, match=f"no registry at {home}"):
             read()
@@ -440,7 +441,7 @@ def test_newer_format_is_refused(three: FileRegistry) -> None:
 
 
 def test_gc_removes_only_unreferenced_blobs(three: FileRegistry, home: Path) -> None:
-    assert three.gc().removed_blobs == 0
+    assert collect_garbage(three).removed_blobs == 0
     before = len(_blob_files(home))
 
     def shas(version: int) -> set[str]:
@@ -451,10 +452,10 @@ def test_gc_removes_only_unreferenced_blobs(three: FileRegistry, home: Path) -> 
     only_in_v3 = shas(3) - shas(1) - shas(2)
     assert only_in_v3  # MLmodel and model.pkl differ between seeds
     three.delete("iris", 3)
-    dry = three.gc(dry_run=True)
+    dry = collect_garbage(three, dry_run=True)
     assert dry.removed_blobs == len(only_in_v3)
     assert len(_blob_files(home)) == before
-    done = three.gc()
+    done = collect_garbage(three)
     assert done.removed_blobs == len(only_in_v3) and done.freed_bytes > 0
     assert {p.name for p in _blob_files(home)} == shas(1) | shas(2)
     for version in (1, 2):

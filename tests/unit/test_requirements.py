@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from modelpack.requirements import modules_to_distributions
+from modelpack.package.requirements import modules_to_distributions
 
 
 def _install(site: Path, dist: str, module: str) -> None:

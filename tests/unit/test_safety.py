@@ -699,7 +699,7 @@ def test_result_to_dict(tmp_path: Path) -> None:
 
 
 def test_allowlist_holds_data_constructors_and_no_loaders() -> None:
-    doc = json.loads((Path(safety.__file__).parent / "safety_allowlist.json").read_text())
+    doc = json.loads((Path(safety.__file__).parent / "allowlist.json").read_text())
     pairs = {(m, q) for m, names in doc["globals"].items() for q in names}
     for needed in [
         ("numpy._core.multiarray", "_reconstruct"),

@@ -11,9 +11,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from modelpack import scoring, writers
 from modelpack.errors import SchemaViolationError, UsageError
-from modelpack.signature import ColSpec, Schema, TensorSpec
+from modelpack.schema import writers
+from modelpack.schema.signature import ColSpec, Schema, TensorSpec
+from modelpack.serving import scoring
 
 # --------------------------------------------------------------------------------------------------
 # output tables

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modelpack.errors import InputFileError, NotFoundError
-from modelpack.signature import (
+from modelpack.schema.signature import (
     SCALAR_TYPES,
     ColSpec,
     ParamSchema,

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from modelpack import validator
 from modelpack.errors import NotFoundError
-from modelpack.validator import Check, ValidateOptions, ValidationReport, validate_folder
+from modelpack.serving import validator
+from modelpack.serving.validator import Check, ValidateOptions, ValidationReport, validate_folder
 
 # The MLmodel mlflow.sklearn.save_model writes (FORMAT.md 1.1), verbatim.
 MLFLOW_SKLEARN = """
@@ -132,7 +132,7 @@ def test_schema_rejects_broken_mlmodels(mutate, expected: str) -> None:
 def test_schema_ships_as_package_data() -> None:
     schema = validator.load_mlmodel_schema()
     assert schema["required"] == ["flavors"]
-    assert Path(validator.__file__).parent.joinpath("schemas", "mlmodel.schema.json").is_file()
+    assert Path(validator.__file__).parent.parent.joinpath("package", "mlmodel.schema.json").is_file()
 
 
 def test_named_files_covers_flavors_env_and_example() -> None:

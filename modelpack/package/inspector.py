@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from modelpack._fs import iter_files, relative_posix
-from modelpack.environment import pinned_versions, read_requirements
-from modelpack.manifest import MANIFEST_FILE, read_manifest, scan_folder
-from modelpack.mlmodel import read_mlmodel
+from modelpack.digest import MANIFEST_FILE
+from modelpack.package.environment import pinned_versions, read_requirements
+from modelpack.package.manifest import read_manifest, scan_folder
+from modelpack.package.mlmodel import read_mlmodel
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,9 @@ def inspect_folder(
         InvalidModelError: no MLmodel (not a model) or an unreadable one.
         InvalidModelError: MLmodel is not valid YAML or has no flavors.
     """
-    from modelpack import flavors as flavor_mod
-    from modelpack import signature as sig_mod
-    from modelpack.example import preview, read_example_json
+    from modelpack.package import flavors as flavor_mod
+    from modelpack.package.example import preview, read_example_json
+    from modelpack.schema import signature as sig_mod
 
     mlmodel = read_mlmodel(folder)
     warnings: list[str] = []
@@ -129,7 +130,7 @@ def inspect_folder(
         loader_module=pyfunc.get("loader_module"),
         model_files=flavor_mod.model_files(mlmodel),
         serialization=serialization,
-        # skops builds only types it trusts; every pickle flavour can run code (safety.py's rule,
+        # skops builds only types it trusts; every pickle flavour can run code (the scanner's rule,
         # not imported here: the scanner module would cost inspect's start-up).
         loading_runs_code=None if serialization is None else serialization != "skops",
         signature=signature_dict,

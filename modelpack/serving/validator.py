@@ -2,7 +2,7 @@
 
 The checks, in report order:
 
-1. structure: MLmodel against the JSON Schema shipped in ``modelpack/schemas``; the signature
+1. structure: MLmodel against the JSON Schema shipped as ``modelpack/package/mlmodel.schema.json``; the signature
    parses; every file MLmodel names exists inside the folder.
 2. integrity: every file against the sha256 manifest ``pack`` wrote. No manifest (an MLflow
    folder) is a warning; a symlink leaving the folder is a failure.
@@ -27,14 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from modelpack._text import plural
 from modelpack.errors import ExitCode, ModelpackError, NotFoundError
-from modelpack.mlmodel import MLMODEL_FILE, PYFUNC, MLmodel, read_mlmodel
+from modelpack.package.mlmodel import MLMODEL_FILE, PYFUNC, MLmodel, read_mlmodel
 from modelpack.progress import SILENT, Reporter
-from modelpack.render import plural
-from modelpack.trust import TrustRecord
+from modelpack.safety.trust import TrustRecord
 
 if TYPE_CHECKING:
-    from modelpack.signature import Schema
+    from modelpack.schema.signature import Schema
 
 PASSED: Final = "passed"
 FAILED: Final = "failed"
@@ -42,7 +42,7 @@ WARNED: Final = "warned"
 SKIPPED: Final = "skipped"
 STATUSES: Final = (PASSED, FAILED, WARNED, SKIPPED)
 CHECKS: Final = ("structure", "integrity", "safety", "load", "data", "environment")
-SCHEMA_RESOURCE: Final = ("schemas", "mlmodel.schema.json")
+SCHEMA_RESOURCE: Final = ("modelpack.package", "mlmodel.schema.json")
 # Libraries whose major.minor must match for a pickle to load reliably (estimator internals and
 # the unpicklers themselves change between minor releases).
 UNPICKLING_LIBRARIES: Final = ("scikit-learn", "numpy", "skops", "cloudpickle")
@@ -198,7 +198,7 @@ def load_mlmodel_schema() -> dict[str, Any]:
     """The MLmodel JSON Schema shipped as package data."""
     from importlib.resources import files
 
-    resource = files("modelpack") / SCHEMA_RESOURCE[0] / SCHEMA_RESOURCE[1]
+    resource = files(SCHEMA_RESOURCE[0]) / SCHEMA_RESOURCE[1]
     loaded: dict[str, Any] = json.loads(resource.read_text(encoding="utf-8"))
     return loaded
 
@@ -252,8 +252,8 @@ def named_files(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def _structure(folder: Path) -> tuple[MLmodel | None, Check]:
     from modelpack._fs import is_within
-    from modelpack.manifest import is_safe_relative
-    from modelpack.signature import Signature
+    from modelpack.package.manifest import is_safe_relative
+    from modelpack.schema.signature import Signature
 
     if not (folder / MLMODEL_FILE).is_file():
         return None, Check("structure", FAILED, f"no {MLMODEL_FILE} file in the folder")
@@ -330,7 +330,8 @@ def _structure(folder: Path) -> tuple[MLmodel | None, Check]:
 
 
 def _integrity(folder: Path) -> Check:
-    from modelpack.manifest import MANIFEST_FILE, escaping_links, read_manifest, verify_folder
+    from modelpack.digest import MANIFEST_FILE, escaping_links
+    from modelpack.package.manifest import read_manifest, verify_folder
 
     try:
         manifest = read_manifest(folder)
@@ -423,7 +424,7 @@ def _describe(finding: Any) -> str:
 def _load(
     folder: Path, mlmodel: MLmodel, trusted: tuple[str, ...], *, package_trusted: bool = False
 ) -> tuple[Check, Any]:
-    from modelpack import scoring
+    from modelpack.serving import scoring
 
     try:
         scorer = scoring.load_scorer(folder, mlmodel, trusted=trusted, package_trusted=package_trusted)
@@ -458,7 +459,7 @@ def _load(
     except Exception as exc:  # a failure while tabulating or checking outputs
         return Check("load", FAILED, f"loaded, but {type(exc).__name__}: {exc}", details), scorer
 
-    from modelpack.writers import frame_records
+    from modelpack.schema.writers import frame_records
 
     details.update(
         {
@@ -488,7 +489,7 @@ def _load(
 
 
 def _example_data(folder: Path, info: dict[str, Any], schema: Schema | None) -> Any:
-    from modelpack.example import example_to_data, read_example_json
+    from modelpack.package.example import example_to_data, read_example_json
 
     return example_to_data(read_example_json(folder, info), info, schema)
 
@@ -502,7 +503,7 @@ def _error_details(exc: ModelpackError) -> dict[str, Any]:
 
 
 def _is_error(violation: Mapping[str, Any]) -> bool:
-    from modelpack.scoring import is_error
+    from modelpack.serving.scoring import is_error
 
     return is_error(violation)
 
@@ -522,8 +523,8 @@ def _summary(violations: list[dict[str, Any]]) -> str:
 def _data(
     mlmodel: MLmodel | None, scorer: Any, options: ValidateOptions, load: Check, reporter: Reporter
 ) -> Check:
-    from modelpack import enforce
-    from modelpack.scoring import merge_violations, parse_signature
+    from modelpack.schema import enforce
+    from modelpack.serving.scoring import merge_violations, parse_signature
 
     assert options.data is not None
     path = options.data
@@ -567,7 +568,7 @@ def _data(
         status = WARNED if warnings or schema is None else PASSED
         return Check("data", status, f"{checked}; predictions not tried: {why}{notes}", details)
 
-    from modelpack.scoring import input_batches
+    from modelpack.schema.readers import input_batches
 
     output_batches: list[tuple[int, list[dict[str, Any]]]] = []
     rows = 0
@@ -599,7 +600,7 @@ def _data(
 
 
 def _scored(scorer: Any, batches: Iterable[Any], reporter: Reporter, total: int | None) -> Iterable[Any]:
-    from modelpack.scoring import score_batches
+    from modelpack.serving.scoring import score_batches
 
     return score_batches(
         scorer, batches, reporter=reporter, description="predicting on the data", total_rows=total
@@ -625,7 +626,7 @@ def _normalize(name: str) -> str:
 
 def recorded_versions(folder: Path, mlmodel: MLmodel | None) -> tuple[str | None, dict[str, str]]:
     """The Python version and library pins a package records (requirements.txt, MLmodel)."""
-    from modelpack.environment import pinned_versions, read_requirements
+    from modelpack.package.environment import pinned_versions, read_requirements
 
     libs = {_normalize(k): v for k, v in pinned_versions(read_requirements(folder)).items()}
     python = None
@@ -660,7 +661,7 @@ def compare_versions(
         (warnings, details): a warning per differing major.minor of Python or of a library in
         ``UNPICKLING_LIBRARIES`` (or one missing); details list every library with both versions.
     """
-    from modelpack.requirements import installed_version
+    from modelpack.package.requirements import installed_version
 
     lookup = installed or installed_version
     running = running_python or platform.python_version()

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 from modelpack import __version__
 from modelpack._fs import folder_is_empty, staged_dir
 from modelpack.errors import ConflictError, InvalidModelError, NotFoundError, SchemaViolationError
-from modelpack.mlmodel import (
+from modelpack.package.mlmodel import (
     FITTED_FEATURE_NAMES,
     FORMAT_VERSION,
     MLFLOW_FORMAT_VERSION,
@@ -33,7 +33,7 @@ from modelpack.mlmodel import (
 from modelpack.progress import SILENT, Reporter
 
 if TYPE_CHECKING:
-    from modelpack.manifest import Manifest
+    from modelpack.package.manifest import Manifest
 
 # Namespace of model_uuid, a uuid5 of the sha256 of everything else in the folder.
 _MODEL_UUID_NAMESPACE: Final = uuid.UUID("0b6e3f7e-5a31-4d86-9f5c-9c1e8f2d4a77")
@@ -103,9 +103,10 @@ def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SIL
         InvalidModelError: MODEL is not a model, or it cannot predict on the sample.
         DataFormatError: the sample is empty, corrupt or of an unknown format.
     """
-    from modelpack import environment, example, flavors, infer, requirements, signature
-    from modelpack.manifest import scan_folder, write_manifest
-    from modelpack.model_source import load_model_source
+    from modelpack.package import environment, example, flavors, requirements
+    from modelpack.package.manifest import scan_folder, write_manifest
+    from modelpack.package.model_source import load_model_source
+    from modelpack.schema import infer, signature
 
     output = options.output
     _check_output(output, force=options.force)
@@ -145,7 +146,7 @@ def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SIL
     if loaded.by_value_module is not None:
         import cloudpickle
 
-        from modelpack.flavors._deterministic import pin_class_ids
+        from modelpack.package.flavors._deterministic import pin_class_ids
 
         cloudpickle.register_pickle_by_value(loaded.by_value_module)
         pin_class_ids(loaded.by_value_module)
@@ -216,7 +217,7 @@ def _check_output(output: Path, *, force: bool) -> None:
 
 
 def _input_schema(options: PackOptions, warnings: list[str]) -> Any:
-    from modelpack import infer, signature
+    from modelpack.schema import infer, signature
 
     if options.signature_file:
         return None
@@ -230,13 +231,13 @@ def _input_schema(options: PackOptions, warnings: list[str]) -> Any:
 def _sample_input(options: PackOptions, schema: Any, rows: int) -> Any:
     """The sample as ``predict`` and ``validate`` will hand it to the model: read as the input
     schema types it, then conformed, so the signature describes the form the model was checked on."""
-    from modelpack import enforce, readers, scoring
+    from modelpack.schema import enforce, readers
 
     if schema is None:
         return readers.read_data(options.sample, fmt=options.sample_format, max_rows=rows)
     batches = []
     taken = 0
-    for batch in scoring.input_batches(
+    for batch in readers.input_batches(
         options.sample, schema=schema, fmt=options.sample_format, batch_rows=rows
     ):
         batches.append(batch)
@@ -274,7 +275,7 @@ def _predict(model: Any, method: str, data: Any, sample: Path) -> Any:
 def _mlmodel_dict(
     saved: Any, sig: Any, example_info: dict[str, Any], size: int, options: PackOptions
 ) -> dict[str, Any]:
-    from modelpack import environment
+    from modelpack.package import environment
 
     flavors_conf = {k: dict(v) for k, v in saved.flavors.items()}
     pyfunc = flavors_conf[PYFUNC]

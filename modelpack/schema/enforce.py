@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from modelpack.errors import DataFormatError, SchemaViolationError
-from modelpack.signature import ColSpec, Schema, TensorSpec, TypeSpec, type_text
+from modelpack.schema.signature import ColSpec, Schema, TensorSpec, TypeSpec, type_text
 
 if TYPE_CHECKING:
     import numpy as np
@@ -378,7 +378,7 @@ def _any(mask: pa.Array) -> bool:
 
 
 def _complex_mismatch(arr: pa.Array, target: TypeSpec) -> tuple[pa.Array | None, str] | None:
-    from modelpack.infer import _array_type
+    from modelpack.schema.infer import _array_type
 
     try:
         got = _array_type(arr, None)
@@ -438,7 +438,7 @@ def _check_column(
 ) -> None:
     import pyarrow as pa
 
-    from modelpack.infer import _missing
+    from modelpack.schema.infer import _missing
 
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
@@ -610,16 +610,7 @@ def _check_columns(
         if first:
             for name in missing:
                 out.add("column_missing", name, f"required column {name!r} is missing", row_based=False)
-            known = {str(s.name) for s in specs}
-            for name, _, _ in columns:
-                if str(name) not in known:
-                    out.add(
-                        "column_unexpected",
-                        name,
-                        f"column {name!r} is not in the schema (it will be dropped)",
-                        severity=WARNING,
-                        row_based=False,
-                    )
+            _warn_unexpected(out, [c[0] for c in columns], specs, "column")
     else:
         if len(columns) < len(specs) and first:
             out.add(
@@ -646,7 +637,7 @@ def _check_tensor(
 ) -> None:
     import numpy as np
 
-    from modelpack.infer import numpy_dtype_name
+    from modelpack.schema.infer import numpy_dtype_name
 
     arr = np.asarray(arr)
     shape = tuple(arr.shape)
@@ -734,7 +725,6 @@ def _check_tensors(out: _Collector, data: Any, schema: Schema, *, first: bool) -
             "column_missing", None, "the schema has named tensors; pass a dict of arrays", row_based=False
         )
         return
-    names = {str(s.name) for s in specs}
     for spec in specs:
         if spec.name not in data:
             if first:
@@ -750,15 +740,21 @@ def _check_tensors(out: _Collector, data: Any, schema: Schema, *, first: bool) -
             continue
         _check_tensor(out, data[spec.name], spec, spec.name, first=first)
     if first:
-        for name in data:
-            if str(name) not in names:
-                out.add(
-                    "column_unexpected",
-                    name,
-                    f"tensor {name!r} is not in the schema (it will be dropped)",
-                    severity=WARNING,
-                    row_based=False,
-                )
+        _warn_unexpected(out, list(data), specs, "tensor")
+
+
+def _warn_unexpected(out: _Collector, present: list[Any], specs: list[Any], noun: str) -> None:
+    """A warning for each input the schema does not name: conforming drops it."""
+    known = {str(s.name) for s in specs}
+    for name in present:
+        if str(name) not in known:
+            out.add(
+                "column_unexpected",
+                name,
+                f"{noun} {name!r} is not in the schema (it will be dropped)",
+                severity=WARNING,
+                row_based=False,
+            )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -815,7 +811,7 @@ def check_file(path: Path, schema: Schema, *, fmt: str | None = None, batch_rows
         NotFoundError: The file does not exist.
         DataFormatError: The file cannot be read.
     """
-    from modelpack import readers
+    from modelpack.schema import readers
 
     name = readers.detect_format(path, fmt)
     out = _Collector()
@@ -878,7 +874,7 @@ def conform(data: Any, schema: Schema, *, warnings: list[str] | None = None) -> 
         data: As for :func:`check`.
         schema: The input schema.
         warnings: If given, messages about dropped columns are appended here (they are also
-            logged at debug level on ``modelpack.enforce``).
+            logged at debug level on ``modelpack.schema.enforce``).
 
     Returns:
         A DataFrame for column schemas; an ndarray or dict of ndarrays for tensor schemas.

@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import IO, Any, Final
 
 from modelpack._fs import HASH_CHUNK, atomic_write_text
+from modelpack.digest import folder_digest, hash_files
 from modelpack.errors import InputFileError, InvalidModelError, NotFoundError, RegistryError
-from modelpack.manifest import scan_folder
 
 TRUST_FILE: Final = "trust.json"
 FORMAT_VERSION: Final = 1
@@ -130,7 +130,7 @@ def trust_package(target: Path, home: Path, *, source: str, remove: bool = False
         RegistryError: ``trust.json`` is corrupt or cannot be written.
     """
     if target.is_dir():
-        kind, digest = FOLDER, scan_folder(target).digest
+        kind, digest = FOLDER, folder_digest(hash_files(target))
     elif target.is_file():
         kind, digest = FILE, _model_file_digest(target, check_format=not remove)
     else:
@@ -184,7 +184,7 @@ def find_trust(folder: Path, home: Path | None) -> TrustRecord | None:
     if not packages:
         return None
     try:
-        digest = scan_folder(folder).digest
+        digest = folder_digest(hash_files(folder))
     except InvalidModelError:  # a symlink escaping the folder: integrity fails it anyway
         return None
     entry = packages.get(digest)

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelpack.compat import WARNING, Change, compare_signatures, is_breaking
-from modelpack.environment import pinned_versions, read_requirements
 from modelpack.errors import ExitCode, InvalidModelError
-from modelpack.manifest import Manifest, read_manifest, scan_folder
-from modelpack.mlmodel import MLmodel, read_mlmodel
-from modelpack.signature import Signature
+from modelpack.package.environment import pinned_versions, read_requirements
+from modelpack.package.manifest import Manifest, read_manifest, scan_folder
+from modelpack.package.mlmodel import MLmodel, read_mlmodel
+from modelpack.schema.compat import WARNING, Change, compare_signatures, is_breaking
+from modelpack.schema.signature import Signature
 
 
 @dataclass(frozen=True)

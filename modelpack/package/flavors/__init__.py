@@ -9,6 +9,11 @@
 
 Loading always runs the static safety scan first (``modelpack.safety``) and refuses a package
 whose pickles import anything outside the allowlist; the caller may widen it with ``trusted``.
+
+A new flavor is a module here with ``save``/``load`` (see ``generic``), chosen by
+``choose_flavor`` and loaded by ``load_model``. May import: the spine, ``modelpack.schema``,
+``modelpack.safety`` and ``modelpack.package``'s document modules; scikit-learn, cloudpickle and
+skops at module level only here (ruff lifts TID253 for this folder alone).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from modelpack.errors import InvalidModelError, MissingDependencyError, UnsafeModelError, UsageError
-from modelpack.mlmodel import MLmodel
+from modelpack.package.mlmodel import MLmodel
 
 SKLEARN: Final = "sklearn"
 GENERIC: Final = "modelpack"
@@ -80,10 +85,10 @@ def save_model(
     if serialization not in SERIALIZATIONS:
         raise UsageError(f"unknown serialization {serialization!r} (choose from {', '.join(SERIALIZATIONS)})")
     if flavor == SKLEARN:
-        from modelpack.flavors import sklearn as sk
+        from modelpack.package.flavors import sklearn as sk
 
         return sk.save(model, folder, serialization=serialization, predict_fn=predict_fn)
-    from modelpack.flavors import generic
+    from modelpack.package.flavors import generic
 
     return generic.save(model, folder, serialization=serialization, predict_fn=predict_fn)
 
@@ -160,13 +165,13 @@ def load_model(
         ensure_safe(folder, trusted=trusted, target=target)
     flavors = mlmodel.flavors
     if SKLEARN in flavors:
-        from modelpack.flavors import sklearn as sk
+        from modelpack.package.flavors import sklearn as sk
 
         return sk.load(
             folder, flavors[SKLEARN], mlmodel.pyfunc or {}, trusted=trusted, package_trusted=package_trusted
         )
     if GENERIC in flavors:
-        from modelpack.flavors import generic
+        from modelpack.package.flavors import generic
 
         return generic.load(folder, flavors[GENERIC])
     conf = mlmodel.pyfunc

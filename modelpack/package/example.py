@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from modelpack.signature import Schema
+    from modelpack.schema.signature import Schema
 
 EXAMPLE_FILE = "input_example.json"
 SERVING_EXAMPLE_FILE = "serving_input_example.json"
@@ -124,7 +124,7 @@ def _tensor_dtypes(schema: Schema | None) -> dict[str | None, Any]:
     Only floats hold missing values (saved as null); other tensors keep numpy's reading of the
     JSON values, so a null in an integer or boolean tensor is reported, not cast to 0 or False.
     """
-    from modelpack.signature import TensorSpec
+    from modelpack.schema.signature import TensorSpec
 
     if schema is None:
         return {}

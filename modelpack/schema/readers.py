@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from modelpack.errors import DataFormatError, MissingDependencyError, NotFoundError
+from modelpack.schema.signature import ColSpec, Schema
 
 if TYPE_CHECKING:
     import numpy as np
@@ -844,3 +845,60 @@ def parse_text(arr: pa.Array | pa.ChunkedArray, target: pa.DataType) -> pa.Array
         truthy = pc.is_in(arr, value_set=pa.array(list(TRUE_TOKENS) + ["1"]))
         return pc.if_else(pc.is_null(arr), pa.scalar(None, pa.bool_()), truthy)
     return arr.cast(target)
+
+
+# ---------------------------------------------------------------------------------------------
+# Input as a signature types it
+
+_CSV_TYPES: Final = {
+    "boolean": "bool_",
+    "integer": "int64",
+    "long": "int64",
+    "float": "float64",
+    "double": "float64",
+    "string": "string",
+    "binary": "string",
+}
+
+
+def _csv_column_types(schema: Schema | None) -> dict[str, Any]:
+    if schema is None or schema.is_tensor_spec() or not schema.has_names():
+        return {}
+    import pyarrow as pa
+
+    types: dict[str, Any] = {}
+    for spec in schema.specs:
+        if not isinstance(spec, ColSpec) or not isinstance(spec.type, str):
+            continue
+        if spec.type == "datetime":
+            types[str(spec.name)] = pa.timestamp("ns")
+        elif spec.type in _CSV_TYPES:
+            types[str(spec.name)] = getattr(pa, _CSV_TYPES[spec.type])()
+    return types
+
+
+def input_batches(
+    path: Path, *, schema: Schema | None, fmt: str | None = None, batch_rows: int
+) -> Iterator[Any]:
+    """A data file in batches, as a model will get them (before conforming): what ``predict``,
+    ``validate`` and ``pack`` (for its sample) all read.
+
+    CSV and TSV columns are parsed as the input signature types them; other formats carry
+    their own types.
+
+    Raises:
+        NotFoundError: the file does not exist.
+        DataFormatError: the file cannot be read.
+    """
+    name = detect_format(path, fmt)
+    types = _csv_column_types(schema) if name in ("csv", "tsv") else {}
+    if not types:
+        yield from iter_batches(path, fmt=name, batch_rows=batch_rows)
+        return
+    for item in iter_arrow_batches(path, fmt=name, batch_rows=batch_rows, column_types=types):
+        batch = item.batch
+        for column in item.text_columns:
+            idx = batch.schema.get_field_index(column)
+            arr = batch.column(idx)
+            batch = batch.set_column(idx, column, parse_text(arr, text_column_type(arr)))
+        yield batch_to_pandas(batch, text=True)

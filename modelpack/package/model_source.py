@@ -21,7 +21,7 @@ from typing import IO, TYPE_CHECKING, Any
 from modelpack.errors import InputFileError, InvalidModelError, NotFoundError, UnsafeModelError
 
 if TYPE_CHECKING:
-    from modelpack.trust import TrustRecord
+    from modelpack.safety.trust import TrustRecord
 
 _MODULE_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
@@ -74,7 +74,7 @@ def _load_file(
     path: Path, fh: IO[bytes], trusted: tuple[str, ...], trust_home: Path | None
 ) -> tuple[Any, TrustRecord | None]:
     from modelpack import safety
-    from modelpack.trust import find_file_trust
+    from modelpack.safety.trust import find_file_trust
 
     result = safety.scan_file(path, trusted=trusted)
     if result.format == "unknown":
@@ -85,7 +85,7 @@ def _load_file(
         trust = find_file_trust(fh, trust_home)
         fh.seek(0)
     if result.format == "skops":
-        from modelpack.flavors.sklearn import load_skops
+        from modelpack.package.flavors.sklearn import load_skops
 
         return load_skops(path, trusted=trusted, package_trusted=trust is not None), trust
     if result.findings and trust is None:

@@ -1,4 +1,5 @@
-"""Names, aliases, tags and stages: the one set of rules every registry entry point applies.
+"""Names, aliases, tags and stages: the one set of rules ``models:/`` URIs and every registry
+entry point apply.
 
 A model name becomes a folder name under ``<home>/models``, so the rule is deliberately narrow:
 it cannot contain a path separator, cannot be ``.`` or ``..``, cannot start with a dot or dash

@@ -17,7 +17,7 @@ def python_version() -> str:
 
 
 def _build_dependencies() -> list[str]:
-    from modelpack.requirements import installed_version  # importlib.metadata: only when writing
+    from modelpack.package.requirements import installed_version  # importlib.metadata: only when writing
 
     deps = []
     for dist in ("pip", "setuptools", "wheel"):
@@ -38,7 +38,7 @@ def write_environment(folder: Path, requirements: list[str]) -> None:
     (folder / PYTHON_ENV_FILE).write_text(
         yaml.safe_dump(python_env, sort_keys=False, default_flow_style=False)
     )
-    from modelpack.requirements import installed_version
+    from modelpack.package.requirements import installed_version
 
     pip_version = installed_version("pip")
     conda = {

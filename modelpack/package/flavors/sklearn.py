@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from modelpack.errors import InvalidModelError, UsageError
-from modelpack.flavors import SKLEARN, SavedModel
-from modelpack.mlmodel import PYFUNC
+from modelpack.package.flavors import SKLEARN, SavedModel
+from modelpack.package.mlmodel import PYFUNC
 
 SKOPS_FILE = "model.skops"
 PICKLE_FILE = "model.pkl"
@@ -60,7 +60,7 @@ def _choose_serialization(model: Any, requested: str) -> tuple[str, str, bytes |
         return requested, f"--serialization {requested} was requested", None
     import skops.io as sio
 
-    from modelpack.flavors._deterministic import canonical_skops
+    from modelpack.package.flavors._deterministic import canonical_skops
 
     try:
         data = sio.dumps(model)
@@ -82,7 +82,7 @@ def _choose_serialization(model: Any, requested: str) -> tuple[str, str, bytes |
 
 
 def _dump_pickle(model: Any, fmt: str) -> bytes:
-    from modelpack.flavors._deterministic import dumps_pickle
+    from modelpack.package.flavors._deterministic import dumps_pickle
 
     return dumps_pickle(model, fmt)
 

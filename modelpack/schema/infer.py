@@ -32,13 +32,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from modelpack.errors import DataFormatError
-from modelpack.signature import ColSpec, Schema, TensorSpec, TypeSpec, type_text
+from modelpack.schema.signature import ColSpec, Schema, TensorSpec, TypeSpec, type_text
 
 if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
-    from modelpack.readers import ArrowBatch
+    from modelpack.schema.readers import ArrowBatch
 
 _INT_RANK: Final = {"integer": 0, "long": 1}
 _FLOAT_RANK: Final = {"float": 0, "double": 1}
@@ -313,7 +313,7 @@ def infer_file(
         NotFoundError: The file does not exist.
         DataFormatError: The file cannot be read, has no rows, or a column mixes value types.
     """
-    from modelpack import readers
+    from modelpack.schema import readers
 
     name = readers.detect_format(path, fmt)
     if name in ("npy", "npz"):
@@ -374,7 +374,7 @@ def infer_schema_from_file(path: Path, *, fmt: str | None = None, sample_rows: i
 
 
 def _absorb(path: Path, item: ArrowBatch, columns: dict[str, _Column], order: list[str]) -> None:
-    from modelpack import readers
+    from modelpack.schema import readers
 
     batch = item.batch
     present = set(batch.schema.names)
@@ -467,7 +467,7 @@ def _note_example(col: _Column, arr: pa.Array, arr_type: TypeSpec, offset: int, 
 
 
 def _infer_array_file(path: Path, name: str) -> FileInference:
-    from modelpack import readers
+    from modelpack.schema import readers
 
     value = readers.read_data(path, fmt=name) if name == "npz" else _mmap_npy(path)
     schema = _tensor_schema(value)
@@ -478,7 +478,7 @@ def _infer_array_file(path: Path, name: str) -> FileInference:
 def _mmap_npy(path: Path) -> np.ndarray:
     import numpy as np
 
-    from modelpack import readers
+    from modelpack.schema import readers
 
     try:
         arr: np.ndarray = np.load(path, mmap_mode="r", allow_pickle=False)
@@ -688,7 +688,7 @@ def _plain(value: Any) -> Any:
 
 
 def _mixed_error(name: Any, values: Any) -> DataFormatError:
-    from modelpack.readers import mixed_types_error
+    from modelpack.schema.readers import mixed_types_error
 
     items = list(values.tolist() if hasattr(values, "tolist") else values)
     exc = mixed_types_error("data", name, items)

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
+from modelpack._text import plural
 from modelpack.errors import InvalidModelError, ModelpackError, SchemaViolationError, UsageError
-from modelpack.mlmodel import MLmodel, read_mlmodel
+from modelpack.package.mlmodel import MLmodel, read_mlmodel
 from modelpack.progress import SILENT, Reporter
-from modelpack.render import plural
-from modelpack.signature import ColSpec, Schema, Signature
-from modelpack.trust import TrustRecord
+from modelpack.safety.trust import TrustRecord
+from modelpack.schema.signature import ColSpec, Schema, Signature
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -93,7 +93,7 @@ class Scorer:
         """
         if self.input_schema is None:
             return data
-        from modelpack import enforce
+        from modelpack.schema import enforce
 
         return enforce.conform(data, self.input_schema, warnings=warnings)
 
@@ -127,7 +127,7 @@ class Scorer:
         schema = self.output_check_schema
         if schema is None:
             return []
-        from modelpack import enforce
+        from modelpack.schema import enforce
 
         data: Any = frame
         if schema.is_tensor_spec():
@@ -186,7 +186,7 @@ def load_scorer(
         UsageError: ``method`` is not a prediction method.
         SignatureError: the recorded signature is malformed.
     """
-    from modelpack import flavors
+    from modelpack.package import flavors
 
     mlmodel = mlmodel if mlmodel is not None else read_mlmodel(folder)
     recorded = recorded_method(mlmodel)
@@ -414,68 +414,13 @@ def score_batches(
 # What the CSV parser should produce for each signature type: the same reading enforce.check_file
 # uses, so the rows the model sees are the rows the check accepted ("02134" stays text for a string
 # column, a long column is never guessed as a date).
-_CSV_TYPES: Final = {
-    "boolean": "bool_",
-    "integer": "int64",
-    "long": "int64",
-    "float": "float64",
-    "double": "float64",
-    "string": "string",
-    "binary": "string",
-}
-
-
-def _csv_column_types(schema: Schema | None) -> dict[str, Any]:
-    if schema is None or schema.is_tensor_spec() or not schema.has_names():
-        return {}
-    import pyarrow as pa
-
-    types: dict[str, Any] = {}
-    for spec in schema.specs:
-        if not isinstance(spec, ColSpec) or not isinstance(spec.type, str):
-            continue
-        if spec.type == "datetime":
-            types[str(spec.name)] = pa.timestamp("ns")
-        elif spec.type in _CSV_TYPES:
-            types[str(spec.name)] = getattr(pa, _CSV_TYPES[spec.type])()
-    return types
-
-
-def input_batches(
-    path: Path, *, schema: Schema | None, fmt: str | None = None, batch_rows: int = BATCH_ROWS
-) -> Iterator[Any]:
-    """A data file in batches, as the model will get them (before conforming).
-
-    CSV and TSV columns are parsed as the input signature types them; other formats carry
-    their own types.
-
-    Raises:
-        NotFoundError: the file does not exist.
-        DataFormatError: the file cannot be read.
-    """
-    from modelpack import readers
-
-    name = readers.detect_format(path, fmt)
-    types = _csv_column_types(schema) if name in ("csv", "tsv") else {}
-    if not types:
-        yield from readers.iter_batches(path, fmt=name, batch_rows=batch_rows)
-        return
-    for item in readers.iter_arrow_batches(path, fmt=name, batch_rows=batch_rows, column_types=types):
-        batch = item.batch
-        for column in item.text_columns:
-            idx = batch.schema.get_field_index(column)
-            arr = batch.column(idx)
-            batch = batch.set_column(idx, column, readers.parse_text(arr, readers.text_column_type(arr)))
-        yield readers.batch_to_pandas(batch, text=True)
-
-
 _SNIFF_BYTES: Final = 1 << 20
 
 
 def estimate_rows(path: Path, *, fmt: str | None = None) -> int | None:
     """Rows in a data file for the progress bar: exact for Parquet and NPY, estimated from the
     first MiB for uncompressed text files, None when it cannot be told cheaply."""
-    from modelpack import readers
+    from modelpack.schema import readers
 
     try:
         name = readers.detect_format(path, fmt)
@@ -593,8 +538,8 @@ def predict_folder(
         DataFormatError: the data file cannot be read.
         ConflictError: the output file exists and ``options.force`` is false.
     """
-    from modelpack import writers
     from modelpack.errors import NotFoundError
+    from modelpack.schema import readers, writers
 
     if not options.data.exists():
         raise NotFoundError(f"data file not found: {options.data}", path=str(options.data))
@@ -621,7 +566,7 @@ def predict_folder(
     notes: list[str] = []
     collector = writers.RecordCollector() if output is None else None
     sink: Any = collector if collector is not None else output
-    batches = input_batches(
+    batches = readers.input_batches(
         options.data, schema=scorer.input_schema, fmt=options.data_format, batch_rows=options.batch_rows
     )
     try:
@@ -651,7 +596,7 @@ def predict_folder(
 
 def _full_report(scorer: Scorer, options: PredictOptions, exc: SchemaViolationError) -> SchemaViolationError:
     """Check the whole file so the error names every violation, not just the first batch's."""
-    from modelpack import enforce
+    from modelpack.schema import enforce
 
     if scorer.input_schema is None:
         return exc

@@ -15,25 +15,17 @@ Format version: ``format_version`` in the JSON. To change the layout, bump
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from modelpack._fs import is_within, iter_files, relative_posix, sha256_file
+from modelpack._fs import iter_files, relative_posix, sha256_file
+from modelpack.digest import MANIFEST_FILE, FileEntry, escaping_links, folder_digest, hash_files
 from modelpack.errors import InvalidModelError
 
-MANIFEST_FILE: Final = "modelpack.manifest.json"
 FORMAT_VERSION: Final = 1
-
-
-@dataclass(frozen=True)
-class FileEntry:
-    path: str
-    sha256: str
-    size: int
 
 
 @dataclass(frozen=True)
@@ -92,34 +84,9 @@ class IntegrityReport:
         }
 
 
-def folder_digest(entries: tuple[FileEntry, ...] | list[FileEntry]) -> str:
-    h = hashlib.sha256()
-    for entry in sorted(entries, key=lambda e: e.path):
-        h.update(f"{entry.path}\t{entry.sha256}\n".encode())
-    return "sha256:" + h.hexdigest()
-
-
-def escaping_links(root: Path) -> list[str]:
-    """Symlinks inside ``root`` that resolve outside it (a package must be self-contained)."""
-    return [relative_posix(p, root) for p in iter_files(root) if p.is_symlink() and not is_within(p, root)]
-
-
 def scan_folder(root: Path) -> Manifest:
     """Hash every file under ``root`` except the manifest. Symlinks escaping ``root`` are refused."""
-    bad = escaping_links(root)
-    if bad:
-        raise InvalidModelError(
-            f"{root} has symlinks pointing outside the folder: {', '.join(bad)}",
-            hint="replace the links with the files themselves",
-            path=str(root),
-        )
-    entries = []
-    for path in iter_files(root):
-        rel = relative_posix(path, root)
-        if rel == MANIFEST_FILE or path.is_dir():
-            continue
-        entries.append(FileEntry(rel, sha256_file(path), path.stat().st_size))
-    return Manifest(tuple(entries))
+    return Manifest(hash_files(root))
 
 
 def write_manifest(root: Path, *, known: Manifest | None = None) -> Manifest:

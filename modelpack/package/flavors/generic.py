@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from modelpack.errors import InvalidModelError
-from modelpack.flavors import GENERIC, GENERIC_LOADER, SavedModel
-from modelpack.mlmodel import PYFUNC
+from modelpack.package.flavors import GENERIC, GENERIC_LOADER, SavedModel
+from modelpack.package.mlmodel import PYFUNC
 
 MODEL_FILE = "model.pkl"
 
@@ -23,7 +23,7 @@ def save(model: Any, folder: Path, *, serialization: str, predict_fn: str) -> Sa
     fmt = "pickle" if serialization == "pickle" else "cloudpickle"
     if serialization == "skops":
         raise InvalidModelError("skops serializes scikit-learn models only; this model needs cloudpickle")
-    from modelpack.flavors._deterministic import dumps_pickle
+    from modelpack.package.flavors._deterministic import dumps_pickle
 
     payload = dumps_pickle(model, fmt)
     if fmt == "cloudpickle":

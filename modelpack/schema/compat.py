@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from modelpack.signature import ColSpec, ParamSchema, Schema, Signature, TensorSpec, type_text
+from modelpack.schema.signature import ColSpec, ParamSchema, Schema, Signature, TensorSpec, type_text
 
 BREAKING: Final = "breaking"
 COMPATIBLE: Final = "compatible"
