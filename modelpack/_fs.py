@@ -117,8 +117,10 @@ def staged_dir(target: Path, *, replace: bool = False) -> Iterator[Path]:
     0700 whatever the umask, which would hide the result from everyone else).
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+    tmp: Path | None = None
     try:
+        # Created inside the block that removes it, so a Ctrl-C right after it appears is covered.
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
         tmp.chmod(umask_mode(0o777))
         yield tmp
         if target.is_dir() and not target.is_symlink() and folder_is_empty(target):
@@ -128,7 +130,8 @@ def staged_dir(target: Path, *, replace: bool = False) -> Iterator[Path]:
         else:
             os.rename(tmp, target)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 

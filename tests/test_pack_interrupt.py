@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -38,6 +39,7 @@ def test_sigint_during_pack_cleans_up(tmp_path: Path, sample_csv: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},
     )
     # Wait for the staged folder, however slow the machine; the deadline only stops a hang.
     deadline = time.monotonic() + 300
@@ -46,7 +48,14 @@ def test_sigint_during_pack_cleans_up(tmp_path: Path, sample_csv: Path) -> None:
         assert time.monotonic() < deadline, "pack never started writing"
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=300)
+    try:
+        _, stderr = proc.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        # A hang guard, not a timing: say where the process is stuck (faulthandler dumps every
+        # thread's stack on SIGABRT), so a hang is a finding rather than a bare timeout.
+        proc.send_signal(signal.SIGABRT)
+        _, stderr = proc.communicate()
+        raise AssertionError(f"pack ignored SIGINT for 300 s; its stacks:\n{stderr[-8000:]}") from None
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
     assert list(out_parent.iterdir()) == []

@@ -182,7 +182,8 @@ def test_ctrl_c_while_predicting_leaves_no_partial_file(packed: Path, big_csv: P
     assert "Traceback" not in stderr
     assert left in ([], ["scores.csv"]), left
     if left:
-        assert sum(1 for _ in out.open()) == 300_001
+        with out.open() as written:
+            assert sum(1 for _ in written) == 300_001
     if proc.returncode == ExitCode.INTERRUPTED:
         assert "interrupted" in stderr  # the output is whole if the signal came after publishing it
     else:
