@@ -30,6 +30,17 @@ def _isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+def sigint_as_default() -> None:
+    """Popen ``preexec_fn`` for a child that a test interrupts with SIGINT.
+
+    A suite started in the background by a script (``make test &``) inherits SIGINT ignored,
+    and Python keeps an ignored SIGINT ignored, so the child would never see the test's Ctrl-C.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def modelpack_cmd(*args: str) -> list[str]:
     """argv for running the CLI in a real subprocess."""
     return [sys.executable, "-m", "modelpack", *args]

@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.conftest import modelpack_cmd
+from tests.conftest import modelpack_cmd, sigint_as_default
 
 SLOW_MODEL = """
 import time
@@ -40,6 +40,7 @@ def test_sigint_during_pack_cleans_up(tmp_path: Path, sample_csv: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONFAULTHANDLER": "1"},
+        preexec_fn=sigint_as_default,
     )
     # Wait for the staged folder, however slow the machine; the deadline only stops a hang.
     deadline = time.monotonic() + 300

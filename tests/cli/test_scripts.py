@@ -18,7 +18,7 @@ import pytest
 
 from modelpack.cli import app, main
 from modelpack.errors import ExitCode
-from tests.conftest import ENVELOPE_KEYS, modelpack_cmd
+from tests.conftest import ENVELOPE_KEYS, modelpack_cmd, sigint_as_default
 from tests.registry_models import make_model
 
 
@@ -171,6 +171,7 @@ def test_ctrl_c_while_predicting_leaves_no_partial_file(packed: Path, big_csv: P
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=sigint_as_default,
     ) as proc:
         # Wait (no fixed delay) until the predictions are being written, then interrupt.
         while not any(out_dir.iterdir()) and proc.poll() is None:
