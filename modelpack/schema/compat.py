@@ -381,10 +381,15 @@ def compare_params(old: ParamSchema | None, new: ParamSchema | None) -> list[Cha
                 _added("params", name, COMPATIBLE, type_text(p.type), f"new param {name} (has a default)")
             )
         elif before[name].type != p.type or before[name].shape != p.shape:
-            was = type_text(before[name].type)
             changes.append(
                 Change(
-                    "params", name, "type_changed", BREAKING, was, type_text(p.type), f"param {name} retyped"
+                    "params",
+                    name,
+                    "type_changed",
+                    BREAKING,
+                    type_text(before[name].type),
+                    type_text(p.type),
+                    f"param {name} retyped",
                 )
             )
     for name, p in before.items():
