@@ -188,7 +188,6 @@ def validate(
     Raises:
         NotFoundError: the folder, registry entry or data file does not exist.
     """
-    from modelpack.safety.trust import find_trust
     from modelpack.serving.validator import ValidateOptions, validate_folder
     from modelpack.target import resolve_target
 
@@ -199,7 +198,8 @@ def validate(
         load=load,
         trusted=tuple(trusted),
         batch_rows=batch_rows,
-        trust=find_trust(resolved.path, home),
+        trust_home=home,
+        recorded=resolved.recorded,
     )
     return validate_folder(
         resolved.path,
@@ -253,7 +253,6 @@ def predict(
         InvalidModelError: the model cannot be loaded or failed while predicting.
         ConflictError: the output file exists and ``force`` is false.
     """
-    from modelpack.safety.trust import find_trust
     from modelpack.serving.scoring import PredictOptions, predict_folder
     from modelpack.target import resolve_target
 
@@ -266,7 +265,8 @@ def predict(
         output_format=output_format,
         trusted=tuple(trusted),
         batch_rows=batch_rows,
-        trust=find_trust(resolved.path, home),
+        trust_home=home,
+        recorded=resolved.recorded,
         force=force,
     )
     return predict_folder(resolved.path, options, uri=resolved.uri, reporter=reporter)
