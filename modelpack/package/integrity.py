@@ -52,7 +52,9 @@ class PackageIntegrity:
 
     def describe(self) -> str:
         parts = list(self.problems)
-        if not self.report.ok:
+        if self.manifest is None and self.report.escaping_links:
+            parts.append(f"symlinks point outside the folder: {', '.join(self.report.escaping_links)}")
+        elif not self.report.ok:
             parts.append(self.report.describe())
         return "; ".join(parts) or "every file matches"
 
@@ -94,8 +96,14 @@ def verify_package(folder: Path, *, recorded: Recorded | None = None) -> Package
             result.problems.append(f"{MANIFEST_FILE} is missing")
             result.digest = folder_digest(hash_files(folder))
         else:
+            stated = _stated_digest(folder)
+            if stated != result.manifest.digest:
+                result.problems.append(
+                    f"{MANIFEST_FILE} states digest {str(stated)[:19]}…, but its entries make "
+                    f"{result.manifest.digest[:19]}…"
+                )
             result.report = verify_folder(folder, result.manifest)
-            if result.report.ok:
+            if result.report.ok and not result.problems:
                 result.digest = result.manifest.digest
     except ModelpackError as exc:
         result.problems.append(exc.message)
@@ -109,6 +117,14 @@ def verify_package(folder: Path, *, recorded: Recorded | None = None) -> Package
         elif recorded.manifest_sha256 and _sha256(folder / MANIFEST_FILE) != recorded.manifest_sha256:
             result.problems.append(f"{MANIFEST_FILE} is not the one {recorded.uri} recorded")
     return result
+
+
+def _stated_digest(folder: Path) -> object:
+    """The digest the manifest states of itself (``read_manifest`` has read it already, so it parses)."""
+    import json
+
+    raw = json.loads(contents.read_text(folder, MANIFEST_FILE, key="the manifest"))
+    return raw.get("digest") if isinstance(raw, dict) else None
 
 
 def _sha256(path: Path) -> str:
