@@ -212,7 +212,7 @@ def load_model(
         for real in loading:
             assert named is not None
             _check_declared_format(named, formats.get(str(real)), serialization_of(mlmodel), label)
-    if not loading:
+    if SKLEARN not in flavors and GENERIC not in flavors:
         conf = mlmodel.pyfunc
         if conf is None:
             raise InvalidModelError(
@@ -220,7 +220,6 @@ def load_model(
                 hint="modelpack can load sklearn, modelpack and python_function models",
             )
         return _load_via_mlflow(folder)
-    assert named is not None
     try:
         if SKLEARN in flavors:
             from modelpack.package.flavors import sklearn as sk
@@ -240,8 +239,10 @@ def load_model(
     except Exception as exc:  # unpickling raises anything on bytes that are not what MLmodel says
         message = " ".join(str(exc).split())[:300]
         raise InvalidModelError(
-            f"cannot load {named[1]} of {label} as {serialization_of(mlmodel)}: {type(exc).__name__}: {message}",
-            hint="the model file is not in the serialization_format MLmodel declares, or is damaged",
+            f"cannot load {named[1] if named else 'the model file'} of {label} as "
+            f"{serialization_of(mlmodel)}: {type(exc).__name__}: {message}",
+            hint="the model file is damaged, not in the serialization_format MLmodel declares, or needs "
+            "other library versions ('modelpack validate' compares them)",
             path=str(folder),
         ) from None
 
