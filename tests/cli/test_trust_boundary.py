@@ -179,6 +179,21 @@ def test_model_file_symlinked_outside_is_never_loaded(
     assert_refused(run("register", str(folder), "--name", "rce"))
 
 
+def test_a_harmless_model_file_symlinked_outside_is_not_read_either(
+    tmp_path: Path, data_csv: Path, model_bytes: bytes
+) -> None:
+    # The scan cannot catch this one: the file outside is a clean model. It is still not the package's.
+    (tmp_path / "elsewhere.pkl").write_bytes(model_bytes)
+    folder = pickle_folder(tmp_path / "pkg", model_bytes, seal=False)
+    (folder / "model.pkl").unlink()
+    (folder / "model.pkl").symlink_to(tmp_path / "elsewhere.pkl")
+    assert_refused(run("predict", str(folder), "--data", str(data_csv)), "model.pkl", "outside the folder")
+    proc = run("validate", str(folder), "--json")
+    assert proc.returncode == 3
+    checks = {c["name"]: c for c in json.loads(proc.stdout)["data"]["checks"]}
+    assert checks["load"]["status"] == "skipped"
+
+
 def test_model_file_under_a_symlinked_folder_outside_is_never_loaded(
     tmp_path: Path, data_csv: Path, marker: Path
 ) -> None:
@@ -539,3 +554,22 @@ def test_a_model_file_the_scanner_cannot_read_is_never_unpickled(
     proc = run("predict", str(folder), "--data", str(data_csv))
     assert proc.returncode == 3, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_version_registered_before_the_gate_never_runs_a_model_file_outside(
+    tmp_path: Path, data_csv: Path, marker: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A registry written before register refused such paths: predict still refuses to load it."""
+    import modelpack.package.files
+    from modelpack.registry import FileRegistry
+
+    evil = tmp_path / "evil.pkl"
+    evil.write_bytes(pickle.dumps(SystemPayload(marker), protocol=4))
+    folder = pickle_folder(tmp_path / "pkg", b"", model_file=str(evil), seal=True)
+    with monkeypatch.context() as patch:
+        patch.setattr(modelpack.package.files, "check_named_files", lambda folder, raw: None)
+        FileRegistry(home()).register(folder, name="rce")
+    for args in (("predict", "models:/rce/1", "--data", str(data_csv)), ("validate", "models:/rce/1")):
+        assert_refused(run(*args), str(evil))
+    with pytest.raises(InvalidModelError, match="outside the model folder|not a relative path"):
+        api.predict("models:/rce/1", data=data_csv, home=home())
