@@ -146,8 +146,10 @@ def is_safe_relative(name: str) -> bool:
     """A path recorded in a manifest or MLmodel must be relative and stay inside the folder."""
     if not name or "\x00" in name:
         return False
-    if name.startswith(("/", "\\")) or os.path.isabs(name) or (len(name) > 1 and name[1] == ":"):
+    if name.startswith(("/", "\\")) or os.path.isabs(name):
         return False
+    if len(name) > 2 and name[0].isalpha() and name[1] == ":" and name[2] in "/\\":
+        return False  # a Windows drive path
     return ".." not in Path(name.replace("\\", "/")).parts
 
 

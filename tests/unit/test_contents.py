@@ -138,3 +138,10 @@ def test_mlflow_entry_point_opens_the_model_file_through_the_gate(tmp_path: Path
     with pytest.raises(InvalidModelError, match="flavors.modelpack.model_file"):
         _load_pyfunc(str(root))
     assert not marker.exists()
+
+
+def test_is_safe_relative() -> None:
+    assert contents.is_safe_relative("model.pkl")
+    assert contents.is_safe_relative("weights/v1:final.bin")
+    for name in ("", "/abs", "\\abs", "C:/x", "c:\\x", "a/../../b", "..", "a\x00b"):
+        assert not contents.is_safe_relative(name), name
