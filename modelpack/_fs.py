@@ -57,32 +57,6 @@ def atomic_write_text(path: Path, text: str, *, durable: bool = True) -> None:
     atomic_write_bytes(path, text.encode("utf-8"), durable=durable)
 
 
-def iter_files(root: Path) -> Iterator[Path]:
-    """Every regular file or symlink under ``root`` (not following links), sorted, as paths."""
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames.sort()
-        base = Path(dirpath)
-        for name in sorted(filenames):
-            yield base / name
-        # Symlinked directories show up in dirnames but are not descended into; report them.
-        for name in dirnames:
-            if (base / name).is_symlink():
-                yield base / name
-
-
-def relative_posix(path: Path, root: Path) -> str:
-    return path.relative_to(root).as_posix()
-
-
-def is_within(path: Path, root: Path) -> bool:
-    """True if ``path`` resolves (following links) to somewhere inside ``root``."""
-    try:
-        path.resolve().relative_to(root.resolve())
-    except ValueError:
-        return False
-    return True
-
-
 def current_umask() -> int:
     """The process umask. Read from /proc where it is shown, so the mask is never changed, even
     for a moment (``os.umask`` is the only portable getter, and it sets as it reads)."""

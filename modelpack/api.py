@@ -184,7 +184,6 @@ def validate(
     Raises:
         NotFoundError: the folder, registry entry or data file does not exist.
     """
-    from modelpack.safety.trust import find_trust
     from modelpack.serving.validator import ValidateOptions, validate_folder
     from modelpack.target import resolve_target
 
@@ -195,7 +194,8 @@ def validate(
         load=load,
         trusted=tuple(trusted),
         batch_rows=batch_rows,
-        trust=find_trust(resolved.path, home),
+        trust_home=home,
+        recorded=resolved.recorded,
     )
     return validate_folder(
         resolved.path,
@@ -222,8 +222,9 @@ def predict(
 ) -> PredictResult:
     """Score a data file with a model folder (or registry URI), batch by batch.
 
-    The package's pickles are scanned before anything is loaded, and the input is conformed to
-    the signature before the model sees it.
+    Before anything is loaded the files are checked against the manifest and, for a ``models:/``
+    target, against the digest the registry recorded; then the package's pickles are scanned.
+    The input is conformed to the signature before the model sees it.
 
     Args:
         target: a model folder, or a ``models:/`` URI resolved in the registry at ``home``.
@@ -246,10 +247,10 @@ def predict(
         NotFoundError: the folder, registry entry or data file does not exist.
         UnsafeModelError: the package failed the safety scan; nothing was loaded.
         SchemaViolationError: the data breaks the input signature (every violation is listed).
-        InvalidModelError: the model cannot be loaded or failed while predicting.
+        InvalidModelError: the files are not what was packed or registered, MLmodel names a
+            path outside the folder, or the model cannot be loaded or failed while predicting.
         ConflictError: the output file exists and ``force`` is false.
     """
-    from modelpack.safety.trust import find_trust
     from modelpack.serving.scoring import PredictOptions, predict_folder
     from modelpack.target import resolve_target
 
@@ -262,7 +263,8 @@ def predict(
         output_format=output_format,
         trusted=tuple(trusted),
         batch_rows=batch_rows,
-        trust=find_trust(resolved.path, home),
+        trust_home=home,
+        recorded=resolved.recorded,
         force=force,
     )
     return predict_folder(resolved.path, options, uri=resolved.uri, reporter=reporter)

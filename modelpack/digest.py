@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from modelpack._fs import is_within, iter_files, relative_posix, sha256_file
+from modelpack._fs import sha256_file
+from modelpack.contents import walk
 from modelpack.errors import InvalidModelError
 
 # The manifest's own name: the one file a folder digest leaves out.
@@ -34,23 +35,30 @@ def folder_digest(entries: tuple[FileEntry, ...] | list[FileEntry]) -> str:
 
 
 def escaping_links(root: Path) -> list[str]:
-    """Symlinks inside ``root`` that resolve outside it (a package must be self-contained)."""
-    return [relative_posix(p, root) for p in iter_files(root) if p.is_symlink() and not is_within(p, root)]
+    """Symlinks inside ``root`` that resolve outside it (a package must be self-contained).
+
+    Raises:
+        InvalidModelError: the folder holds something that is not package content
+            (``contents.walk``).
+    """
+    return walk(root).escaping_links
 
 
 def hash_files(root: Path) -> tuple[FileEntry, ...]:
-    """Hash every file under ``root`` except the manifest. Symlinks escaping ``root`` are refused."""
-    bad = escaping_links(root)
-    if bad:
+    """Hash every file under ``root`` except the manifest. Symlinks escaping ``root`` are refused.
+
+    Only regular files are hashed (``contents.walk``): a FIFO, device, socket, symlink loop or
+    non-UTF-8 name is refused with ``InvalidModelError`` before anything is opened.
+    """
+    listing = walk(root)
+    if listing.escaping_links:
         raise InvalidModelError(
-            f"{root} has symlinks pointing outside the folder: {', '.join(bad)}",
+            f"{root} has symlinks pointing outside the folder: {', '.join(listing.escaping_links)}",
             hint="replace the links with the files themselves",
             path=str(root),
         )
-    entries = []
-    for path in iter_files(root):
-        rel = relative_posix(path, root)
-        if rel == MANIFEST_FILE or path.is_dir():
-            continue
-        entries.append(FileEntry(rel, sha256_file(path), path.stat().st_size))
-    return tuple(entries)
+    return tuple(
+        FileEntry(rel, sha256_file(path), path.stat().st_size)
+        for rel, path in listing.files
+        if rel != MANIFEST_FILE
+    )

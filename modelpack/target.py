@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from modelpack.errors import InvalidModelError, NotFoundError
+from modelpack.package.integrity import Recorded
 from modelpack.uri import is_model_uri
 
 
@@ -21,6 +22,8 @@ class Target:
     uri: str | None = None
     name: str | None = None
     version: int | None = None
+    # What the registry recorded for the version: validate and predict check the files against it.
+    recorded: Recorded | None = None
 
     def registry_info(self) -> dict[str, Any] | None:
         if self.uri is None:
@@ -52,7 +55,15 @@ def resolve_target(target: str, *, home: Path | None) -> Target:
         from modelpack.registry import FileRegistry
 
         record = FileRegistry(home or resolve_home(None)).resolve(target)
-        return Target(path=record.local_path, uri=target, name=record.name, version=record.version)
+        manifest_sha256 = record.facts.get("manifest_sha256")
+        recorded = Recorded(
+            uri=record.uri,
+            digest=record.digest,
+            manifest_sha256=str(manifest_sha256) if manifest_sha256 else None,
+        )
+        return Target(
+            path=record.local_path, uri=target, name=record.name, version=record.version, recorded=recorded
+        )
     path = Path(target)
     if not path.exists():
         raise NotFoundError(f"model folder not found: {target}", path=target)

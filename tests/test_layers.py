@@ -24,6 +24,7 @@ LAYERS: dict[str, str] = {
     "modelpack.names": "spine",
     "modelpack.uri": "spine",
     "modelpack.digest": "spine",
+    "modelpack.contents": "spine",
     "modelpack._fs": "spine",
     "modelpack._text": "spine",
     "modelpack.schema": "schema",

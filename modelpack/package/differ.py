@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelpack import contents
 from modelpack.errors import ExitCode, InvalidModelError
 from modelpack.package.environment import pinned_versions, read_requirements
 from modelpack.package.manifest import Manifest, read_manifest, scan_folder
@@ -82,6 +83,8 @@ def load_signature(mlmodel: MLmodel, label: str) -> Signature | None:
 
 
 def _manifest(folder: Path) -> Manifest:
+    # Walked even when a manifest lists the files: a FIFO or device is not package content.
+    contents.walk(folder)
     return read_manifest(folder) or scan_folder(folder)
 
 

@@ -54,12 +54,19 @@ def write_environment(folder: Path, requirements: list[str]) -> None:
 
 
 def read_requirements(folder: Path) -> list[str]:
-    """Requirement lines of a model folder (empty when it has no requirements.txt)."""
-    path = folder / REQUIREMENTS_FILE
-    if not path.is_file():
+    """Requirement lines of a model folder (empty when it has no requirements.txt).
+
+    Read through ``modelpack.contents``'s gate: a requirements.txt that links outside the folder,
+    or is a FIFO or device, is refused (``InvalidModelError``), never read.
+    """
+    from modelpack import contents
+
+    key = f"the package's {REQUIREMENTS_FILE}"
+    if contents.locate(folder, REQUIREMENTS_FILE, key=key, missing_ok=True) is None:
         return []
+    text = contents.read_bytes(folder, REQUIREMENTS_FILE, key=key).decode("utf-8", errors="replace")
     lines = []
-    for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for raw in text.splitlines():
         line = raw.split("#", 1)[0].strip()
         if line and not line.startswith("-"):
             lines.append(line)

@@ -87,9 +87,16 @@ def write_example(folder: Path, data: Any, rows: int) -> dict[str, Any]:
 
 
 def read_example_json(folder: Path, info: dict[str, Any]) -> Any:
-    """The raw JSON of a saved example (Python's json accepts MLflow's bare NaN tokens)."""
-    path = folder / str(info.get("artifact_path") or EXAMPLE_FILE)
-    return json.loads(path.read_text(encoding="utf-8"))
+    """The raw JSON of a saved example (Python's json accepts MLflow's bare NaN tokens).
+
+    The file is opened through ``modelpack.contents``'s gate, so an ``artifact_path`` outside the
+    folder, a FIFO or a device is refused (``InvalidModelError``) and a huge file is not read.
+    """
+    from modelpack import contents
+
+    name = info.get("artifact_path") or EXAMPLE_FILE
+    key = "MLmodel saved_input_example_info.artifact_path"
+    return json.loads(contents.read_text(folder, name if isinstance(name, str) else "", key=key))
 
 
 def example_to_data(raw: Any, info: dict[str, Any], schema: Schema | None = None) -> Any:

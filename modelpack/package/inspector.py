@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelpack._fs import iter_files, relative_posix
+from modelpack import contents
 from modelpack.digest import MANIFEST_FILE
 from modelpack.package.environment import pinned_versions, read_requirements
 from modelpack.package.manifest import read_manifest, scan_folder
@@ -78,7 +78,7 @@ def inspect_folder(
         InvalidModelError: MLmodel is not valid YAML or has no flavors.
     """
     from modelpack.package import flavors as flavor_mod
-    from modelpack.package.example import preview, read_example_json
+    from modelpack.package.example import EXAMPLE_FILE, preview, read_example_json
     from modelpack.schema import signature as sig_mod
 
     mlmodel = read_mlmodel(folder)
@@ -101,23 +101,28 @@ def inspect_folder(
     example_rows: list[list[Any]] = []
     info = mlmodel.input_example_info
     if info:
-        try:
-            example_columns, example_rows = preview(read_example_json(folder, info), info)
-        except (OSError, ValueError) as exc:
-            warnings.append(f"the input example cannot be read: {exc}")
+        # An example outside the folder, a FIFO or a device is refused (exit 3), never read;
+        # one that is only missing or malformed is a warning.
+        name = info.get("artifact_path") or EXAMPLE_FILE
+        key = "MLmodel saved_input_example_info.artifact_path"
+        if contents.locate(folder, name if isinstance(name, str) else "", key=key, missing_ok=True) is None:
+            warnings.append(f"the input example {contents.shown(str(name))} is missing")
+        else:
+            try:
+                example_columns, example_rows = preview(read_example_json(folder, info), info)
+            except (OSError, ValueError) as exc:
+                warnings.append(f"the input example cannot be read: {exc}")
 
     manifest = read_manifest(folder)
+    listing = contents.walk(folder)
     if manifest is None:
         manifest = scan_folder(folder)
         has_manifest = False
         warnings.append("no integrity manifest (not packed by modelpack); digest computed from the files")
     else:
         has_manifest = True
-    files = [
-        {"path": relative_posix(p, folder), "size": p.lstat().st_size}
-        for p in iter_files(folder)
-        if relative_posix(p, folder) != MANIFEST_FILE
-    ]
+    shown = sorted([*listing.files, *((rel, folder / rel) for rel in listing.escaping_links)])
+    files = [{"path": rel, "size": p.lstat().st_size} for rel, p in shown if rel != MANIFEST_FILE]
 
     serialization = flavor_mod.serialization_of(mlmodel)
     extra = mlmodel.modelpack_info

@@ -16,13 +16,13 @@ Format version: ``format_version`` in the JSON. To change the layout, bump
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from modelpack._fs import iter_files, relative_posix, sha256_file
-from modelpack.digest import MANIFEST_FILE, FileEntry, escaping_links, folder_digest, hash_files
+from modelpack import contents
+from modelpack._fs import sha256_file
+from modelpack.digest import MANIFEST_FILE, FileEntry, folder_digest, hash_files
 from modelpack.errors import InvalidModelError
 
 FORMAT_VERSION: Final = 1
@@ -97,10 +97,8 @@ def write_manifest(root: Path, *, known: Manifest | None = None) -> Manifest:
         listed = {f.path for f in known.files}
         added = [
             FileEntry(rel, sha256_file(path), path.stat().st_size)
-            for path in iter_files(root)
-            if (rel := relative_posix(path, root)) not in listed
-            and rel != MANIFEST_FILE
-            and not path.is_dir()
+            for rel, path in contents.walk(root).files
+            if rel not in listed and rel != MANIFEST_FILE
         ]
         manifest = Manifest(tuple(sorted((*known.files, *added), key=lambda f: f.path)))
     (root / MANIFEST_FILE).write_text(json.dumps(manifest.to_dict(), indent=2, sort_keys=True) + "\n")
@@ -112,6 +110,7 @@ def read_manifest(root: Path) -> Manifest | None:
     path = root / MANIFEST_FILE
     if not path.is_file():
         return None
+    contents.check_document(root, MANIFEST_FILE, key="the manifest")
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
         if int(raw["format_version"]) > FORMAT_VERSION:
@@ -130,13 +129,18 @@ def read_manifest(root: Path) -> Manifest | None:
 
 
 def verify_folder(root: Path, manifest: Manifest) -> IntegrityReport:
-    """Compare every file under ``root`` with ``manifest`` (hashes are recomputed)."""
-    report = IntegrityReport(escaping_links=escaping_links(root))
+    """Compare every file under ``root`` with ``manifest`` (hashes are recomputed).
+
+    Raises:
+        InvalidModelError: the folder holds something that is not package content (a FIFO,
+            device, socket, symlink loop or non-UTF-8 name; see ``contents.walk``).
+    """
+    listing = contents.walk(root)
+    report = IntegrityReport(escaping_links=list(listing.escaping_links))
     expected = {f.path: f for f in manifest.files}
     seen: set[str] = set()
-    for path in iter_files(root):
-        rel = relative_posix(path, root)
-        if rel == MANIFEST_FILE or rel in report.escaping_links or path.is_dir():
+    for rel, path in listing.files:
+        if rel == MANIFEST_FILE:
             continue
         seen.add(rel)
         entry = expected.get(rel)
@@ -149,8 +153,5 @@ def verify_folder(root: Path, manifest: Manifest) -> IntegrityReport:
 
 
 def is_safe_relative(name: str) -> bool:
-    """A path recorded in a manifest or MLmodel must stay inside the folder."""
-    if not name or name.startswith(("/", "\\")) or "\x00" in name:
-        return False
-    parts = Path(name).parts
-    return ".." not in parts and not os.path.isabs(name)
+    """A path recorded in a manifest or MLmodel must stay inside the folder (``contents``'s rule)."""
+    return contents.is_safe_relative(name)

@@ -19,6 +19,7 @@ from typing import Any, Final
 
 import yaml
 
+from modelpack import contents
 from modelpack.errors import InvalidModelError, NotFoundError
 
 MLMODEL_FILE: Final = "MLmodel"
@@ -151,6 +152,7 @@ def read_mlmodel(folder: Path) -> MLmodel:
             hint="point at a folder written by 'modelpack pack' or MLflow's save_model",
             path=str(folder),
         )
+    contents.check_document(path.parent, MLMODEL_FILE, key="MLmodel")
     try:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelpack._fs import iter_files, relative_posix
-from modelpack.digest import MANIFEST_FILE, escaping_links
+from modelpack import contents
+from modelpack.digest import MANIFEST_FILE
 from modelpack.errors import InvalidModelError, NotFoundError
 from modelpack.package.manifest import IntegrityReport, Manifest, is_safe_relative, read_manifest, scan_folder
 
@@ -51,6 +51,10 @@ def examine(folder: Path) -> SourceModel:
         doc = read_mlmodel(folder)
     except NotFoundError as exc:
         raise InvalidModelError(exc.message, hint=exc.hint, path=exc.path) from exc
+    from modelpack.package.files import check_named_files
+
+    # Every path MLmodel names must stay inside the folder: what a later predict would load.
+    check_named_files(folder, doc.raw)
     warnings: list[str] = []
     manifest = read_manifest(folder)
     if manifest is None:
@@ -88,13 +92,9 @@ def check_listing(folder: Path, manifest: Manifest) -> None:
             f"{folder / MANIFEST_FILE} lists paths outside the folder: {', '.join(unsafe)}",
             path=str(folder),
         )
-    report = IntegrityReport(escaping_links=escaping_links(folder))
-    present = set()
-    for path in iter_files(folder):
-        rel = relative_posix(path, folder)
-        if rel == MANIFEST_FILE or rel in report.escaping_links or path.is_dir():
-            continue
-        present.add(rel)
+    listing = contents.walk(folder)  # refuses FIFOs, devices, sockets, loops, non-UTF-8 names
+    report = IntegrityReport(escaping_links=list(listing.escaping_links))
+    present = {rel for rel, _path in listing.files if rel != MANIFEST_FILE}
     expected = {f.path for f in manifest.files}
     report.extra = sorted(present - expected)
     report.missing = sorted(expected - present)

@@ -59,7 +59,7 @@ compression, zip, ``.npy``, ``.skops``; the public ``scan_file``/``scan_folder``
 (findings, reason slugs, the per-file result and the remedy advice), ``allowlist`` (with
 ``allowlist.json``) and ``trust`` (records of folders and files a user vouched for, by digest).
 
-May import: the standard library and the spine (``errors``, ``_fs``, ``digest``); nothing else of
+May import: the standard library and the spine (``errors``, ``_fs``, ``digest``, ``contents``); nothing else of
 modelpack, so every layer above can ask for a scan before it loads anything.
 """
 

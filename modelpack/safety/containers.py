@@ -480,13 +480,10 @@ def scan_file(path: Path, *, trusted: Iterable[str] = (), root: Path | None = No
 
 
 def _iter_files(folder: Path) -> list[Path]:
-    found = []
-    for dirpath, _dirnames, filenames in os.walk(folder, followlinks=False):
-        for name in filenames:
-            path = Path(dirpath) / name
-            if path.is_file():
-                found.append(path)
-    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+    # The package's content as every command sees it: regular files only, links kept inside.
+    from modelpack.contents import walk
+
+    return [path for _rel, path in walk(folder).files]
 
 
 def scan_folder(folder: Path, *, trusted: Iterable[str] = ()) -> list[ScanResult]:
@@ -505,6 +502,8 @@ def scan_folder(folder: Path, *, trusted: Iterable[str] = ()) -> list[ScanResult
 
     Raises:
         OSError: a file cannot be read.
+        InvalidModelError: the folder holds a FIFO, device, socket, symlink loop or a name that
+            is not UTF-8 (``modelpack.contents.walk``); symlinks leaving the folder are not read.
     """
     policy = _Policy(trusted)
     results: list[ScanResult] = []

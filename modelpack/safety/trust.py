@@ -176,17 +176,22 @@ def _model_file_digest(path: Path, *, check_format: bool) -> str:
         return file_digest(fh)
 
 
-def find_trust(folder: Path, home: Path | None) -> TrustRecord | None:
-    """The trust record matching ``folder``'s actual contents, if the user trusted them."""
+def find_trust(folder: Path, home: Path | None, *, digest: str | None = None) -> TrustRecord | None:
+    """The trust record matching ``folder``'s actual contents, if the user trusted them.
+
+    ``digest`` is the folder digest of those contents when the caller has just hashed them
+    (integrity checked them against the manifest), so they are not hashed a second time.
+    """
     if home is None:
         return None
     packages = _read(home)[FOLDER]
     if not packages:
         return None
-    try:
-        digest = folder_digest(hash_files(folder))
-    except InvalidModelError:  # a symlink escaping the folder: integrity fails it anyway
-        return None
+    if digest is None:
+        try:
+            digest = folder_digest(hash_files(folder))
+        except InvalidModelError:  # escaping links or a FIFO: integrity fails it anyway
+            return None
     entry = packages.get(digest)
     return None if entry is None else _record(digest, entry, FOLDER)
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
 from modelpack._text import plural
 from modelpack.errors import InvalidModelError, ModelpackError, SchemaViolationError, UsageError
+from modelpack.package.integrity import Recorded
 from modelpack.package.mlmodel import MLmodel, read_mlmodel
 from modelpack.progress import SILENT, Reporter
 from modelpack.safety.trust import TrustRecord
@@ -514,6 +515,10 @@ class PredictOptions:
     batch_rows: int = BATCH_ROWS
     trust: TrustRecord | None = None  # the user trusted this exact content (modelpack trust)
     force: bool = False  # replace an existing output file
+    # Where to look the content up in the trust records (by the digest integrity computed).
+    trust_home: Path | None = None
+    # What the registry recorded for the version (a models:/ target): the files must match it.
+    recorded: Recorded | None = None
 
 
 def predict_folder(
@@ -525,13 +530,17 @@ def predict_folder(
 ) -> PredictResult:
     """Score a data file with the model in ``folder``, streaming batch by batch.
 
-    The safety scan runs before loading. Every batch is conformed to the input signature before
+    Before anything is loaded the folder is checked against its manifest and, for a registry
+    version, against the digest the registry recorded (the files are hashed once; that digest
+    is the one looked up in the trust records); then the safety scan runs. Every batch is conformed to the input signature before
     the model sees it; the first bad batch stops scoring, the whole file is then checked so the
     error lists every violation, and no partial output file is left behind (a stream keeps the
     rows written before the bad batch; the exit code says they are incomplete).
 
     Raises:
         NotFoundError: the data file does not exist.
+        InvalidModelError: the files do not match the manifest or the registry's record (exit 3);
+            nothing was loaded.
         UnsafeModelError: the package failed the safety scan; nothing was loaded.
         SchemaViolationError: the data does not satisfy the input signature (exit 3).
         InvalidModelError: the model cannot be loaded, or failed while predicting.
@@ -552,12 +561,14 @@ def predict_folder(
         out_format = writers.output_format(None, options.output_format)
         out_name = "-"
     started = time.perf_counter()
+    with reporter.step("verifying file hashes"):
+        trust = check_package(folder, options, target=uri)
     with reporter.step("scanning and loading the model"):
         scorer = load_scorer(
             folder,
             method=options.method,
             trusted=options.trusted,
-            package_trusted=options.trust is not None,
+            package_trusted=trust is not None,
             target=uri,
         )
 
@@ -592,6 +603,25 @@ def predict_folder(
         predictions=collector.records if collector is not None else None,
         warnings=list(dict.fromkeys(notes)),
     )
+
+
+def check_package(folder: Path, options: PredictOptions, *, target: str | None = None) -> TrustRecord | None:
+    """Refuse a folder that is not what was packed or registered; return the user's trust of it.
+
+    Raises:
+        InvalidModelError: a file differs from the manifest or from the registry's record, is
+            missing or unexpected, or is not package content (exit 3).
+    """
+    from modelpack.package.integrity import verify_package
+
+    result = verify_package(folder, recorded=options.recorded)
+    if not result.ok:
+        raise result.error(target or str(folder))
+    if options.trust is not None or options.trust_home is None:
+        return options.trust
+    from modelpack.safety.trust import find_trust
+
+    return find_trust(folder, options.trust_home, digest=result.digest)
 
 
 def _full_report(scorer: Scorer, options: PredictOptions, exc: SchemaViolationError) -> SchemaViolationError:

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from modelpack._text import plural
 from modelpack.errors import ExitCode, ModelpackError, NotFoundError
+from modelpack.package.files import named_files
+from modelpack.package.integrity import Recorded
 from modelpack.package.mlmodel import MLMODEL_FILE, PYFUNC, MLmodel, read_mlmodel
 from modelpack.progress import SILENT, Reporter
 from modelpack.safety.trust import TrustRecord
@@ -124,6 +126,10 @@ class ValidateOptions:
     trusted: tuple[str, ...] = ()
     batch_rows: int = 65_536
     trust: TrustRecord | None = None  # the user trusted this exact content (modelpack trust)
+    # Where to look the content up in the trust records (by the digest integrity computed).
+    trust_home: Path | None = None
+    # What the registry recorded for the version (a models:/ target): the files must match it.
+    recorded: Recorded | None = None
 
 
 def validate_folder(
@@ -157,9 +163,14 @@ def validate_folder(
 
     mlmodel, structure = _structure(folder)
     with reporter.step("verifying file hashes"):
-        integrity = _integrity(folder)
+        integrity, digest = _integrity(folder, options.recorded)
+    trust = options.trust
+    if trust is None and options.trust_home is not None and integrity.status != FAILED:
+        from modelpack.safety.trust import find_trust
+
+        trust = find_trust(folder, options.trust_home, digest=digest)
     with reporter.step("scanning pickles"):
-        safety = _safety(folder, options.trusted, options.trust, uri)
+        safety = _safety(folder, options.trusted, trust, uri)
     environment = _environment(folder, mlmodel)
 
     blocking = [c.name for c in (structure, integrity, safety) if c.status == FAILED]
@@ -171,7 +182,7 @@ def validate_folder(
     else:
         assert mlmodel is not None  # structure passed, so MLmodel parsed
         with reporter.step("loading the model"):
-            load, scorer = _load(folder, mlmodel, options.trusted, package_trusted=options.trust is not None)
+            load, scorer = _load(folder, mlmodel, options.trusted, package_trusted=trust is not None)
 
     if options.data is None:
         data = Check("data", SKIPPED, "skipped: no --data file given")
@@ -214,45 +225,9 @@ def schema_errors(raw: Mapping[str, Any]) -> list[str]:
     return [f"{'.'.join(str(p) for p in e.absolute_path) or '(top level)'}: {e.message}" for e in errors]
 
 
-def named_files(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(MLmodel key, relative path) for every file or folder MLmodel refers to."""
-    out: list[tuple[str, str]] = []
-
-    def add(where: str, value: Any) -> None:
-        if isinstance(value, str) and value:
-            out.append((where, value))
-
-    flavors = raw.get("flavors")
-    for flavor, conf in flavors.items() if isinstance(flavors, dict) else []:
-        if not isinstance(conf, dict):
-            continue
-        base = f"flavors.{flavor}"
-        for key in ("pickled_model", "model_path", "model_file", "data", "python_model", "code"):
-            add(f"{base}.{key}", conf.get(key))
-        env = conf.get("env")
-        if isinstance(env, dict):
-            for key, value in env.items():
-                add(f"{base}.env.{key}", value)
-        else:
-            add(f"{base}.env", env)
-        for i, item in enumerate(conf.get("extra_files") or []):
-            if isinstance(item, dict):
-                add(f"{base}.extra_files[{i}].path", item.get("path"))
-        artifacts = conf.get("artifacts")
-        if isinstance(artifacts, dict):
-            for name, item in artifacts.items():
-                if isinstance(item, dict):
-                    add(f"{base}.artifacts.{name}.path", item.get("path"))
-    info = raw.get("saved_input_example_info")
-    if isinstance(info, dict):
-        add("saved_input_example_info.artifact_path", info.get("artifact_path"))
-        add("saved_input_example_info.serving_input_path", info.get("serving_input_path"))
-    return out
-
-
 def _structure(folder: Path) -> tuple[MLmodel | None, Check]:
-    from modelpack._fs import is_within
-    from modelpack.package.manifest import is_safe_relative
+    from modelpack import contents
+    from modelpack.package.files import named_problems
     from modelpack.schema.signature import Signature
 
     if not (folder / MLMODEL_FILE).is_file():
@@ -270,15 +245,11 @@ def _structure(folder: Path) -> tuple[MLmodel | None, Check]:
         failures.append(f"... and {len(errors) - MAX_ERRORS_SHOWN} more schema errors")
 
     files = named_files(mlmodel.raw)
-    missing, outside = [], []
-    for where, rel in files:
-        path = folder / rel
-        if not is_safe_relative(rel) or (path.exists() and not is_within(path, folder)):
-            outside.append(f"{where}={rel}")
-        elif not path.exists():
-            missing.append(f"{where}={rel}")
+    outside, missing = named_problems(folder, mlmodel.raw)
     if outside:
-        failures.append(f"MLmodel names paths outside the folder: {', '.join(outside)}")
+        failures.append(
+            f"MLmodel names paths outside the folder or that are not regular files: {', '.join(outside)}"
+        )
     if missing:
         failures.append(f"MLmodel names files that do not exist: {', '.join(missing)}")
 
@@ -292,11 +263,17 @@ def _structure(folder: Path) -> tuple[MLmodel | None, Check]:
         warnings.append("no signature recorded, so inputs and outputs cannot be checked")
 
     info = mlmodel.input_example_info
-    if info and isinstance(info.get("artifact_path"), str) and (folder / info["artifact_path"]).is_file():
+    example = info.get("artifact_path") if info else None
+    if isinstance(
+        example, str
+    ) and f"saved_input_example_info.artifact_path={contents.shown(example)}" not in (outside + missing):
         try:
-            json.loads((folder / info["artifact_path"]).read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            failures.append(f"the input example {info['artifact_path']} is not JSON: {exc}")
+            key = "MLmodel saved_input_example_info.artifact_path"
+            json.loads(contents.read_text(folder, example, key=key))
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            failures.append(f"the input example {contents.shown(example)} is not JSON: {exc}")
+        except ModelpackError as exc:
+            failures.append(exc.message)
 
     if not any(f in mlmodel.flavors for f in LOADABLE_FLAVORS):
         warnings.append(
@@ -308,7 +285,7 @@ def _structure(folder: Path) -> tuple[MLmodel | None, Check]:
     details = {
         "flavors": sorted(mlmodel.flavors),
         "schema_errors": errors,
-        "named_files": [{"key": w, "path": p} for w, p in files],
+        "named_files": [{"key": w, "path": contents.shown(p)} for w, p in files],
         "missing": missing,
         "outside": outside,
         "signature": signature,
@@ -329,34 +306,29 @@ def _structure(folder: Path) -> tuple[MLmodel | None, Check]:
 # 2. integrity
 
 
-def _integrity(folder: Path) -> Check:
-    from modelpack.digest import MANIFEST_FILE, escaping_links
-    from modelpack.package.manifest import read_manifest, verify_folder
+def _integrity(folder: Path, recorded: Recorded | None = None) -> tuple[Check, str | None]:
+    """The integrity check, and the folder digest it computed (None when it hashed nothing)."""
+    from modelpack.digest import MANIFEST_FILE
+    from modelpack.package.integrity import verify_package
 
-    try:
-        manifest = read_manifest(folder)
-    except ModelpackError as exc:
-        return Check("integrity", FAILED, exc.message, {"manifest": MANIFEST_FILE})
-    if manifest is None:
-        links = escaping_links(folder)
-        details: dict[str, Any] = {"manifest": None, "escaping_links": links}
-        if links:
-            return Check(
-                "integrity", FAILED, f"symlinks point outside the folder: {', '.join(links)}", details
-            )
-        return Check(
-            "integrity",
-            WARNED,
-            f"no {MANIFEST_FILE} (not packed by modelpack, e.g. saved by MLflow); file hashes not checked",
-            details,
+    result = verify_package(folder, recorded=recorded)
+    details = result.details()
+    if not result.ok:
+        return Check("integrity", FAILED, result.describe(), details), None
+    if result.manifest is None:
+        return (
+            Check(
+                "integrity",
+                WARNED,
+                f"no {MANIFEST_FILE} (not packed by modelpack, e.g. saved by MLflow); file hashes not checked",
+                details,
+            ),
+            None,
         )
-    report = verify_folder(folder, manifest)
-    details = {"manifest": MANIFEST_FILE, "files": len(manifest.files), "digest": manifest.digest}
-    details.update(report.to_dict())
-    if not report.ok:
-        return Check("integrity", FAILED, report.describe(), details)
-    count = len(manifest.files)
-    return Check("integrity", PASSED, f"every file matches the manifest ({plural(count, 'file')})", details)
+    count = len(result.manifest.files)
+    against = f" and the registry's record of {recorded.uri}" if recorded is not None else ""
+    reason = f"every file matches the manifest{against} ({plural(count, 'file')})"
+    return Check("integrity", PASSED, reason, details), result.digest
 
 
 # --------------------------------------------------------------------------------------------------
@@ -373,6 +345,8 @@ def _safety(
     except OSError as exc:
         reason = f"the scan could not read a file: {exc.strerror or exc}"
         return Check("safety", FAILED, reason, {"trusted": list(trusted)})
+    except ModelpackError as exc:  # not package content (a FIFO, a device...): nothing was read
+        return Check("safety", FAILED, f"not scanned: {exc.message}", {"trusted": list(trusted)})
     details: dict[str, Any] = {"trusted": list(trusted), "files": [r.to_dict() for r in scanned]}
     bad = [r for r in scanned if not r.ok]
     if bad:
@@ -441,6 +415,8 @@ def _load(
         ), scorer
     try:
         example = _example_data(folder, info, scorer.input_schema)
+    except ModelpackError as exc:
+        return Check("load", FAILED, f"the input example cannot be read: {exc.message}", details), scorer
     except (OSError, ValueError) as exc:
         return Check("load", FAILED, f"loaded, but the input example cannot be read: {exc}", details), scorer
     try:
@@ -690,7 +666,10 @@ def compare_versions(
 
 
 def _environment(folder: Path, mlmodel: MLmodel | None) -> Check:
-    python, libs = recorded_versions(folder, mlmodel)
+    try:
+        python, libs = recorded_versions(folder, mlmodel)
+    except ModelpackError as exc:  # requirements.txt refused by the gate (outside, a FIFO...)
+        return Check("environment", FAILED, exc.message)
     warnings, details = compare_versions(python, libs)
     if warnings:
         return Check("environment", WARNED, "; ".join(warnings) + " (unpickling may break)", details)

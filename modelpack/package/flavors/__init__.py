@@ -24,8 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from modelpack.errors import InvalidModelError, MissingDependencyError, UnsafeModelError, UsageError
-from modelpack.package.mlmodel import MLmodel
+from modelpack.errors import (
+    InvalidModelError,
+    MissingDependencyError,
+    ModelpackError,
+    UnsafeModelError,
+    UsageError,
+)
+from modelpack.package.mlmodel import PYFUNC, MLmodel
 
 SKLEARN: Final = "sklearn"
 GENERIC: Final = "modelpack"
@@ -140,6 +146,28 @@ def serialization_of(mlmodel: MLmodel) -> str | None:
     return None
 
 
+def model_file_of(mlmodel: MLmodel) -> tuple[str, str] | None:
+    """(MLmodel key, relative path) of the file the sklearn or generic loader opens, if any."""
+    flavors = mlmodel.flavors
+    if SKLEARN in flavors:
+        sk = flavors[SKLEARN] if isinstance(flavors[SKLEARN], dict) else {}
+        conf = mlmodel.pyfunc or {}
+        for where, value in (
+            (f"flavors.{SKLEARN}.pickled_model", sk.get("pickled_model")),
+            (f"flavors.{PYFUNC}.model_path", conf.get("model_path")),
+            (f"flavors.{PYFUNC}.data", conf.get("data")),
+        ):
+            if value:
+                return where, str(value)
+        return None
+    if GENERIC in flavors:
+        gen = flavors[GENERIC] if isinstance(flavors[GENERIC], dict) else {}
+        from modelpack.package.flavors.generic import MODEL_FILE
+
+        return f"flavors.{GENERIC}.model_file", str(gen.get("model_file") or MODEL_FILE)
+    return None
+
+
 def load_model(
     folder: Path,
     mlmodel: MLmodel,
@@ -155,43 +183,120 @@ def load_model(
     ``package_trusted`` (the user ran ``modelpack trust`` on this exact content) findings are
     accepted. ``target`` is how the user named the folder (a ``models:/`` URI), for messages.
 
+    Every path MLmodel names must pass ``modelpack.contents``'s gate (inside the folder, a
+    regular file) before anything is scanned or loaded, and the model file the loader opens is
+    the very file the scan read.
+
     Raises:
         UnsafeModelError: the scan found globals outside the allowlist; nothing was loaded.
-        InvalidModelError: the folder has no flavor modelpack can load.
+        InvalidModelError: the folder has no flavor modelpack can load, MLmodel names a path
+            outside the folder or not a regular file, or the model file cannot be read as the
+            format MLmodel declares.
         MissingDependencyError: the flavor needs a library that is not installed.
     """
-    trusted = tuple(trusted)
-    if not package_trusted:
-        ensure_safe(folder, trusted=trusted, target=target)
-    flavors = mlmodel.flavors
-    if SKLEARN in flavors:
-        from modelpack.package.flavors import sklearn as sk
+    from modelpack import contents
+    from modelpack.package.files import check_named_files
 
-        return sk.load(
-            folder, flavors[SKLEARN], mlmodel.pyfunc or {}, trusted=trusted, package_trusted=package_trusted
-        )
-    if GENERIC in flavors:
+    label = target or str(folder)
+    check_named_files(folder, mlmodel.raw)
+    trusted = tuple(trusted)
+    flavors = mlmodel.flavors
+    named = model_file_of(mlmodel)
+    loading: list[Path] = []
+    if named is not None:
+        real = contents.locate(folder, named[1], key=f"MLmodel {named[0]}")
+        assert real is not None
+        loading.append(real)
+    if not package_trusted:
+        formats = ensure_safe(folder, trusted=trusted, target=target, loading=loading)
+        for real in loading:
+            assert named is not None
+            _check_declared_format(named, formats.get(str(real)), serialization_of(mlmodel), label)
+    if SKLEARN not in flavors and GENERIC not in flavors:
+        conf = mlmodel.pyfunc
+        if conf is None:
+            raise InvalidModelError(
+                f"{folder} has no python_function flavor (flavors: {', '.join(flavors) or 'none'})",
+                hint="modelpack can load sklearn, modelpack and python_function models",
+            )
+        return _load_via_mlflow(folder)
+    try:
+        if SKLEARN in flavors:
+            from modelpack.package.flavors import sklearn as sk
+
+            return sk.load(
+                folder,
+                flavors[SKLEARN],
+                mlmodel.pyfunc or {},
+                trusted=trusted,
+                package_trusted=package_trusted,
+            )
         from modelpack.package.flavors import generic
 
         return generic.load(folder, flavors[GENERIC])
-    conf = mlmodel.pyfunc
-    if conf is None:
+    except ModelpackError:
+        raise
+    except Exception as exc:  # unpickling raises anything on bytes that are not what MLmodel says
+        message = " ".join(str(exc).split())[:300]
         raise InvalidModelError(
-            f"{folder} has no python_function flavor (flavors: {', '.join(flavors) or 'none'})",
-            hint="modelpack can load sklearn, modelpack and python_function models",
-        )
-    return _load_via_mlflow(folder)
+            f"cannot load {named[1] if named else 'the model file'} of {label} as "
+            f"{serialization_of(mlmodel)}: {type(exc).__name__}: {message}",
+            hint="the model file is damaged, not in the serialization_format MLmodel declares, or needs "
+            "other library versions ('modelpack validate' compares them)",
+            path=str(folder),
+        ) from None
 
 
-def ensure_safe(folder: Path, *, trusted: Iterable[str] = (), target: str | None = None) -> None:
+# What the scanner calls a file's format, for each serialization_format MLmodel may declare.
+_SCANNED_AS = {
+    "skops": {"skops"},
+    "pickle": {"pickle", "joblib", "cloudpickle"},
+    "cloudpickle": {"pickle", "joblib", "cloudpickle"},
+}
+
+
+def _check_declared_format(
+    named: tuple[str, str], scanned: str | None, declared: str | None, label: str
+) -> None:
+    """Refuse a model file the scan read as another format than MLmodel declares (nothing loaded)."""
+    accepted = _SCANNED_AS.get(str(declared))
+    if scanned is None or accepted is None or scanned in accepted:
+        return
+    raise InvalidModelError(
+        f"{label}: {named[0]} {named[1]!r} is a {scanned} file, but MLmodel declares "
+        f"serialization_format {declared}; nothing was loaded",
+        hint="the package is damaged or was edited; re-pack it",
+    )
+
+
+def ensure_safe(
+    folder: Path, *, trusted: Iterable[str] = (), target: str | None = None, loading: Iterable[Path] = ()
+) -> dict[str, str]:
     """Raise UnsafeModelError if any pickle in ``folder`` imports a non-allowlisted global.
 
     ``target`` names the folder in the message and hint when the user gave it another way
-    (a ``models:/`` URI).
+    (a ``models:/`` URI). ``loading`` are the real paths the loader will open (from
+    ``contents.locate``); each is scanned as an explicit model file when the folder scan did not
+    judge it, so nothing is loaded that was not scanned.
+
+    Returns:
+        The format the scan found for each file of ``loading``, by its real path.
     """
+    import os
+
     from modelpack import safety
 
     results = safety.scan_folder(folder, trusted=trusted)
+    scanned = {r.file: r for r in results}
+    real_root = Path(os.path.realpath(folder))
+    formats: dict[str, str] = {}
+    for real in loading:
+        rel = real.relative_to(real_root).as_posix()
+        result = scanned.get(rel)
+        if result is None:
+            result = safety.scan_file(real, trusted=trusted, root=real_root)
+            results.append(result)
+        formats[str(real)] = result.format
     findings = [f for r in results for f in r.findings]
     if findings:
         names = sorted({f"{f.file}: {f.global_name}" for f in findings})
@@ -201,6 +306,7 @@ def ensure_safe(folder: Path, *, trusted: Iterable[str] = (), target: str | None
             findings=[f.to_dict() for f in findings],
             hint=safety.trust_advice(findings, target or str(folder)),
         )
+    return formats
 
 
 def _load_via_mlflow(folder: Path) -> Any:

@@ -54,12 +54,11 @@ def save(model: Any, folder: Path, *, serialization: str, predict_fn: str) -> Sa
 
 
 def load(folder: Path, conf: dict[str, Any]) -> Any:
-    """Load a scanned generic model file."""
+    """Load a scanned generic model file, opened through the gate (``modelpack.contents``)."""
+    from modelpack import contents
+
     file_name = str(conf.get("model_file") or MODEL_FILE)
-    path = folder / file_name
-    if not path.is_file():
-        raise InvalidModelError(f"the model file {file_name} is missing from {folder}")
-    with path.open("rb") as fh:
+    with contents.open_file(folder, file_name, key="MLmodel flavors.modelpack.model_file") as fh:
         if conf.get("serialization_format", "cloudpickle") == "cloudpickle":
             import cloudpickle
 

@@ -95,17 +95,23 @@ def load(
     trusted: Iterable[str] = (),
     package_trusted: bool = False,
 ) -> Any:
-    """Load a scanned sklearn model file (skops, pickle or cloudpickle)."""
-    file_name = sk_conf.get("pickled_model") or pyfunc_conf.get("model_path") or pyfunc_conf.get("data")
+    """Load a scanned sklearn model file (skops, pickle or cloudpickle), opened through the gate."""
+    from modelpack import contents
+
+    candidates = (
+        ("flavors.sklearn.pickled_model", sk_conf.get("pickled_model")),
+        ("flavors.python_function.model_path", pyfunc_conf.get("model_path")),
+        ("flavors.python_function.data", pyfunc_conf.get("data")),
+    )
+    key, file_name = next(((k, v) for k, v in candidates if v), ("", None))
     if not file_name:
         raise InvalidModelError(f"{folder}/MLmodel names no sklearn model file")
-    path = folder / str(file_name)
-    if not path.is_file():
-        raise InvalidModelError(f"the sklearn model file {file_name} is missing from {folder}")
+    path = contents.locate(folder, str(file_name), key=f"MLmodel {key}")
+    assert path is not None
     fmt = str(sk_conf.get("serialization_format") or "pickle")
     if fmt == "skops":
         return load_skops(path, trusted=trusted, package_trusted=package_trusted)
-    with path.open("rb") as fh:
+    with contents.open_checked(path, key=f"MLmodel {key}", folder=folder) as fh:
         if fmt == "cloudpickle":
             import cloudpickle
 
