@@ -367,3 +367,21 @@ def test_text_that_is_not_utf8_is_a_clear_error(tmp_path: Path, suffix: str) -> 
     path.write_bytes(b"\xff\xfe\x00a,b\n1,2\n")
     with pytest.raises(DataFormatError, match="not UTF-8"):
         infer_file(path)
+
+
+def test_parquet_pandas_metadata_that_contradicts_the_column_is_ignored(tmp_path: Path):
+    # The file's pandas metadata says 'color' is text; the column holds lists. Reading it must
+    # not crash converting (it did, with ArrowNotImplementedError): the column keeps its Arrow
+    # type, for the signature check to report.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(
+        pd.DataFrame({"count": [1, 2], "color": ["red", "blue"]}), preserve_index=False
+    )
+    table = table.set_column(1, "color", pa.array([[1, 2], [3]]))
+    path = tmp_path / "listed.parquet"
+    pq.write_table(table, path)
+    (frame,) = list(readers.iter_batches(path))
+    assert list(frame.columns) == ["count", "color"]
+    assert [list(v) for v in frame["color"]] == [[1, 2], [3]]
