@@ -94,7 +94,8 @@ def _child(step: dict[str, Any], memory_limit: int) -> None:
         if memory_limit:
             import resource
 
-            resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+            with contextlib.suppress(ValueError, OSError):  # a platform without the limit
+                resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
         sys.argv = ["modelpack", *step["argv"]]
         from modelpack.cli import main
 

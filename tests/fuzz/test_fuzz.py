@@ -106,17 +106,16 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Base:
     np.save(data["npy"], array)
     np.savez(data["npz"], x=array)
 
-    model = root / "model.joblib"
-    joblib.dump(_fit_pipeline(frame), model)
-    pkg = root / "pkg"
-    api.pack(model, sample=data["csv"], output=pkg, name="fuzz", serialization="pickle")
-
     from sklearn.linear_model import LogisticRegression
 
-    amodel = root / "array.joblib"
+    model, amodel = root / "model.joblib", root / "array.joblib"
+    joblib.dump(_fit_pipeline(frame), model)
     joblib.dump(LogisticRegression().fit(array, (array[:, 0] > 50).astype(int)), amodel)
-    apkg = root / "apkg"
-    api.pack(amodel, sample=data["npy"], output=apkg, name="fuzz-array")
+    pkg, apkg = root / "pkg", root / "apkg"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MODELPACK_HOME", str(root / "home"))
+        api.pack(model, sample=data["csv"], output=pkg, name="fuzz", serialization="pickle")
+        api.pack(amodel, sample=data["npy"], output=apkg, name="fuzz-array")
     return Base(root, pkg, model, data, apkg, amodel)
 
 
@@ -832,9 +831,12 @@ def replay_text(outcome: Outcome) -> str:
         lines.append(f"    (after the case's earlier steps: {' ; '.join(before)})")
     if outcome.timed_out and outcome.index + 1 < len(case.steps):
         lines.append("    (the case's later steps were not run after this hang)")
-    lines.append(
-        f"  regenerate: MODELPACK_FUZZ_ONLY={case.id} python -m pytest tests/fuzz/test_fuzz.py -m 'not interop'"
-    )
+    if case.target in (*PACKAGE_TARGETS, *DATA_TARGETS):
+        lines.append(
+            f"  regenerate: MODELPACK_FUZZ_ONLY={case.id} python -m pytest tests/fuzz/test_fuzz.py -k {case.target}"
+        )
+    else:
+        lines.append("  regenerate: python -m pytest tests/fuzz/test_fuzz.py -k pickle_outside")
     return "\n".join(lines)
 
 
@@ -909,6 +911,8 @@ def test_fuzz_data(target: str, base: Base, fork_server: ForkServer, tmp_path: P
 def test_fuzz_sample_as_subprocesses(base: Base, tmp_path: Path) -> None:
     """The first step of every target's first case, and a package naming a pickle outside its
     folder, as ``python -m modelpack`` really runs: the fork server must not hide anything."""
+    if ONLY:
+        pytest.skip("MODELPACK_FUZZ_ONLY runs one case")
     outcomes = []
     for target in (*PACKAGE_TARGETS, *DATA_TARGETS):
         make = package_case if target in PACKAGE_TARGETS else data_case
@@ -984,7 +988,36 @@ def test_fuzz_pickle_outside_the_package_never_runs(
     """A package whose MLmodel names a pickle outside its folder (by a relative or absolute path,
     or through a symlink), with and without a resealed manifest: no command may load it, the
     registry must not accept it, and nothing registered from it may run it."""
+    if ONLY:
+        pytest.skip("MODELPACK_FUZZ_ONLY runs one case")
     cases = [_pickle_case(base, tmp_path, label, *PICKLE_CASES[label]) for label in sorted(PICKLE_CASES)]
     outcomes = run_forked(fork_server, cases, tmp_path)
     assert len(outcomes) == sum(len(c.steps) for c in cases)
     report(outcomes, "pickle outside the package")
+
+
+def test_fuzz_judge_catches_each_kind_of_failure(tmp_path: Path) -> None:
+    """The verdicts the suite relies on: each kind of broken step is reported, a clean one is not."""
+    case = Case("judge", 0, tmp_path)
+    envelope = {"modelpack_result_version": "1", "command": "inspect", "status": "error", "exit_code": 3}
+    envelope |= {"data": None, "errors": [{"code": "invalid_model", "message": "no"}], "warnings": []}
+    good = json.dumps(envelope).encode()
+
+    def outcome(code: int | None = 3, *, json_flag: bool = True, stdout: bytes = good, **kw: Any) -> Outcome:
+        step = Step("inspect", ["inspect", "pkg"], json_flag)
+        fields: dict[str, Any] = {"timed_out": False, "signal": None, "marker": False, "stderr": b""} | kw
+        return Outcome(case, step, 0, code, stdout=stdout, **fields)
+
+    assert judge(outcome()) is None
+    assert judge(outcome(0, json_flag=False, stdout=b"anything")) is None
+    assert judge(outcome(70)) == "exit 70"
+    assert judge(outcome(1, stderr=b"Traceback (most recent call last):\n")) == "traceback on stderr"
+    assert judge(outcome(None, timed_out=True)).startswith("hang")
+    assert judge(outcome(None, signal=9)) == "killed by signal 9"
+    assert judge(outcome(marker=True)) == "a pickle payload ran (its marker file was written)"
+    assert judge(outcome(stdout=good + b"\n" + good)).startswith("--json stdout is not one JSON document")
+    assert judge(outcome(stdout=b"[]")) == "--json stdout is not the result envelope"
+    assert "exit_code 3" in str(judge(outcome(4)))
+    assert judge(outcome(0, stdout=SECRET.encode(), json_flag=False)) == (
+        "printed the content of a file outside the package"
+    )
