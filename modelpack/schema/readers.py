@@ -403,10 +403,16 @@ def _parquet_batches(path: Path, batch_rows: int) -> Iterator[ArrowBatch]:
         raise DataFormatError(f"{path.name} is not a readable Parquet file: {exc}", path=str(path)) from None
     offset = 0
     produced = False
-    for batch in pfile.iter_batches(batch_size=batch_rows):
-        produced = True
-        yield ArrowBatch(batch, offset)
-        offset += batch.num_rows
+    try:
+        # A valid footer says nothing about the pages: corrupt column data surfaces while reading.
+        for batch in pfile.iter_batches(batch_size=batch_rows):
+            produced = True
+            yield ArrowBatch(batch, offset)
+            offset += batch.num_rows
+    except (pa.ArrowException, OSError) as exc:
+        raise DataFormatError(
+            f"{path.name} is not a readable Parquet file (after row {offset}): {exc}", path=str(path)
+        ) from None
     if not produced:
         yield ArrowBatch(pa.RecordBatch.from_pylist([], schema=pfile.schema_arrow), 0)
 
