@@ -13,11 +13,14 @@ replay it (``MODELPACK_FUZZ_ONLY=target:seed`` regenerates just that case).
 Budget: each target runs seeds 0..N-1, N being one full cycle of its mutation operations (the
 first cycle also covers, in order, the specific cases that matter most: a pickle named outside
 the folder, an alias bomb, ``size: Infinity``...), so the suite's cost is fixed;
-``MODELPACK_FUZZ_CASES=N`` sets N for every target, to search wider. Cases run through ``modelpack.cli.main`` in processes
-forked from a server that imported the heavy libraries once (``tests/fuzz/runner.py``), two at a
-time, each step a fresh process killed at ``MODELPACK_FUZZ_TIMEOUT`` seconds (a hang guard, not
-a performance check). A sample of cases, and every malicious-pickle case, also runs as
-``python -m modelpack`` in a real subprocess, exactly as a user runs it.
+``MODELPACK_FUZZ_CASES=N`` sets N for every target, to search wider.
+
+Running: cases go through ``modelpack.cli.main`` in processes forked from a server that
+imported the heavy libraries once (``tests/fuzz/runner.py``), two at a time, each step a fresh
+process killed at ``MODELPACK_FUZZ_TIMEOUT`` seconds (a hang guard, not a performance check).
+A sample (the first step of each target's first case, and ``predict`` on a package naming a
+pickle outside its folder) also runs as ``python -m modelpack`` in a real subprocess, exactly as
+a user runs it, so the fork server cannot hide a failure.
 
 Every step must: exit with a documented code (0-5; never 70, never killed by a signal), finish
 before the hang guard, print no traceback, print exactly one JSON envelope (whose ``exit_code``
