@@ -17,7 +17,8 @@ guard, not a performance limit), and whether the case's marker file appeared (a 
 ran; the marker is then removed, so each step is judged on its own). Steps of one case run in order (a
 case stops at its first hung step); cases run in parallel, ``MODELPACK_FUZZ_WORKERS`` (2) at a
 time. The child's address space is capped so that a memory bomb fails inside that child instead
-of swapping the machine.
+of swapping the machine, and the size of any file it writes, so that copying an endless stream
+(a device node, a FIFO) cannot fill the disk: a write past the cap kills the step (SIGXFSZ).
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ PRELOAD = (
 )
 # Headroom over the server's own address space for one command (bytes).
 MEMORY_HEADROOM = 3 * 1024**3
+# The largest file one command may write. No case needs more than a few MiB; a command that
+# copies a device node or a FIFO's endless stream must not fill the disk before its deadline.
+FILE_SIZE_CAP = 64 * 1024**2
 
 
 def _preload() -> None:
@@ -96,6 +100,13 @@ def _child(step: dict[str, Any], memory_limit: int) -> None:
 
             with contextlib.suppress(ValueError, OSError):  # a platform without the limit
                 resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+        import resource
+
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_CAP, FILE_SIZE_CAP))
+        # Python ignores SIGXFSZ, so a write past the cap would be a quiet OSError the command may
+        # report cleanly; the signal's default action ends the step, and the suite reports it.
+        signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
         sys.argv = ["modelpack", *step["argv"]]
         from modelpack.cli import main
 

@@ -35,6 +35,7 @@ import os
 import pickle
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -460,8 +461,8 @@ def _mutate_tree(rng: Any, case: Case, pkg: Path) -> None:
         what = f"{victim.name} emptied"
     else:
         with (pkg / "sparse.bin").open("wb") as fh:
-            fh.truncate(64 << 20)
-        what = "a 64 MiB sparse file added"
+            fh.truncate(16 << 20)
+        what = "a 16 MiB sparse file added"
     case.mutations.append(f"tree: {what}")
 
 
@@ -759,6 +760,7 @@ def run_subprocess(case: Case, index: int) -> Outcome:
             env=_env(case),
             stdin=subprocess.DEVNULL,
             capture_output=True,
+            preexec_fn=_cap_file_size,
             timeout=STEP_TIMEOUT + 10,  # + the interpreter's start-up, which the fork server saves
             check=False,
         )
@@ -767,11 +769,21 @@ def run_subprocess(case: Case, index: int) -> Outcome:
     except subprocess.TimeoutExpired as exc:
         timed_out, code = True, None
         out, err = exc.stdout or b"", exc.stderr or b""
-    signal = -code if code is not None and code < 0 else None
+    killed_by = -code if code is not None and code < 0 else None
     ran = case.marker.exists()
     if ran:
         case.marker.unlink()  # so that the next step is judged on its own
-    return Outcome(case, step, index, None if signal else code, timed_out, signal, ran, out, err)
+    return Outcome(case, step, index, None if killed_by else code, timed_out, killed_by, ran, out, err)
+
+
+def _cap_file_size() -> None:
+    """Popen ``preexec_fn``: the fork server's file-size cap, for a real subprocess."""
+    import resource
+
+    from tests.fuzz.runner import FILE_SIZE_CAP
+
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_CAP, FILE_SIZE_CAP))
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
 
 
 def judge(outcome: Outcome) -> str | None:
@@ -785,6 +797,8 @@ def judge(outcome: Outcome) -> str | None:
     if outcome.timed_out:
         return f"hang: killed after {STEP_TIMEOUT:g} s"
     if outcome.signal is not None:
+        if outcome.signal == getattr(signal, "SIGXFSZ", None):
+            return "killed for writing a file past the suite's size cap (SIGXFSZ)"
         return f"killed by signal {outcome.signal}"
     if outcome.exit_code not in DOCUMENTED_EXIT_CODES:
         return f"exit {outcome.exit_code}"
