@@ -55,7 +55,7 @@ PRELOAD = (
     "yaml",
 )
 # Headroom over the server's own address space for one command (bytes).
-MEMORY_HEADROOM = 3 * 1024**3
+MEMORY_HEADROOM = 3 * 1024**3 // 2
 # The largest file one command may write. No case needs more than a few MiB; a command that
 # copies a device node or a FIFO's endless stream must not fill the disk before its deadline.
 FILE_SIZE_CAP = 64 * 1024**2
