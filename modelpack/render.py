@@ -123,13 +123,16 @@ def columns(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, indent: st
 
     Metadata views (``inspect``) use this rather than a rich Table: importing and laying out a
     Table costs more than reading the model folder (about half a millisecond a row), and aligned
-    columns stay one line per row, easy to grep, with no terminal needed.
+    columns stay one line per row, easy to grep, with no terminal needed. Rows may be shorter or
+    longer than the headers (an input example read from a package says what it likes): missing
+    cells are blank and extra columns get blank headers.
     """
-    cells = [[printable(h) for h in headers], *([printable(v) for v in row] for row in rows)]
-    widths = [max(_width(row[i]) for row in cells) for i in range(len(headers))]
+    count = max([len(headers), *(len(row) for row in rows)])
+    cells = [[*(printable(v) for v in line), *([""] * (count - len(line)))] for line in (headers, *rows)]
+    widths = [max(_width(row[i]) for row in cells) for i in range(count)]
     cells.insert(1, ["-" * w for w in widths])
     lines = [
-        indent + "  ".join(c + " " * (w - _width(c)) for c, w in zip(row, widths, strict=True)).rstrip()
+        (indent + "  ".join(c + " " * (w - _width(c)) for c, w in zip(row, widths, strict=True))).rstrip()
         for row in cells
     ]
     plain("\n".join(lines))

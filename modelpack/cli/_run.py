@@ -197,21 +197,7 @@ def run(
     except typer.Exit:
         raise
     except Exception as exc:  # a bug: say so, hide the trace unless asked
-        if STATE.traceback or is_debug():
-            raise
-        bug = f"{type(exc).__name__}: {exc}"
-        _report_error(
-            command,
-            json_output,
-            int(ExitCode.INTERNAL),
-            {"code": "internal", "message": f"internal error: {bug}"},
-            lambda: render.error_line(
-                bug,
-                "this is a bug in modelpack; rerun with --traceback and report it",
-                prefix="internal error",
-            ),
-        )
-        raise typer.Exit(int(ExitCode.INTERNAL)) from None
+        _internal_error(command, json_output, exc)
 
     exit_code = int(getattr(result, "exit_code", 0))
     warnings: list[str] = list(getattr(result, "warnings", []) or [])
@@ -228,8 +214,29 @@ def run(
                 render.warning_line(message)
     except BrokenPipeError:
         exit_stdout_closed()
+    except Exception as exc:  # rendering is no different: a bug is one line and exit 70
+        _internal_error(command, json_output, exc)
     if exit_code:
         raise typer.Exit(exit_code)
+
+
+def _internal_error(command: str, json_output: bool, exc: Exception) -> NoReturn:
+    """Report a bug (exit 70): one line, the trace only with ``--traceback`` or MODELPACK_DEBUG."""
+    if STATE.traceback or is_debug():
+        raise exc
+    bug = f"{type(exc).__name__}: {exc}"
+    _report_error(
+        command,
+        json_output,
+        int(ExitCode.INTERNAL),
+        {"code": "internal", "message": f"internal error: {bug}"},
+        lambda: render.error_line(
+            bug,
+            "this is a bug in modelpack; rerun with --traceback and report it",
+            prefix="internal error",
+        ),
+    )
+    raise typer.Exit(int(ExitCode.INTERNAL)) from None
 
 
 def parse_key_values(items: list[str] | None, option: str) -> dict[str, str]:

@@ -11,7 +11,7 @@ import datetime as _dt
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from modelpack.schema.signature import Schema
@@ -99,12 +99,27 @@ def read_example_json(folder: Path, info: dict[str, Any]) -> Any:
     return json.loads(contents.read_text(folder, name if isinstance(name, str) else "", key=key))
 
 
+# What building a frame or an array raises on JSON of the wrong shape (rows that are numbers,
+# a dict where a list belongs): the example is read from the package, so it is malformed input.
+_SHAPE_ERRORS: Final = (TypeError, KeyError, IndexError, AttributeError)
+
+
 def example_to_data(raw: Any, info: dict[str, Any], schema: Schema | None = None) -> Any:
     """Turn a saved example back into what the model takes (DataFrame or ndarray).
 
     A tensor example is read with its tensor's dtype, as MLflow reads it: a float tensor's
     missing values are saved as ``null`` and must come back as NaN, not make an object array.
+
+    Raises:
+        ValueError: the example's JSON does not have the shape its type says.
     """
+    try:
+        return _example_to_data(raw, info, schema)
+    except _SHAPE_ERRORS as exc:
+        raise ValueError(f"it does not have the shape of a {info.get('type')} example: {exc}") from None
+
+
+def _example_to_data(raw: Any, info: dict[str, Any], schema: Schema | None) -> Any:
     import numpy as np
     import pandas as pd
 
@@ -143,7 +158,18 @@ def _tensor_dtypes(schema: Schema | None) -> dict[str | None, Any]:
 
 
 def preview(raw: Any, info: dict[str, Any], rows: int = 5) -> tuple[list[str], list[list[Any]]]:
-    """Column names and first rows of an example for display, without numpy or pandas."""
+    """Column names and first rows of an example for display, without numpy or pandas.
+
+    Raises:
+        ValueError: the example's JSON has a shape no example has.
+    """
+    try:
+        return _preview(raw, rows)
+    except _SHAPE_ERRORS as exc:
+        raise ValueError(f"it has an unexpected shape: {exc}") from None
+
+
+def _preview(raw: Any, rows: int) -> tuple[list[str], list[list[Any]]]:
     if isinstance(raw, dict) and "dataframe_split" in raw:
         raw = raw["dataframe_split"]
     if isinstance(raw, dict) and "data" in raw:

@@ -403,10 +403,16 @@ def _parquet_batches(path: Path, batch_rows: int) -> Iterator[ArrowBatch]:
         raise DataFormatError(f"{path.name} is not a readable Parquet file: {exc}", path=str(path)) from None
     offset = 0
     produced = False
-    for batch in pfile.iter_batches(batch_size=batch_rows):
-        produced = True
-        yield ArrowBatch(batch, offset)
-        offset += batch.num_rows
+    try:
+        # A valid footer says nothing about the pages: corrupt column data surfaces while reading.
+        for batch in pfile.iter_batches(batch_size=batch_rows):
+            produced = True
+            yield ArrowBatch(batch, offset)
+            offset += batch.num_rows
+    except (pa.ArrowException, OSError) as exc:
+        raise DataFormatError(
+            f"{path.name} is not a readable Parquet file (after row {offset}): {exc}", path=str(path)
+        ) from None
     if not produced:
         yield ArrowBatch(pa.RecordBatch.from_pylist([], schema=pfile.schema_arrow), 0)
 
@@ -674,8 +680,17 @@ def batch_to_pandas(batch: pa.RecordBatch | pa.Table, *, text: bool = False) -> 
     CSV/TSV (``text``), a missing value in an ``object`` column (booleans with gaps, text before
     pandas 3) is NaN, as ``pandas.read_csv`` gives, not Arrow's None: imputers and tree models
     treat NaN as missing and may refuse None.
+
+    The pandas metadata a Parquet file carries is a hint written by whoever made the file: when
+    it names a dtype the column cannot take (a list column said to be text), the column is
+    converted from its Arrow type instead, and the signature check reports the mismatch.
     """
-    frame: pd.DataFrame = batch.to_pandas()
+    import pyarrow as pa
+
+    try:
+        frame: pd.DataFrame = batch.to_pandas()
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
+        frame = batch.to_pandas(ignore_metadata=True)
     if text:
         for name in frame.columns:
             column = frame[name]

@@ -68,6 +68,27 @@ def test_unexpected_exception_is_internal_70_without_traceback(monkeypatch: pyte
     assert "Traceback" not in result.stderr
 
 
+def test_a_bug_while_rendering_is_internal_70_without_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The result is computed, then the human renderer fails: still one line and exit 70, not a
+    # traceback with exit 1 (an input example whose rows were wider than its columns did this).
+    from modelpack.cli import inspect_cmd
+
+    monkeypatch.setattr(api, "inspect", lambda *args, **kwargs: object())
+
+    def broken(result: object) -> None:
+        raise ValueError("zip() argument 2 is shorter than argument 1")
+
+    monkeypatch.setattr(inspect_cmd, "_human", broken)
+    result = runner.invoke(app, ["inspect", "x"])
+    assert result.exit_code == 70
+    assert result.stderr.splitlines()[0] == (
+        "internal error: ValueError: zip() argument 2 is shorter than argument 1"
+    )
+    assert "Traceback" not in result.stderr
+    monkeypatch.setenv("MODELPACK_DEBUG", "1")
+    assert isinstance(runner.invoke(app, ["inspect", "x"]).exception, ValueError)
+
+
 def test_debug_env_reraises(monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("kaput")

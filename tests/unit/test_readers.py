@@ -367,3 +367,48 @@ def test_text_that_is_not_utf8_is_a_clear_error(tmp_path: Path, suffix: str) -> 
     path.write_bytes(b"\xff\xfe\x00a,b\n1,2\n")
     with pytest.raises(DataFormatError, match="not UTF-8"):
         infer_file(path)
+
+
+def test_parquet_pandas_metadata_that_contradicts_the_column_is_ignored(tmp_path: Path):
+    # The file's pandas metadata says 'color' is text; the column holds lists. Reading it must
+    # not crash converting (it did, with ArrowNotImplementedError): the column keeps its Arrow
+    # type, for the signature check to report.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(
+        pd.DataFrame({"count": [1, 2], "color": ["red", "blue"]}), preserve_index=False
+    )
+    table = table.set_column(1, "color", pa.array([[1, 2], [3]]))
+    path = tmp_path / "listed.parquet"
+    pq.write_table(table, path)
+    (frame,) = list(readers.iter_batches(path))
+    assert list(frame.columns) == ["count", "color"]
+    assert [list(v) for v in frame["color"]] == [[1, 2], [3]]
+
+
+def test_parquet_with_corrupt_pages_is_a_data_error(tmp_path: Path):
+    # The footer reads fine, the column data does not: that was an OSError (exit 70) from
+    # inside the batch loop; it is the same clean error as a file that does not open.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    good = tmp_path / "good.parquet"
+    pq.write_table(pa.table({"x": [f"value-{i}" for i in range(500)]}), good, compression="snappy")
+    data = good.read_bytes()
+    bad = tmp_path / "bad.parquet"
+    for offset in range(4, len(data) // 2):  # within the first column chunk, before the footer
+        bad.write_bytes(data[:offset] + bytes([data[offset] ^ 0xFF]) + data[offset + 1 :])
+        try:
+            pq.ParquetFile(bad)
+            list(pq.ParquetFile(bad).iter_batches())
+        except (pa.ArrowException, OSError):
+            try:
+                pq.ParquetFile(bad)
+            except (pa.ArrowException, OSError):
+                continue
+            break  # opens, then fails while reading: the case under test
+    else:
+        pytest.fail("no single flipped byte corrupts the pages of this file")
+    with pytest.raises(DataFormatError, match="not a readable Parquet file"):
+        list(readers.iter_batches(bad))
