@@ -67,8 +67,10 @@ def pack(
         output_schema_file: an output schema JSON list that replaces output inference.
         trusted: modules (or module.qualname) trusted beyond the allowlist when unpickling MODEL.
         home: MODELPACK_HOME, whose trust records (``trust`` on a model file) let MODEL load
-            although the scan refuses it; None consults no record.
-        force: replace a non-empty output folder.
+            although the scan refuses it; None consults no record. Either way the output may
+            neither be inside nor contain ``home``, nor the registry MODELPACK_HOME (or
+            ~/.modelpack) names.
+        force: replace an existing model folder (one with an MLmodel file) at ``output``.
         reporter: progress sink for slow steps.
 
     Returns:
@@ -77,6 +79,7 @@ def pack(
     Raises:
         ModelpackError: see ``modelpack.package.packer.pack_model``.
     """
+    from modelpack.config import resolve_home
     from modelpack.package.packer import PackOptions, pack_model
 
     def _path(value: str | Path | None) -> Path | None:
@@ -100,6 +103,9 @@ def pack(
         trusted=tuple(trusted),
         trust_home=None if home is None else Path(home),
         force=force,
+        protected_homes=tuple(
+            dict.fromkeys([*([Path(home)] if home is not None else []), resolve_home(None)])
+        ),
     )
     return pack_model(str(model), options, reporter=reporter)
 
