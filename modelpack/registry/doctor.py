@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelpack._text import plural
 from modelpack.digest import MANIFEST_FILE
 from modelpack.errors import ExitCode, ModelpackError, RegistryError, UsageError
 from modelpack.names import validate_name
@@ -30,7 +31,7 @@ from modelpack.registry import index, journal, lock
 from modelpack.registry._io import atomic_write_json, dumps, read_json, truncate, write_file
 from modelpack.registry.blobs import blob_mode, hash_file, is_blob_name, iter_blobs
 from modelpack.registry.layout import FORMAT_VERSION, TMP_SUFFIX, VERSION_FILE, Layout
-from modelpack.registry.records import ModelState, check_version_facts, load_model_state
+from modelpack.registry.records import ModelState, check_version_facts, is_storage_error, load_model_state
 from modelpack.registry.store import FileRegistry
 
 ERROR = "error"
@@ -123,15 +124,36 @@ class _Doctor:
         return finding
 
     def fix(self, finding: Finding, action: Any) -> None:
-        """Run a repair action; mark the finding repaired only if it worked."""
+        """Run a repair action; mark the finding repaired only if it worked.
+
+        Every action changes nothing when it fails. A full disk (or failing, read-only storage)
+        stops the whole repair there: the next repairs would fail the same way.
+        """
         if not self.repair:
             return
         try:
             action()
-        except (OSError, ModelpackError, ValueError) as exc:
+        except OSError as exc:
+            if is_storage_error(exc):
+                raise self.stopped(exc, f"repairing {finding.path}") from exc
+            finding.message += f" (repair failed: {exc})"
+            return
+        except (ModelpackError, ValueError) as exc:
             finding.message += f" (repair failed: {exc})"
             return
         finding.repaired = True
+
+    def stopped(self, exc: OSError, doing: str) -> RegistryError:
+        """The error that ends ``--repair`` when the storage refuses a write."""
+        done = len([f for f in self.report.findings if f.repaired])
+        where = f" ({exc.filename})" if exc.filename else ""
+        earlier = f"; the {plural(done, 'repair')} before it stand" if done else ""
+        return RegistryError(
+            f"doctor --repair stopped while {doing}: {exc.strerror or exc}{where}; "
+            f"that repair changed nothing{earlier}",
+            hint="free some space ('modelpack gc' removes unused blobs), then run 'modelpack doctor --repair' again",
+            path=exc.filename if isinstance(exc.filename, str) else None,
+        )
 
     def sha_of(self, path: Path) -> str:
         st = path.stat()
@@ -154,7 +176,11 @@ class _Doctor:
         except RegistryError as exc:
             self.add(ERROR, "corrupt_metadata", registry_file, exc.message)
         if self.repair:
-            for note in self.registry.recover_all():
+            try:
+                notes = self.registry.recover_all()
+            except OSError as exc:
+                raise self.stopped(exc, "finishing interrupted operations") from exc
+            for note in notes:
                 self.add(WARNING, "interrupted_operation", self.layout.models, note, repaired=True)
         for name in self.model_entries():
             self.check_model(name)
@@ -347,8 +373,13 @@ class _Doctor:
             tmp = path.with_name(f".{VERSION_FILE}.rebuild{TMP_SUFFIX}")
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
-            write_file(tmp, dumps(rebuilt), durable=self.durable)
-            os.replace(tmp, path)
+            try:
+                write_file(tmp, dumps(rebuilt), durable=self.durable)
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+                raise
 
         self.fix(finding, write)
         return rebuilt
@@ -443,8 +474,15 @@ class _Doctor:
                 finding.message += "; --repair restores it from the blob store"
 
                 def restore(p: Path = path, b: Path = blob) -> None:
+                    made = not p.parent.exists()
                     p.parent.mkdir(parents=True, exist_ok=True)
-                    os.link(b, p)
+                    try:
+                        os.link(b, p)
+                    except BaseException:
+                        if made:
+                            with contextlib.suppress(OSError):
+                                p.parent.rmdir()
+                        raise
 
                 self.fix(finding, restore)
 
@@ -504,9 +542,15 @@ class _Doctor:
                 )
                 for a in bad_aliases
             ]
-            if removal:
-                ev.append(self.layout.events(name), removal, durable=self.durable)
-            atomic_write_json(path, fixed.to_json(), durable=self.durable)
+            events = self.layout.events(name)
+            size = ev.append(events, removal, durable=self.durable) if removal else None
+            try:
+                atomic_write_json(path, fixed.to_json(), durable=self.durable)
+            except BaseException:
+                if size is not None:  # the log must not tell of a change that did not happen
+                    with contextlib.suppress(OSError):
+                        truncate(events, size, durable=self.durable)
+                raise
 
         self.fix(finding, apply)
 
@@ -599,13 +643,27 @@ def _relink(blob: Path, path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()
     os.link(blob, tmp)
-    os.replace(tmp, path)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def _adopt(path: Path, blob: Path) -> None:
+    made = not blob.parent.exists()
     blob.parent.mkdir(parents=True, exist_ok=True)
+    mode = stat.S_IMODE(path.stat().st_mode)
     path.chmod(blob_mode())
-    os.link(path, blob)
+    try:
+        os.link(path, blob)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            path.chmod(mode)
+            if made:
+                blob.parent.rmdir()
+        raise
 
 
 def run_doctor(registry: FileRegistry, *, repair: bool = False) -> DoctorReport:
@@ -621,5 +679,5 @@ def run_doctor(registry: FileRegistry, *, repair: bool = False) -> DoctorReport:
         registry._ensure_home()
     elif not registry.layout.locks.is_dir():
         return _Doctor(registry, repair).run()
-    with registry._registry_lock(exclusive=repair):
+    with registry._guard("check the registry"), registry._registry_lock(exclusive=repair):
         return _Doctor(registry, repair).run()

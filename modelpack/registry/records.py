@@ -5,9 +5,10 @@ registry returns. Loading checks shape and format version and turns anything wro
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from modelpack.errors import RegistryError
 from modelpack.names import STAGE_NAMES, Stage
@@ -275,6 +276,14 @@ class GcResult:
             "removed_temp": self.removed_temp,
             "dry_run": self.dry_run,
         }
+
+
+#: OS errors that say the storage cannot take more writes: full, over quota, failing, read-only.
+STORAGE_ERRNOS: Final = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG, errno.EROFS})
+
+
+def is_storage_error(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS
 
 
 def registry_error(message: str, exc: OSError, path: Path | None = None) -> RegistryError:
