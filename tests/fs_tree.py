@@ -23,7 +23,7 @@ def tree(root: Path, *, exclude: tuple[str, ...] = ()) -> dict[str, str]:
             rel = path.relative_to(root).as_posix()
             mode = oct(st.st_mode & 0o7777)
             if path.is_symlink():
-                listing[rel] = f"link {os.readlink(path)}"
+                listing[rel] = f"link {path.readlink()}"
             elif path.is_dir():
                 listing[rel] = f"dir {mode}"
             else:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -231,7 +230,7 @@ def _check_output(output: Path, options: PackOptions, model_ref: str) -> None:
     one, or (with ``force``) replaces a model folder, never anything of the registry's."""
     if output.is_symlink():
         raise UsageError(
-            f"output {output} is a symbolic link (to {os.readlink(output)})",
+            f"output {output} is a symbolic link (to {output.readlink()})",
             hint="give the folder it points to, or a new path",
             path=str(output),
         )
@@ -323,7 +322,7 @@ def _output_errors(output: Path) -> Iterator[None]:
         yield
     except OSError as exc:
         filename = exc.filename if exc.filename is not None else str(output)
-        if not _inside(Path(os.path.abspath(filename)), output.absolute().parent):
+        if not _inside(Path(filename).resolve(), output.resolve().parent):
             raise  # not the output's: some input could not be read
         reason = exc.strerror or type(exc).__name__
         raise InputFileError(
