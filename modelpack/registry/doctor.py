@@ -26,11 +26,11 @@ from modelpack.digest import MANIFEST_FILE
 from modelpack.errors import ExitCode, ModelpackError, RegistryError, UsageError
 from modelpack.names import validate_name
 from modelpack.package.manifest import Manifest, read_manifest
+from modelpack.registry import documents, index, journal, lock
 from modelpack.registry import events as ev
-from modelpack.registry import index, journal, lock
 from modelpack.registry._io import atomic_write_json, dumps, read_json, truncate, write_file
 from modelpack.registry.blobs import blob_mode, hash_file, is_blob_name, iter_blobs
-from modelpack.registry.layout import FORMAT_VERSION, TMP_SUFFIX, VERSION_FILE, Layout
+from modelpack.registry.layout import FORMAT_VERSION, TMP_SUFFIX, VERSION_FILE, Layout, migrate
 from modelpack.registry.records import ModelState, check_version_facts, is_storage_error, load_model_state
 from modelpack.registry.store import FileRegistry
 
@@ -112,6 +112,8 @@ class _Doctor:
         self._hashes: dict[tuple[int, int], str] = {}
         self.referenced: set[str] = set()
         self.referenced_uncertain = False
+        #: Models whose event log has unreadable or malformed events (nothing is rebuilt from it).
+        self.damaged_logs: set[str] = set()
 
     # -------------------------------------------------------------- shared steps
 
@@ -176,12 +178,15 @@ class _Doctor:
         except RegistryError as exc:
             self.add(ERROR, "corrupt_metadata", registry_file, exc.message)
         if self.repair:
-            try:
-                notes = self.registry.recover_all()
-            except OSError as exc:
-                raise self.stopped(exc, "finishing interrupted operations") from exc
-            for note in notes:
-                self.add(WARNING, "interrupted_operation", self.layout.models, note, repaired=True)
+            for name in self.registry.model_dirs():
+                try:
+                    note = journal.recover(self.layout, name, durable=self.durable)
+                except RegistryError:
+                    continue  # a damaged journal: check_journal reports it
+                except OSError as exc:
+                    raise self.stopped(exc, f"finishing an interrupted operation of {name}") from exc
+                if note:
+                    self.add(WARNING, "interrupted_operation", self.layout.models, note, repaired=True)
         for name in self.model_entries():
             self.check_model(name)
         self.check_blobs()
@@ -218,6 +223,8 @@ class _Doctor:
         numbers = index.version_numbers(self.layout, name)
         state = self.load_state(name, numbers, log)
         if state is None:
+            if numbers:  # its versions' blobs are unaccounted for: none may look orphaned
+                self.referenced_uncertain = True
             return
         self.report.models += 1
         self.check_unexpected_versions(name)
@@ -289,8 +296,27 @@ class _Doctor:
                 ERROR,
                 "corrupt_events",
                 path,
-                f"unreadable event log lines: {', '.join(map(str, log.bad_lines[:20]))}",
+                f"unreadable event log lines: {', '.join(map(str, log.bad_lines[:20]))}"
+                f"; {_HISTORY_NOT_REPAIRED}",
             )
+        malformed = []
+        checked = len(log.events)
+        if pending is not None and not _committed(self.layout, pending):
+            # Events past the journal's mark are an unfinished operation's, rolled back unseen.
+            checked = len(ev.read(path, limit_bytes=pending.log_size).events)
+        for number, event in zip(log.lines[:checked], log.events[:checked], strict=True):
+            found = documents.problems("event", event)
+            if event.get("name") != name and not any(p.key == "name" for p in found):
+                found.append(documents.Problem("name", "invalid", repr(name)))
+            if found:
+                malformed.append(f"line {number}: {documents.describe(found)}")
+        if malformed:
+            shown = "; ".join(malformed[:5]) + (
+                f"; ... ({len(malformed) - 5} more)" if len(malformed) > 5 else ""
+            )
+            self.add(ERROR, "malformed_event", path, f"{shown}; {_HISTORY_NOT_REPAIRED}")
+        if log.bad_lines or malformed:
+            self.damaged_logs.add(name)
         if log.torn_tail and pending is None:
             finding = self.add(WARNING, "torn_event", path, "the last event line is incomplete")
 
@@ -304,8 +330,9 @@ class _Doctor:
     def load_state(self, name: str, numbers: list[int], log: ev.EventLog) -> ModelState | None:
         path = self.layout.model_file(name)
         problem: str | None = None
+        old: dict[str, Any] = {}
         try:
-            state = load_model_state(read_json(path, home=self.home), path=path, home=self.home)
+            raw = read_json(path, home=self.home)
         except FileNotFoundError:
             if not numbers:
                 finding = self.add(
@@ -317,20 +344,42 @@ class _Doctor:
         except RegistryError as exc:
             problem = exc.message
         else:
-            if state.name != name:
-                self.add(ERROR, "corrupt_metadata", path, f"model.json names model {state.name!r}")
-                return None
-            return state
+            old = raw
+            try:
+                raw = migrate(raw, what="model.json")
+            except ValueError as exc:
+                if _newer(raw):  # written by a newer modelpack: never rewrite it
+                    self.add(ERROR, "corrupt_metadata", path, str(exc))
+                    return None
+                found = documents.problems("model.json", raw)
+                problem = f"model.json is malformed: {documents.describe(found) or exc}"
+            else:
+                found = documents.problems("model.json", raw)
+                if found:
+                    problem = f"model.json is malformed: {documents.describe(found)}"
+                else:
+                    state = load_model_state(raw, path=path, home=self.home)
+                    if state.name != name:
+                        self.add(ERROR, "corrupt_metadata", path, f"model.json names model {state.name!r}")
+                        return None
+                    return state
         finding = self.add(ERROR, "corrupt_metadata", path, problem)
         if not log.events:
             finding.message += "; no event log to rebuild it from"
             return None
+        if name in self.damaged_logs:
+            finding.message += "; --repair cannot rebuild it while the event log is damaged too"
+            return None
         replayed = ev.replay(log.events)
+        revision = old.get("revision")
+        description = old.get("description")
         rebuilt = ModelState(
             name=name,
             created=replayed.created or ev.utc_now(),
             updated=replayed.updated or ev.utc_now(),
-            revision=replayed.count + 1,
+            # Past any revision an interrupted operation's journal may be waiting for.
+            revision=max(replayed.count, revision if documents.is_int(revision) else 0) + 1,
+            description=description if isinstance(description, str) else None,
             stages=replayed.stages,
             aliases=replayed.aliases,
             deleted=replayed.deleted,
@@ -352,22 +401,42 @@ class _Doctor:
 
     def load_facts(self, name: str, version: int, log: ev.EventLog) -> dict[str, Any] | None:
         path = self.layout.version_file(name, version)
+        old: dict[str, Any] = {}
         try:
-            facts = check_version_facts(read_json(path, home=self.home), path=path, home=self.home)
+            old = read_json(path, home=self.home)
+            if _newer(old):
+                check_version_facts(old, path=path, home=self.home)  # says "upgrade modelpack"
+            facts = check_version_facts(dict(old), path=path, home=self.home)
             if facts["name"] != name or facts["version"] != version:
                 raise RegistryError(f"{path} describes {facts['name']} v{facts['version']}")
+            unknown = [p for p in documents.problems("version.json", facts) if p.what == "unknown"]
+            if unknown:
+                self.add(
+                    ERROR,
+                    "corrupt_metadata",
+                    path,
+                    f"version.json is malformed: {documents.describe(unknown)}; --repair cannot tell "
+                    "what it held (version.json is immutable): rename or remove it by hand",
+                )
             return facts
         except FileNotFoundError:
             problem = "version.json is missing"
         except RegistryError as exc:
+            if _newer(old):
+                self.add(ERROR, "corrupt_metadata", path, exc.message)
+                self.referenced_uncertain = True
+                return None
             problem = exc.message
         finding = self.add(ERROR, "corrupt_metadata", path, problem)
-        rebuilt = self.rebuild_facts(name, version, log)
+        rebuilt = self.rebuild_facts(name, version, log, old)
         if rebuilt is None:
             finding.message += "; nothing to rebuild it from"
             self.referenced_uncertain = True
             return None
-        finding.message += "; --repair rebuilds it from the event log and the manifest"
+        dropped = [p.key for p in documents.problems("version.json", old) if p.what == "unknown"]
+        finding.message += "; --repair rebuilds it from the event log and the manifest" + (
+            f" (dropping unknown {', '.join(map(repr, dropped))})" if dropped else ""
+        )
 
         def write() -> None:
             tmp = path.with_name(f".{VERSION_FILE}.rebuild{TMP_SUFFIX}")
@@ -384,7 +453,12 @@ class _Doctor:
         self.fix(finding, write)
         return rebuilt
 
-    def rebuild_facts(self, name: str, version: int, log: ev.EventLog) -> dict[str, Any] | None:
+    def rebuild_facts(
+        self, name: str, version: int, log: ev.EventLog, old: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """version.json from the ``registered`` event and the stored manifest; what the event
+        and manifest cannot tell (flavors, signature, tags...) is kept from ``old`` where it is
+        well-formed."""
         event = next(
             (e for e in log.events if e.get("event") == ev.REGISTERED and e.get("version") == version),
             None,
@@ -396,7 +470,9 @@ class _Doctor:
             manifest = None
         if event is None or manifest is None or manifest.digest != event.get("digest"):
             return None
-        return {
+        if documents.problems("event", event):
+            return None
+        facts: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
             "name": name,
             "version": version,
@@ -415,6 +491,11 @@ class _Doctor:
             "tags": {},
             "rebuilt": True,
         }
+        shape = documents.SHAPES["version.json"]
+        for key in ("flavors", "signature", "mlmodel", "description", "tags", "modelpack_version"):
+            if key in old and shape[key].rule(old[key]) is None:
+                facts[key] = old[key]
+        return facts
 
     def check_deleted_version(self, name: str, version: int) -> None:
         folder = self.layout.version_model(name, version)
@@ -559,7 +640,7 @@ class _Doctor:
         stale: list[str] = []
         for digest, versions in live.items():
             found = index.lookup(self.layout, name, digest, state.deleted)
-            if found is None or found not in versions:
+            if found is None or found not in versions or not self.entry_ok(name, digest):
                 stale.append(digest)
         known = {f"{d.split(':', 1)[1]}.json" for d in live}
         with contextlib.suppress(FileNotFoundError):
@@ -584,6 +665,13 @@ class _Doctor:
                         self.layout.digest_entry(name, digest).unlink()
 
         self.fix(finding, rebuild)
+
+    def entry_ok(self, name: str, digest: str) -> bool:
+        try:
+            raw = read_json(self.layout.digest_entry(name, digest), home=self.home)
+        except (FileNotFoundError, RegistryError):
+            return False
+        return not documents.problems("digest entry", raw)
 
     # -------------------------------------------------------------- blobs and staging
 
@@ -638,6 +726,25 @@ class _Doctor:
             self.fix(finding, remove)
 
 
+_HISTORY_NOT_REPAIRED = (
+    "--repair leaves the event log alone (it is the model's history): restore events.jsonl "
+    "from a backup, or fix the line by hand"
+)
+
+
+def _committed(layout: Layout, pending: journal.Journal) -> bool:
+    try:
+        return journal.committed(layout, pending)
+    except (RegistryError, ValueError):
+        return False
+
+
+def _newer(raw: dict[str, Any]) -> bool:
+    """A document of a newer format than this modelpack reads: reported, never rewritten."""
+    version = raw.get("format_version")
+    return documents.is_int(version) and version > FORMAT_VERSION
+
+
 def _relink(blob: Path, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.relink{TMP_SUFFIX}")
     with contextlib.suppress(FileNotFoundError):
@@ -672,7 +779,12 @@ def run_doctor(registry: FileRegistry, *, repair: bool = False) -> DoctorReport:
     Without ``repair`` it takes the registry lock shared, so writers keep working; with it,
     exclusively, so nothing else runs while files are changed.
     """
-    registry._require_registry()
+    try:
+        registry._require_registry()
+    except RegistryError:
+        if repair:  # nothing is repaired in a registry of unknown format
+            raise
+        # A damaged registry.json: run() reports it with everything else.
     if not registry.home.exists():
         return DoctorReport(home=str(registry.home), repair=repair)
     if repair:

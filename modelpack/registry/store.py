@@ -51,8 +51,8 @@ from modelpack.names import (
 )
 from modelpack.package.manifest import IntegrityReport, read_manifest, verify_folder
 from modelpack.progress import SILENT, Reporter
+from modelpack.registry import documents, index, journal, lock
 from modelpack.registry import events as ev
-from modelpack.registry import index, journal, lock
 from modelpack.registry._io import (
     atomic_write_json,
     corrupt,
@@ -178,7 +178,7 @@ class FileRegistry:
         except FileNotFoundError:
             return
         try:
-            migrate(raw, what=str(path))
+            documents.check("registry.json", migrate(raw, what=str(path)))
         except ValueError as exc:
             raise corrupt(path, self.home, str(exc)) from exc
         self._format_checked = True
