@@ -158,6 +158,7 @@ def test_renamed_stages_are_not_silently_lost(registry: FileRegistry) -> None:
     [
         (1, lambda e: e.pop("version"), "line 1: missing key 'version'"),
         (1, lambda e: e.__setitem__("version", "1"), "line 1: 'version' must be an integer >= 1"),
+        (1, lambda e: e.__setitem__("version", []), "line 1: 'version' must be an integer >= 1"),
         (2, lambda e: e.__setitem__("alias", "no such/alias"), "line 2: 'alias' must be an alias"),
         (3, lambda e: e.__setitem__("to", "Live"), "line 3: 'to' must be a stage"),
         (3, lambda e: e.__setitem__("colour", "red"), "line 3: unknown key 'colour'"),

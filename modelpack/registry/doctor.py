@@ -229,7 +229,11 @@ class _Doctor:
         self.report.models += 1
         self.check_unexpected_versions(name)
         live_digests: dict[str, list[int]] = {}
-        registered = {e.get("version") for e in log.events if e.get("event") == ev.REGISTERED}
+        registered = {
+            e["version"]
+            for e in log.events
+            if e.get("event") == ev.REGISTERED and documents.is_int(e.get("version"))
+        }
         for version in numbers:
             facts = self.load_facts(name, version, log)
             if facts is None:
