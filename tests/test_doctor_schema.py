@@ -168,6 +168,7 @@ def test_renamed_stages_are_not_silently_lost(registry: FileRegistry) -> None:
     ids=[
         "no-version",
         "string-version",
+        "list-version",
         "bad-alias",
         "bad-stage",
         "unknown-key",
