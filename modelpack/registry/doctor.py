@@ -15,6 +15,7 @@ error: the doctor reports which versions it affects.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 from dataclasses import dataclass, field
@@ -145,15 +146,18 @@ class _Doctor:
             return
         finding.repaired = True
 
-    def stopped(self, exc: OSError, doing: str) -> RegistryError:
+    def stopped(
+        self, exc: OSError, doing: str, outcome: str = "that repair changed nothing"
+    ) -> RegistryError:
         """The error that ends ``--repair`` when the storage refuses a write."""
         done = len([f for f in self.report.findings if f.repaired])
         where = f" ({exc.filename})" if exc.filename else ""
         earlier = f"; the {plural(done, 'repair')} before it stand" if done else ""
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
         return RegistryError(
-            f"doctor --repair stopped while {doing}: {exc.strerror or exc}{where}; "
-            f"that repair changed nothing{earlier}",
-            hint="free some space ('modelpack gc' removes unused blobs), then run 'modelpack doctor --repair' again",
+            f"doctor --repair stopped while {doing}: {exc.strerror or exc}{where}; {outcome}{earlier}",
+            hint=("free some space ('modelpack gc' removes unused blobs)" if full else "check the storage")
+            + ", then run 'modelpack doctor --repair' again",
             path=exc.filename if isinstance(exc.filename, str) else None,
         )
 
@@ -184,7 +188,11 @@ class _Doctor:
                 except RegistryError:
                     continue  # a damaged journal: check_journal reports it
                 except OSError as exc:
-                    raise self.stopped(exc, f"finishing an interrupted operation of {name}") from exc
+                    raise self.stopped(
+                        exc,
+                        f"finishing an interrupted operation of {name}",
+                        "the operation stays for the next run to finish or roll back",
+                    ) from exc
                 if note:
                     self.add(WARNING, "interrupted_operation", self.layout.models, note, repaired=True)
         for name in self.model_entries():
