@@ -85,28 +85,62 @@ def folder_is_empty(path: Path) -> bool:
 def staged_dir(target: Path, *, replace: bool = False) -> Iterator[Path]:
     """Yield a fresh temp folder beside ``target``; on success rename it to ``target``.
 
-    On any failure (including KeyboardInterrupt) the temp folder is removed, so no half-written
-    folder is ever left at ``target``. An existing non-empty ``target`` is swapped out only when
-    ``replace`` is true. The folder gets the mode ``mkdir`` would give it (``mkdtemp`` makes it
-    0700 whatever the umask, which would hide the result from everyone else).
+    On any failure (including KeyboardInterrupt) the temp folder is removed, and so are the
+    missing parent folders this call created, so nothing is left behind: no half-written folder
+    at ``target``, no stray folders above it. An existing non-empty ``target`` is swapped out only
+    when ``replace`` is true; an existing empty one is put back if the final rename fails. The
+    folder gets the mode ``mkdir`` would give it (``mkdtemp`` makes it 0700 whatever the umask,
+    which would hide the result from everyone else).
+
+    Raises:
+        OSError: the temp folder or the rename failed (``filename`` says where).
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
+    created: list[Path] = []
     tmp: Path | None = None
     try:
-        # Created inside the block that removes it, so a Ctrl-C right after it appears is covered.
+        # Created inside the block that removes them, so a Ctrl-C right after they appear is covered.
+        _make_parents(target.parent, created)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
         tmp.chmod(umask_mode(0o777))
         yield tmp
+        emptied = False
         if target.is_dir() and not target.is_symlink() and folder_is_empty(target):
             target.rmdir()
-        if replace and target.exists():
-            replace_dir(tmp, target)
-        else:
-            os.rename(tmp, target)
+            emptied = True
+        try:
+            if replace and target.exists():
+                replace_dir(tmp, target)
+            else:
+                os.rename(tmp, target)
+        except BaseException:
+            if emptied:
+                with contextlib.suppress(OSError):
+                    target.mkdir()
+            raise
     except BaseException:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+        for folder in reversed(created):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         raise
+
+
+def _make_parents(folder: Path, created: list[Path]) -> None:
+    """``mkdir -p folder``, appending each folder it made to ``created`` (outermost first)."""
+    missing: list[Path] = []
+    current = folder
+    while not current.exists() and not current.is_symlink() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+        except FileExistsError:
+            if not path.is_dir():
+                raise
+            continue
+        created.append(path)
 
 
 def replace_dir(staged: Path, target: Path) -> None:

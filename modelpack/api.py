@@ -67,8 +67,10 @@ def pack(
         output_schema_file: an output schema JSON list that replaces output inference.
         trusted: modules (or module.qualname) trusted beyond the allowlist when unpickling MODEL.
         home: MODELPACK_HOME, whose trust records (``trust`` on a model file) let MODEL load
-            although the scan refuses it; None consults no record.
-        force: replace a non-empty output folder.
+            although the scan refuses it; None consults no record. Either way the output may
+            neither be inside nor contain ``home``, nor the registry MODELPACK_HOME (or
+            ~/.modelpack) names.
+        force: replace an existing model folder (one with an MLmodel file) at ``output``.
         reporter: progress sink for slow steps.
 
     Returns:

@@ -30,7 +30,12 @@ def pack(
         typer.Option("--sample", "-s", help="Sample data file: CSV, TSV, Parquet, JSON, JSONL, NPY or NPZ."),
     ],
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Folder to create (must be absent or empty).")
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Folder to create (must be absent or empty, and outside the registry).",
+        ),
     ],
     flavor: Annotated[
         str | None, typer.Option(help="Flavor: 'sklearn' or 'modelpack' (generic). Detected when omitted.")
@@ -69,7 +74,9 @@ def pack(
         Path | None, typer.Option(help="Output schema JSON that replaces inference.")
     ] = None,
     trust_pickle: _run.TrustPickleOption = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace a non-empty output folder.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing model folder (one with an MLmodel file).")
+    ] = False,
     home: _run.HomeOption = None,
     json_output: _run.JsonFlag = False,
 ) -> None:

@@ -10,16 +10,24 @@ Packing is reproducible: the same model and sample give byte-identical folders, 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from modelpack import __version__
 from modelpack._fs import folder_is_empty, staged_dir
-from modelpack.errors import ConflictError, InvalidModelError, NotFoundError, SchemaViolationError
+from modelpack.errors import (
+    ConflictError,
+    InputFileError,
+    InvalidModelError,
+    NotFoundError,
+    SchemaViolationError,
+    UsageError,
+)
 from modelpack.package.mlmodel import (
     FITTED_FEATURE_NAMES,
     FORMAT_VERSION,
@@ -114,7 +122,12 @@ def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SIL
 
     Raises:
         NotFoundError: MODEL or the sample does not exist.
-        ConflictError: the output exists and is not empty, without ``force``.
+        UsageError: the output is inside or contains a registry or its trust records, is a
+            symbolic link, or is on a kernel filesystem (/proc, /sys).
+        ConflictError: the output exists and is not empty, without ``force``; with ``force``,
+            it is not a model folder or holds one of the inputs.
+        InputFileError: the output folder cannot be written (the OS error says why); nothing
+            is left behind.
         UnsafeModelError: the model file's pickle imports globals outside the allowlist.
         InvalidModelError: MODEL is not a model, or it cannot predict on the sample.
         DataFormatError: the sample is empty, corrupt or of an unknown format.
@@ -125,7 +138,7 @@ def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SIL
     from modelpack.schema import infer, signature
 
     output = options.output
-    _check_output(output, force=options.force)
+    _check_output(output, options, model_ref)
     if not options.sample.exists():
         raise NotFoundError(f"sample file not found: {options.sample}", path=str(options.sample))
     warnings: list[str] = []
@@ -168,7 +181,7 @@ def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SIL
         cloudpickle.register_pickle_by_value(loaded.by_value_module)
         pin_class_ids(loaded.by_value_module)
 
-    with staged_dir(output, replace=options.force) as tmp:
+    with _output_errors(output), staged_dir(output, replace=options.force) as tmp:
         with reporter.step("writing model"):
             saved = flavors.save_model(
                 loaded.model,
@@ -223,14 +236,125 @@ def _refused_package_warning(model_file: Path, output: Path, file_trusted: bool)
     return [f"validate and predict will refuse {output}{carry}: {safety.trust_advice(findings, str(output))}"]
 
 
-def _check_output(output: Path, *, force: bool) -> None:
+#: Kernel filesystems: files there are views of the kernel, never a place to write a package.
+_KERNEL_FILESYSTEMS: Final = (Path("/proc"), Path("/sys"))
+
+
+def _check_output(output: Path, options: PackOptions, model_ref: str) -> None:
+    """Refuse an output that pack cannot own: it only ever creates a new folder, fills an empty
+    one, or (with ``force``) replaces a model folder, never anything of the registry's."""
+    if output.is_symlink():
+        raise UsageError(
+            f"output {output} is a symbolic link (to {output.readlink()})",
+            hint="give the folder it points to, or a new path",
+            path=str(output),
+        )
+    where = _resolve(output, "output")
+    for root in _KERNEL_FILESYSTEMS:
+        if _inside(where, root):
+            raise UsageError(
+                f"output {output} is on the kernel filesystem {root}, which holds no files",
+                hint="choose a folder on a real filesystem",
+                path=str(output),
+            )
+    for home in _protected_homes(options):
+        _check_not_registry(output, where, home)
     if output.exists() and not output.is_dir():
         raise ConflictError(f"output {output} exists and is not a folder", hint="choose another --output")
-    if output.is_dir() and not folder_is_empty(output) and not force:
+    if not output.is_dir() or folder_is_empty(output):
+        return
+    if not options.force:
         raise ConflictError(
             f"output {output} exists and is not empty",
             hint="pass --force to replace it, or choose another --output",
         )
+    mlmodel = output / MLMODEL_FILE
+    if not mlmodel.is_file() or mlmodel.is_symlink():
+        raise ConflictError(
+            f"output {output} is not a model folder (it has no {MLMODEL_FILE}); --force only replaces a model folder",
+            hint="choose an empty or new folder, or remove it yourself",
+            path=str(output),
+        )
+    for source in _input_files(options, model_ref):
+        if _inside(source.resolve(), where):
+            raise ConflictError(
+                f"output {output} holds {source}, which this pack reads; --force would delete it",
+                hint="choose another --output, or move the input out of it",
+                path=str(output),
+            )
+
+
+def _protected_homes(options: PackOptions) -> list[Path]:
+    """The registries (with their trust records) an output must neither be inside nor contain:
+    the one whose trust records this pack consults, and the one the environment names."""
+    from modelpack.config import resolve_home
+
+    given = [] if options.trust_home is None else [options.trust_home]
+    return list(dict.fromkeys([*given, resolve_home(None)]))
+
+
+def _check_not_registry(output: Path, where: Path, home: Path) -> None:
+    from modelpack.safety.trust import TRUST_FILE
+
+    registry = _resolve(home.expanduser(), "registry home")
+    if _inside(where, registry) or _inside(registry, where):
+        relation = "is" if where == registry else "is inside" if _inside(where, registry) else "contains"
+        raise UsageError(
+            f"output {output} {relation} the registry at {home}; pack never writes there",
+            hint="pack into a folder outside the registry, then 'modelpack register' it",
+            path=str(output),
+        )
+    trust = _resolve(registry / TRUST_FILE, "trust records")
+    if _inside(trust, where):
+        raise UsageError(
+            f"output {output} contains the trust records {trust}; pack never writes there",
+            hint="choose another --output",
+            path=str(output),
+        )
+
+
+def _resolve(path: Path, what: str) -> Path:
+    """``path`` with every symbolic link followed (it need not exist)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError) as exc:  # a link loop: RuntimeError before Python 3.13
+        raise UsageError(f"{what} {path} cannot be resolved: {exc}", path=str(path)) from None
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """True if ``path`` is ``root`` or below it (both already resolved)."""
+    return path == root or root in path.parents
+
+
+def _input_files(options: PackOptions, model_ref: str) -> list[Path]:
+    """The files this pack reads from the user: MODEL (a file, or a ``file.py:attr``'s file),
+    the sample and the signature files."""
+    declared = options.schema_files
+    files = [options.sample, declared.signature, declared.inputs, declared.outputs]
+    model = Path(model_ref)
+    if not model.exists() and ":" in model_ref:
+        model = Path(model_ref.rpartition(":")[0])
+    files.append(model)
+    return [f for f in files if f is not None and f.exists()]
+
+
+@contextlib.contextmanager
+def _output_errors(output: Path) -> Iterator[None]:
+    """An OS error writing the package (the staging folder beside the output, the files in it,
+    the final rename: EXDEV, EPERM, ENOTDIR, EROFS, ENOSPC...) as one line naming the path.
+    ``staged_dir`` has already removed whatever it created."""
+    try:
+        yield
+    except OSError as exc:
+        filename = exc.filename if exc.filename is not None else str(output)
+        if not _inside(Path(filename).resolve(), output.resolve().parent):
+            raise  # not the output's: some input could not be read
+        reason = exc.strerror or type(exc).__name__
+        raise InputFileError(
+            f"cannot write the output folder {output}: {reason} ({filename})",
+            hint="choose an --output on a writable filesystem with free space",
+            path=str(output),
+        ) from exc
 
 
 def _input_schema(options: PackOptions, warnings: list[str]) -> Any:

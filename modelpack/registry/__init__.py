@@ -5,7 +5,8 @@
 ``modelpack.registry.layout``. Stdlib only (plus PyYAML when registering, to read MLmodel).
 
 Modules: ``store`` (``FileRegistry``: register, promote, delete, list, resolve) over ``layout``,
-``blobs``, ``records``, ``events``, ``journal``, ``index`` and ``lock``; ``source`` (examining a
+``blobs``, ``records``, ``events``, ``journal``, ``index`` and ``lock``; ``documents`` (the shape
+of every registry document, one table for readers and doctor); ``source`` (examining a
 folder before it is stored); ``doctor`` and ``gc`` use the store, the store never imports them.
 
 May import: the spine, ``schema`` (the promotion gate compares signatures) and ``package``

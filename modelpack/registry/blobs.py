@@ -55,6 +55,8 @@ class BlobIngest:
     reporter: Reporter = SILENT
     total_bytes: int | None = None
     created: list[Path] = field(default_factory=list)
+    #: Shard folders (``blobs/sha256/<ab>``) this ingest made; removed again if left empty.
+    created_shards: list[Path] = field(default_factory=list)
     copied_bytes: int = 0
     seen_bytes: int = 0
     _dirs_to_sync: set[Path] = field(default_factory=set)
@@ -93,33 +95,46 @@ class BlobIngest:
 
     def _publish(self, tmp: Path, blob: Path) -> None:
         try:
-            os.link(tmp, blob)
-        except FileNotFoundError:
-            blob.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(tmp, blob)
-            except FileExistsError:
-                return
+            self._link_into_shard(tmp, blob)
         except FileExistsError:
             return  # another process stored the same content first; theirs is identical
         except OSError as exc:
             if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
                 raise
-            blob.parent.mkdir(parents=True, exist_ok=True)
+            self._make_shard(blob.parent)  # the copy is staged inside the shard
             staged = blob.with_name(f".{blob.name}.{os.getpid()}.tmp")
-            shutil.copyfile(tmp, staged)
-            staged.chmod(blob_mode())
-            if self.durable:
-                fsync_path(staged)
             try:
-                os.link(staged, blob)
-            except FileExistsError:
-                pass
+                shutil.copyfile(tmp, staged)
+                staged.chmod(blob_mode())
+                if self.durable:
+                    fsync_path(staged)
+                with contextlib.suppress(FileExistsError):
+                    self._link_into_shard(staged, blob)
             finally:
-                staged.unlink()
+                with contextlib.suppress(FileNotFoundError):
+                    staged.unlink()
         self.created.append(blob)
         self._dirs_to_sync.add(blob.parent)
         self.faults.point("register.blob_written")
+
+    def _link_into_shard(self, src: Path, blob: Path) -> None:
+        """``link(src, blob)``, making the shard folder when it is missing (or was just removed
+        by a failing writer that had made it: ``discard``)."""
+        for attempt in range(3):
+            try:
+                os.link(src, blob)
+                return
+            except FileNotFoundError:
+                if attempt == 2 or not src.exists():
+                    raise
+                self._make_shard(blob.parent)
+
+    def _make_shard(self, shard: Path) -> None:
+        try:
+            shard.mkdir(parents=True)
+        except FileExistsError:
+            return
+        self.created_shards.append(shard)
 
     def _link(self, blob: Path, dest: Path) -> bool:
         """Hard-link ``blob`` at ``dest``; copy when linking is impossible; False if it vanished."""
@@ -226,6 +241,12 @@ class BlobIngest:
                 if blob.stat().st_nlink == 1:
                     blob.unlink()
         self.created.clear()
+        # A concurrent writer that made its blob in a shard we remove here finds the shard gone
+        # when it links, and makes it again (``_publish``).
+        for shard in reversed(self.created_shards):
+            with contextlib.suppress(OSError):
+                shard.rmdir()  # only when empty
+        self.created_shards.clear()
 
 
 _NO_KERNEL_COPY: Final = frozenset(

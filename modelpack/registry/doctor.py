@@ -15,22 +15,24 @@ error: the doctor reports which versions it affects.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelpack._text import plural
 from modelpack.digest import MANIFEST_FILE
 from modelpack.errors import ExitCode, ModelpackError, RegistryError, UsageError
 from modelpack.names import validate_name
 from modelpack.package.manifest import Manifest, read_manifest
+from modelpack.registry import documents, index, journal, lock
 from modelpack.registry import events as ev
-from modelpack.registry import index, journal, lock
 from modelpack.registry._io import atomic_write_json, dumps, read_json, truncate, write_file
 from modelpack.registry.blobs import blob_mode, hash_file, is_blob_name, iter_blobs
-from modelpack.registry.layout import FORMAT_VERSION, TMP_SUFFIX, VERSION_FILE, Layout
-from modelpack.registry.records import ModelState, check_version_facts, load_model_state
+from modelpack.registry.layout import FORMAT_VERSION, TMP_SUFFIX, VERSION_FILE, Layout, migrate
+from modelpack.registry.records import ModelState, check_version_facts, is_storage_error, load_model_state
 from modelpack.registry.store import FileRegistry
 
 ERROR = "error"
@@ -111,6 +113,8 @@ class _Doctor:
         self._hashes: dict[tuple[int, int], str] = {}
         self.referenced: set[str] = set()
         self.referenced_uncertain = False
+        #: Models whose event log has unreadable or malformed events (nothing is rebuilt from it).
+        self.damaged_logs: set[str] = set()
 
     # -------------------------------------------------------------- shared steps
 
@@ -123,15 +127,39 @@ class _Doctor:
         return finding
 
     def fix(self, finding: Finding, action: Any) -> None:
-        """Run a repair action; mark the finding repaired only if it worked."""
+        """Run a repair action; mark the finding repaired only if it worked.
+
+        Every action changes nothing when it fails. A full disk (or failing, read-only storage)
+        stops the whole repair there: the next repairs would fail the same way.
+        """
         if not self.repair:
             return
         try:
             action()
-        except (OSError, ModelpackError, ValueError) as exc:
+        except OSError as exc:
+            if is_storage_error(exc):
+                raise self.stopped(exc, f"repairing {finding.path}") from exc
+            finding.message += f" (repair failed: {exc})"
+            return
+        except (ModelpackError, ValueError) as exc:
             finding.message += f" (repair failed: {exc})"
             return
         finding.repaired = True
+
+    def stopped(
+        self, exc: OSError, doing: str, outcome: str = "that repair changed nothing"
+    ) -> RegistryError:
+        """The error that ends ``--repair`` when the storage refuses a write."""
+        done = len([f for f in self.report.findings if f.repaired])
+        where = f" ({exc.filename})" if exc.filename else ""
+        earlier = f"; the {plural(done, 'repair')} before it stand" if done else ""
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+        return RegistryError(
+            f"doctor --repair stopped while {doing}: {exc.strerror or exc}{where}; {outcome}{earlier}",
+            hint=("free some space ('modelpack gc' removes unused blobs)" if full else "check the storage")
+            + ", then run 'modelpack doctor --repair' again",
+            path=exc.filename if isinstance(exc.filename, str) else None,
+        )
 
     def sha_of(self, path: Path) -> str:
         st = path.stat()
@@ -154,8 +182,19 @@ class _Doctor:
         except RegistryError as exc:
             self.add(ERROR, "corrupt_metadata", registry_file, exc.message)
         if self.repair:
-            for note in self.registry.recover_all():
-                self.add(WARNING, "interrupted_operation", self.layout.models, note, repaired=True)
+            for name in self.registry.model_dirs():
+                try:
+                    note = journal.recover(self.layout, name, durable=self.durable)
+                except RegistryError:
+                    continue  # a damaged journal: check_journal reports it
+                except OSError as exc:
+                    raise self.stopped(
+                        exc,
+                        f"finishing an interrupted operation of {name}",
+                        "the operation stays for the next run to finish or roll back",
+                    ) from exc
+                if note:
+                    self.add(WARNING, "interrupted_operation", self.layout.models, note, repaired=True)
         for name in self.model_entries():
             self.check_model(name)
         self.check_blobs()
@@ -192,11 +231,17 @@ class _Doctor:
         numbers = index.version_numbers(self.layout, name)
         state = self.load_state(name, numbers, log)
         if state is None:
+            if numbers:  # its versions' blobs are unaccounted for: none may look orphaned
+                self.referenced_uncertain = True
             return
         self.report.models += 1
         self.check_unexpected_versions(name)
         live_digests: dict[str, list[int]] = {}
-        registered = {e.get("version") for e in log.events if e.get("event") == ev.REGISTERED}
+        registered = {
+            e["version"]
+            for e in log.events
+            if e.get("event") == ev.REGISTERED and documents.is_int(e.get("version"))
+        }
         for version in numbers:
             facts = self.load_facts(name, version, log)
             if facts is None:
@@ -263,8 +308,27 @@ class _Doctor:
                 ERROR,
                 "corrupt_events",
                 path,
-                f"unreadable event log lines: {', '.join(map(str, log.bad_lines[:20]))}",
+                f"unreadable event log lines: {', '.join(map(str, log.bad_lines[:20]))}"
+                f"; {_HISTORY_NOT_REPAIRED}",
             )
+        malformed = []
+        checked = len(log.events)
+        if pending is not None and not _committed(self.layout, pending):
+            # Events past the journal's mark are an unfinished operation's, rolled back unseen.
+            checked = len(ev.read(path, limit_bytes=pending.log_size).events)
+        for number, event in zip(log.lines[:checked], log.events[:checked], strict=True):
+            found = documents.problems("event", event)
+            if event.get("name") != name and not any(p.key == "name" for p in found):
+                found.append(documents.Problem("name", "invalid", repr(name)))
+            if found:
+                malformed.append(f"line {number}: {documents.describe(found)}")
+        if malformed:
+            shown = "; ".join(malformed[:5]) + (
+                f"; ... ({len(malformed) - 5} more)" if len(malformed) > 5 else ""
+            )
+            self.add(ERROR, "malformed_event", path, f"{shown}; {_HISTORY_NOT_REPAIRED}")
+        if log.bad_lines or malformed:
+            self.damaged_logs.add(name)
         if log.torn_tail and pending is None:
             finding = self.add(WARNING, "torn_event", path, "the last event line is incomplete")
 
@@ -278,8 +342,9 @@ class _Doctor:
     def load_state(self, name: str, numbers: list[int], log: ev.EventLog) -> ModelState | None:
         path = self.layout.model_file(name)
         problem: str | None = None
+        old: dict[str, Any] = {}
         try:
-            state = load_model_state(read_json(path, home=self.home), path=path, home=self.home)
+            raw = read_json(path, home=self.home)
         except FileNotFoundError:
             if not numbers:
                 finding = self.add(
@@ -291,20 +356,42 @@ class _Doctor:
         except RegistryError as exc:
             problem = exc.message
         else:
-            if state.name != name:
-                self.add(ERROR, "corrupt_metadata", path, f"model.json names model {state.name!r}")
-                return None
-            return state
+            old = raw
+            try:
+                raw = migrate(raw, what="model.json")
+            except ValueError as exc:
+                if _newer(raw):  # written by a newer modelpack: never rewrite it
+                    self.add(ERROR, "corrupt_metadata", path, str(exc))
+                    return None
+                found = documents.problems("model.json", raw)
+                problem = f"model.json is malformed: {documents.describe(found) or exc}"
+            else:
+                found = documents.problems("model.json", raw)
+                if found:
+                    problem = f"model.json is malformed: {documents.describe(found)}"
+                else:
+                    state = load_model_state(raw, path=path, home=self.home)
+                    if state.name != name:
+                        self.add(ERROR, "corrupt_metadata", path, f"model.json names model {state.name!r}")
+                        return None
+                    return state
         finding = self.add(ERROR, "corrupt_metadata", path, problem)
         if not log.events:
             finding.message += "; no event log to rebuild it from"
             return None
+        if name in self.damaged_logs:
+            finding.message += "; --repair cannot rebuild it while the event log is damaged too"
+            return None
         replayed = ev.replay(log.events)
+        revision = old.get("revision")
+        description = old.get("description")
         rebuilt = ModelState(
             name=name,
             created=replayed.created or ev.utc_now(),
             updated=replayed.updated or ev.utc_now(),
-            revision=replayed.count + 1,
+            # Past any revision an interrupted operation's journal may be waiting for.
+            revision=max(replayed.count, revision if documents.is_int(revision) else 0) + 1,
+            description=description if isinstance(description, str) else None,
             stages=replayed.stages,
             aliases=replayed.aliases,
             deleted=replayed.deleted,
@@ -326,34 +413,64 @@ class _Doctor:
 
     def load_facts(self, name: str, version: int, log: ev.EventLog) -> dict[str, Any] | None:
         path = self.layout.version_file(name, version)
+        old: dict[str, Any] = {}
         try:
-            facts = check_version_facts(read_json(path, home=self.home), path=path, home=self.home)
+            old = read_json(path, home=self.home)
+            if _newer(old):
+                check_version_facts(old, path=path, home=self.home)  # says "upgrade modelpack"
+            facts = check_version_facts(dict(old), path=path, home=self.home)
             if facts["name"] != name or facts["version"] != version:
                 raise RegistryError(f"{path} describes {facts['name']} v{facts['version']}")
+            unknown = [p for p in documents.problems("version.json", facts) if p.what == "unknown"]
+            if unknown:
+                self.add(
+                    ERROR,
+                    "corrupt_metadata",
+                    path,
+                    f"version.json is malformed: {documents.describe(unknown)}; --repair cannot tell "
+                    "what it held (version.json is immutable): rename or remove it by hand",
+                )
             return facts
         except FileNotFoundError:
             problem = "version.json is missing"
         except RegistryError as exc:
+            if _newer(old):
+                self.add(ERROR, "corrupt_metadata", path, exc.message)
+                self.referenced_uncertain = True
+                return None
             problem = exc.message
         finding = self.add(ERROR, "corrupt_metadata", path, problem)
-        rebuilt = self.rebuild_facts(name, version, log)
+        rebuilt = self.rebuild_facts(name, version, log, old)
         if rebuilt is None:
             finding.message += "; nothing to rebuild it from"
             self.referenced_uncertain = True
             return None
-        finding.message += "; --repair rebuilds it from the event log and the manifest"
+        dropped = [p.key for p in documents.problems("version.json", old) if p.what == "unknown"]
+        finding.message += "; --repair rebuilds it from the event log and the manifest" + (
+            f" (dropping unknown {', '.join(map(repr, dropped))})" if dropped else ""
+        )
 
         def write() -> None:
             tmp = path.with_name(f".{VERSION_FILE}.rebuild{TMP_SUFFIX}")
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
-            write_file(tmp, dumps(rebuilt), durable=self.durable)
-            os.replace(tmp, path)
+            try:
+                write_file(tmp, dumps(rebuilt), durable=self.durable)
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+                raise
 
         self.fix(finding, write)
         return rebuilt
 
-    def rebuild_facts(self, name: str, version: int, log: ev.EventLog) -> dict[str, Any] | None:
+    def rebuild_facts(
+        self, name: str, version: int, log: ev.EventLog, old: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """version.json from the ``registered`` event and the stored manifest; what the event
+        and manifest cannot tell (flavors, signature, tags...) is kept from ``old`` where it is
+        well-formed."""
         event = next(
             (e for e in log.events if e.get("event") == ev.REGISTERED and e.get("version") == version),
             None,
@@ -365,7 +482,9 @@ class _Doctor:
             manifest = None
         if event is None or manifest is None or manifest.digest != event.get("digest"):
             return None
-        return {
+        if documents.problems("event", event):
+            return None
+        facts: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
             "name": name,
             "version": version,
@@ -384,6 +503,11 @@ class _Doctor:
             "tags": {},
             "rebuilt": True,
         }
+        shape = documents.SHAPES["version.json"]
+        for key in ("flavors", "signature", "mlmodel", "description", "tags", "modelpack_version"):
+            if key in old and shape[key].rule(old[key]) is None:
+                facts[key] = old[key]
+        return facts
 
     def check_deleted_version(self, name: str, version: int) -> None:
         folder = self.layout.version_model(name, version)
@@ -443,8 +567,15 @@ class _Doctor:
                 finding.message += "; --repair restores it from the blob store"
 
                 def restore(p: Path = path, b: Path = blob) -> None:
+                    made = not p.parent.exists()
                     p.parent.mkdir(parents=True, exist_ok=True)
-                    os.link(b, p)
+                    try:
+                        os.link(b, p)
+                    except BaseException:
+                        if made:
+                            with contextlib.suppress(OSError):
+                                p.parent.rmdir()
+                        raise
 
                 self.fix(finding, restore)
 
@@ -504,9 +635,15 @@ class _Doctor:
                 )
                 for a in bad_aliases
             ]
-            if removal:
-                ev.append(self.layout.events(name), removal, durable=self.durable)
-            atomic_write_json(path, fixed.to_json(), durable=self.durable)
+            events = self.layout.events(name)
+            size = ev.append(events, removal, durable=self.durable) if removal else None
+            try:
+                atomic_write_json(path, fixed.to_json(), durable=self.durable)
+            except BaseException:
+                if size is not None:  # the log must not tell of a change that did not happen
+                    with contextlib.suppress(OSError):
+                        truncate(events, size, durable=self.durable)
+                raise
 
         self.fix(finding, apply)
 
@@ -515,7 +652,7 @@ class _Doctor:
         stale: list[str] = []
         for digest, versions in live.items():
             found = index.lookup(self.layout, name, digest, state.deleted)
-            if found is None or found not in versions:
+            if found is None or found not in versions or not self.entry_ok(name, digest):
                 stale.append(digest)
         known = {f"{d.split(':', 1)[1]}.json" for d in live}
         with contextlib.suppress(FileNotFoundError):
@@ -540,6 +677,13 @@ class _Doctor:
                         self.layout.digest_entry(name, digest).unlink()
 
         self.fix(finding, rebuild)
+
+    def entry_ok(self, name: str, digest: str) -> bool:
+        try:
+            raw = read_json(self.layout.digest_entry(name, digest), home=self.home)
+        except (FileNotFoundError, RegistryError):
+            return False
+        return not documents.problems("digest entry", raw)
 
     # -------------------------------------------------------------- blobs and staging
 
@@ -594,18 +738,51 @@ class _Doctor:
             self.fix(finding, remove)
 
 
+_HISTORY_NOT_REPAIRED = (
+    "--repair leaves the event log alone (it is the model's history): restore events.jsonl "
+    "from a backup, or fix the line by hand"
+)
+
+
+def _committed(layout: Layout, pending: journal.Journal) -> bool:
+    try:
+        return journal.committed(layout, pending)
+    except (RegistryError, ValueError):
+        return False
+
+
+def _newer(raw: dict[str, Any]) -> bool:
+    """A document of a newer format than this modelpack reads: reported, never rewritten."""
+    version = raw.get("format_version")
+    return documents.is_int(version) and version > FORMAT_VERSION
+
+
 def _relink(blob: Path, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.relink{TMP_SUFFIX}")
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()
     os.link(blob, tmp)
-    os.replace(tmp, path)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def _adopt(path: Path, blob: Path) -> None:
+    made = not blob.parent.exists()
     blob.parent.mkdir(parents=True, exist_ok=True)
+    mode = stat.S_IMODE(path.stat().st_mode)
     path.chmod(blob_mode())
-    os.link(path, blob)
+    try:
+        os.link(path, blob)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            path.chmod(mode)
+            if made:
+                blob.parent.rmdir()
+        raise
 
 
 def run_doctor(registry: FileRegistry, *, repair: bool = False) -> DoctorReport:
@@ -614,12 +791,17 @@ def run_doctor(registry: FileRegistry, *, repair: bool = False) -> DoctorReport:
     Without ``repair`` it takes the registry lock shared, so writers keep working; with it,
     exclusively, so nothing else runs while files are changed.
     """
-    registry._require_registry()
+    try:
+        registry._require_registry()
+    except RegistryError:
+        if repair:  # nothing is repaired in a registry of unknown format
+            raise
+        # A damaged registry.json: run() reports it with everything else.
     if not registry.home.exists():
         return DoctorReport(home=str(registry.home), repair=repair)
     if repair:
         registry._ensure_home()
     elif not registry.layout.locks.is_dir():
         return _Doctor(registry, repair).run()
-    with registry._registry_lock(exclusive=repair):
+    with registry._guard("check the registry"), registry._registry_lock(exclusive=repair):
         return _Doctor(registry, repair).run()

@@ -134,6 +134,8 @@ class EventLog:
     events: list[dict[str, Any]] = field(default_factory=list)
     bad_lines: list[int] = field(default_factory=list)
     torn_tail: bool = False
+    #: The line number of each of ``events``.
+    lines: list[int] = field(default_factory=list)
 
 
 def read(path: Path, *, limit_bytes: int | None = None) -> EventLog:
@@ -159,6 +161,7 @@ def read(path: Path, *, limit_bytes: int | None = None) -> EventLog:
             continue
         if isinstance(event, dict) and isinstance(event.get("event"), str):
             log.events.append(event)
+            log.lines.append(number)
         else:
             log.bad_lines.append(number)
     return log

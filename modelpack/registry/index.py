@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from modelpack.errors import RegistryError
+from modelpack.registry import documents
 from modelpack.registry._io import atomic_write_json, read_json
 from modelpack.registry.layout import FORMAT_VERSION, Layout
 
@@ -25,9 +26,9 @@ def lookup(layout: Layout, name: str, digest: str, deleted: Mapping[int, Any]) -
         raw = read_json(entry, home=layout.home)
     except (FileNotFoundError, RegistryError):
         return None
-    version = raw.get("version")
-    if not isinstance(version, int) or version in deleted:
+    if documents.problems("digest entry", raw) or raw["digest"] != digest or raw["version"] in deleted:
         return _scan(layout, name, digest, deleted)
+    version = int(raw["version"])
     facts = _facts(layout, name, version)
     if facts is None or facts.get("digest") != digest:
         return _scan(layout, name, digest, deleted)

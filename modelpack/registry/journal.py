@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from modelpack._fs import fsync_path
-from modelpack.registry import index
+from modelpack.registry import documents, index
 from modelpack.registry._io import atomic_write_json, corrupt, file_size, read_json, truncate
 from modelpack.registry.faults import NO_FAULTS, Faults
 from modelpack.registry.layout import FORMAT_VERSION, Layout
@@ -86,6 +86,7 @@ def read(layout: Layout, name: str) -> Journal | None:
     except FileNotFoundError:
         return None
     try:
+        documents.check("journal.json", raw)
         return Journal.from_json(raw)
     except (KeyError, TypeError, ValueError) as exc:
         raise corrupt(path, layout.home, f"bad journal: {exc}") from exc

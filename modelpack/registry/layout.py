@@ -20,7 +20,8 @@ misreads a registry written by a newer one.
 
 How to change the format:
 
-1. Bump ``FORMAT_VERSION`` here and describe the change in docs/REGISTRY.md.
+1. Bump ``FORMAT_VERSION`` here and describe the change in docs/REGISTRY.md; the keys of every
+   document are in ``documents.SHAPES`` (doctor reports a key it does not list as unknown).
 2. Keep reading every older version: add a step to ``MIGRATIONS`` that upgrades the raw dict of
    the previous version in memory (``records.load_*`` apply them on every read).
 3. Writers always write the current version. Files are rewritten lazily (a model's

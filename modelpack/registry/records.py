@@ -5,12 +5,14 @@ registry returns. Loading checks shape and format version and turns anything wro
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from modelpack.errors import RegistryError
-from modelpack.names import STAGE_NAMES, Stage
+from modelpack.names import Stage
+from modelpack.registry import documents
 from modelpack.registry._io import corrupt
 from modelpack.registry.layout import FORMAT_VERSION, migrate
 
@@ -56,44 +58,43 @@ class ModelState:
 
 
 def load_model_state(raw: dict[str, Any], *, path: Path, home: Path) -> ModelState:
+    """``model.json`` as a ``ModelState``, its shape checked (``documents``).
+
+    Raises:
+        RegistryError: a missing or malformed key, or a newer format (names the file).
+    """
     try:
         raw = migrate(raw, what="model.json")
-        stages = {int(v): str(s) for v, s in dict(raw.get("stages") or {}).items()}
-        bad = [s for s in stages.values() if s not in STAGE_NAMES]
-        if bad:
-            raise ValueError(f"unknown stage {bad[0]!r}")
+        documents.check("model.json", raw)
         return ModelState(
-            name=str(raw["name"]),
-            created=str(raw["created"]),
-            updated=str(raw.get("updated") or raw["created"]),
-            revision=int(raw.get("revision", 0)),
-            description=None if raw.get("description") is None else str(raw["description"]),
-            stages=stages,
-            aliases={str(a): int(v) for a, v in dict(raw.get("aliases") or {}).items()},
-            deleted={int(v): str(t) for v, t in dict(raw.get("deleted") or {}).items()},
+            name=raw["name"],
+            created=raw["created"],
+            updated=raw["updated"],
+            revision=raw["revision"],
+            description=raw["description"],
+            stages={int(v): s for v, s in raw["stages"].items()},
+            aliases=dict(raw["aliases"]),
+            deleted={int(v): t for v, t in raw["deleted"].items()},
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except ValueError as exc:
         raise corrupt(path, home, str(exc)) from exc
 
 
 #: When, by whom and from where a version was registered, and what content it holds: the facts
 #: ``list models:/NAME/N`` shows.
 REGISTRATION_FACTS = ("created", "user", "host", "source", "digest", "size")
-#: Keys every ``version.json`` must have (the immutable facts recorded at registration).
-VERSION_KEYS = ("name", "version", *REGISTRATION_FACTS, "file_count", "manifest_sha256")
 
 
 def check_version_facts(raw: dict[str, Any], *, path: Path, home: Path) -> dict[str, Any]:
+    """``version.json``, its shape checked (``documents``).
+
+    Raises:
+        RegistryError: a missing or malformed key, or a newer format (names the file).
+    """
     try:
         raw = migrate(raw, what="version.json")
-        missing = [k for k in VERSION_KEYS if k not in raw]
-        if missing:
-            raise ValueError(f"missing {', '.join(missing)}")
-        if not isinstance(raw["version"], int) or not isinstance(raw["size"], int):
-            raise ValueError("version and size must be integers")
-        if not str(raw["digest"]).startswith("sha256:"):
-            raise ValueError("digest must be sha256:<hex>")
-    except (TypeError, ValueError) as exc:
+        documents.check("version.json", raw)
+    except ValueError as exc:
         raise corrupt(path, home, str(exc)) from exc
     return raw
 
@@ -267,6 +268,14 @@ class GcResult:
             "removed_temp": self.removed_temp,
             "dry_run": self.dry_run,
         }
+
+
+#: OS errors that say the storage cannot take more writes: full, over quota, failing, read-only.
+STORAGE_ERRNOS: Final = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG, errno.EROFS})
+
+
+def is_storage_error(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS
 
 
 def registry_error(message: str, exc: OSError, path: Path | None = None) -> RegistryError:

@@ -51,8 +51,8 @@ from modelpack.names import (
 )
 from modelpack.package.manifest import IntegrityReport, read_manifest, verify_folder
 from modelpack.progress import SILENT, Reporter
+from modelpack.registry import documents, index, journal, lock
 from modelpack.registry import events as ev
-from modelpack.registry import index, journal, lock
 from modelpack.registry._io import (
     atomic_write_json,
     corrupt,
@@ -105,6 +105,23 @@ def _forced_facts(checks: list[GateCheck]) -> dict[str, Any]:
     if not broken:
         return {}
     return {"forced": True, "breaking": [f"v{c.against}: {m}" for c in broken for m in c.breaking]}
+
+
+def _make_dirs(folder: Path, created: list[Path]) -> None:
+    """``mkdir -p folder``, appending each folder it made to ``created`` (outermost first)."""
+    missing: list[Path] = []
+    current = folder
+    while not current.is_dir() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+        except FileExistsError:
+            if not path.is_dir():
+                raise
+            continue
+        created.append(path)
 
 
 def _listing(items: list[str]) -> str:
@@ -161,7 +178,7 @@ class FileRegistry:
         except FileNotFoundError:
             return
         try:
-            migrate(raw, what=str(path))
+            documents.check("registry.json", migrate(raw, what=str(path)))
         except ValueError as exc:
             raise corrupt(path, self.home, str(exc)) from exc
         self._format_checked = True
@@ -242,10 +259,17 @@ class FileRegistry:
         )
 
     def _ensure_home(self) -> None:
+        """Create the registry's folders and ``registry.json`` where missing.
+
+        Raises:
+            RegistryError: they cannot be created (disk full, permissions); the folders this
+                call made are removed again, so a failed first write leaves no half registry.
+        """
         self._check_format()
+        created: list[Path] = []
         try:
             for folder in (self.layout.locks, self.layout.tmp, self.layout.models, self.layout.blobs):
-                folder.mkdir(parents=True, exist_ok=True)
+                _make_dirs(folder, created)
             if not self.layout.registry_file.is_file():
                 atomic_write_json(
                     self.layout.registry_file,
@@ -253,6 +277,9 @@ class FileRegistry:
                     durable=self.durable,
                 )
         except OSError as exc:
+            for folder in reversed(created):
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
             raise registry_error(f"cannot create the registry at {self.home}", exc) from exc
 
     @contextlib.contextmanager

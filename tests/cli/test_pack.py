@@ -199,9 +199,14 @@ def test_existing_output_conflict_then_force(tmp_path: Path, sk_model_file: Path
     assert result.exit_code == 5
     assert "--force" in result.stderr
     assert (out / "keep.txt").read_text() == "mine"
-    result = runner.invoke(
-        app, ["pack", str(sk_model_file), "-s", str(sample_csv), "-o", str(out), "--force"]
-    )
+    # --force replaces a model folder only: this one has no MLmodel, so it stays.
+    forced = ["pack", str(sk_model_file), "-s", str(sample_csv), "-o", str(out), "--force"]
+    result = runner.invoke(app, forced)
+    assert result.exit_code == 5
+    assert "not a model folder" in result.stderr
+    assert (out / "keep.txt").read_text() == "mine"
+    (out / "MLmodel").write_text("flavors: {}\n")
+    result = runner.invoke(app, forced)
     assert result.exit_code == 0, result.stderr
     assert not (out / "keep.txt").exists()
     assert (out / "MLmodel").is_file()

@@ -1,0 +1,298 @@
+"""The shape of every registry document, in one table.
+
+Each document the registry writes (``registry.json``, ``model.json``, ``version.json``, each
+event of ``events.jsonl``, ``journal.json``, a digest-index entry) has a fixed set of keys, each
+with a type and, for most, a rule (a model name, a stage, a ``sha256:`` digest...). ``problems``
+checks a parsed document against its row and names each difference: a missing key, a value of
+the wrong type or form, and a key the format does not have (a renamed key shows as one missing
+and one unknown). The formats are modelpack's own, so an unknown key is always a finding.
+
+Readers call ``check`` (through ``records`` and ``journal``), which refuses a document with a
+missing or malformed key as corrupt, so a damaged record is one clear error and never a crash
+deeper in; unknown keys alone do not stop a reader. ``doctor`` reports every problem, unknown
+keys included, as an error.
+
+Adding a key to a document is a format change: add it here, and follow the procedure in
+``layout`` (an older modelpack's doctor would report the new key as unknown).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, TypeGuard
+
+from modelpack.names import ALIAS_RE, NAME_RE, STAGE_NAMES
+
+#: A rule returns None for a good value, else what the value should be.
+Rule = Callable[[Any], str | None]
+
+_HEX64: Final = re.compile(r"[0-9a-f]{64}")
+_TIME: Final = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
+
+
+def is_int(value: Any) -> TypeGuard[int]:
+    """An integer that is not a bool (JSON ``true`` is no number)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _text(value: Any) -> str | None:
+    return None if isinstance(value, str) else "a string"
+
+
+def _flag(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "true or false"
+
+
+def _count(value: Any) -> str | None:
+    return None if is_int(value) and value >= 0 else "an integer >= 0"
+
+
+def _number(value: Any) -> str | None:
+    return None if is_int(value) and value >= 1 else "an integer >= 1"
+
+
+def _time(value: Any) -> str | None:
+    return (
+        None if isinstance(value, str) and _TIME.fullmatch(value) else "a UTC time like 2025-01-31T12:00:00Z"
+    )
+
+
+def _name(value: Any) -> str | None:
+    return None if isinstance(value, str) and NAME_RE.fullmatch(value) else "a model name"
+
+
+def _alias(value: Any) -> str | None:
+    return None if isinstance(value, str) and ALIAS_RE.fullmatch(value) else "an alias"
+
+
+def _stage(value: Any) -> str | None:
+    return None if value in STAGE_NAMES else f"a stage ({', '.join(STAGE_NAMES)})"
+
+
+def _digest(value: Any) -> str | None:
+    ok = isinstance(value, str) and value.startswith("sha256:") and _HEX64.fullmatch(value[7:])
+    return None if ok else "sha256:<64 hex digits>"
+
+
+def _sha256(value: Any) -> str | None:
+    return None if isinstance(value, str) and _HEX64.fullmatch(value) else "64 hex digits"
+
+
+def _object(value: Any) -> str | None:
+    return None if isinstance(value, dict) else "an object"
+
+
+def _optional(rule: Rule) -> Rule:
+    def check(value: Any) -> str | None:
+        problem = rule(value)
+        return None if value is None or problem is None else f"null or {problem}"
+
+    return check
+
+
+def _list_of(rule: Rule) -> Rule:
+    def check(value: Any) -> str | None:
+        if not isinstance(value, list):
+            return "a list"
+        bad = next((rule(v) for v in value if rule(v) is not None), None)
+        return None if bad is None else f"a list of {_bare(bad)}s"
+
+    return check
+
+
+def _map_of(key: Rule, value_rule: Rule) -> Rule:
+    def check(value: Any) -> str | None:
+        if not isinstance(value, dict):
+            return "an object"
+        for k, v in value.items():
+            if key(k) is not None:
+                return f"an object whose keys are {_bare(key(k))}s (not {k!r})"
+            if value_rule(v) is not None:
+                return f"an object whose values are {_bare(value_rule(v))}s (not {v!r} at {k!r})"
+        return None
+
+    return check
+
+
+def _bare(phrase: str | None) -> str:
+    return (phrase or "").removeprefix("an ").removeprefix("a ")
+
+
+def _version_key(value: Any) -> str | None:
+    """A version number as a JSON object key: ``"1"``, ``"12"``."""
+    ok = isinstance(value, str) and value.isascii() and value.isdigit() and not value.startswith("0")
+    return None if ok else "a version number"
+
+
+def _one_of(*choices: str) -> Rule:
+    def check(value: Any) -> str | None:
+        return None if value in choices else f"one of {', '.join(choices)}"
+
+    return check
+
+
+def _format_version(value: Any) -> str | None:
+    # Newer versions are refused by ``layout.migrate`` with an "upgrade modelpack" message.
+    return _number(value)
+
+
+@dataclass(frozen=True)
+class Key:
+    rule: Rule
+    required: bool = True
+
+
+def _optional_key(rule: Rule) -> Key:
+    return Key(rule, required=False)
+
+
+#: Document kind -> its keys. Events are ``event:<type>`` (common keys plus the type's own).
+SHAPES: Final[dict[str, dict[str, Key]]] = {}
+
+SHAPES["registry.json"] = {
+    "format_version": Key(_format_version),
+    "kind": Key(_one_of("modelpack-registry")),
+    "created": Key(_time),
+}
+
+SHAPES["model.json"] = {
+    "format_version": Key(_format_version),
+    "name": Key(_name),
+    "created": Key(_time),
+    "updated": Key(_time),
+    "revision": Key(_count),
+    "description": Key(_optional(_text)),
+    "stages": Key(_map_of(_version_key, _stage)),
+    "aliases": Key(_map_of(_alias, _number)),
+    "deleted": Key(_map_of(_version_key, _time)),
+}
+
+SHAPES["version.json"] = {
+    "format_version": Key(_format_version),
+    "name": Key(_name),
+    "version": Key(_number),
+    "created": Key(_time),
+    "user": Key(_text),
+    "host": Key(_text),
+    "source": Key(_text),
+    "digest": Key(_digest),
+    "size": Key(_count),
+    "file_count": Key(_count),
+    "manifest_sha256": Key(_sha256),
+    "flavors": _optional_key(_list_of(_text)),
+    "signature": _optional_key(_optional(_object)),
+    "mlmodel": _optional_key(_object),
+    "description": _optional_key(_optional(_text)),
+    "tags": _optional_key(_map_of(_text, _text)),
+    "modelpack_version": _optional_key(_text),
+    "rebuilt": _optional_key(_flag),  # written by doctor --repair when it rebuilt the file
+}
+
+_EVENT: Final = {
+    "id": Key(_text),
+    "event": Key(_text),
+    "name": Key(_name),
+    "time": Key(_time),
+    "user": Key(_text),
+    "host": Key(_text),
+    "pid": Key(_count),
+    "version": Key(_number),
+}
+_GATE: Final = {"forced": _optional_key(_flag), "breaking": _optional_key(_list_of(_text))}
+SHAPES["event:registered"] = {**_EVENT, "digest": Key(_digest), "size": Key(_count), "source": Key(_text)}
+SHAPES["event:stage_changed"] = {
+    **_EVENT,
+    "to": Key(_stage),
+    "from": Key(_optional(_stage)),
+    "reason": Key(_text),
+    **_GATE,
+}
+SHAPES["event:alias_set"] = {**_EVENT, "alias": Key(_alias), "previous": Key(_optional(_number)), **_GATE}
+SHAPES["event:alias_removed"] = {**_EVENT, "alias": Key(_alias), "reason": _optional_key(_text)}
+SHAPES["event:deleted"] = {
+    **_EVENT,
+    "stage": Key(_stage),
+    "removed_aliases": Key(_list_of(_alias)),
+    "digest": Key(_digest),
+}
+
+SHAPES["journal.json"] = {
+    "format_version": Key(_format_version),
+    "op": Key(_one_of("register", "promote", "delete")),
+    "name": Key(_name),
+    "version": Key(_number),
+    "log_size": Key(_count),
+    "commit_path": Key(_optional(_text)),
+    "commit_revision": Key(_optional(_count)),
+    "state": Key(_optional(_object)),  # a model.json, checked as one
+    "digest": Key(_optional(_digest)),
+    "rollback_remove": Key(_list_of(_text)),
+    "forward_remove": Key(_list_of(_text)),
+    "pid": Key(_count),
+}
+
+SHAPES["digest entry"] = {
+    "format_version": Key(_format_version),
+    "digest": Key(_digest),
+    "version": Key(_number),
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    key: str
+    what: str  # missing | invalid | unknown
+    detail: str = ""
+
+    def __str__(self) -> str:
+        if self.what == "missing":
+            return f"missing key {self.key!r}"
+        if self.what == "unknown":
+            return f"unknown key {self.key!r}"
+        return f"{self.key!r} must be {self.detail}"
+
+
+def problems(kind: str, document: Mapping[str, Any]) -> list[Problem]:
+    """Every way ``document`` differs from the shape of ``kind`` (a key of ``SHAPES``, or
+    ``event`` for an event of any type)."""
+    if kind == "event":
+        event_type = document.get("event")
+        kind = f"event:{event_type}"
+        if kind not in SHAPES:
+            known = ", ".join(k.split(":", 1)[1] for k in SHAPES if k.startswith("event:"))
+            return [Problem("event", "invalid", f"one of {known}")]
+    shape = SHAPES[kind]
+    found: list[Problem] = []
+    for key, spec in shape.items():
+        if key not in document:
+            if spec.required:
+                found.append(Problem(key, "missing"))
+            continue
+        detail = spec.rule(document[key])
+        if detail is not None:
+            found.append(Problem(key, "invalid", detail))
+    found.extend(Problem(str(key), "unknown") for key in document if key not in shape)
+    if kind == "journal.json" and isinstance(document.get("state"), dict):
+        found.extend(
+            Problem(f"state.{p.key}", p.what, p.detail) for p in problems("model.json", document["state"])
+        )
+    return found
+
+
+def describe(found: list[Problem]) -> str:
+    """Problems as one line: ``missing key 'stages'; unknown key 'stagez'``."""
+    return "; ".join(str(p) for p in found)
+
+
+def check(kind: str, document: Mapping[str, Any]) -> None:
+    """Refuse what a reader cannot use: a missing or malformed key (unknown keys pass here;
+    ``doctor`` reports them).
+
+    Raises:
+        ValueError: the problems, as one line (the caller names the file).
+    """
+    serious = [p for p in problems(kind, document) if p.what != "unknown"]
+    if serious:
+        raise ValueError(describe(serious))
