@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from modelpack.progress import SILENT, Reporter
 
@@ -25,10 +25,10 @@ if TYPE_CHECKING:
 
 
 def pack(
-    model: str | Path,
-    *,
-    sample: str | Path,
+    model: str | Path | Any,
+    sample: str | Path | Any,
     output: str | Path,
+    *,
     flavor: str | None = None,
     name: str | None = None,
     description: str | None = None,
@@ -49,8 +49,13 @@ def pack(
     """Package a model as an MLflow model folder.
 
     Args:
-        model: a pickle/joblib/cloudpickle file, or ``package.module:attr`` / ``file.py:attr``.
-        sample: a data file (CSV, TSV, Parquet, JSON, JSONL, NPY, NPZ) the model can predict on.
+        model: a fitted model object (e.g. a scikit-learn estimator), a pickle/joblib/cloudpickle
+            file, or ``package.module:attr`` / ``file.py:attr``. An object whose classes come
+            from your own code (``__main__``, a module that is not installed) is pickled by
+            value, as ``file.py:attr`` is.
+        sample: data the model can predict on: a pandas DataFrame, a numpy array (or a dict of
+            arrays), a pyarrow Table, or a data file (CSV, TSV, Parquet, JSON, JSONL, NPY, NPZ).
+            A DataFrame gets the signature its CSV would get.
         output: the folder to create.
         flavor: ``sklearn`` or ``modelpack``; detected when omitted.
         name: a name recorded in MLmodel.
@@ -77,13 +82,16 @@ def pack(
     Raises:
         ModelpackError: see ``modelpack.package.packer.pack_model``.
     """
+    from modelpack.package.model_source import object_source
     from modelpack.package.packer import PackOptions, pack_model
 
     def _path(value: str | Path | None) -> Path | None:
         return None if value is None else Path(value)
 
+    in_memory = not isinstance(sample, (str, Path))
     options = PackOptions(
-        sample=Path(sample),
+        sample=None if in_memory else Path(sample),
+        sample_data=sample if in_memory else None,
         output=Path(output),
         flavor=flavor,
         name=name,
@@ -101,7 +109,8 @@ def pack(
         trust_home=None if home is None else Path(home),
         force=force,
     )
-    return pack_model(str(model), options, reporter=reporter)
+    source = str(model) if isinstance(model, (str, Path)) else object_source(model)
+    return pack_model(source, options, reporter=reporter)
 
 
 def inspect(target: str | Path, *, home: Path | None = None) -> InspectReport:
@@ -303,3 +312,28 @@ def trust(target: str | Path, *, home: Path, remove: bool = False) -> TrustResul
         return trust_package(resolved.path, home, source=str(target), remove=remove)
     path = Path(target)
     return trust_package(path, home, source=str(path.resolve()), remove=remove)
+
+
+if TYPE_CHECKING:
+    from modelpack.schema.signature import Schema
+
+
+def infer_schema(data: Any, *, data_format: str | None = None, sample_rows: int | None = None) -> Schema:
+    """Infer the input schema ``pack`` would record for ``data`` (also ``modelpack.schema(data)``).
+
+    Args:
+        data: a pandas DataFrame, numpy array (or dict of arrays), pyarrow Table, a dict or list
+            of records, or a data file path.
+        data_format: the file's format when its suffix does not say it.
+        sample_rows: read at most this many rows.
+
+    Returns:
+        A Schema (``repr`` lists the columns; notebooks show a table).
+
+    Raises:
+        DataFormatError: the data is empty, or a column mixes value types.
+        NotFoundError: the file does not exist.
+    """
+    from modelpack.schema.infer import infer_any
+
+    return infer_any(data, fmt=data_format, sample_rows=sample_rows)

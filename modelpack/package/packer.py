@@ -34,6 +34,7 @@ from modelpack.progress import SILENT, Reporter
 
 if TYPE_CHECKING:
     from modelpack.package.manifest import Manifest
+    from modelpack.package.model_source import LoadedModel
 
 # Namespace of model_uuid, a uuid5 of the sha256 of everything else in the folder.
 _MODEL_UUID_NAMESPACE: Final = uuid.UUID("0b6e3f7e-5a31-4d86-9f5c-9c1e8f2d4a77")
@@ -45,7 +46,10 @@ PREDICT_ROWS_DEFAULT = 10_000
 
 @dataclass(frozen=True)
 class PackOptions:
-    sample: Path
+    """How to pack. ``sample`` is a data file, or None when ``sample_data`` holds the sample in
+    memory (a pandas DataFrame, a numpy array or a dict of them, a pyarrow Table)."""
+
+    sample: Path | None
     output: Path
     flavor: str | None = None
     name: str | None = None
@@ -62,6 +66,12 @@ class PackOptions:
     trusted: tuple[str, ...] = ()
     trust_home: Path | None = None  # where 'modelpack trust' records live; None consults none
     force: bool = False
+    sample_data: Any = None
+
+    @property
+    def sample_label(self) -> str:
+        """How messages name the sample."""
+        return self.sample.name if self.sample is not None else "the sample"
 
 
 @dataclass(frozen=True)
@@ -93,8 +103,13 @@ class PackResult:
         }
 
 
-def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SILENT) -> PackResult:
-    """Build an MLmodel folder at ``options.output`` from MODEL and a sample file.
+def pack_model(
+    model_ref: str | LoadedModel, options: PackOptions, *, reporter: Reporter = SILENT
+) -> PackResult:
+    """Build an MLmodel folder at ``options.output`` from MODEL and a sample (file or in memory).
+
+    ``model_ref`` is MODEL as the command line gives it, or a model already in memory
+    (``model_source.object_source``).
 
     Raises:
         NotFoundError: MODEL or the sample does not exist.
@@ -105,17 +120,22 @@ def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SIL
     """
     from modelpack.package import environment, example, flavors, requirements
     from modelpack.package.manifest import scan_folder, write_manifest
-    from modelpack.package.model_source import load_model_source
+    from modelpack.package.model_source import LoadedModel, load_model_source
     from modelpack.schema import infer, signature
 
     output = options.output
     _check_output(output, force=options.force)
-    if not options.sample.exists():
+    if options.sample is None and options.sample_data is None:
+        raise InvalidModelError("pack needs a sample: a data file or data in memory")
+    if options.sample is not None and not options.sample.exists():
         raise NotFoundError(f"sample file not found: {options.sample}", path=str(options.sample))
     warnings: list[str] = []
 
     with reporter.step("loading model"):
-        loaded = load_model_source(model_ref, trusted=options.trusted, trust_home=options.trust_home)
+        if isinstance(model_ref, LoadedModel):
+            loaded = model_ref
+        else:
+            loaded = load_model_source(model_ref, trusted=options.trusted, trust_home=options.trust_home)
     if loaded.trust is not None:
         warnings.append(
             f"{loaded.source} fails the safety scan; loaded because you trusted its exact bytes "
@@ -132,7 +152,7 @@ def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SIL
         data = _sample_input(options, declared.inputs if declared else input_schema, predict_rows)
 
     with reporter.step("predicting on the sample"):
-        predictions = _predict(loaded.model, options.method, data, options.sample)
+        predictions = _predict(loaded.model, options.method, data, options.sample_label)
     output_schema = (
         signature.load_schema_file(options.output_schema_file)
         if options.output_schema_file
@@ -143,13 +163,14 @@ def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SIL
     else:
         sig = signature.Signature(inputs=input_schema, outputs=output_schema)
 
-    if loaded.by_value_module is not None:
+    for module in loaded.by_value_modules:
         import cloudpickle
 
         from modelpack.package.flavors._deterministic import pin_class_ids
 
-        cloudpickle.register_pickle_by_value(loaded.by_value_module)
-        pin_class_ids(loaded.by_value_module)
+        if module.__name__ != "__main__":  # cloudpickle pickles __main__ by value already
+            cloudpickle.register_pickle_by_value(module)
+        pin_class_ids(module)
 
     with staged_dir(output, replace=options.force) as tmp:
         with reporter.step("writing model"):
@@ -175,7 +196,7 @@ def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SIL
             mlmodel["model_uuid"] = content_uuid(others, mlmodel)
             (tmp / MLMODEL_FILE).write_text(dump_yaml(mlmodel))
             manifest = write_manifest(tmp, known=others)
-        if loaded.trust is not None or loaded.by_value_module is not None:
+        if loaded.trust is not None or loaded.by_value_modules:
             warnings.extend(
                 _refused_package_warning(tmp / saved.model_file, output, loaded.trust is not None)
             )
@@ -223,6 +244,8 @@ def _input_schema(options: PackOptions, warnings: list[str]) -> Any:
         return None
     if options.input_schema_file:
         return signature.load_schema_file(options.input_schema_file)
+    if options.sample is None:
+        return infer.infer_sample(options.sample_data, sample_rows=options.sample_rows)
     found = infer.infer_file(options.sample, fmt=options.sample_format, sample_rows=options.sample_rows)
     warnings.extend(found.warnings)
     return found.schema
@@ -231,8 +254,11 @@ def _input_schema(options: PackOptions, warnings: list[str]) -> Any:
 def _sample_input(options: PackOptions, schema: Any, rows: int) -> Any:
     """The sample as ``predict`` and ``validate`` will hand it to the model: read as the input
     schema types it, then conformed, so the signature describes the form the model was checked on."""
-    from modelpack.schema import enforce, readers
+    from modelpack.schema import enforce, infer, readers
 
+    if options.sample is None:
+        data = infer.sample_head(options.sample_data, rows)
+        return data if schema is None else enforce.conform(data, schema)
     if schema is None:
         return readers.read_data(options.sample, fmt=options.sample_format, max_rows=rows)
     batches = []
@@ -261,13 +287,13 @@ def _head(batches: list[Any], rows: int) -> Any:
     return np.concatenate(batches)[:rows] if len(batches) > 1 else first[:rows]
 
 
-def _predict(model: Any, method: str, data: Any, sample: Path) -> Any:
+def _predict(model: Any, method: str, data: Any, sample: str) -> Any:
     try:
         return getattr(model, method)(data)
     except Exception as exc:
         message = " ".join(str(exc).split())[:300]
         raise SchemaViolationError(
-            f"the model cannot {method} on {sample.name}: {type(exc).__name__}: {message}",
+            f"the model cannot {method} on {sample}: {type(exc).__name__}: {message}",
             hint="the sample must have the columns and types the model was trained on",
         ) from exc
 

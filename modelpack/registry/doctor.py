@@ -308,6 +308,9 @@ class _Doctor:
             stages=replayed.stages,
             aliases=replayed.aliases,
             deleted=replayed.deleted,
+            description=replayed.description,
+            tags=replayed.tags,
+            descriptions=replayed.descriptions,
         )
         finding.message += "; --repair rebuilds it from the event log"
         self.fix(finding, lambda: atomic_write_json(path, rebuilt.to_json(), durable=self.durable))

@@ -31,9 +31,24 @@ class ModelState:
     stages: dict[int, str] = field(default_factory=dict)
     aliases: dict[str, int] = field(default_factory=dict)
     deleted: dict[int, str] = field(default_factory=dict)
+    # Changed after registration (set_tags / set_description); version.json keeps what was
+    # recorded at registration, these win over it.
+    tags: dict[int, dict[str, str]] = field(default_factory=dict)
+    descriptions: dict[int, str | None] = field(default_factory=dict)
 
     def stage_of(self, version: int) -> str:
         return self.stages.get(version, Stage.NONE.value)
+
+    def current_facts(self, version: int, facts: dict[str, Any]) -> dict[str, Any]:
+        """A version's facts with the tags and description changed since registration."""
+        if version not in self.tags and version not in self.descriptions:
+            return facts
+        out = dict(facts)
+        if version in self.tags:
+            out["tags"] = dict(self.tags[version])
+        if version in self.descriptions:
+            out["description"] = self.descriptions[version]
+        return out
 
     def aliases_of(self, version: int) -> list[str]:
         return sorted(alias for alias, v in self.aliases.items() if v == version)
@@ -49,6 +64,8 @@ class ModelState:
             "stages": {str(v): s for v, s in sorted(self.stages.items())},
             "aliases": dict(sorted(self.aliases.items())),
             "deleted": {str(v): t for v, t in sorted(self.deleted.items())},
+            "tags": {str(v): dict(sorted(t.items())) for v, t in sorted(self.tags.items())},
+            "descriptions": {str(v): d for v, d in sorted(self.descriptions.items())},
         }
 
     def changed(self, *, updated: str, **changes: Any) -> ModelState:
@@ -71,6 +88,13 @@ def load_model_state(raw: dict[str, Any], *, path: Path, home: Path) -> ModelSta
             stages=stages,
             aliases={str(a): int(v) for a, v in dict(raw.get("aliases") or {}).items()},
             deleted={int(v): str(t) for v, t in dict(raw.get("deleted") or {}).items()},
+            tags={
+                int(v): {str(k): str(x) for k, x in dict(t).items()}
+                for v, t in dict(raw.get("tags") or {}).items()
+            },
+            descriptions={
+                int(v): None if d is None else str(d) for v, d in dict(raw.get("descriptions") or {}).items()
+            },
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise corrupt(path, home, str(exc)) from exc

@@ -411,6 +411,26 @@ def score_batches(
         reporter.advance(description, offset, total_rows)
 
 
+def score_data(
+    scorer: Scorer, data: Any, *, source: str = "data", warnings: list[str] | None = None
+) -> BatchScore:
+    """Conform, predict and tabulate data held in memory (a DataFrame, ndarray, dict or records).
+
+    The in-memory counterpart of ``predict_folder``'s batches: the same conforming, the same
+    model call and the same table, with one error listing every violation.
+
+    Raises:
+        SchemaViolationError: the data does not satisfy the input signature (every violation).
+        InvalidModelError: the model raised, or returned a different number of rows.
+    """
+    try:
+        scored = next(score_batches(scorer, [data], warnings=warnings))
+    except SchemaViolationError as exc:
+        violations = [dict(v) for v in exc.violations]
+        raise violation_error(source, violations) from None
+    return scored
+
+
 # What the CSV parser should produce for each signature type: the same reading enforce.check_file
 # uses, so the rows the model sees are the rows the check accepted ("02134" stays text for a string
 # column, a long column is never guessed as a date).
