@@ -160,6 +160,8 @@ def diff(a: str | Path, b: str | Path, *, home: Path | None = None) -> DiffRepor
 if TYPE_CHECKING:
     from typing import BinaryIO
 
+    from pandas import DataFrame  # type: ignore[import-untyped, unused-ignore]
+
     from modelpack.serving.scoring import PredictResult
     from modelpack.serving.validator import ValidationReport
 
@@ -167,7 +169,7 @@ if TYPE_CHECKING:
 def validate(
     target: str | Path,
     *,
-    data: str | Path | None = None,
+    data: str | Path | Any | None = None,
     data_format: str | None = None,
     load: bool = True,
     trusted: Iterable[str] = (),
@@ -183,7 +185,8 @@ def validate(
 
     Args:
         target: a model folder, or a ``models:/`` URI resolved in the registry at ``home``.
-        data: a data file to check against the input signature and predict on.
+        data: data to check against the input signature and predict on: a data file, or a
+            pandas DataFrame, numpy array, dict of columns or list of records.
         data_format: the format of ``data`` when its suffix does not say it.
         load: load the model and predict (False runs only the static checks).
         trusted: modules (or module.qualname) trusted beyond the allowlist for this run.
@@ -203,7 +206,8 @@ def validate(
 
     resolved = resolve_target(str(target), home=home)
     options = ValidateOptions(
-        data=None if data is None else Path(data),
+        data=_data_file(data),
+        data_in_memory=_data_in_memory(data),
         data_format=data_format,
         load=load,
         trusted=tuple(trusted),
@@ -221,8 +225,8 @@ def validate(
 
 def predict(
     target: str | Path,
+    data: str | Path | Any,
     *,
-    data: str | Path,
     output: str | Path | BinaryIO | None = None,
     method: str | None = None,
     data_format: str | None = None,
@@ -232,15 +236,19 @@ def predict(
     batch_rows: int = 65_536,
     force: bool = False,
     reporter: Reporter = SILENT,
-) -> PredictResult:
-    """Score a data file with a model folder (or registry URI), batch by batch.
+) -> PredictResult | DataFrame:
+    """Score data with a model folder (or registry URI): a file batch by batch, or data in memory.
 
     The package's pickles are scanned before anything is loaded, and the input is conformed to
     the signature before the model sees it.
 
     Args:
         target: a model folder, or a ``models:/`` URI resolved in the registry at ``home``.
-        data: the input file (CSV, TSV, Parquet, JSON, JSONL, NPY, NPZ).
+        data: the input file (CSV, TSV, Parquet, JSON, JSONL, NPY, NPZ); or a pandas DataFrame,
+            numpy array, dict of columns or list of records, for which the predictions come
+            back as a DataFrame (the columns a file would get) and ``output``, ``data_format``,
+            ``output_format``, ``batch_rows`` and ``force`` do not apply; ``home`` then defaults
+            to MODELPACK_HOME as for ``load_model``.
         output: a file path (format from the suffix), a binary stream (CSV unless
             ``output_format`` says), or None to return the predictions in the result.
         method: ``predict`` or ``predict_proba``; the recorded ``predict_fn`` by default.
@@ -253,7 +261,7 @@ def predict(
         reporter: progress sink (rows scored).
 
     Returns:
-        A PredictResult.
+        A PredictResult for a file; a pandas DataFrame for data in memory.
 
     Raises:
         NotFoundError: the folder, registry entry or data file does not exist.
@@ -262,6 +270,8 @@ def predict(
         InvalidModelError: the model cannot be loaded or failed while predicting.
         ConflictError: the output file exists and ``force`` is false.
     """
+    if _data_file(data) is None:
+        return _predict_in_memory(target, data, method=method, trusted=trusted, home=home)
     from modelpack.safety.trust import find_trust
     from modelpack.serving.scoring import PredictOptions, predict_folder
     from modelpack.target import resolve_target
@@ -337,3 +347,25 @@ def infer_schema(data: Any, *, data_format: str | None = None, sample_rows: int 
     from modelpack.schema.infer import infer_any
 
     return infer_any(data, fmt=data_format, sample_rows=sample_rows)
+
+
+def _data_file(data: Any) -> Path | None:
+    """DATA as a file path, or None when it is data held in memory (or absent)."""
+    return Path(data) if isinstance(data, (str, Path)) else None
+
+
+def _data_in_memory(data: Any) -> Any:
+    return None if data is None or isinstance(data, (str, Path)) else data
+
+
+def _predict_in_memory(
+    target: str | Path, data: Any, *, method: str | None, trusted: Iterable[str], home: Path | None
+) -> DataFrame:
+    """``predict`` on data held in memory: ``load_model`` (same checks) and the table ``predict`` writes."""
+    from modelpack.model import load_model
+
+    if data is None:
+        from modelpack.errors import UsageError
+
+        raise UsageError("predict needs data: a file, or a DataFrame, array, dict of columns or records")
+    return load_model(target, home=home, trusted=trusted, method=method).predict_frame(data)
