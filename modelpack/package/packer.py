@@ -88,6 +88,36 @@ class PackResult:
     size_bytes: int
     warnings: list[str] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        return (
+            f"<PackResult {self.output}: {self.flavor} ({self.serialization}), {self.files} files, "
+            f"{self.size_bytes} bytes, {self.digest[:19]}…>"
+        )
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        from modelpack.schema.signature import Schema, schema_html
+
+        rows = [
+            ("folder", self.output),
+            ("flavor", f"{self.flavor} ({self.serialization}: {self.serialization_reason})"),
+            ("files", f"{self.files} ({self.size_bytes} bytes)"),
+            ("digest", self.digest),
+            ("requirements", ", ".join(self.requirements)),
+        ]
+        parts = [
+            "<table>"
+            + "".join(f"<tr><th>{k}</th><td>{escape(str(v))}</td></tr>" for k, v in rows)
+            + "</table>"
+        ]
+        for label in ("inputs", "outputs"):
+            items = self.signature.get(label)
+            if items:
+                parts.append(f"<p><b>{label}</b></p>{schema_html(Schema.from_list(items))}")
+        parts += [f"<p>warning: {escape(w)}</p>" for w in self.warnings]
+        return "".join(parts)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "output": self.output,

@@ -43,6 +43,8 @@ def test_in_memory_pack_has_the_cli_digest(tmp_path: Path, sk_model_file: Path, 
     result = api.pack(estimator, pd.read_csv(sample_csv), tmp_path / "mem")
     assert result.digest == cli_digest
     assert _tree(tmp_path / "mem") == _tree(tmp_path / "cli")
+    assert repr(result).startswith(f"<PackResult {tmp_path / 'mem'}: sklearn")
+    assert "<td>count</td>" in result._repr_html_()
 
 
 def test_frame_with_missing_values_and_dates_follows_the_csv_rules(tmp_path: Path) -> None:
