@@ -83,7 +83,7 @@ def pack(
         ModelpackError: see ``modelpack.package.packer.pack_model``.
     """
     from modelpack.package.model_source import object_source
-    from modelpack.package.packer import PackOptions, pack_model
+    from modelpack.package.packer import Annotations, PackOptions, SchemaFiles, pack_model
 
     def _path(value: str | Path | None) -> Path | None:
         return None if value is None else Path(value)
@@ -94,17 +94,13 @@ def pack(
         sample_data=sample if in_memory else None,
         output=Path(output),
         flavor=flavor,
-        name=name,
-        description=description,
-        metadata=dict(metadata or {}),
+        annotations=Annotations(name, description, dict(metadata or {})),
         serialization=serialization,
         method=method,
         example_rows=example_rows,
         sample_rows=sample_rows,
         sample_format=sample_format,
-        signature_file=_path(signature_file),
-        input_schema_file=_path(input_schema_file),
-        output_schema_file=_path(output_schema_file),
+        schema_files=SchemaFiles(_path(signature_file), _path(input_schema_file), _path(output_schema_file)),
         trusted=tuple(trusted),
         trust_home=None if home is None else Path(home),
         force=force,

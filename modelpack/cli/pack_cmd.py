@@ -78,33 +78,28 @@ def pack(
     A model file the safety scan refuses loads when you trusted its exact bytes with
     'modelpack trust FILE' (records under --home).
     """
-    from modelpack import api
+    from modelpack.package.packer import Annotations, PackOptions, SchemaFiles, pack_model
 
     meta = _run.parse_key_values(metadata, "--metadata")
     reporter = render.StderrReporter(enabled=not json_output)
 
     def action() -> PackResult:
-        return api.pack(
-            model,
+        options = PackOptions(
             sample=sample,
             output=output,
             flavor=flavor,
-            name=name,
-            description=description,
-            metadata=meta,
+            annotations=Annotations(name, description, meta),
             serialization=serialization.value,
             method=method,
             example_rows=example_rows,
             sample_rows=sample_rows,
             sample_format=sample_format,
-            signature_file=signature,
-            input_schema_file=input_schema,
-            output_schema_file=output_schema,
-            trusted=trust_pickle or (),
-            home=resolve_home(home),
+            schema_files=SchemaFiles(signature, input_schema, output_schema),
+            trusted=tuple(trust_pickle or ()),
+            trust_home=resolve_home(home),
             force=force,
-            reporter=reporter,
         )
+        return pack_model(model, options, reporter=reporter)
 
     _run.run("pack", json_output, action, _human, reporter=reporter)
 

@@ -347,7 +347,7 @@ def list_cmd(
         return result
 
     def human(result: ModelList | VersionList | VersionRecord) -> None:
-        from modelpack.registry.records import ModelList, VersionList
+        from modelpack.registry.records import REGISTRATION_FACTS, ModelList, VersionList
 
         if isinstance(result, ModelList):
             if field is not None:
@@ -397,12 +397,7 @@ def list_cmd(
                 "uri",
                 "stage",
                 "aliases",
-                "created",
-                "user",
-                "host",
-                "source",
-                "digest",
-                "size",
+                *REGISTRATION_FACTS,
                 "flavors",
                 "description",
                 "tags",

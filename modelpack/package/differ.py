@@ -13,7 +13,7 @@ from modelpack.errors import ExitCode, InvalidModelError
 from modelpack.package.environment import pinned_versions, read_requirements
 from modelpack.package.manifest import Manifest, read_manifest, scan_folder
 from modelpack.package.mlmodel import MLmodel, read_mlmodel
-from modelpack.schema.compat import WARNING, Change, compare_signatures, is_breaking
+from modelpack.schema.compat import WARNING, Change, Reads, compare_signatures, is_breaking
 from modelpack.schema.signature import Signature
 
 
@@ -106,8 +106,7 @@ def diff_folders(a: Path, b: Path, *, label_a: str | None = None, label_b: str |
     changes = compare_signatures(
         load_signature(ma, la),
         load_signature(mb, lb),
-        old_reads=ma.fitted_feature_names,
-        new_reads=mb.fitted_feature_names,
+        reads=Reads(ma.fitted_feature_names, mb.fitted_feature_names),
     )
 
     flavors: list[FieldChange] = []

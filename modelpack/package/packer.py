@@ -45,6 +45,26 @@ PREDICT_ROWS_DEFAULT = 10_000
 
 
 @dataclass(frozen=True)
+class Annotations:
+    """What MLmodel records about the model for people: ``modelpack.name``, ``.description`` and
+    the free-form ``metadata``."""
+
+    name: str | None = None
+    description: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SchemaFiles:
+    """Declared schemas that replace inference: a whole MLflow signature, or the inputs, the
+    outputs or both as schema JSON lists."""
+
+    signature: Path | None = None
+    inputs: Path | None = None
+    outputs: Path | None = None
+
+
+@dataclass(frozen=True)
 class PackOptions:
     """How to pack. ``sample`` is a data file, or None when ``sample_data`` holds the sample in
     memory (a pandas DataFrame, a numpy array or a dict of them, a pyarrow Table)."""
@@ -52,17 +72,13 @@ class PackOptions:
     sample: Path | None
     output: Path
     flavor: str | None = None
-    name: str | None = None
-    description: str | None = None
-    metadata: Mapping[str, str] = field(default_factory=dict)
+    annotations: Annotations = field(default_factory=Annotations)
     serialization: str = "auto"
     method: str = "predict"
     example_rows: int = 5
     sample_rows: int | None = None
     sample_format: str | None = None
-    signature_file: Path | None = None
-    input_schema_file: Path | None = None
-    output_schema_file: Path | None = None
+    schema_files: SchemaFiles = field(default_factory=SchemaFiles)
     trusted: tuple[str, ...] = ()
     trust_home: Path | None = None  # where 'modelpack trust' records live; None consults none
     force: bool = False
@@ -175,7 +191,8 @@ def pack_model(
     if not callable(getattr(loaded.model, options.method, None)):
         raise InvalidModelError(f"the model has no {options.method} method")
 
-    declared = signature.load_signature_file(options.signature_file) if options.signature_file else None
+    schema_files = options.schema_files
+    declared = signature.load_signature_file(schema_files.signature) if schema_files.signature else None
     with reporter.step("reading sample"):
         input_schema = _input_schema(options, warnings)
         predict_rows = options.sample_rows or PREDICT_ROWS_DEFAULT
@@ -184,8 +201,8 @@ def pack_model(
     with reporter.step("predicting on the sample"):
         predictions = _predict(loaded.model, options.method, data, options.sample_label)
     output_schema = (
-        signature.load_schema_file(options.output_schema_file)
-        if options.output_schema_file
+        signature.load_schema_file(schema_files.outputs)
+        if schema_files.outputs
         else infer.infer_output_schema(predictions, input_schema)
     )
     if declared is not None:
@@ -217,7 +234,7 @@ def pack_model(
         if flavor == flavors.GENERIC:
             reqs = sorted({*reqs, f"modelpack=={__version__}"}, key=str.lower)
         environment.write_environment(tmp, reqs)
-        mlmodel = _mlmodel_dict(saved, sig, example_info, size, options)
+        mlmodel = _mlmodel_dict(saved, sig, example_info, size, options.annotations)
         fitted = flavors.fitted_feature_names(loaded.model)
         if fitted is not None:  # lets diff and the promote gate tell which inputs it reads
             mlmodel[MODELPACK_KEY][FITTED_FEATURE_NAMES] = fitted
@@ -270,10 +287,10 @@ def _check_output(output: Path, *, force: bool) -> None:
 def _input_schema(options: PackOptions, warnings: list[str]) -> Any:
     from modelpack.schema import infer, signature
 
-    if options.signature_file:
+    if options.schema_files.signature:
         return None
-    if options.input_schema_file:
-        return signature.load_schema_file(options.input_schema_file)
+    if options.schema_files.inputs:
+        return signature.load_schema_file(options.schema_files.inputs)
     if options.sample is None:
         return infer.infer_sample(options.sample_data, sample_rows=options.sample_rows)
     found = infer.infer_file(options.sample, fmt=options.sample_format, sample_rows=options.sample_rows)
@@ -329,7 +346,7 @@ def _predict(model: Any, method: str, data: Any, sample: str) -> Any:
 
 
 def _mlmodel_dict(
-    saved: Any, sig: Any, example_info: dict[str, Any], size: int, options: PackOptions
+    saved: Any, sig: Any, example_info: dict[str, Any], size: int, annotations: Annotations
 ) -> dict[str, Any]:
     from modelpack.package import environment
 
@@ -352,13 +369,13 @@ def _mlmodel_dict(
         MODELPACK_KEY: {
             "format_version": FORMAT_VERSION,
             "version": __version__,
-            "name": options.name,
-            "description": options.description,
+            "name": annotations.name,
+            "description": annotations.description,
             "serialization_reason": saved.serialization_reason,
         },
     }
-    if options.metadata:
-        doc["metadata"] = dict(options.metadata)
+    if annotations.metadata:
+        doc["metadata"] = dict(annotations.metadata)
     return doc
 
 

@@ -100,19 +100,11 @@ def load_model_state(raw: dict[str, Any], *, path: Path, home: Path) -> ModelSta
         raise corrupt(path, home, str(exc)) from exc
 
 
+#: When, by whom and from where a version was registered, and what content it holds: the facts
+#: ``list models:/NAME/N`` shows.
+REGISTRATION_FACTS = ("created", "user", "host", "source", "digest", "size")
 #: Keys every ``version.json`` must have (the immutable facts recorded at registration).
-VERSION_KEYS = (
-    "name",
-    "version",
-    "created",
-    "user",
-    "host",
-    "source",
-    "digest",
-    "size",
-    "file_count",
-    "manifest_sha256",
-)
+VERSION_KEYS = ("name", "version", *REGISTRATION_FACTS, "file_count", "manifest_sha256")
 
 
 def check_version_facts(raw: dict[str, Any], *, path: Path, home: Path) -> dict[str, Any]:

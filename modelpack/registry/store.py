@@ -866,7 +866,7 @@ class FileRegistry:
         """
         from modelpack.package.differ import load_signature
         from modelpack.package.mlmodel import read_mlmodel
-        from modelpack.schema.compat import BREAKING, compare_signatures
+        from modelpack.schema.compat import BREAKING, Reads, compare_signatures
 
         targets: list[tuple[str, list[int]]] = []
         if stage is not None:
@@ -896,7 +896,7 @@ class FileRegistry:
                 broken = [
                     c
                     for c in compare_signatures(
-                        current, candidate, old_reads=current_reads, new_reads=candidate_reads
+                        current, candidate, reads=Reads(current_reads, candidate_reads)
                     )
                     if c.severity == BREAKING
                 ]

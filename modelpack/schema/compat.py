@@ -25,6 +25,7 @@ Stdlib only, so ``diff`` and ``promote --require-compatible`` stay fast.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -112,39 +113,51 @@ def _spec_text(spec: Any) -> str:
     return type_text(spec.type) + ("" if spec.required else " (optional)")
 
 
-def compare_signatures(
-    old: Signature | None,
-    new: Signature | None,
-    *,
-    old_reads: frozenset[str] | None = None,
-    new_reads: frozenset[str] | None = None,
-) -> list[Change]:
-    """Classify every difference between signature ``old`` (A) and ``new`` (B).
+# The rules that decide an optional input, named in each verdict they decide.
+RULE_FITTED_NAMES: Final = "fitted feature names"
+RULE_NOT_RECORDED: Final = "no fitted feature names recorded"
 
-    ``old_reads``/``new_reads`` are the input columns each version is known to read (its fitted
-    feature names), or None when unknown; they decide what an optional input means.
-    """
+
+@dataclass(frozen=True)
+class Reads:
+    """The input columns each version is known to read (its fitted feature names), None when
+    unknown: they decide what an optional input means."""
+
+    old: frozenset[str] | None = None
+    new: frozenset[str] | None = None
+
+    @property
+    def rule(self) -> str:
+        """The rule behind a verdict on an optional input: B's fitted names, or their absence."""
+        return RULE_NOT_RECORDED if self.new is None else RULE_FITTED_NAMES
+
+
+#: Neither version's reads are known.
+UNKNOWN_READS: Final = Reads()
+
+
+def _added(
+    side: str, name: str | None, severity: str, after: str, message: str, rule: str | None = None
+) -> Change:
+    return Change(side, name, "added", severity, None, after, message, rule)
+
+
+def _removed(side: str, name: str | None, severity: str, before: str, message: str) -> Change:
+    return Change(side, name, "removed", severity, before, None, message)
+
+
+def compare_signatures(
+    old: Signature | None, new: Signature | None, *, reads: Reads = UNKNOWN_READS
+) -> list[Change]:
+    """Classify every difference between signature ``old`` (A) and ``new`` (B); ``reads`` says which
+    input columns each version is known to read."""
     if old is None and new is None:
         return []
     if old is None:
-        return [
-            Change(
-                "signature", None, "added", WARNING, None, "signature", "A had no signature: cannot verify"
-            )
-        ]
+        return [_added("signature", None, WARNING, "signature", "A had no signature: cannot verify")]
     if new is None:
-        return [
-            Change(
-                "signature",
-                None,
-                "removed",
-                WARNING,
-                "signature",
-                None,
-                "B has no signature: inputs unchecked",
-            )
-        ]
-    changes = compare_inputs(old.inputs, new.inputs, old_reads=old_reads, new_reads=new_reads)
+        return [_removed("signature", None, WARNING, "signature", "B has no signature: inputs unchecked")]
+    changes = compare_inputs(old.inputs, new.inputs, reads=reads)
     changes += compare_outputs(old.outputs, new.outputs)
     changes += compare_params(old.params, new.params)
     return changes
@@ -182,101 +195,80 @@ def _schema_kind_change(side: str, old: Schema | None, new: Schema | None) -> li
     return None
 
 
-def compare_inputs(
+def _compare_schemas(
+    side: str,
     old: Schema | None,
     new: Schema | None,
-    *,
-    old_reads: frozenset[str] | None = None,
-    new_reads: frozenset[str] | None = None,
+    by_name: Callable[[dict[str, Any], dict[str, Any]], list[Change]],
 ) -> list[Change]:
-    early = _schema_kind_change("inputs", old, new)
+    """The changes of one side: its presence and kind, else ``by_name`` on its specs keyed by name."""
+    early = _schema_kind_change(side, old, new)
     if early is not None:
         return early
     assert old is not None and new is not None
-    before, after = _keyed(old), _keyed(new)
+    return by_name(_keyed(old), _keyed(new))
+
+
+def compare_inputs(old: Schema | None, new: Schema | None, *, reads: Reads = UNKNOWN_READS) -> list[Change]:
+    return _compare_schemas("inputs", old, new, lambda before, after: _input_changes(before, after, reads))
+
+
+def _input_changes(before: dict[str, Any], after: dict[str, Any], reads: Reads) -> list[Change]:
     changes: list[Change] = []
     for name, spec in after.items():
         if name in before:
             continue
         if spec.required:
-            changes.append(
-                Change(
-                    "inputs", name, "added", BREAKING, None, _spec_text(spec), f"new required input {name}"
-                )
-            )
+            changes.append(_added("inputs", name, BREAKING, _spec_text(spec), f"new required input {name}"))
         else:
-            changes.append(_new_optional_input(name, spec, new_reads))
+            changes.append(_new_optional_input(name, spec, reads))
     for name, spec in before.items():
         if name not in after:
-            changes.append(
-                Change(
-                    "inputs",
-                    name,
-                    "removed",
-                    WARNING,
-                    _spec_text(spec),
-                    None,
-                    f"input {name} removed: callers still sending it will have it ignored",
-                )
-            )
+            message = f"input {name} removed: callers still sending it will have it ignored"
+            changes.append(_removed("inputs", name, WARNING, _spec_text(spec), message))
             continue
         changes += _compare_common("inputs", name, spec, after[name])
-        read_change = _newly_read(name, spec, after[name], old_reads, new_reads)
+        read_change = _newly_read(name, spec, after[name], reads)
         if read_change is not None:
             changes.append(read_change)
     return changes
 
 
-# The rules that decide an optional input, named in each verdict they decide.
-RULE_FITTED_NAMES: Final = "fitted feature names"
-RULE_NOT_RECORDED: Final = "no fitted feature names recorded"
-
-
-def _new_optional_input(name: str, spec: ColSpec, new_reads: frozenset[str] | None) -> Change:
+def _new_optional_input(name: str, spec: ColSpec, reads: Reads) -> Change:
     """Callers of A do not send a column A did not have: what does B do without it?"""
-    if new_reads is None:
-        severity, rule = BREAKING, RULE_NOT_RECORDED
+    if reads.new is None:
+        severity = BREAKING
         verdict = "the model may read it, and fail for callers that do not send it"
-    elif name in new_reads:
-        severity, rule = BREAKING, RULE_FITTED_NAMES
+    elif name in reads.new:
+        severity = BREAKING
         verdict = "the model reads it, so callers that do not send it fail"
     else:
-        severity, rule = COMPATIBLE, RULE_FITTED_NAMES
+        severity = COMPATIBLE
         verdict = "the model does not read it"
-    return Change(
-        "inputs",
-        name,
-        "added",
-        severity,
-        None,
-        _spec_text(spec),
-        f"new optional input {name}: {verdict} ({rule})",
-        rule,
-    )
+    message = f"new optional input {name}: {verdict} ({reads.rule})"
+    return _added("inputs", name, severity, _spec_text(spec), message, reads.rule)
 
 
-def _newly_read(
-    name: str, a: Any, b: Any, old_reads: frozenset[str] | None, new_reads: frozenset[str] | None
-) -> Change | None:
+def _newly_read(name: str, a: Any, b: Any, reads: Reads) -> Change | None:
     """An input optional in both that A was known to ignore: callers may leave it out, can B?"""
     if not isinstance(a, ColSpec) or not isinstance(b, ColSpec) or a.required or b.required:
         return None
-    if old_reads is None or name in old_reads:
+    if reads.old is None or name in reads.old:
         return None
-    if new_reads is not None and name not in new_reads:
+    if reads.new is not None and name not in reads.new:
         return None
-    rule = RULE_FITTED_NAMES if new_reads is not None else RULE_NOT_RECORDED
-    verdict = "the new version reads it" if new_reads is not None else "the new version may read it"
+    known = reads.new is not None
+    verdict = "the new version reads it" if known else "the new version may read it"
     return Change(
         "inputs",
         name,
         "read_changed",
         BREAKING,
         "not read",
-        "read" if new_reads is not None else "unknown",
+        "read" if known else "unknown",
         f"optional input {name}: the old version did not read it, {verdict}, so callers that leave "
-        f"it out {'fail' if new_reads is not None else 'may fail'} ({rule})",
-        rule,
+        f"it out {'fail' if known else 'may fail'} ({reads.rule})",
+        reads.rule,
     )
 
 
@@ -363,24 +355,19 @@ def _shape_accepts(new: tuple[int, ...], old: tuple[int, ...]) -> bool:
 
 
 def compare_outputs(old: Schema | None, new: Schema | None) -> list[Change]:
-    early = _schema_kind_change("outputs", old, new)
-    if early is not None:
-        return early
-    assert old is not None and new is not None
-    before, after = _keyed(old), _keyed(new)
+    return _compare_schemas("outputs", old, new, _output_changes)
+
+
+def _output_changes(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
     changes: list[Change] = []
     for name, spec in before.items():
         if name not in after:
-            changes.append(
-                Change("outputs", name, "removed", BREAKING, _spec_text(spec), None, f"output {name} removed")
-            )
+            changes.append(_removed("outputs", name, BREAKING, _spec_text(spec), f"output {name} removed"))
         else:
             changes += _compare_common("outputs", name, spec, after[name])
     for name, spec in after.items():
         if name not in before:
-            changes.append(
-                Change("outputs", name, "added", COMPATIBLE, None, _spec_text(spec), f"new output {name}")
-            )
+            changes.append(_added("outputs", name, COMPATIBLE, _spec_text(spec), f"new output {name}"))
     return changes
 
 
@@ -391,15 +378,7 @@ def compare_params(old: ParamSchema | None, new: ParamSchema | None) -> list[Cha
     for name, p in after.items():
         if name not in before:
             changes.append(
-                Change(
-                    "params",
-                    name,
-                    "added",
-                    COMPATIBLE,
-                    None,
-                    type_text(p.type),
-                    f"new param {name} (has a default)",
-                )
+                _added("params", name, COMPATIBLE, type_text(p.type), f"new param {name} (has a default)")
             )
         elif before[name].type != p.type or before[name].shape != p.shape:
             changes.append(
@@ -416,15 +395,7 @@ def compare_params(old: ParamSchema | None, new: ParamSchema | None) -> list[Cha
     for name, p in before.items():
         if name not in after:
             changes.append(
-                Change(
-                    "params",
-                    name,
-                    "removed",
-                    WARNING,
-                    type_text(p.type),
-                    None,
-                    f"param {name} removed: ignored",
-                )
+                _removed("params", name, WARNING, type_text(p.type), f"param {name} removed: ignored")
             )
     return changes
 

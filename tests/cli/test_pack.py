@@ -232,6 +232,69 @@ def test_metadata_must_be_key_value(tmp_path: Path, sk_model_file: Path, sample_
     assert "KEY=VALUE" in result.stderr
 
 
+INPUT_SCHEMA = [
+    {"name": "count", "type": "long"},
+    {"name": "ratio", "type": "double"},
+    {"name": "color", "type": "string"},
+    {"name": "flag", "type": "boolean"},
+]
+OUTPUT_SCHEMA = [{"name": "label", "type": "long"}]
+
+
+def test_cli_options_land_where_api_keywords_do(
+    tmp_path: Path, sk_model_file: Path, sample_csv: Path
+) -> None:
+    """The CLI and api.pack build the same options: the same folder, to the byte, and each option
+    recorded where it belongs."""
+    from modelpack import api
+
+    inputs, outputs = tmp_path / "inputs.json", tmp_path / "outputs.json"
+    inputs.write_text(json.dumps(INPUT_SCHEMA))
+    outputs.write_text(json.dumps(OUTPUT_SCHEMA))
+    by_cli = tmp_path / "cli"
+    result = _pack(
+        str(sk_model_file),
+        *("-s", str(sample_csv), "-o", str(by_cli), "--name", "mixed", "--description", "first cut"),
+        *("-m", "team=ml", "-m", "stage=dev", "--input-schema", str(inputs), "--output-schema", str(outputs)),
+        *("--example-rows", "3", "--sample-rows", "40", "--serialization", "cloudpickle", "--json"),
+    )
+    assert result.exit_code == 0, result.stderr
+    by_api = api.pack(
+        sk_model_file,
+        sample=sample_csv,
+        output=tmp_path / "api",
+        name="mixed",
+        description="first cut",
+        metadata={"team": "ml", "stage": "dev"},
+        input_schema_file=inputs,
+        output_schema_file=outputs,
+        example_rows=3,
+        sample_rows=40,
+        serialization="cloudpickle",
+    )
+    assert json.loads(result.stdout)["data"]["digest"] == by_api.digest
+
+    mlmodel = yaml.safe_load((by_cli / "MLmodel").read_text())
+    assert (mlmodel["modelpack"]["name"], mlmodel["modelpack"]["description"]) == ("mixed", "first cut")
+    assert mlmodel["metadata"] == {"team": "ml", "stage": "dev"}
+    assert json.loads(mlmodel["signature"]["outputs"]) == [{**OUTPUT_SCHEMA[0], "required": True}]
+    assert len(json.loads((by_cli / "input_example.json").read_text())["data"]) == 3
+    assert mlmodel["flavors"]["sklearn"]["serialization_format"] == "cloudpickle"
+
+
+def test_signature_file_replaces_inference(tmp_path: Path, sk_model_file: Path, sample_csv: Path) -> None:
+    declared = {"inputs": json.dumps(INPUT_SCHEMA), "outputs": json.dumps(OUTPUT_SCHEMA)}
+    signature_file = tmp_path / "signature.json"
+    signature_file.write_text(json.dumps(declared))
+    out = tmp_path / "out"
+    result = _pack(
+        str(sk_model_file), "-s", str(sample_csv), "-o", str(out), "--signature", str(signature_file)
+    )
+    assert result.exit_code == 0, result.stderr
+    recorded = yaml.safe_load((out / "MLmodel").read_text())["signature"]
+    assert [c["name"] for c in json.loads(recorded["outputs"])] == ["label"]  # inferred: no name
+
+
 def test_usage_error_with_json_is_an_envelope(tmp_path: Path) -> None:
     proc = subprocess.run(modelpack_cmd("pack", "--json"), capture_output=True, text=True, check=False)
     assert proc.returncode == 2

@@ -10,6 +10,7 @@ from modelpack.schema.compat import (
     RULE_FITTED_NAMES,
     RULE_NOT_RECORDED,
     WARNING,
+    Reads,
     compare_signatures,
     is_breaking,
 )
@@ -230,7 +231,7 @@ def test_optional_inputs_by_what_the_model_reads(
     b_reads: frozenset[str] | None,
     expected: list[tuple[str, str | None]],
 ) -> None:
-    changes = compare_signatures(a, b, old_reads=a_reads, new_reads=b_reads)
+    changes = compare_signatures(a, b, reads=Reads(a_reads, b_reads))
     assert sorted(((c.severity, c.rule) for c in changes), key=str) == sorted(expected, key=str)
     for c in changes:
         if c.rule is not None:
@@ -238,7 +239,7 @@ def test_optional_inputs_by_what_the_model_reads(
 
 
 def test_verdict_says_whether_the_model_reads_the_column() -> None:
-    [reads] = compare_signatures(sig(cols(("a", "long"))), OPT_B, new_reads=AB)
+    [reads] = compare_signatures(sig(cols(("a", "long"))), OPT_B, reads=Reads(new=AB))
     assert "the model reads it" in reads.message and reads.column == "b"
-    [ignores] = compare_signatures(sig(cols(("a", "long"))), OPT_B, new_reads=A_ONLY)
+    [ignores] = compare_signatures(sig(cols(("a", "long"))), OPT_B, reads=Reads(new=A_ONLY))
     assert "does not read it" in ignores.message
