@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from modelpack.progress import SILENT, Reporter
 
@@ -25,10 +25,10 @@ if TYPE_CHECKING:
 
 
 def pack(
-    model: str | Path,
-    *,
-    sample: str | Path,
+    model: str | Path | Any,
+    sample: str | Path | Any,
     output: str | Path,
+    *,
     flavor: str | None = None,
     name: str | None = None,
     description: str | None = None,
@@ -49,8 +49,13 @@ def pack(
     """Package a model as an MLflow model folder.
 
     Args:
-        model: a pickle/joblib/cloudpickle file, or ``package.module:attr`` / ``file.py:attr``.
-        sample: a data file (CSV, TSV, Parquet, JSON, JSONL, NPY, NPZ) the model can predict on.
+        model: a fitted model object (e.g. a scikit-learn estimator), a pickle/joblib/cloudpickle
+            file, or ``package.module:attr`` / ``file.py:attr``. An object whose classes come
+            from your own code (``__main__``, a module that is not installed) is pickled by
+            value, as ``file.py:attr`` is.
+        sample: data the model can predict on: a pandas DataFrame, a numpy array (or a dict of
+            arrays), a pyarrow Table, or a data file (CSV, TSV, Parquet, JSON, JSONL, NPY, NPZ).
+            A DataFrame gets the signature its CSV would get.
         output: the folder to create.
         flavor: ``sklearn`` or ``modelpack``; detected when omitted.
         name: a name recorded in MLmodel.
@@ -79,13 +84,16 @@ def pack(
     Raises:
         ModelpackError: see ``modelpack.package.packer.pack_model``.
     """
+    from modelpack.package.model_source import object_source
     from modelpack.package.packer import Annotations, PackOptions, SchemaFiles, pack_model
 
     def _path(value: str | Path | None) -> Path | None:
         return None if value is None else Path(value)
 
+    in_memory = not isinstance(sample, (str, Path))
     options = PackOptions(
-        sample=Path(sample),
+        sample=None if in_memory else Path(sample),
+        sample_data=sample if in_memory else None,
         output=Path(output),
         flavor=flavor,
         annotations=Annotations(name, description, dict(metadata or {})),
@@ -99,7 +107,8 @@ def pack(
         trust_home=None if home is None else Path(home),
         force=force,
     )
-    return pack_model(str(model), options, reporter=reporter)
+    source = str(model) if isinstance(model, (str, Path)) else object_source(model)
+    return pack_model(source, options, reporter=reporter)
 
 
 def inspect(target: str | Path, *, home: Path | None = None) -> InspectReport:
@@ -149,6 +158,8 @@ def diff(a: str | Path, b: str | Path, *, home: Path | None = None) -> DiffRepor
 if TYPE_CHECKING:
     from typing import BinaryIO
 
+    from pandas import DataFrame  # type: ignore[import-untyped, unused-ignore]
+
     from modelpack.serving.scoring import PredictResult
     from modelpack.serving.validator import ValidationReport
 
@@ -156,7 +167,7 @@ if TYPE_CHECKING:
 def validate(
     target: str | Path,
     *,
-    data: str | Path | None = None,
+    data: str | Path | Any | None = None,
     data_format: str | None = None,
     load: bool = True,
     trusted: Iterable[str] = (),
@@ -172,7 +183,8 @@ def validate(
 
     Args:
         target: a model folder, or a ``models:/`` URI resolved in the registry at ``home``.
-        data: a data file to check against the input signature and predict on.
+        data: data to check against the input signature and predict on: a data file, or a
+            pandas DataFrame, numpy array, dict of columns or list of records.
         data_format: the format of ``data`` when its suffix does not say it.
         load: load the model and predict (False runs only the static checks).
         trusted: modules (or module.qualname) trusted beyond the allowlist for this run.
@@ -191,7 +203,8 @@ def validate(
 
     resolved = resolve_target(str(target), home=home)
     options = ValidateOptions(
-        data=None if data is None else Path(data),
+        data=_data_file(data),
+        data_in_memory=_data_in_memory(data),
         data_format=data_format,
         load=load,
         trusted=tuple(trusted),
@@ -210,8 +223,8 @@ def validate(
 
 def predict(
     target: str | Path,
+    data: str | Path | Any,
     *,
-    data: str | Path,
     output: str | Path | BinaryIO | None = None,
     method: str | None = None,
     data_format: str | None = None,
@@ -221,8 +234,8 @@ def predict(
     batch_rows: int = 65_536,
     force: bool = False,
     reporter: Reporter = SILENT,
-) -> PredictResult:
-    """Score a data file with a model folder (or registry URI), batch by batch.
+) -> PredictResult | DataFrame:
+    """Score data with a model folder (or registry URI): a file batch by batch, or data in memory.
 
     Before anything is loaded the files are checked against the manifest and, for a ``models:/``
     target, against the digest the registry recorded; then the package's pickles are scanned.
@@ -230,7 +243,11 @@ def predict(
 
     Args:
         target: a model folder, or a ``models:/`` URI resolved in the registry at ``home``.
-        data: the input file (CSV, TSV, Parquet, JSON, JSONL, NPY, NPZ).
+        data: the input file (CSV, TSV, Parquet, JSON, JSONL, NPY, NPZ); or a pandas DataFrame,
+            numpy array, dict of columns or list of records, for which the predictions come
+            back as a DataFrame (the columns a file would get) and ``output``, ``data_format``,
+            ``output_format``, ``batch_rows`` and ``force`` do not apply; ``home`` then defaults
+            to MODELPACK_HOME as for ``load_model``.
         output: a file path (format from the suffix), a binary stream (CSV unless
             ``output_format`` says), or None to return the predictions in the result.
         method: ``predict`` or ``predict_proba``; the recorded ``predict_fn`` by default.
@@ -243,7 +260,7 @@ def predict(
         reporter: progress sink (rows scored).
 
     Returns:
-        A PredictResult.
+        A PredictResult for a file; a pandas DataFrame for data in memory.
 
     Raises:
         NotFoundError: the folder, registry entry or data file does not exist.
@@ -253,6 +270,8 @@ def predict(
             path outside the folder, or the model cannot be loaded or failed while predicting.
         ConflictError: the output file exists and ``force`` is false.
     """
+    if _data_file(data) is None:
+        return _predict_in_memory(target, data, method=method, trusted=trusted, home=home)
     from modelpack.serving.scoring import PredictOptions, predict_folder
     from modelpack.target import resolve_target
 
@@ -303,3 +322,50 @@ def trust(target: str | Path, *, home: Path, remove: bool = False) -> TrustResul
         return trust_package(resolved.path, home, source=str(target), remove=remove)
     path = Path(target)
     return trust_package(path, home, source=str(path.resolve()), remove=remove)
+
+
+if TYPE_CHECKING:
+    from modelpack.schema.signature import Schema
+
+
+def infer_schema(data: Any, *, data_format: str | None = None, sample_rows: int | None = None) -> Schema:
+    """Infer the input schema ``pack`` would record for ``data`` (also ``modelpack.schema(data)``).
+
+    Args:
+        data: a pandas DataFrame, numpy array (or dict of arrays), pyarrow Table, a dict or list
+            of records, or a data file path.
+        data_format: the file's format when its suffix does not say it.
+        sample_rows: read at most this many rows.
+
+    Returns:
+        A Schema (``repr`` lists the columns; notebooks show a table).
+
+    Raises:
+        DataFormatError: the data is empty, or a column mixes value types.
+        NotFoundError: the file does not exist.
+    """
+    from modelpack.schema.infer import infer_any
+
+    return infer_any(data, fmt=data_format, sample_rows=sample_rows)
+
+
+def _data_file(data: Any) -> Path | None:
+    """DATA as a file path, or None when it is data held in memory (or absent)."""
+    return Path(data) if isinstance(data, (str, Path)) else None
+
+
+def _data_in_memory(data: Any) -> Any:
+    return None if data is None or isinstance(data, (str, Path)) else data
+
+
+def _predict_in_memory(
+    target: str | Path, data: Any, *, method: str | None, trusted: Iterable[str], home: Path | None
+) -> DataFrame:
+    """``predict`` on data held in memory: ``load_model`` (same checks) and the table ``predict`` writes."""
+    from modelpack.model import load_model
+
+    if data is None:
+        from modelpack.errors import UsageError
+
+        raise UsageError("predict needs data: a file, or a DataFrame, array, dict of columns or records")
+    return load_model(target, home=home, trusted=trusted, method=method).predict_frame(data)

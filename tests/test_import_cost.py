@@ -48,3 +48,39 @@ def test_inspect_start_up_path_stays_lean(packed: Path, json_flag: list[str]) ->
     assert "modelpack.package.inspector" in modules  # the command really ran
     loaded = sorted(m for m in modules if m.split(".")[0] in NOT_ON_INSPECT_PATH or m in NOT_ON_INSPECT_PATH)
     assert loaded == []
+
+
+PYTHON_API = """
+import json, sys
+import modelpack
+names = dir(modelpack)
+reg = modelpack.Registry  # a registry object costs no science either
+err = modelpack.NotFoundError
+print(json.dumps({"names": names, "modules": sorted(sys.modules)}))
+"""
+
+
+def test_import_modelpack_and_dir_load_nothing_heavy() -> None:
+    import json
+
+    proc = subprocess.run([sys.executable, "-c", PYTHON_API], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    found = json.loads(proc.stdout)
+    heavy = ("numpy", "pandas", "scipy", "sklearn", "pyarrow", "jsonschema", "cloudpickle", "skops", "joblib")
+    assert [m for m in found["modules"] if m.split(".")[0] in heavy] == []
+    import modelpack
+
+    assert set(modelpack.__all__) <= set(found["names"])
+    for name in ("pack", "load_model", "Registry", "predict", "validate", "infer_schema", "Schema"):
+        assert name in found["names"]
+
+
+def test_every_public_name_resolves_and_py_typed_ships() -> None:
+    import modelpack
+
+    for name in modelpack.__all__:
+        assert getattr(modelpack, name) is not None, name
+    assert set(modelpack.__all__) == {"__version__", *modelpack._LAZY}
+    assert (Path(modelpack.__file__).parent / "py.typed").is_file()
+    with pytest.raises(AttributeError):
+        _ = modelpack.no_such_thing  # type: ignore[attr-defined]

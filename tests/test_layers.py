@@ -34,6 +34,8 @@ LAYERS: dict[str, str] = {
     "modelpack.serving": "serving",
     "modelpack.target": "facade",
     "modelpack.api": "facade",
+    "modelpack.model": "facade",
+    "modelpack.registry_api": "facade",
     "modelpack.pyfunc_loader": "facade",
     "modelpack.render": "cli",
     "modelpack.cli": "cli",

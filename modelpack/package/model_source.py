@@ -32,6 +32,13 @@ class LoadedModel:
     source: str
     by_value_module: Any = None  # a module loaded from a .py file, pickled by value
     trust: TrustRecord | None = None  # the scan refused the file; the user trusted its bytes
+    more_by_value: tuple[Any, ...] = ()  # further user modules the model's parts come from
+
+    @property
+    def by_value_modules(self) -> tuple[Any, ...]:
+        """Every module whose classes must travel inside the model file."""
+        first = () if self.by_value_module is None else (self.by_value_module,)
+        return (*first, *(m for m in self.more_by_value if m is not self.by_value_module))
 
 
 def looks_like_reference(text: str) -> bool:
@@ -68,6 +75,101 @@ def load_model_source(
     with path.open("rb") as fh:
         model, trust = _load_file(path, fh, tuple(trusted), trust_home)
     return LoadedModel(model, str(path), trust=trust)
+
+
+def object_source(model: Any) -> LoadedModel:
+    """A fitted model object handed over in Python (a notebook, a script), as ``pack`` takes it.
+
+    Classes from the user's own code (``__main__``, or a module that is not installed: a file
+    beside the notebook, a module loaded from a path) are pickled by value, as for ``file.py:attr``
+    on the command line, so the package loads where that code is absent. Classes from installed
+    packages are pickled by reference.
+
+    Raises:
+        InvalidModelError: the object has no ``predict`` method.
+    """
+    if not callable(getattr(model, "predict", None)):
+        kind = type(model)
+        raise InvalidModelError(
+            f"a {kind.__module__}.{kind.__qualname__} is not a model: it has no predict method",
+            hint="pass a fitted estimator (or a model file, or a package.module:attr reference)",
+        )
+    modules = [m for m in _part_modules(model) if _is_user_module(m)]
+    kind = type(model)
+    return LoadedModel(
+        _as_loaded(model),
+        f"<{kind.__module__}.{kind.__qualname__} object>",
+        by_value_module=modules[0] if modules else None,
+        more_by_value=tuple(modules[1:]),
+    )
+
+
+def _as_loaded(model: Any) -> Any:
+    """The model as ``joblib.load`` gives it back, so the package has the CLI's bytes.
+
+    Pickle writes an object that two places share once and refers back to it, so the bytes
+    depend on which equal values are one object, and a file round trip changes that: joblib
+    stores each array with its own dtype object, where a model trained in memory shares numpy's
+    cached dtype between its arrays. Packing a round-tripped copy gives the folder (and digest)
+    ``pack model.joblib`` gives for the same model saved with ``joblib.dump``.
+    """
+    import io
+
+    import joblib
+
+    buffer = io.BytesIO()
+    try:
+        joblib.dump(model, buffer)
+        buffer.seek(0)
+        return joblib.load(buffer)
+    except Exception:  # not picklable as is: the flavor's serializer reports it when saving
+        return model
+
+
+def _part_modules(model: Any) -> list[Any]:
+    """The modules defining the model's class and, for scikit-learn meta-estimators, its parts'."""
+    kinds = [type(model)]
+    get_params = getattr(model, "get_params", None)
+    if callable(get_params):
+        try:
+            params = get_params(deep=True)
+        except Exception:  # a hand-written get_params may want arguments or fail; the class is enough
+            params = {}
+        if isinstance(params, dict):
+            kinds += [
+                type(v)
+                for v in params.values()
+                if not isinstance(v, (str, bytes, int, float, bool, type(None)))
+            ]
+    found: dict[str, Any] = {}
+    for kind in kinds:
+        module = sys.modules.get(kind.__module__)
+        if module is not None:
+            found.setdefault(kind.__module__, module)
+    return list(found.values())
+
+
+def _is_user_module(module: Any) -> bool:
+    """``__main__`` or a module whose file lies outside every installed-library location."""
+    import site
+    import sysconfig
+
+    if module.__name__ == "__main__":
+        return True
+    file = getattr(module, "__file__", None)
+    if not file:
+        return False  # built-in or namespace module: installed, not user code
+    path = Path(file).resolve()
+    roots = {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+    roots.update(site.getsitepackages() if hasattr(site, "getsitepackages") else [])
+    roots.add(site.getusersitepackages())
+    for root in roots:
+        try:
+            path.relative_to(Path(root).resolve())
+        except ValueError:
+            continue
+        return False
+    return True
 
 
 def _load_file(

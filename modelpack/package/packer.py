@@ -42,6 +42,7 @@ from modelpack.progress import SILENT, Reporter
 
 if TYPE_CHECKING:
     from modelpack.package.manifest import Manifest
+    from modelpack.package.model_source import LoadedModel
 
 # Namespace of model_uuid, a uuid5 of the sha256 of everything else in the folder.
 _MODEL_UUID_NAMESPACE: Final = uuid.UUID("0b6e3f7e-5a31-4d86-9f5c-9c1e8f2d4a77")
@@ -73,7 +74,10 @@ class SchemaFiles:
 
 @dataclass(frozen=True)
 class PackOptions:
-    sample: Path
+    """How to pack. ``sample`` is a data file, or None when ``sample_data`` holds the sample in
+    memory (a pandas DataFrame, a numpy array or a dict of them, a pyarrow Table)."""
+
+    sample: Path | None
     output: Path
     flavor: str | None = None
     annotations: Annotations = field(default_factory=Annotations)
@@ -86,6 +90,12 @@ class PackOptions:
     trusted: tuple[str, ...] = ()
     trust_home: Path | None = None  # where 'modelpack trust' records live; None consults none
     force: bool = False
+    sample_data: Any = None
+
+    @property
+    def sample_label(self) -> str:
+        """How messages name the sample."""
+        return self.sample.name if self.sample is not None else "the sample"
 
 
 @dataclass(frozen=True)
@@ -102,6 +112,36 @@ class PackResult:
     size_bytes: int
     warnings: list[str] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        return (
+            f"<PackResult {self.output}: {self.flavor} ({self.serialization}), {self.files} files, "
+            f"{self.size_bytes} bytes, {self.digest[:19]}…>"
+        )
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        from modelpack.schema.signature import Schema, schema_html
+
+        rows = [
+            ("folder", self.output),
+            ("flavor", f"{self.flavor} ({self.serialization}: {self.serialization_reason})"),
+            ("files", f"{self.files} ({self.size_bytes} bytes)"),
+            ("digest", self.digest),
+            ("requirements", ", ".join(self.requirements)),
+        ]
+        parts = [
+            "<table>"
+            + "".join(f"<tr><th>{k}</th><td>{escape(str(v))}</td></tr>" for k, v in rows)
+            + "</table>"
+        ]
+        for label in ("inputs", "outputs"):
+            items = self.signature.get(label)
+            if items:
+                parts.append(f"<p><b>{label}</b></p>{schema_html(Schema.from_list(items))}")
+        parts += [f"<p>warning: {escape(w)}</p>" for w in self.warnings]
+        return "".join(parts)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "output": self.output,
@@ -117,8 +157,13 @@ class PackResult:
         }
 
 
-def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SILENT) -> PackResult:
-    """Build an MLmodel folder at ``options.output`` from MODEL and a sample file.
+def pack_model(
+    model_ref: str | LoadedModel, options: PackOptions, *, reporter: Reporter = SILENT
+) -> PackResult:
+    """Build an MLmodel folder at ``options.output`` from MODEL and a sample (file or in memory).
+
+    ``model_ref`` is MODEL as the command line gives it, or a model already in memory
+    (``model_source.object_source``).
 
     Raises:
         NotFoundError: MODEL or the sample does not exist.
@@ -134,17 +179,22 @@ def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SIL
     """
     from modelpack.package import environment, example, flavors, requirements
     from modelpack.package.manifest import scan_folder, write_manifest
-    from modelpack.package.model_source import load_model_source
+    from modelpack.package.model_source import LoadedModel, load_model_source
     from modelpack.schema import infer, signature
 
     output = options.output
     _check_output(output, options, model_ref)
-    if not options.sample.exists():
+    if options.sample is None and options.sample_data is None:
+        raise InvalidModelError("pack needs a sample: a data file or data in memory")
+    if options.sample is not None and not options.sample.exists():
         raise NotFoundError(f"sample file not found: {options.sample}", path=str(options.sample))
     warnings: list[str] = []
 
     with reporter.step("loading model"):
-        loaded = load_model_source(model_ref, trusted=options.trusted, trust_home=options.trust_home)
+        if isinstance(model_ref, LoadedModel):
+            loaded = model_ref
+        else:
+            loaded = load_model_source(model_ref, trusted=options.trusted, trust_home=options.trust_home)
     if loaded.trust is not None:
         warnings.append(
             f"{loaded.source} fails the safety scan; loaded because you trusted its exact bytes "
@@ -162,7 +212,7 @@ def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SIL
         data = _sample_input(options, declared.inputs if declared else input_schema, predict_rows)
 
     with reporter.step("predicting on the sample"):
-        predictions = _predict(loaded.model, options.method, data, options.sample)
+        predictions = _predict(loaded.model, options.method, data, options.sample_label)
     output_schema = (
         signature.load_schema_file(schema_files.outputs)
         if schema_files.outputs
@@ -173,13 +223,14 @@ def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SIL
     else:
         sig = signature.Signature(inputs=input_schema, outputs=output_schema)
 
-    if loaded.by_value_module is not None:
+    for module in loaded.by_value_modules:
         import cloudpickle
 
         from modelpack.package.flavors._deterministic import pin_class_ids
 
-        cloudpickle.register_pickle_by_value(loaded.by_value_module)
-        pin_class_ids(loaded.by_value_module)
+        if module.__name__ != "__main__":  # cloudpickle pickles __main__ by value already
+            cloudpickle.register_pickle_by_value(module)
+        pin_class_ids(module)
 
     with _output_errors(output), staged_dir(output, replace=options.force) as tmp:
         with reporter.step("writing model"):
@@ -205,7 +256,7 @@ def pack_model(model_ref: str, options: PackOptions, *, reporter: Reporter = SIL
             mlmodel["model_uuid"] = content_uuid(others, mlmodel)
             (tmp / MLMODEL_FILE).write_text(dump_yaml(mlmodel))
             manifest = write_manifest(tmp, known=others)
-        if loaded.trust is not None or loaded.by_value_module is not None:
+        if loaded.trust is not None or loaded.by_value_modules:
             warnings.extend(
                 _refused_package_warning(tmp / saved.model_file, output, loaded.trust is not None)
             )
@@ -240,7 +291,7 @@ def _refused_package_warning(model_file: Path, output: Path, file_trusted: bool)
 _KERNEL_FILESYSTEMS: Final = (Path("/proc"), Path("/sys"))
 
 
-def _check_output(output: Path, options: PackOptions, model_ref: str) -> None:
+def _check_output(output: Path, options: PackOptions, model_ref: str | LoadedModel) -> None:
     """Refuse an output that pack cannot own: it only ever creates a new folder, fills an empty
     one, or (with ``force``) replaces a model folder, never anything of the registry's."""
     if output.is_symlink():
@@ -326,15 +377,16 @@ def _inside(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
 
-def _input_files(options: PackOptions, model_ref: str) -> list[Path]:
-    """The files this pack reads from the user: MODEL (a file, or a ``file.py:attr``'s file),
-    the sample and the signature files."""
+def _input_files(options: PackOptions, model_ref: str | LoadedModel) -> list[Path]:
+    """The files this pack reads from the user: MODEL (a file, or a ``file.py:attr``'s file;
+    none for a model in memory), the sample and the signature files."""
     declared = options.schema_files
     files = [options.sample, declared.signature, declared.inputs, declared.outputs]
-    model = Path(model_ref)
-    if not model.exists() and ":" in model_ref:
-        model = Path(model_ref.rpartition(":")[0])
-    files.append(model)
+    if isinstance(model_ref, str):
+        model = Path(model_ref)
+        if not model.exists() and ":" in model_ref:
+            model = Path(model_ref.rpartition(":")[0])
+        files.append(model)
     return [f for f in files if f is not None and f.exists()]
 
 
@@ -364,6 +416,8 @@ def _input_schema(options: PackOptions, warnings: list[str]) -> Any:
         return None
     if options.schema_files.inputs:
         return signature.load_schema_file(options.schema_files.inputs)
+    if options.sample is None:
+        return infer.infer_sample(options.sample_data, sample_rows=options.sample_rows)
     found = infer.infer_file(options.sample, fmt=options.sample_format, sample_rows=options.sample_rows)
     warnings.extend(found.warnings)
     return found.schema
@@ -372,8 +426,11 @@ def _input_schema(options: PackOptions, warnings: list[str]) -> Any:
 def _sample_input(options: PackOptions, schema: Any, rows: int) -> Any:
     """The sample as ``predict`` and ``validate`` will hand it to the model: read as the input
     schema types it, then conformed, so the signature describes the form the model was checked on."""
-    from modelpack.schema import enforce, readers
+    from modelpack.schema import enforce, infer, readers
 
+    if options.sample is None:
+        data = infer.sample_head(options.sample_data, rows)
+        return data if schema is None else enforce.conform(data, schema)
     if schema is None:
         return readers.read_data(options.sample, fmt=options.sample_format, max_rows=rows)
     batches = []
@@ -402,13 +459,13 @@ def _head(batches: list[Any], rows: int) -> Any:
     return np.concatenate(batches)[:rows] if len(batches) > 1 else first[:rows]
 
 
-def _predict(model: Any, method: str, data: Any, sample: Path) -> Any:
+def _predict(model: Any, method: str, data: Any, sample: str) -> Any:
     try:
         return getattr(model, method)(data)
     except Exception as exc:
         message = " ".join(str(exc).split())[:300]
         raise SchemaViolationError(
-            f"the model cannot {method} on {sample.name}: {type(exc).__name__}: {message}",
+            f"the model cannot {method} on {sample}: {type(exc).__name__}: {message}",
             hint="the sample must have the columns and types the model was trained on",
         ) from exc
 

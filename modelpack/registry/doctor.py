@@ -384,7 +384,9 @@ class _Doctor:
             return None
         replayed = ev.replay(log.events)
         revision = old.get("revision")
-        description = old.get("description")
+        # The description given at the first register lives only in model.json; a later change
+        # is in the log.
+        description = replayed.description if replayed.description_set else old.get("description")
         rebuilt = ModelState(
             name=name,
             created=replayed.created or ev.utc_now(),
@@ -395,6 +397,8 @@ class _Doctor:
             stages=replayed.stages,
             aliases=replayed.aliases,
             deleted=replayed.deleted,
+            tags=replayed.tags,
+            descriptions=replayed.descriptions,
         )
         finding.message += "; --repair rebuilds it from the event log"
         self.fix(finding, lambda: atomic_write_json(path, rebuilt.to_json(), durable=self.durable))

@@ -167,6 +167,9 @@ SHAPES["model.json"] = {
     "stages": Key(_map_of(_version_key, _stage)),
     "aliases": Key(_map_of(_alias, _number)),
     "deleted": Key(_map_of(_version_key, _time)),
+    # Tags and descriptions of versions changed after registration (set_tags, set_description).
+    "tags": _optional_key(_map_of(_version_key, _map_of(_text, _text))),
+    "descriptions": _optional_key(_map_of(_version_key, _optional(_text))),
 }
 
 SHAPES["version.json"] = {
@@ -218,11 +221,19 @@ SHAPES["event:deleted"] = {
     "digest": Key(_digest),
 }
 
+SHAPES["event:tags_set"] = {**_EVENT, "tags": Key(_map_of(_text, _text))}
+# A model's own description has no version; a version's has one.
+SHAPES["event:description_set"] = {
+    **_EVENT,
+    "version": Key(_optional(_number)),
+    "description": Key(_optional(_text)),
+}
+
 SHAPES["journal.json"] = {
     "format_version": Key(_format_version),
-    "op": Key(_one_of("register", "promote", "delete")),
+    "op": Key(_one_of("register", "promote", "delete", "set_tags", "set_description")),
     "name": Key(_name),
-    "version": Key(_number),
+    "version": Key(_count),  # 0: a change to the model itself (its description)
     "log_size": Key(_count),
     "commit_path": Key(_optional(_text)),
     "commit_revision": Key(_optional(_count)),

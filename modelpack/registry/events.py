@@ -1,7 +1,7 @@
 """The per-model event log: ``events.jsonl``, append-only, one JSON object per line.
 
 Every change to a model (a version registered, a stage changed, an alias set or removed, a
-version deleted) appends one event under the model lock *before* the change is committed, with
+version deleted, tags or a description changed) appends one event under the model lock *before* the change is committed, with
 the log's previous size kept in the operation's journal. If the operation does not commit, the
 append is rolled back by truncating to that size, so the log never tells of something that did
 not happen. Readers that meet a journal of an uncommitted operation stop at the recorded size.
@@ -30,7 +30,9 @@ STAGE_CHANGED: Final = "stage_changed"
 ALIAS_SET: Final = "alias_set"
 ALIAS_REMOVED: Final = "alias_removed"
 DELETED: Final = "deleted"
-EVENT_TYPES: Final = (REGISTERED, STAGE_CHANGED, ALIAS_SET, ALIAS_REMOVED, DELETED)
+TAGS_SET: Final = "tags_set"
+DESCRIPTION_SET: Final = "description_set"
+EVENT_TYPES: Final = (REGISTERED, STAGE_CHANGED, ALIAS_SET, ALIAS_REMOVED, DELETED, TAGS_SET, DESCRIPTION_SET)
 
 
 def utc_now() -> str:
@@ -175,6 +177,10 @@ class ReplayedState:
     stages: dict[int, str] = field(default_factory=dict)
     aliases: dict[str, int] = field(default_factory=dict)
     deleted: dict[int, str] = field(default_factory=dict)
+    tags: dict[int, dict[str, str]] = field(default_factory=dict)
+    descriptions: dict[int, str | None] = field(default_factory=dict)
+    description: str | None = None
+    description_set: bool = False  # whether any event set the model's description
     count: int = 0
 
 
@@ -188,9 +194,17 @@ def replay(events: list[dict[str, Any]]) -> ReplayedState:
         state.count += 1
         state.created = state.created or time
         state.updated = time
+        if kind == DESCRIPTION_SET and version is None:
+            state.description = event.get("description")
+            state.description_set = True
+            continue
         if not isinstance(version, int):
             continue
-        if kind == REGISTERED:
+        if kind == TAGS_SET and isinstance(event.get("tags"), dict):
+            state.tags[version] = {str(k): str(v) for k, v in event["tags"].items()}
+        elif kind == DESCRIPTION_SET:
+            state.descriptions[version] = event.get("description")
+        elif kind == REGISTERED:
             state.versions.add(version)
         elif kind == STAGE_CHANGED:
             to = str(event.get("to", Stage.NONE.value))
@@ -205,6 +219,8 @@ def replay(events: list[dict[str, Any]]) -> ReplayedState:
         elif kind == DELETED:
             state.deleted[version] = time
             state.stages.pop(version, None)
+            state.tags.pop(version, None)
+            state.descriptions.pop(version, None)
             for alias in [a for a, v in state.aliases.items() if v == version]:
                 del state.aliases[alias]
     return state

@@ -33,9 +33,24 @@ class ModelState:
     stages: dict[int, str] = field(default_factory=dict)
     aliases: dict[str, int] = field(default_factory=dict)
     deleted: dict[int, str] = field(default_factory=dict)
+    # Changed after registration (set_tags / set_description); version.json keeps what was
+    # recorded at registration, these win over it.
+    tags: dict[int, dict[str, str]] = field(default_factory=dict)
+    descriptions: dict[int, str | None] = field(default_factory=dict)
 
     def stage_of(self, version: int) -> str:
         return self.stages.get(version, Stage.NONE.value)
+
+    def current_facts(self, version: int, facts: dict[str, Any]) -> dict[str, Any]:
+        """A version's facts with the tags and description changed since registration."""
+        if version not in self.tags and version not in self.descriptions:
+            return facts
+        out = dict(facts)
+        if version in self.tags:
+            out["tags"] = dict(self.tags[version])
+        if version in self.descriptions:
+            out["description"] = self.descriptions[version]
+        return out
 
     def aliases_of(self, version: int) -> list[str]:
         return sorted(alias for alias, v in self.aliases.items() if v == version)
@@ -51,6 +66,8 @@ class ModelState:
             "stages": {str(v): s for v, s in sorted(self.stages.items())},
             "aliases": dict(sorted(self.aliases.items())),
             "deleted": {str(v): t for v, t in sorted(self.deleted.items())},
+            "tags": {str(v): dict(sorted(t.items())) for v, t in sorted(self.tags.items())},
+            "descriptions": {str(v): d for v, d in sorted(self.descriptions.items())},
         }
 
     def changed(self, *, updated: str, **changes: Any) -> ModelState:
@@ -75,6 +92,8 @@ def load_model_state(raw: dict[str, Any], *, path: Path, home: Path) -> ModelSta
             stages={int(v): s for v, s in raw["stages"].items()},
             aliases=dict(raw["aliases"]),
             deleted={int(v): t for v, t in raw["deleted"].items()},
+            tags={int(v): dict(t) for v, t in raw.get("tags", {}).items()},
+            descriptions={int(v): d for v, d in raw.get("descriptions", {}).items()},
         )
     except ValueError as exc:
         raise corrupt(path, home, str(exc)) from exc

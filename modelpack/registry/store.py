@@ -400,7 +400,7 @@ class FileRegistry:
             version=version,
             stage=state.stage_of(version),
             aliases=tuple(state.aliases_of(version)),
-            facts=facts,
+            facts=state.current_facts(version, facts),
             local_path=local,
             path=self.layout.relative(local),
             deleted=version in state.deleted,
@@ -1060,6 +1060,92 @@ class FileRegistry:
         self._faults.point(f"{op}.committed")
         self._finish(pending, notes if notes is not None else [])
 
+    # ------------------------------------------------------------------ tags and descriptions
+
+    def set_tags(
+        self, name: str, version: int, tags: Mapping[str, str | None], *, replace: bool = False
+    ) -> VersionRecord:
+        """Set (or with a None value remove) tags of a version, recording a ``tags_set`` event.
+
+        Registration's tags are kept in ``version.json``; later changes live in ``model.json``
+        and win. ``replace`` drops every tag not given.
+
+        Raises:
+            InvalidNameError: a bad tag key or value (exit 2).
+            NotFoundError: no such model or version.
+        """
+        validate_name(name)
+        changes = {str(k): None if v is None else validate_tag(str(k), str(v))[1] for k, v in tags.items()}
+        for key in changes:
+            validate_tag(key, "x")
+        self.get_version(name, version)
+        self._ensure_home()
+        with self._guard(f"tag {name} v{version}"), self._registry_lock(), self._model_lock(name) as notes:
+            state = self.state(name)
+            current = self._get(name, version, state)
+            before = dict(current.facts.get("tags") or {})
+            after = {} if replace else dict(before)
+            for key, value in changes.items():
+                if value is None:
+                    after.pop(key, None)
+                else:
+                    after[key] = value
+            if after == before:
+                return current
+            now = utc_now()
+            new_state = state.changed(updated=now, tags={**state.tags, version: dict(sorted(after.items()))})
+            event = ev.make_event(
+                ev.TAGS_SET, name, self.actor, now, version=version, tags=dict(sorted(after.items()))
+            )
+            self._commit_state(name, version, "set_tags", state, new_state, [event], notes=notes)
+            return self._record(name, version, new_state, self._facts(name, version))
+
+    def set_description(
+        self, name: str, description: str | None, *, version: int | None = None
+    ) -> ModelState:
+        """Set the description of a model (``version`` None) or of one version.
+
+        Records a ``description_set`` event. Returns the model's new state.
+
+        Raises:
+            UsageError: the description is too long.
+            NotFoundError: no such model or version.
+        """
+        validate_name(name)
+        if description is not None and len(description) > DESCRIPTION_MAX:
+            raise UsageError(f"description is longer than {DESCRIPTION_MAX} characters")
+        if version is not None:
+            self.get_version(name, version)
+        else:
+            self.state(name)
+        self._ensure_home()
+        with self._guard(f"describe {name}"), self._registry_lock(), self._model_lock(name) as notes:
+            state = self.state(name)
+            now = utc_now()
+            if version is None:
+                if state.description == description:
+                    return state
+                new_state = state.changed(updated=now, description=description)
+            else:
+                if self._get(name, version, state).facts.get("description") == description:
+                    return state
+                new_state = state.changed(
+                    updated=now, descriptions={**state.descriptions, version: description}
+                )
+            event = ev.make_event(
+                ev.DESCRIPTION_SET, name, self.actor, now, version=version, description=description
+            )
+            self._commit_state(
+                name,
+                version if version is not None else 0,
+                "set_description",
+                state,
+                new_state,
+                [event],
+                notes=notes,
+            )
+            return new_state
+
     # ------------------------------------------------------------------ delete
 
     def delete(self, name: str, version: int, *, force: bool = False) -> DeleteResult:
@@ -1099,6 +1185,8 @@ class FileRegistry:
                 stages=stages,
                 aliases={a: v for a, v in state.aliases.items() if v != version},
                 deleted={**state.deleted, version: now},
+                tags={v: t for v, t in state.tags.items() if v != version},
+                descriptions={v: d for v, d in state.descriptions.items() if v != version},
             )
             event = ev.make_event(
                 ev.DELETED,

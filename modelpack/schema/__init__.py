@@ -9,3 +9,29 @@ May import: the standard library and the spine (``errors``, ``_fs``, ...). numpy
 pyarrow only inside the functions of ``readers``, ``writers``, ``infer`` and ``enforce``
 (import them lazily from elsewhere: ruff bans them at module level).
 """
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from modelpack.schema.signature import Schema
+
+
+class _CallableModule(types.ModuleType):
+    """``modelpack.schema(data)`` infers a schema, while ``modelpack.schema`` stays this package.
+
+    A function named ``schema`` on ``modelpack`` would be replaced by this subpackage the first
+    time anything imports it, so the package itself answers the call.
+    """
+
+    def __call__(self, data: Any, *, fmt: str | None = None, sample_rows: int | None = None) -> Schema:
+        """Infer the schema ``pack`` would record for ``data`` (see ``modelpack.infer_schema``)."""
+        from modelpack.schema.infer import infer_any
+
+        return infer_any(data, fmt=fmt, sample_rows=sample_rows)
+
+
+sys.modules[__name__].__class__ = _CallableModule

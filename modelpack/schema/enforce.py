@@ -849,6 +849,20 @@ def check_file(path: Path, schema: Schema, *, fmt: str | None = None, batch_rows
     return CheckReport(str(path), name, rows, tuple(out.result()))
 
 
+def check_report(data: Any, schema: Schema) -> CheckReport:
+    """:func:`check` for data held in memory, as the report :func:`check_file` gives for a file."""
+    import numpy as np
+
+    violations = check(data, schema)
+    if isinstance(data, Mapping):
+        scalars = all(np.isscalar(v) or v is None for v in data.values())
+        rows = 1 if scalars else min((len(v) for v in data.values()), default=0)
+    else:
+        shape = getattr(data, "shape", None)
+        rows = int(shape[0]) if shape else len(data)
+    return CheckReport("(in memory)", type(data).__name__, rows, tuple(violations))
+
+
 def _restore_int_names(columns: list[tuple[Any, Any, Any]], schema: Schema) -> list[tuple[Any, Any, Any]]:
     """File columns are text; a schema with integer names (0, 1, ...) still matches them."""
     if not schema.has_names():

@@ -567,6 +567,84 @@ def infer_schema(data: Any) -> Schema:
     return _values_schema([data], None)
 
 
+def infer_sample(data: Any, *, sample_rows: int | None = None) -> Schema:
+    """The input schema of a sample held in memory, by the rules ``pack`` applies to a file.
+
+    A DataFrame follows what the same rows give when read from a file by pandas (a frame read
+    with ``pandas.read_csv`` gets the schema its CSV gets); a numpy array or a dict of arrays
+    is a tensor schema as for NPY/NPZ; a pyarrow Table or RecordBatch is typed as Parquet is.
+
+    Raises:
+        DataFormatError: the data is empty, of an unsupported kind, or a column mixes types.
+    """
+    import numpy as np
+    import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+    import pyarrow as pa
+
+    if isinstance(data, (pa.Table, pa.RecordBatch)):
+        data = data if sample_rows is None else data.slice(0, sample_rows)
+    else:
+        data = sample_head(data, sample_rows)
+    if isinstance(data, np.ndarray) or (
+        isinstance(data, Mapping) and data and all(isinstance(v, np.ndarray) for v in data.values())
+    ):
+        if _row_total(data) == 0:
+            raise DataFormatError("the sample has no rows; cannot infer column types")
+        return _tensor_schema(data)
+    if isinstance(data, (pd.DataFrame, pa.Table, pa.RecordBatch)):
+        if data.shape[0] == 0 if isinstance(data, pd.DataFrame) else data.num_rows == 0:
+            raise DataFormatError("the sample has no rows; cannot infer column types")
+        return infer_schema(data)
+    raise DataFormatError(
+        f"cannot use a {type(data).__module__}.{type(data).__qualname__} as a sample",
+        hint="give a pandas DataFrame, a numpy array (or dict of arrays), a pyarrow Table, or a data file",
+    )
+
+
+def infer_any(data: Any, *, fmt: str | None = None, sample_rows: int | None = None) -> Schema:
+    """The schema ``pack`` would record for ``data``: a data file, or data held in memory.
+
+    Files follow :func:`infer_file`; DataFrames, numpy arrays and pyarrow Tables follow
+    :func:`infer_sample` (the file rules); anything else (a dict, a list of records, a Series)
+    follows :func:`infer_schema`.
+    """
+    import numpy as np
+    import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+    import pyarrow as pa
+
+    if isinstance(data, (str, Path)):
+        return infer_file(Path(data), fmt=fmt, sample_rows=sample_rows).schema
+    if isinstance(data, (pd.DataFrame, np.ndarray, pa.Table, pa.RecordBatch)) or (
+        isinstance(data, Mapping) and data and all(isinstance(v, np.ndarray) for v in data.values())
+    ):
+        return infer_sample(data, sample_rows=sample_rows)
+    return infer_schema(data)
+
+
+def sample_head(data: Any, rows: int | None) -> Any:
+    """The first ``rows`` rows of an in-memory sample (all of it for None); Arrow becomes the
+    DataFrame the model is fed, as when the same table is read from Parquet."""
+    import pyarrow as pa
+
+    from modelpack.schema.readers import batch_to_pandas
+
+    if isinstance(data, (pa.Table, pa.RecordBatch)):
+        data = batch_to_pandas(data if rows is None else data.slice(0, rows))
+        return data
+    if rows is None:
+        return data
+    if isinstance(data, Mapping):
+        return {k: v[:rows] for k, v in data.items()}
+    head = getattr(data, "head", None)
+    return head(rows) if callable(head) else data[:rows]
+
+
+def _row_total(data: Any) -> int:
+    if isinstance(data, Mapping):
+        return min(len(v) for v in data.values())
+    return len(data)
+
+
 def infer_output_schema(predictions: Any, input_schema: Schema | None) -> Schema:
     """Output schema from a model's predictions, as MLflow does when saving with an input example.
 

@@ -373,6 +373,17 @@ class Schema:
     def __len__(self) -> int:
         return len(self.specs)
 
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}: {kind}{'' if required else ' (optional)'}"
+            for name, kind, required in schema_rows(self)[:8]
+        )
+        more = f", ... ({len(self.specs) - 8} more)" if len(self.specs) > 8 else ""
+        return f"Schema([{shown}{more}])"
+
+    def _repr_html_(self) -> str:
+        return schema_html(self)
+
     def __iter__(self) -> Iterator[Spec]:
         return iter(self.specs)
 
@@ -693,6 +704,17 @@ def schema_rows(schema: Schema) -> list[tuple[str, str, bool]]:
     ]
 
 
+def schema_html(schema: Schema) -> str:
+    """The schema as an HTML table (name, type, required), for notebooks."""
+    from html import escape
+
+    rows = "".join(
+        f"<tr><td>{escape(name)}</td><td>{escape(kind)}</td><td>{'yes' if required else 'no'}</td></tr>"
+        for name, kind, required in schema_rows(schema)
+    )
+    return f"<table><thead><tr><th>name</th><th>type</th><th>required</th></tr></thead><tbody>{rows}</tbody></table>"
+
+
 def specs_by_name(schema: Schema) -> dict[str | int, Spec]:
     """Map of name (or position for unnamed schemas) to spec."""
     return dict(zip(schema.input_names(), schema.specs, strict=True))
@@ -713,6 +735,7 @@ __all__: Sequence[str] = (
     "canonical_type",
     "load_schema_file",
     "load_signature_file",
+    "schema_html",
     "schema_rows",
     "specs_by_name",
     "type_text",

@@ -412,6 +412,26 @@ def score_batches(
         reporter.advance(description, offset, total_rows)
 
 
+def score_data(
+    scorer: Scorer, data: Any, *, source: str = "data", warnings: list[str] | None = None
+) -> BatchScore:
+    """Conform, predict and tabulate data held in memory (a DataFrame, ndarray, dict or records).
+
+    The in-memory counterpart of ``predict_folder``'s batches: the same conforming, the same
+    model call and the same table, with one error listing every violation.
+
+    Raises:
+        SchemaViolationError: the data does not satisfy the input signature (every violation).
+        InvalidModelError: the model raised, or returned a different number of rows.
+    """
+    try:
+        scored = next(score_batches(scorer, [data], warnings=warnings))
+    except SchemaViolationError as exc:
+        violations = [dict(v) for v in exc.violations]
+        raise violation_error(source, violations) from None
+    return scored
+
+
 # What the CSV parser should produce for each signature type: the same reading enforce.check_file
 # uses, so the rows the model sees are the rows the check accepted ("02134" stays text for a string
 # column, a long column is never guessed as a date).
@@ -562,7 +582,13 @@ def predict_folder(
         out_name = "-"
     started = time.perf_counter()
     with reporter.step("verifying file hashes"):
-        trust = check_package(folder, options, target=uri)
+        found = check_package(
+            folder,
+            recorded=options.recorded,
+            trust_home=None if options.trust else options.trust_home,
+            target=uri,
+        )
+        trust = options.trust or found
     with reporter.step("scanning and loading the model"):
         scorer = load_scorer(
             folder,
@@ -605,8 +631,11 @@ def predict_folder(
     )
 
 
-def check_package(folder: Path, options: PredictOptions, *, target: str | None = None) -> TrustRecord | None:
-    """Refuse a folder that is not what was packed or registered; return the user's trust of it.
+def check_package(
+    folder: Path, *, recorded: Recorded | None, trust_home: Path | None, target: str | None = None
+) -> TrustRecord | None:
+    """Refuse a folder that is not what was packed or registered; return the user's trust of it
+    (looked up in ``trust_home`` by the digest just computed, so the files are hashed once).
 
     Raises:
         InvalidModelError: a file differs from the manifest or from the registry's record, is
@@ -614,14 +643,14 @@ def check_package(folder: Path, options: PredictOptions, *, target: str | None =
     """
     from modelpack.package.integrity import verify_package
 
-    result = verify_package(folder, recorded=options.recorded)
+    result = verify_package(folder, recorded=recorded)
     if not result.ok:
         raise result.error(target or str(folder))
-    if options.trust is not None or options.trust_home is None:
-        return options.trust
+    if trust_home is None:
+        return None
     from modelpack.safety.trust import find_trust
 
-    return find_trust(folder, options.trust_home, digest=result.digest)
+    return find_trust(folder, trust_home, digest=result.digest)
 
 
 def _full_report(scorer: Scorer, options: PredictOptions, exc: SchemaViolationError) -> SchemaViolationError:

@@ -130,6 +130,8 @@ class ValidateOptions:
     trust_home: Path | None = None
     # What the registry recorded for the version (a models:/ target): the files must match it.
     recorded: Recorded | None = None
+    # Data held in memory (a DataFrame, ndarray, dict of columns, records) instead of a file.
+    data_in_memory: Any = None
 
 
 def validate_folder(
@@ -184,7 +186,7 @@ def validate_folder(
         with reporter.step("loading the model"):
             load, scorer = _load(folder, mlmodel, options.trusted, package_trusted=trust is not None)
 
-    if options.data is None:
+    if options.data is None and options.data_in_memory is None:
         data = Check("data", SKIPPED, "skipped: no --data file given")
     else:
         data = _data(mlmodel, scorer, options, load, reporter)
@@ -502,9 +504,9 @@ def _data(
     from modelpack.schema import enforce
     from modelpack.serving.scoring import merge_violations, parse_signature
 
-    assert options.data is not None
     path = options.data
-    details: dict[str, Any] = {"file": str(path)}
+    label = path.name if path is not None else "the data"
+    details: dict[str, Any] = {"file": str(path) if path is not None else "(in memory)"}
     if mlmodel is None:
         return Check("data", SKIPPED, "skipped: MLmodel cannot be read, so there is no signature", details)
     try:
@@ -516,12 +518,14 @@ def _data(
     violations: list[dict[str, Any]] = []
     if schema is not None:
         try:
-            with reporter.step(f"checking {path.name} against the signature"):
-                report = enforce.check_file(
-                    path, schema, fmt=options.data_format, batch_rows=options.batch_rows
+            with reporter.step(f"checking {label} against the signature"):
+                report = (
+                    enforce.check_file(path, schema, fmt=options.data_format, batch_rows=options.batch_rows)
+                    if path is not None
+                    else enforce.check_report(options.data_in_memory, schema)
                 )
         except ModelpackError as exc:
-            return Check("data", FAILED, f"cannot read {path.name}: {exc.message}", details)
+            return Check("data", FAILED, f"cannot read {label}: {exc.message}", details)
         violations = [v.to_dict() for v in report.violations]
         details["rows_checked"] = report.rows_checked
     details["violations"] = violations
@@ -549,7 +553,11 @@ def _data(
     output_batches: list[tuple[int, list[dict[str, Any]]]] = []
     rows = 0
     try:
-        batches = input_batches(path, schema=schema, fmt=options.data_format, batch_rows=options.batch_rows)
+        batches = (
+            input_batches(path, schema=schema, fmt=options.data_format, batch_rows=options.batch_rows)
+            if path is not None
+            else [options.data_in_memory]
+        )
         for scored in _scored(scorer, batches, reporter, details.get("rows_checked")):
             found = scorer.check_outputs(scored.raw, scored.frame)
             if found:

@@ -90,3 +90,23 @@ class _Holder:
         self.same = tags
         self.records = records
         self.extra = extra
+
+
+class _Names:
+    pass
+
+
+@pytest.mark.parametrize("fmt", ["pickle", "cloudpickle"])
+def test_which_copy_of_an_attribute_name_an_object_holds_does_not_change_the_bytes(fmt: str) -> None:
+    # The same name as a separate string object (as a model unpickled earlier in the process
+    # leaves in the class's shared instance keys) or as the interned one: pickle's memo tells
+    # them apart unless names are interned.
+    copy = "".join(["rem", "ainder"])
+    assert copy is not sys.intern("remainder")
+    a, b = _Names(), _Names()
+    a.__dict__[copy] = "drop"
+    a.names = ["remainder"]
+    b.__dict__[sys.intern("remainder")] = "drop"
+    b.names = ["remainder"]
+    assert dumps_pickle(a, fmt) == dumps_pickle(b, fmt)
+    assert pickle.loads(dumps_pickle(a, fmt)).__dict__ == a.__dict__

@@ -8,7 +8,9 @@ serializers write bytes that depend on the run, not on the model:
 - numpy structured arrays with padding between fields (scikit-learn's tree nodes) carry whatever
   the allocator left in the padding bytes, which pickle and ``np.save`` copy verbatim;
 - cloudpickle tags each class it pickles by value with a random ``uuid4`` tracker id;
-- sets are listed in hash order, which Python randomises per process for str and bytes.
+- sets are listed in hash order, which Python randomises per process for str and bytes;
+- pickle writes a string shared by two places once, so the bytes depend on which equal strings
+  are one object; attribute names differ there by the process's history (they are interned).
 
 Each is replaced by something derived from the content; what a loader reads is unchanged.
 """
@@ -20,6 +22,7 @@ import hashlib
 import io
 import json
 import pickle
+import sys
 import types
 import uuid
 import zipfile
@@ -83,9 +86,15 @@ def dumps_pickle(model: Any, fmt: str) -> bytes:
             return (*rv[:2], state, *rv[3:])
 
         def sorted_state(self, state: dict[Any, Any]) -> dict[Any, Any]:
-            if not any(type(v) is set for v in state.values()):
-                return state
-            return {k: self.surrogate(v) if type(v) is set else v for k, v in state.items()}
+            # Attribute names interned. Pickle writes a string that two places share once and
+            # refers back to it, so the bytes depend on which equal strings are one object; and
+            # an instance dict shares its key objects with the other instances of its class, so
+            # which copy of a name it holds depends on the process's history (a model unpickled
+            # earlier leaves its copies behind). Interned names are the same object everywhere.
+            return {
+                sys.intern(k) if type(k) is str else k: self.surrogate(v) if type(v) is set else v
+                for k, v in state.items()
+            }
 
         def surrogate(self, value: set[Any]) -> _SortedSet:
             # One surrogate per set, so a set shared by two objects is still one set when loaded.

@@ -1,0 +1,208 @@
+"""``load_model``: a model folder or ``models:/`` URI as a Python object that predicts.
+
+The path is the one ``predict`` takes: the files are checked against their manifest (and, for a
+registry version, against what the registry recorded), every pickle is scanned before anything is
+unpickled, a ``modelpack trust`` record lets a refused package load, and input is conformed to
+the signature before the model sees it. ``Model.predict`` returns what MLflow's
+``pyfunc.load_model(...).predict`` returns for the same folder: the model's own output (an ndarray
+for scikit-learn), not a table.
+"""
+
+from __future__ import annotations
+
+import html
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from modelpack.package.mlmodel import MLmodel
+    from modelpack.schema.signature import Signature
+    from modelpack.serving.scoring import Scorer
+
+
+@dataclass(frozen=True, eq=False)
+class Model:
+    """A loaded model package.
+
+    Attributes:
+        path: the folder the model was loaded from (for a registry URI, the stored version's).
+        uri: the ``models:/`` URI it was loaded by, or None for a folder.
+        name: the registered model name (registry targets), or the name recorded at pack time.
+        version: the registry version number, or None for a folder.
+        signature: the package's signature, or None when it records none.
+        metadata: the MLmodel ``metadata`` entries.
+        flavor: ``sklearn``, ``modelpack`` or ``python_function``.
+        raw: the underlying model object (e.g. the scikit-learn estimator).
+        method: the method ``predict`` calls (the recorded ``predict_fn`` unless overridden).
+        warnings: notes about tolerated input differences seen by the last ``predict``.
+    """
+
+    path: Path
+    uri: str | None
+    name: str | None
+    version: int | None
+    signature: Signature | None
+    metadata: dict[str, Any]
+    flavor: str
+    raw: Any
+    method: str
+    _scorer: Scorer = field(repr=False)
+    _mlmodel: MLmodel = field(repr=False)
+    warnings: list[str] = field(default_factory=list)
+
+    def predict(self, data: Any, params: Mapping[str, Any] | None = None) -> Any:
+        """Conform ``data`` to the signature and predict.
+
+        Args:
+            data: a pandas DataFrame, a numpy array, a dict of columns (or of tensors) or a list
+                of records (dicts).
+            params: inference parameters; checked against the signature's params when it has
+                some, otherwise ignored with a warning (as MLflow does).
+
+        Returns:
+            The model's output as MLflow's pyfunc returns it for this package: an ndarray for
+            scikit-learn, whatever the model returns (DataFrame, Series, ndarray) otherwise.
+
+        Raises:
+            SchemaViolationError: the data breaks the input signature; the message and
+                ``violations`` list every violation.
+            InvalidModelError: the model raised while predicting.
+        """
+        from modelpack.serving.scoring import score_data
+
+        self._check_params(params)
+        notes: list[str] = []
+        scored = score_data(self._scorer, _as_input(data), warnings=notes)
+        self.warnings[:] = list(dict.fromkeys(notes))
+        return scored.raw
+
+    def predict_frame(self, data: Any) -> Any:
+        """Like :meth:`predict`, with the output as a DataFrame (the columns ``modelpack predict`` writes)."""
+        from modelpack.serving.scoring import score_data
+
+        notes: list[str] = []
+        scored = score_data(self._scorer, _as_input(data), warnings=notes)
+        self.warnings[:] = list(dict.fromkeys(notes))
+        return scored.frame
+
+    def _check_params(self, params: Mapping[str, Any] | None) -> None:
+        if not params:
+            return
+        declared = self.signature.params if self.signature is not None else None
+        if declared is None:
+            warnings.warn(
+                "the model's signature declares no params; params were ignored",
+                UserWarning,
+                stacklevel=3,
+            )
+            return
+        known = {p.name for p in declared.params}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            warnings.warn(
+                f"params not in the signature were ignored: {', '.join(unknown)}",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    @property
+    def input_schema(self) -> Any:
+        """The signature's inputs, or None."""
+        return self.signature.inputs if self.signature is not None else None
+
+    def __repr__(self) -> str:
+        where = self.uri or str(self.path)
+        version = f" v{self.version}" if self.version is not None else ""
+        kind = type(self.raw)
+        inputs = self.input_schema
+        cols = f", {len(inputs)} inputs" if inputs is not None else ""
+        return f"<Model {where}{version}: {kind.__module__}.{kind.__qualname__} ({self.flavor}{cols})>"
+
+    def _repr_html_(self) -> str:
+        from modelpack.schema.signature import schema_html
+
+        title = html.escape(repr(self))
+        parts = [f"<p><code>{title}</code></p>"]
+        if self.signature is None:
+            parts.append("<p>no signature</p>")
+        else:
+            for label, schema in (("inputs", self.signature.inputs), ("outputs", self.signature.outputs)):
+                if schema is not None:
+                    parts.append(f"<p><b>{label}</b></p>{schema_html(schema)}")
+        return "".join(parts)
+
+
+def _as_input(data: Any) -> Any:
+    """Records become a DataFrame (as MLflow's pyfunc does); everything else goes to ``conform`` as is."""
+    if isinstance(data, (list, tuple)) and data and all(isinstance(r, Mapping) for r in data):
+        import pandas as pd  # type: ignore[import-untyped, unused-ignore]
+
+        return pd.DataFrame(list(data))
+    return data
+
+
+def load_model(
+    target: str | Path,
+    *,
+    home: str | Path | None = None,
+    trusted: Iterable[str] = (),
+    method: str | None = None,
+) -> Model:
+    """Load a model folder or registry version for prediction in this process.
+
+    Args:
+        target: a model folder, or a ``models:/`` URI (``models:/NAME/VERSION``, ``/STAGE``,
+            ``/latest`` or ``models:/NAME@ALIAS``).
+        home: the registry root for URIs and the place ``modelpack trust`` records live;
+            ``MODELPACK_HOME`` or ``~/.modelpack`` when omitted, as for the CLI.
+        trusted: modules (or ``module.qualname``) trusted beyond the allowlist for this load.
+        method: ``predict``, ``predict_proba`` or ``predict_log_proba`` instead of the recorded
+            ``predict_fn``.
+
+    Returns:
+        A Model.
+
+    Raises:
+        NotFoundError: the folder, model, version, stage or alias does not exist.
+        InvalidModelError: the files fail their integrity check, or the model cannot be loaded.
+        UnsafeModelError: a pickle imports globals outside the allowlist (they are named);
+            nothing was unpickled.
+    """
+    from modelpack.config import resolve_home
+    from modelpack.package.mlmodel import read_mlmodel
+    from modelpack.serving.scoring import check_package, load_scorer, parse_signature
+    from modelpack.target import resolve_target
+
+    root = resolve_home(home)
+    resolved = resolve_target(str(target), home=root)
+    folder = resolved.path
+    trust = check_package(folder, recorded=resolved.recorded, trust_home=root, target=resolved.uri)
+    mlmodel = read_mlmodel(folder)
+    scorer = load_scorer(
+        folder,
+        mlmodel,
+        method=method,
+        trusted=trusted,
+        package_trusted=trust is not None,
+        target=resolved.uri,
+    )
+    flavors = mlmodel.flavors
+    flavor = next((f for f in ("sklearn", "modelpack") if f in flavors), "python_function")
+    metadata = mlmodel.raw.get("metadata")
+    recorded_name = mlmodel.modelpack_info.get("name")
+    return Model(
+        path=folder,
+        uri=resolved.uri,
+        name=resolved.name or (str(recorded_name) if recorded_name else None),
+        version=resolved.version,
+        signature=parse_signature(mlmodel),
+        metadata=dict(metadata) if isinstance(metadata, Mapping) else {},
+        flavor=flavor,
+        raw=scorer.model,
+        method=scorer.method,
+        _scorer=scorer,
+        _mlmodel=mlmodel,
+    )

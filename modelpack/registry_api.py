@@ -1,0 +1,421 @@
+"""``modelpack.Registry``: the model registry as a Python object, with plain typed results.
+
+A thin layer over ``registry.store.FileRegistry``: the same checks, locks, events and errors as the
+CLI (``ModelpackError`` subclasses with the CLI's exit codes), results as small dataclasses whose
+``version`` is an ``int`` so one call's result feeds the next::
+
+    reg = modelpack.Registry()
+    mv = reg.register("out/churn", name="churn")
+    reg.promote("churn", mv.version, stage="Production", alias="champion")
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from modelpack.model import Model
+    from modelpack.names import Stage
+    from modelpack.registry.records import VersionRecord
+    from modelpack.registry.store import FileRegistry
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One registered version.
+
+    Attributes:
+        name: the model name.
+        version: the version number.
+        stage: ``None``, ``Staging``, ``Production`` or ``Archived``.
+        aliases: the aliases pointing at this version.
+        digest: the content digest (``sha256:...``) of the package.
+        created: when it was registered (UTC, ISO 8601).
+        user: who registered it.
+        source: the folder or URI it was registered from.
+        size: bytes of the package's files.
+        description: the version's description.
+        tags: the version's tags.
+        signature: the package's signature in MLflow's list form, or None.
+        path: the stored folder (an MLmodel folder MLflow can load).
+        already_registered: ``register`` found this content already registered and minted no version.
+        warnings: notes from the operation.
+    """
+
+    name: str
+    version: int
+    stage: str
+    aliases: tuple[str, ...]
+    digest: str
+    created: str
+    user: str
+    source: str
+    size: int
+    description: str | None
+    tags: dict[str, str]
+    signature: dict[str, Any] | None
+    path: Path
+    already_registered: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def uri(self) -> str:
+        """``models:/NAME/VERSION``."""
+        return f"models:/{self.name}/{self.version}"
+
+    def __repr__(self) -> str:
+        extra = [self.stage] if self.stage != "None" else []
+        extra += [f"@{a}" for a in self.aliases]
+        shown = f" ({', '.join(extra)})" if extra else ""
+        return f"<ModelVersion {self.name} v{self.version}{shown} {self.digest[:19]}…>"
+
+    def _repr_html_(self) -> str:
+        rows = [
+            ("uri", self.uri),
+            ("stage", self.stage),
+            ("aliases", ", ".join(self.aliases) or "-"),
+            ("digest", self.digest),
+            ("created", f"{self.created} by {self.user}"),
+            ("size", f"{self.size} bytes"),
+            ("tags", ", ".join(f"{k}={v}" for k, v in self.tags.items()) or "-"),
+            ("description", self.description or "-"),
+        ]
+        table = "".join(f"<tr><th>{k}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
+        parts = [f"<table>{table}</table>"]
+        parts += _signature_html(self.signature)
+        return "".join(parts)
+
+
+def _signature_html(signature: Mapping[str, Any] | None) -> list[str]:
+    from modelpack.schema.signature import Schema, schema_html
+
+    out: list[str] = []
+    for label in ("inputs", "outputs"):
+        items = (signature or {}).get(label)
+        if not items:
+            continue
+        try:
+            schema = Schema.from_list(items if isinstance(items, list) else [])
+        except Exception:  # a malformed record is shown raw, not raised: this is only a display
+            out.append(f"<p><b>{label}</b>: {html.escape(str(items))}</p>")
+            continue
+        out.append(f"<p><b>{label}</b></p>{schema_html(schema)}")
+    return out
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """One registered model: its latest version, stages and aliases."""
+
+    name: str
+    created: str
+    updated: str
+    latest_version: int | None
+    version_count: int
+    stages: dict[str, list[int]]
+    aliases: dict[str, int]
+    description: str | None = None
+
+    def __repr__(self) -> str:
+        latest = f"v{self.latest_version}" if self.latest_version is not None else "no versions"
+        stages = ", ".join(f"{s}: {', '.join(f'v{v}' for v in vs)}" for s, vs in self.stages.items())
+        aliases = ", ".join(f"@{a}: v{v}" for a, v in self.aliases.items())
+        extra = "; ".join(x for x in (stages, aliases) if x)
+        return f"<RegisteredModel {self.name} {latest} ({self.version_count} versions{'; ' + extra if extra else ''})>"
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """What ``promote`` did.
+
+    Attributes:
+        version: the promoted version as it is now.
+        previous_stage: its stage before.
+        archived: versions moved to Archived because this one took their stage.
+        alias_set / alias_moved_from / alias_removed: the alias changes made.
+        changed: False when it was already there (no event recorded).
+        compatibility: the signature gate's comparisons, when ``require_compatible`` ran it.
+    """
+
+    version: ModelVersion
+    previous_stage: str
+    archived: list[int]
+    alias_set: str | None = None
+    alias_moved_from: int | None = None
+    alias_removed: str | None = None
+    changed: bool = True
+    compatibility: list[dict[str, Any]] | None = None
+
+    def __repr__(self) -> str:
+        moved = f"{self.previous_stage} -> {self.version.stage}"
+        alias = f", @{self.alias_set}" if self.alias_set else ""
+        return f"<Promotion {self.version.name} v{self.version.version}: {moved}{alias}{'' if self.changed else ' (unchanged)'}>"
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """What ``delete`` removed."""
+
+    name: str
+    version: int
+    stage: str
+    removed_aliases: list[str]
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry of a model's history (oldest first).
+
+    Attributes:
+        event: ``registered``, ``stage_changed``, ``alias_set``, ``alias_removed``, ``deleted``,
+            ``tags_set`` or ``description_set``.
+        name: the model.
+        version: the version it concerns (None for a model-level change).
+        time: when (UTC, ISO 8601).
+        user: who.
+        details: the rest of the event (e.g. ``to``/``from`` for a stage change).
+    """
+
+    event: str
+    name: str
+    version: int | None
+    time: str
+    user: str
+    details: dict[str, Any]
+
+    def __repr__(self) -> str:
+        version = f" v{self.version}" if self.version is not None else ""
+        return f"<Event {self.time} {self.event} {self.name}{version} by {self.user}>"
+
+
+def _version(
+    record: VersionRecord, *, existed: bool = False, warnings: list[str] | None = None
+) -> ModelVersion:
+    facts = record.facts
+    signature = facts.get("signature")
+    return ModelVersion(
+        name=record.name,
+        version=int(record.version),
+        stage=record.stage,
+        aliases=tuple(record.aliases),
+        digest=record.digest,
+        created=record.created,
+        user=str(facts.get("user") or ""),
+        source=record.source,
+        size=record.size,
+        description=None if facts.get("description") is None else str(facts["description"]),
+        tags={str(k): str(v) for k, v in dict(facts.get("tags") or {}).items()},
+        signature=signature if isinstance(signature, dict) else None,
+        path=record.local_path,
+        already_registered=existed,
+        warnings=list(warnings or []),
+    )
+
+
+_EVENT_KEYS = ("id", "event", "name", "version", "time", "user")
+
+
+class Registry:
+    """The model registry under ``home`` (``MODELPACK_HOME`` or ``~/.modelpack`` by default).
+
+    Every method raises the CLI's errors: ``NotFoundError`` (exit 4) for an unknown model,
+    version, stage or alias, ``InvalidNameError``/``UsageError`` (exit 2) for bad names,
+    ``ConflictError`` (exit 5) for a lock timeout or a refused delete, ``InvalidModelError``
+    (exit 3) for a package that fails its checks, ``IncompatibleSignatureError`` (exit 3) when
+    the promotion gate refuses, ``RegistryError`` for a registry that cannot be read or written.
+    """
+
+    def __init__(self, home: str | Path | None = None) -> None:
+        from modelpack.config import resolve_home
+
+        self.home = resolve_home(home)
+        self._store: FileRegistry | None = None
+
+    @property
+    def store(self) -> FileRegistry:
+        """The underlying ``FileRegistry``."""
+        if self._store is None:
+            from modelpack.registry.store import FileRegistry
+
+            self._store = FileRegistry(self.home)
+        return self._store
+
+    def __repr__(self) -> str:
+        return f"Registry({str(self.home)!r})"
+
+    def register(
+        self,
+        model: str | Path | Any,
+        name: str,
+        *,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        alias: str | None = None,
+        allow_duplicate: bool = False,
+    ) -> ModelVersion:
+        """Store a packed folder (or another registered version) as the next version of ``name``.
+
+        Args:
+            model: a model folder, a ``models:/`` URI, or what ``modelpack.pack`` returned (or a
+                loaded ``Model``).
+            name: the model name.
+            description: free text stored with the version.
+            tags: facts stored with the version.
+            alias: point this alias at the version.
+            allow_duplicate: mint a new version even for content already registered.
+
+        Returns:
+            The ModelVersion; ``already_registered`` is true when the same content was there.
+        """
+        target = _folder_of(model)
+        result = self.store.register(
+            target,
+            name=name,
+            description=description,
+            tags=dict(tags or {}),
+            alias=alias,
+            allow_duplicate=allow_duplicate,
+        )
+        return _version(result.version, existed=result.already_registered, warnings=result.warnings)
+
+    def promote(
+        self,
+        name: str,
+        version: int | ModelVersion,
+        *,
+        stage: str | Stage | None = None,
+        alias: str | None = None,
+        remove_alias: str | None = None,
+        archive_existing: bool = True,
+        require_compatible: bool = False,
+        force: bool = False,
+    ) -> Promotion:
+        """Move a version to a stage and/or set or remove an alias (see ``modelpack promote``).
+
+        Args:
+            name: the model name.
+            version: the version number (or a ModelVersion).
+            stage: ``Staging``, ``Production``, ``Archived`` or ``None``.
+            alias: point this alias at the version.
+            remove_alias: remove this alias (it must point at the version).
+            archive_existing: move the versions that held ``stage`` to Archived.
+            require_compatible: refuse a signature that breaks the callers of the stage or alias.
+            force: promote despite a breaking signature (recorded in the history).
+        """
+        number = version.version if isinstance(version, ModelVersion) else int(version)
+        result = self.store.promote(
+            name,
+            number,
+            stage=stage,
+            alias=alias,
+            remove_alias=remove_alias,
+            archive_existing=archive_existing,
+            require_compatible=require_compatible,
+            force=force,
+        )
+        return Promotion(
+            version=_version(result.version),
+            previous_stage=result.previous_stage,
+            archived=list(result.archived),
+            alias_set=result.alias_set,
+            alias_moved_from=result.alias_moved_from,
+            alias_removed=result.alias_removed,
+            changed=result.changed,
+            compatibility=None
+            if result.compatibility is None
+            else [c.to_dict() for c in result.compatibility],
+        )
+
+    def get_version(self, name: str, version: int) -> ModelVersion:
+        """One live version."""
+        return _version(self.store.get_version(name, int(version)))
+
+    def resolve(self, uri: str) -> ModelVersion:
+        """The version a ``models:/`` URI names now (``/VERSION``, ``/STAGE``, ``/latest``, ``@ALIAS``)."""
+        return _version(self.store.resolve(uri))
+
+    def list_models(self) -> list[RegisteredModel]:
+        """Every registered model."""
+        out = []
+        for summary in self.store.list_models():
+            state = self.store.state(summary.name)
+            out.append(
+                RegisteredModel(
+                    name=summary.name,
+                    created=summary.created,
+                    updated=summary.updated,
+                    latest_version=summary.latest_version,
+                    version_count=summary.version_count,
+                    stages={k: list(v) for k, v in summary.stages.items()},
+                    aliases=dict(summary.aliases),
+                    description=state.description,
+                )
+            )
+        return out
+
+    def list_versions(self, name: str, *, include_deleted: bool = False) -> list[ModelVersion]:
+        """The versions of ``name``, oldest first."""
+        return [_version(r) for r in self.store.list_versions(name, include_deleted=include_deleted)]
+
+    def history(self, name: str, *, version: int | None = None) -> list[Event]:
+        """The model's events, oldest first (optionally those of one version)."""
+        events = []
+        for raw in self.store.history(name, version=version):
+            number = raw.get("version")
+            events.append(
+                Event(
+                    event=str(raw.get("event")),
+                    name=str(raw.get("name")),
+                    version=number if isinstance(number, int) else None,
+                    time=str(raw.get("time")),
+                    user=str(raw.get("user")),
+                    details={k: v for k, v in raw.items() if k not in _EVENT_KEYS},
+                )
+            )
+        return events
+
+    def delete(self, name: str, version: int, *, force: bool = False) -> Deletion:
+        """Delete a version (its number is never reused); Production or aliased ones need ``force``."""
+        result = self.store.delete(name, int(version), force=force)
+        return Deletion(
+            name=result.name,
+            version=result.version,
+            stage=result.stage,
+            removed_aliases=list(result.removed_aliases),
+        )
+
+    def set_tags(
+        self, name: str, version: int, tags: Mapping[str, str | None], *, replace: bool = False
+    ) -> ModelVersion:
+        """Set tags on a version (a None value removes that tag; ``replace`` drops the others)."""
+        return _version(self.store.set_tags(name, int(version), tags, replace=replace))
+
+    def set_description(self, name: str, description: str | None, *, version: int | None = None) -> None:
+        """Describe a model (``version`` None) or one version."""
+        self.store.set_description(name, description, version=None if version is None else int(version))
+
+    def load_model(self, uri_or_name: str, **kwargs: Any) -> Model:
+        """``modelpack.load_model`` against this registry (``models:/...`` URIs)."""
+        from modelpack.model import load_model
+
+        return load_model(uri_or_name, home=self.home, **kwargs)
+
+
+def _folder_of(model: Any) -> str:
+    """The folder (or URI) to register from: a path, a URI, a PackResult or a loaded Model."""
+    if isinstance(model, (str, Path)):
+        return str(model)
+    for attr in ("output", "path"):
+        value = getattr(model, attr, None)
+        if isinstance(value, (str, Path)):
+            return str(value)
+    from modelpack.errors import UsageError
+
+    raise UsageError(
+        f"cannot register a {type(model).__qualname__}: give a packed folder, a models:/ URI or what pack returned",
+        hint="pack the model first: result = modelpack.pack(model, sample, 'out/model')",
+    )
