@@ -1,7 +1,8 @@
 """Input examples: ``input_example.json`` and ``serving_input_example.json`` as MLflow writes them.
 
 Values are written as strict JSON (missing values become ``null``, not the bare ``NaN`` token
-MLflow emits with pandas 3), and read back accepting either.
+MLflow emits with pandas 3), and read back accepting either. Reading is bounded like every JSON
+modelpack reads (:mod:`modelpack._json`): an example nested too deeply is a ``ValueError``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import json
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from modelpack import _json
 
 if TYPE_CHECKING:
     from modelpack.schema.signature import Schema
@@ -87,9 +90,14 @@ def write_example(folder: Path, data: Any, rows: int) -> dict[str, Any]:
 
 
 def read_example_json(folder: Path, info: dict[str, Any]) -> Any:
-    """The raw JSON of a saved example (Python's json accepts MLflow's bare NaN tokens)."""
+    """The raw JSON of a saved example (MLflow's bare NaN tokens are accepted).
+
+    Raises:
+        OSError: the file cannot be read.
+        ValueError: the file is not UTF-8 JSON, or is nested too deeply.
+    """
     path = folder / str(info.get("artifact_path") or EXAMPLE_FILE)
-    return json.loads(path.read_text(encoding="utf-8"))
+    return _json.loads(path.read_text(encoding="utf-8"), allow_nan=True)
 
 
 def example_to_data(raw: Any, info: dict[str, Any], schema: Schema | None = None) -> Any:
@@ -136,7 +144,18 @@ def _tensor_dtypes(schema: Schema | None) -> dict[str | None, Any]:
 
 
 def preview(raw: Any, info: dict[str, Any], rows: int = 5) -> tuple[list[str], list[list[Any]]]:
-    """Column names and first rows of an example for display, without numpy or pandas."""
+    """Column names and first rows of an example for display, without numpy or pandas.
+
+    Raises:
+        ValueError: the example is JSON but not laid out as any input example is.
+    """
+    try:
+        return _preview(raw, rows)
+    except (TypeError, KeyError, IndexError, AttributeError):
+        raise ValueError("it is not laid out as an input example") from None
+
+
+def _preview(raw: Any, rows: int) -> tuple[list[str], list[list[Any]]]:
     if isinstance(raw, dict) and "dataframe_split" in raw:
         raw = raw["dataframe_split"]
     if isinstance(raw, dict) and "data" in raw:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelpack import _json
 from modelpack._fs import iter_files, relative_posix
 from modelpack.digest import MANIFEST_FILE, escaping_links
 from modelpack.errors import InvalidModelError, NotFoundError
@@ -120,7 +121,7 @@ def summarize_signature(signature: dict[str, Any] | None) -> tuple[dict[str, Any
         if raw is None:
             continue
         try:
-            specs = json.loads(raw) if isinstance(raw, str) else raw
+            specs = _json.loads(raw, allow_nan=True) if isinstance(raw, str) else raw
             if not isinstance(specs, list):
                 raise ValueError("not a list")
             summary[part] = [_spec(s) for s in specs]

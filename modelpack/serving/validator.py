@@ -252,6 +252,7 @@ def named_files(raw: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def _structure(folder: Path) -> tuple[MLmodel | None, Check]:
     from modelpack._fs import is_within
+    from modelpack.package.example import read_example_json
     from modelpack.package.manifest import is_safe_relative
     from modelpack.schema.signature import Signature
 
@@ -294,7 +295,7 @@ def _structure(folder: Path) -> tuple[MLmodel | None, Check]:
     info = mlmodel.input_example_info
     if info and isinstance(info.get("artifact_path"), str) and (folder / info["artifact_path"]).is_file():
         try:
-            json.loads((folder / info["artifact_path"]).read_text(encoding="utf-8"))
+            read_example_json(folder, info)
         except (ValueError, UnicodeDecodeError) as exc:
             failures.append(f"the input example {info['artifact_path']} is not JSON: {exc}")
 
