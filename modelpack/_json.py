@@ -51,10 +51,7 @@ def loads(text: str | bytes, *, allow_nan: bool = False, max_depth: int | None =
         UnicodeDecodeError: ``text`` is bytes that are not UTF-8.
     """
     try:
-        if allow_nan:
-            value = json.loads(text)
-        else:
-            value = json.loads(text, parse_constant=_refuse_constant)
+        value = json.loads(text) if allow_nan else json.loads(text, parse_constant=_refuse_constant)
     except RecursionError:
         raise JSONDocumentError(f"nested deeper than {max_depth or MAX_DEPTH} levels") from None
     except json.JSONDecodeError as exc:

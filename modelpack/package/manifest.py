@@ -157,7 +157,9 @@ def _entry(name: str, info: Any) -> FileEntry:
     if not isinstance(sha256, str) or not _SHA256_HEX.fullmatch(sha256):
         raise ValueError(f"entry {name!r}: sha256 is not 64 lowercase hex digits")
     if not _is_count(size):
-        raise ValueError(f"entry {name!r}: size {size!r} is not a whole number of bytes")
+        raise ValueError(
+            f"entry {name!r}: size {size!r} is not a byte count (a whole number from 0 to 2**63-1)"
+        )
     return FileEntry(name, sha256, size)
 
 

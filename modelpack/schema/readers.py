@@ -24,7 +24,6 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -779,7 +778,9 @@ def load_npy(path: Path, *, mmap: bool = False) -> np.ndarray:
         arr: np.ndarray = np.load(path, allow_pickle=False)
         return arr
     except (ValueError, OSError, EOFError) as exc:
-        raise DataFormatError(f"{path.name} is not a valid .npy file: {_one_line(exc)}", path=str(path)) from None
+        raise DataFormatError(
+            f"{path.name} is not a valid .npy file: {_one_line(exc)}", path=str(path)
+        ) from None
 
 
 def _npy_header(fh: IO[bytes], size: int, what: str, path: Path) -> int:
@@ -841,7 +842,9 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
                 with archive.open(info) as fh:
                     arrays[info.filename[: -len(".npy")]] = npy_format.read_array(fh, allow_pickle=False)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
-        raise DataFormatError(f"{path.name} is not a valid .npz file: {_one_line(exc)}", path=str(path)) from None
+        raise DataFormatError(
+            f"{path.name} is not a valid .npz file: {_one_line(exc)}", path=str(path)
+        ) from None
     except (NotImplementedError, RuntimeError) as exc:  # an unknown compression, an encrypted member
         raise DataFormatError(f"{path.name} cannot be read: {_one_line(exc)}", path=str(path)) from None
     return arrays
