@@ -807,6 +807,8 @@ def _npy_header(fh: IO[bytes], size: int, what: str, path: Path) -> int:
         raise DataFormatError(
             f"{what} holds a single value (a 0-dimensional array), not rows of input", path=str(path)
         )
+    if any(dim < 0 for dim in shape):
+        raise bad(f"its header claims shape {tuple(shape)}")
     count = 1
     for dim in shape:
         count *= dim
