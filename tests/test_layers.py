@@ -27,6 +27,7 @@ LAYERS: dict[str, str] = {
     "modelpack.contents": "spine",
     "modelpack._fs": "spine",
     "modelpack._text": "spine",
+    "modelpack._json": "spine",
     "modelpack.schema": "schema",
     "modelpack.safety": "safety",
     "modelpack.package": "package",

@@ -1,7 +1,8 @@
 """Input examples: ``input_example.json`` and ``serving_input_example.json`` as MLflow writes them.
 
 Values are written as strict JSON (missing values become ``null``, not the bare ``NaN`` token
-MLflow emits with pandas 3), and read back accepting either.
+MLflow emits with pandas 3), and read back accepting either. Reading is bounded like every JSON
+modelpack reads (:mod:`modelpack._json`): an example nested too deeply is a ``ValueError``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import json
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
+
+from modelpack import _json
 
 if TYPE_CHECKING:
     from modelpack.schema.signature import Schema
@@ -87,16 +90,21 @@ def write_example(folder: Path, data: Any, rows: int) -> dict[str, Any]:
 
 
 def read_example_json(folder: Path, info: dict[str, Any]) -> Any:
-    """The raw JSON of a saved example (Python's json accepts MLflow's bare NaN tokens).
+    """The raw JSON of a saved example (MLflow's bare NaN tokens are accepted).
 
     The file is opened through ``modelpack.contents``'s gate, so an ``artifact_path`` outside the
     folder, a FIFO or a device is refused (``InvalidModelError``) and a huge file is not read.
+
+    Raises:
+        InvalidModelError: the path is not package content (outside the folder, not a regular file).
+        ValueError: the file is not UTF-8 JSON, or is nested too deeply.
     """
     from modelpack import contents
 
     name = info.get("artifact_path") or EXAMPLE_FILE
     key = "MLmodel saved_input_example_info.artifact_path"
-    return json.loads(contents.read_text(folder, name if isinstance(name, str) else "", key=key))
+    text = contents.read_text(folder, name if isinstance(name, str) else "", key=key)
+    return _json.loads(text, allow_nan=True)
 
 
 # What building a frame or an array raises on JSON of the wrong shape (rows that are numbers,

@@ -16,11 +16,12 @@ Format version: ``format_version`` in the JSON. To change the layout, bump
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from modelpack import contents
+from modelpack import _json, contents
 from modelpack._fs import sha256_file
 from modelpack.digest import MANIFEST_FILE, FileEntry, folder_digest, hash_files
 from modelpack.errors import InvalidModelError
@@ -106,26 +107,63 @@ def write_manifest(root: Path, *, known: Manifest | None = None) -> Manifest:
 
 
 def read_manifest(root: Path) -> Manifest | None:
-    """The manifest of ``root``, or None when the folder has none (e.g. saved by MLflow)."""
+    """The manifest of ``root``, or None when the folder has none (e.g. saved by MLflow).
+
+    Every entry is checked for type and range (a size is a whole number of bytes, a sha256 is
+    64 hex digits), and NaN, Infinity and deep nesting are refused, so a damaged or hostile
+    manifest is an ``InvalidModelError``, never a crash further on.
+    """
     path = root / MANIFEST_FILE
     if not path.is_file():
         return None
     contents.check_document(root, MANIFEST_FILE, key="the manifest")
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        if int(raw["format_version"]) > FORMAT_VERSION:
+        raw = _json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(raw, dict):
+            raise ValueError("not a JSON object")
+        version = raw["format_version"]
+        if not _is_count(version):
+            raise ValueError(f"format_version {version!r} is not a whole number")
+        if version > FORMAT_VERSION:
             raise InvalidModelError(
-                f"{path} has manifest format {raw['format_version']}, newer than this modelpack reads",
+                f"{path} has manifest format {version}, newer than this modelpack reads",
                 hint="upgrade modelpack",
                 path=str(path),
             )
-        files = tuple(
-            FileEntry(str(name), str(info["sha256"]), int(info["size"]))
-            for name, info in raw["files"].items()
-        )
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise InvalidModelError(f"{path} is not a valid manifest: {exc}", path=str(path)) from exc
+        if not isinstance(raw["files"], dict):
+            raise ValueError("'files' is not a JSON object")
+        files = tuple(_entry(name, info) for name, info in raw["files"].items())
+    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+        raise InvalidModelError(f"{path} is not a valid manifest: {_one_line(exc)}", path=str(path)) from None
     return Manifest(files)
+
+
+_SHA256_HEX: Final = re.compile(r"[0-9a-f]{64}")
+_MAX_SIZE: Final = 2**63 - 1
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_SIZE
+
+
+def _entry(name: str, info: Any) -> FileEntry:
+    if not name:
+        raise ValueError("a file entry has an empty name")
+    if not isinstance(info, dict):
+        raise ValueError(f"entry {name!r} is not a JSON object")
+    sha256, size = info["sha256"], info["size"]
+    if not isinstance(sha256, str) or not _SHA256_HEX.fullmatch(sha256):
+        raise ValueError(f"entry {name!r}: sha256 is not 64 lowercase hex digits")
+    if not _is_count(size):
+        raise ValueError(
+            f"entry {name!r}: size {size!r} is not a byte count (a whole number from 0 to 2**63-1)"
+        )
+    return FileEntry(name, sha256, size)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"missing key {text}" if isinstance(exc, KeyError) else text
 
 
 def verify_folder(root: Path, manifest: Manifest) -> IntegrityReport:

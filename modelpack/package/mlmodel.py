@@ -9,6 +9,12 @@ Format version: ``modelpack.format_version`` records the layout modelpack wrote.
 layout, bump ``FORMAT_VERSION``, keep reading every older version (add a migration in
 ``_migrate`` that upgrades the raw dict in memory), and never write an older version.
 Folders with no such key (saved by MLflow) are read as they are.
+
+A package may come from anyone, so the YAML is bounded before it is built: nesting deeper than
+``MAX_DEPTH`` levels, an alias that refers to the node it sits in, and aliases that expand the
+document past ``MAX_NODES`` values (a "billion laughs" bomb, a few hundred bytes that every
+consumer would walk as billions of values) are refused. MLflow writes no aliases at all; PyYAML
+writes one only for a list or mapping that appears twice, which these limits leave readable.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import Any, Final
 import yaml
 
 from modelpack import contents
+from modelpack._json import MAX_DEPTH
 from modelpack.errors import InvalidModelError, NotFoundError
 
 MLMODEL_FILE: Final = "MLmodel"
@@ -42,6 +49,9 @@ MLFLOW_FORMAT_VERSION: Final = "3.18.0"
 SAFE_LOADER: Final[type[yaml.SafeLoader] | type[yaml.CSafeLoader]] = getattr(
     yaml, "CSafeLoader", yaml.SafeLoader
 )
+#: The most values an MLmodel may hold once its aliases are expanded (a real one holds a few
+#: hundred; consumers walk every expanded value, so this bounds their work).
+MAX_NODES: Final = 100_000
 
 
 @dataclass
@@ -154,16 +164,78 @@ def read_mlmodel(folder: Path) -> MLmodel:
         )
     contents.check_document(path.parent, MLMODEL_FILE, key="MLmodel")
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
+        raw = load_yaml(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise InvalidModelError(
             f"MLmodel in {folder} is not valid YAML: {_one_line(exc)}", path=str(path)
         ) from exc
+    except YAMLLimitError as exc:
+        raise InvalidModelError(f"MLmodel in {folder} is refused: {exc}", path=str(path)) from None
     if not isinstance(raw, dict):
         raise InvalidModelError(f"MLmodel in {folder} is not a YAML mapping", path=str(path))
     if not isinstance(raw.get("flavors"), dict) or not raw["flavors"]:
         raise InvalidModelError(f"MLmodel in {folder} has no flavors", path=str(path))
     return MLmodel(raw=_migrate(raw))
+
+
+class YAMLLimitError(ValueError):
+    """A YAML document that is well formed but deeper or bigger than modelpack reads."""
+
+
+def load_yaml(text: str) -> Any:
+    """Parse one YAML document with the safe loader, within :data:`MAX_DEPTH` and :data:`MAX_NODES`.
+
+    Raises:
+        yaml.YAMLError: not YAML.
+        YAMLLimitError: nested too deeply, an alias inside the node it names, or too many
+            values once aliases are expanded.
+    """
+    check_yaml_limits(text)
+    return yaml.load(text, Loader=SAFE_LOADER)
+
+
+def check_yaml_limits(text: str) -> None:
+    """Walk the parser's events (libyaml's, flat: nothing recurses) and bound what they build.
+
+    Each alias counts the values of the node it repeats, so the count is that of the expanded
+    document, computed without expanding anything.
+    """
+    from yaml import events
+
+    anchors: dict[str, tuple[int, int]] = {}  # anchor -> (values, height) of its node
+    open_nodes: list[list[Any]] = []  # [anchor, values, height] of each collection being read
+    total = 0
+    for event in yaml.parse(text, Loader=SAFE_LOADER):
+        size = height = 0
+        if isinstance(event, events.CollectionStartEvent):
+            if len(open_nodes) >= MAX_DEPTH:
+                raise YAMLLimitError(f"nested deeper than {MAX_DEPTH} levels")
+            open_nodes.append([event.anchor, 1, 1])
+            total += 1
+        elif isinstance(event, events.CollectionEndEvent):
+            anchor, size, height = open_nodes.pop()
+            if anchor is not None:
+                anchors[anchor] = (size, height)
+        elif isinstance(event, events.ScalarEvent):
+            size = 1
+            total += 1
+            if event.anchor is not None:
+                anchors[event.anchor] = (1, 0)
+        elif isinstance(event, events.AliasEvent):
+            if any(node[0] == event.anchor for node in open_nodes):
+                raise YAMLLimitError(f"alias *{event.anchor} refers to a node that contains it")
+            if event.anchor not in anchors:
+                continue  # an undefined alias: the composer reports it
+            size, height = anchors[event.anchor]
+            total += size
+            if len(open_nodes) + height > MAX_DEPTH:
+                raise YAMLLimitError(f"nested deeper than {MAX_DEPTH} levels once aliases are expanded")
+        if total > MAX_NODES:
+            raise YAMLLimitError(f"holds more than {MAX_NODES} values once its aliases are expanded")
+        if open_nodes and size:  # a finished value: count it in the collection holding it
+            parent = open_nodes[-1]
+            parent[1] += size
+            parent[2] = max(parent[2], height + 1)
 
 
 def _migrate(raw: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from modelpack import _json
 from modelpack._fs import fsync_path
 from modelpack.errors import RegistryError
 from modelpack.registry.faults import NO_FAULTS, Faults
@@ -88,7 +89,7 @@ def read_json(path: Path, *, home: Path) -> dict[str, Any]:
             f"cannot read registry file {_rel(path, home)}: {exc.strerror or exc}", path=str(path)
         ) from exc
     try:
-        document = json.loads(raw.decode("utf-8"))
+        document = _json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise corrupt(path, home, str(exc)) from exc
     if not isinstance(document, dict):

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from modelpack import _json
 from modelpack.names import Stage
 from modelpack.registry._io import append_bytes, truncate
 
@@ -157,7 +158,7 @@ def read(path: Path, *, limit_bytes: int | None = None) -> EventLog:
         if not line.strip():
             continue
         try:
-            event = json.loads(line.decode("utf-8"))
+            event = _json.loads(line.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             log.bad_lines.append(number)
             continue

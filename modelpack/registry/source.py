@@ -8,12 +8,11 @@ copied into the blob store (one read per file).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelpack import contents
+from modelpack import _json, contents
 from modelpack.digest import MANIFEST_FILE
 from modelpack.errors import InvalidModelError, NotFoundError
 from modelpack.package.manifest import IntegrityReport, Manifest, is_safe_relative, read_manifest, scan_folder
@@ -120,7 +119,7 @@ def summarize_signature(signature: dict[str, Any] | None) -> tuple[dict[str, Any
         if raw is None:
             continue
         try:
-            specs = json.loads(raw) if isinstance(raw, str) else raw
+            specs = _json.loads(raw, allow_nan=True) if isinstance(raw, str) else raw
             if not isinstance(specs, list):
                 raise ValueError("not a list")
             summary[part] = [_spec(s) for s in specs]

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final
 
+from modelpack import _json
 from modelpack._fs import HASH_CHUNK, atomic_write_text
 from modelpack.digest import folder_digest, hash_files
 from modelpack.errors import InputFileError, InvalidModelError, NotFoundError, RegistryError
@@ -80,7 +81,7 @@ def _read(home: Path) -> dict[str, dict[str, dict[str, Any]]]:
     if not path.is_file():
         return {kind: {} for kind in _SECTIONS}
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = _json.loads(path.read_text(encoding="utf-8"))
         if int(raw["format_version"]) > FORMAT_VERSION:
             raise RegistryError(f"{path} is from a newer modelpack", hint="upgrade modelpack")
         records = {FOLDER: raw["packages"], FILE: raw.get("files", {})}

@@ -476,17 +476,9 @@ def _infer_array_file(path: Path, name: str) -> FileInference:
 
 
 def _mmap_npy(path: Path) -> np.ndarray:
-    import numpy as np
-
     from modelpack.schema import readers
 
-    try:
-        arr: np.ndarray = np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError:
-        loaded = readers.read_data(path, fmt="npy")  # raises the readable error
-        assert not isinstance(loaded, dict)
-        return np.asarray(loaded)
-    return arr
+    return readers.load_npy(path, mmap=True)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -24,13 +24,13 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final
 
+from modelpack import _json
 from modelpack.errors import DataFormatError, MissingDependencyError, NotFoundError
 from modelpack.schema.signature import ColSpec, Schema
 
@@ -296,6 +296,13 @@ def _csv_batches(
                 yield ArrowBatch(pa.RecordBatch.from_pylist([], schema=reader.schema), 0, frozenset(), True)
             return
         except pa.ArrowInvalid as exc:
+            # A row longer than a block: pyarrow says "straddling", or "empty block" for a header.
+            if "straddling object" in str(exc) or "Empty CSV file or block" in str(exc):
+                if block < _MAX_BLOCK:
+                    block = _MAX_BLOCK
+                    continue
+                if "straddling object" in str(exc) or _long_line(path, _MAX_BLOCK) is not None:
+                    raise _long_row_error(path, done) from None
             column = _culprit(path, exc, names or pandas_names(_header(path, delimiter)), done, delimiter)
             if column in overrides:  # pragma: no cover - text cannot fail to convert to text
                 raise DataFormatError(f"{path.name}: {exc}", path=str(path)) from None
@@ -314,8 +321,37 @@ def _header(path: Path, delimiter: str) -> list[str]:
     try:
         with _open_text(path) as fh:
             return next(csv.reader(fh, delimiter=delimiter), [])
-    except UnicodeDecodeError:
+    except (UnicodeDecodeError, csv.Error):
         return []
+
+
+def _long_row_error(path: Path, done: int) -> DataFormatError:
+    """A row longer than the largest block the CSV reader takes, found without parsing the file."""
+    limit = _MAX_BLOCK
+    line = _long_line(path, limit)
+    where = f"line {line}" if line is not None else f"a row after data row {done}"
+    return DataFormatError(
+        f"{path.name}: {where} is longer than {limit // (1 << 20)} MiB, the longest CSV row modelpack "
+        "reads (a missing newline or quote?)",
+        path=str(path),
+    )
+
+
+def _long_line(path: Path, limit: int) -> int | None:
+    """The 1-based number of the first line longer than ``limit`` bytes, or None."""
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    line_no, length = 1, 0
+    with opener(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            start = 0
+            while (end := chunk.find(b"\n", start)) != -1:
+                if length + end - start > limit:
+                    return line_no
+                line_no, length, start = line_no + 1, 0, end + 1
+            length += len(chunk) - start
+            if length > limit:
+                return line_no
+    return None
 
 
 def pandas_names(header: Sequence[str]) -> list[str]:
@@ -374,7 +410,7 @@ def _culprit(path: Path, exc: Exception, names: list[str] | None, done: int, del
         ) from None
     match = _CONVERSION_ERROR.search(message)
     if match is None or not names or int(match.group(1)) >= len(names):
-        raise DataFormatError(f"{path.name}: {message}", path=str(path)) from None
+        raise DataFormatError(f"{path.name}: {_clip(message)}", path=str(path)) from None
     return names[int(match.group(1))]
 
 
@@ -382,15 +418,22 @@ def _ragged_error(path: Path, delimiter: str, fallback: str) -> DataFormatError:
     """Find the first row with the wrong number of fields (only on the error path)."""
     with _open_text(path) as fh:
         reader = csv.reader(fh, delimiter=delimiter)
-        header = next(reader, [])
-        for row_no, row in enumerate(reader):
-            if row and len(row) != len(header):
-                return DataFormatError(
-                    f"{path.name}: row {row_no} (line {reader.line_num}) has {len(row)} fields, "
-                    f"expected {len(header)}",
-                    path=str(path),
-                )
-    return DataFormatError(f"{path.name}: {fallback}", path=str(path))
+        try:
+            header = next(reader, [])
+            for row_no, row in enumerate(reader):
+                if row and len(row) != len(header):
+                    return DataFormatError(
+                        f"{path.name}: row {row_no} (line {reader.line_num}) has {len(row)} fields, "
+                        f"expected {len(header)}",
+                        path=str(path),
+                    )
+        except csv.Error as exc:  # a field longer than the csv module takes
+            return DataFormatError(
+                f"{path.name}: a row does not have {len(header)} fields, and line {reader.line_num} "
+                f"cannot be checked ({exc})",
+                path=str(path),
+            )
+    return DataFormatError(f"{path.name}: {_clip(fallback)}", path=str(path))
 
 
 def _parquet_batches(path: Path, batch_rows: int) -> Iterator[ArrowBatch]:
@@ -447,7 +490,7 @@ def _jsonl_records(path: Path) -> Iterator[dict[str, Any]]:
                 if not text:
                     continue
                 try:
-                    record = json.loads(text)
+                    record = _json.loads(text, allow_nan=True, max_depth=None)
                 except ValueError as exc:
                     msg = getattr(exc, "msg", str(exc))
                     raise DataFormatError(
@@ -482,11 +525,31 @@ def _columns_batch(path: Path, columns: dict[Any, list[Any]], offset: int) -> pa
 
     arrays = []
     for name, values in columns.items():
+        _check_nesting(path, name, values)
         try:
             arrays.append(pa.array(values, from_pandas=True))
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError):
             raise mixed_types_error(path.name, name, values, offset) from None
     return pa.RecordBatch.from_arrays(arrays, names=[str(n) for n in columns])
+
+
+def _check_nesting(path: Path, column: Any, values: list[Any]) -> None:
+    """Refuse a column whose values nest lists or objects deeper than modelpack reads.
+
+    Inference, conformance and pyarrow recurse once per level, so a value nested hundreds deep
+    (which the JSON parser accepts) would crash them; one C-level pass finds the columns that
+    hold any list or object at all, and only those are walked.
+    """
+    kinds = set(map(type, values))
+    if list not in kinds and dict not in kinds:
+        return
+    try:
+        _json.check_depth(values, _json.MAX_DEPTH)
+    except ValueError:
+        raise DataFormatError(
+            f"{path.name}: column {column!r} holds values nested deeper than {_json.MAX_DEPTH - 1} levels",
+            path=str(path),
+        ) from None
 
 
 def mixed_types_error(where: str, column: Any, values: Sequence[Any], offset: int = 0) -> DataFormatError:
@@ -546,7 +609,7 @@ def _load_json(path: Path) -> Any:
     if not text.strip():
         raise DataFormatError(f"{path.name} is empty", path=str(path))
     try:
-        return json.loads(text)
+        return _json.loads(text, allow_nan=True, max_depth=None)
     except ValueError as exc:
         msg = getattr(exc, "msg", str(exc))
         line = getattr(exc, "lineno", None)
@@ -557,19 +620,21 @@ def _load_json(path: Path) -> Any:
         ) from None
 
 
-def _json_columns(path: Path, doc: Any) -> dict[Any, list[Any]] | None:
+def _json_columns(path: Path, doc: Any, depth: int = 0) -> dict[Any, list[Any]] | None:
     """Columns of a JSON document in records, split, columns or serving-input form; None if a tensor."""
+    if depth > 2:  # {"inputs": {"dataframe_split": ...}} is the deepest wrapping there is
+        raise DataFormatError(f"{path.name}: the data is wrapped in too many objects", path=str(path))
     if isinstance(doc, dict):
         for key in ("dataframe_split", "dataframe_records"):
             if key in doc:
-                return _json_columns(path, doc[key])
+                return _json_columns(path, doc[key], depth + 1)
         for key in ("inputs", "instances"):
             if key in doc and len(doc) <= 2:  # {"inputs": ..., "params": ...}
                 inner = doc[key]
                 if isinstance(inner, dict) or (
                     isinstance(inner, list) and inner and isinstance(inner[0], dict)
                 ):
-                    return _json_columns(path, inner)
+                    return _json_columns(path, inner, depth + 1)
                 return None
         if "columns" in doc and "data" in doc:
             return _split_columns(path, doc["columns"], doc["data"])
@@ -659,6 +724,8 @@ def _json_value(path: Path, *, max_rows: int | None) -> pd.DataFrame | np.ndarra
         arr = np.asarray(inner)
     except ValueError as exc:
         raise DataFormatError(f"{path.name}: nested lists are ragged ({exc})", path=str(path)) from None
+    if arr.ndim == 0:
+        raise DataFormatError(f"{path.name} holds a single value, not rows of input", path=str(path))
     return arr[:max_rows] if max_rows is not None else arr
 
 
@@ -700,26 +767,114 @@ def batch_to_pandas(batch: pa.RecordBatch | pa.Table, *, text: bool = False) -> 
 
 
 def _arrays_value(path: Path, name: str) -> np.ndarray | dict[str, np.ndarray]:
+    return load_npy(path) if name == "npy" else _load_npz(path)
+
+
+def load_npy(path: Path, *, mmap: bool = False) -> np.ndarray:
+    """The array of an ``.npy`` file (memory-mapped with ``mmap``), its header checked first.
+
+    The header must be well formed, describe an array of at least one dimension holding no
+    Python objects, and claim no more bytes than the file holds: a header claiming a shape of
+    ``(10**12, 3)`` is refused before anything is allocated.
+
+    Raises:
+        NotFoundError: the file does not exist.
+        DataFormatError: anything else wrong with the file.
+    """
     import numpy as np
 
+    _check_file(path)
     with path.open("rb") as fh:
-        magic = fh.read(6)
-    if not magic.startswith(b"\x93NUMPY" if name == "npy" else b"PK"):  # npz files are zip archives
-        raise DataFormatError(f"{path.name} is not a valid .{name} file (bad header)", path=str(path))
+        nbytes = _npy_header(fh, path.stat().st_size, path.name, path)
     try:
-        if name == "npy":
-            arr: np.ndarray = np.load(path, allow_pickle=False)
-            return arr
-        with np.load(path, allow_pickle=False) as archive:
-            return {key: archive[key] for key in archive.files}
-    except ValueError as exc:
-        if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
-            raise DataFormatError(
-                f"{path.name} holds Python objects (pickled); refusing to load it", path=str(path)
-            ) from None
-        raise DataFormatError(f"{path.name} is not a valid .{name} file: {exc}", path=str(path)) from None
-    except (OSError, EOFError) as exc:
-        raise DataFormatError(f"{path.name} is not a valid .{name} file: {exc}", path=str(path)) from None
+        if mmap and nbytes:
+            mapped: np.ndarray = np.load(path, mmap_mode="r", allow_pickle=False)
+            return mapped
+        arr: np.ndarray = np.load(path, allow_pickle=False)
+        return arr
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataFormatError(
+            f"{path.name} is not a valid .npy file: {_one_line(exc)}", path=str(path)
+        ) from None
+
+
+def _npy_header(fh: IO[bytes], size: int, what: str, path: Path) -> int:
+    """Check the ``.npy`` header at the start of ``fh`` (``size`` bytes long); the data's size."""
+    import numpy as np
+    from numpy.lib import format as npy_format
+
+    def bad(why: str) -> DataFormatError:
+        return DataFormatError(f"{what} is not a valid .npy file: {why}", path=str(path))
+
+    try:
+        version = npy_format.read_magic(fh)
+        if version == (1, 0):
+            shape, _, dtype = npy_format.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, _, dtype = npy_format.read_array_header_2_0(fh)
+        else:
+            raise bad(f"format version {version[0]}.{version[1]} is not one modelpack reads")
+    except (ValueError, EOFError, OSError, SyntaxError, TypeError) as exc:
+        raise bad(f"malformed header ({_one_line(exc)})") from None
+    if dtype.hasobject:
+        raise DataFormatError(f"{what} holds Python objects (pickled); refusing to load it", path=str(path))
+    if not shape:
+        raise DataFormatError(
+            f"{what} holds a single value (a 0-dimensional array), not rows of input", path=str(path)
+        )
+    if any(dim < 0 for dim in shape):
+        raise bad(f"its header claims shape {tuple(shape)}")
+    count = 1
+    for dim in shape:
+        count *= dim
+    nbytes = count * dtype.itemsize
+    available = size - fh.tell()
+    if nbytes > available:
+        raise bad(
+            f"its header claims shape {tuple(shape)} of {np.dtype(dtype).name} ({nbytes} bytes) "
+            f"but it holds {max(available, 0)} bytes of data"
+        )
+    return nbytes
+
+
+def _load_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` archive, each member's header checked as in :func:`load_npy`."""
+    import zipfile
+    import zlib
+
+    from numpy.lib import format as npy_format
+
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = [info for info in archive.infolist() if not info.is_dir()]
+            if not members:
+                raise DataFormatError(f"{path.name} holds no arrays (an empty archive)", path=str(path))
+            for info in members:
+                what = f"{path.name}:{info.filename}"
+                if not info.filename.endswith(".npy"):
+                    raise DataFormatError(f"{what} is not an .npy array", path=str(path))
+                with archive.open(info) as fh:
+                    _npy_header(fh, info.file_size, what, path)
+                with archive.open(info) as fh:
+                    arrays[info.filename[: -len(".npy")]] = npy_format.read_array(fh, allow_pickle=False)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
+        raise DataFormatError(
+            f"{path.name} is not a valid .npz file: {_one_line(exc)}", path=str(path)
+        ) from None
+    except (NotImplementedError, RuntimeError) as exc:  # an unknown compression, an encrypted member
+        raise DataFormatError(f"{path.name} cannot be read: {_one_line(exc)}", path=str(path)) from None
+    return arrays
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _clip(message: str, limit: int = 300) -> str:
+    """A parser's message on one line and short: pyarrow quotes the offending row whole."""
+    text = " ".join(message.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def read_data(
@@ -791,10 +946,7 @@ def iter_batches(
     if name == "npy":
         import numpy as np
 
-        try:
-            arr = np.load(path, mmap_mode="r", allow_pickle=False)
-        except ValueError:
-            arr = _arrays_value(path, name)  # raises the readable error
+        arr = load_npy(path, mmap=True)
         for start in range(0, max(len(arr), 1), batch_rows):
             yield np.asarray(arr[start : start + batch_rows])
         return

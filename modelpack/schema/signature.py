@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeAlias
 
+from modelpack import _json
 from modelpack.errors import InputFileError, ModelpackError, NotFoundError
 
 SCALAR_TYPES: Final = ("boolean", "integer", "long", "float", "double", "string", "binary", "datetime")
@@ -438,7 +439,7 @@ class Schema:
 
 def _loads(text: str, where: str) -> Any:
     try:
-        return json.loads(text)
+        return _json.loads(text, allow_nan=True)
     except (TypeError, ValueError) as exc:
         raise SignatureError(f"{where}: not valid JSON ({exc})") from None
 
@@ -649,7 +650,7 @@ def _read_json_file(path: Path) -> Any:
     except OSError as exc:
         raise InputFileError(f"cannot read {path}: {exc.strerror}", path=str(path)) from None
     try:
-        return json.loads(text)
+        return _json.loads(text, allow_nan=True)
     except ValueError as exc:
         raise InputFileError(f"{path.name} is not valid JSON: {exc}", path=str(path)) from None
 

@@ -450,9 +450,7 @@ def estimate_rows(path: Path, *, fmt: str | None = None) -> int | None:
 
             return int(pq.ParquetFile(path).metadata.num_rows)
         if name == "npy":
-            import numpy as np
-
-            return int(np.load(path, mmap_mode="r", allow_pickle=False).shape[0])
+            return int(readers.load_npy(path, mmap=True).shape[0])
         if name in ("csv", "tsv", "jsonl") and path.suffix.lower() != ".gz":
             size = path.stat().st_size
             with path.open("rb") as fh:

@@ -229,6 +229,7 @@ def schema_errors(raw: Mapping[str, Any]) -> list[str]:
 
 def _structure(folder: Path) -> tuple[MLmodel | None, Check]:
     from modelpack import contents
+    from modelpack.package.example import read_example_json
     from modelpack.package.files import named_problems
     from modelpack.schema.signature import Signature
 
@@ -270,9 +271,8 @@ def _structure(folder: Path) -> tuple[MLmodel | None, Check]:
         example, str
     ) and f"saved_input_example_info.artifact_path={contents.shown(example)}" not in (outside + missing):
         try:
-            key = "MLmodel saved_input_example_info.artifact_path"
-            json.loads(contents.read_text(folder, example, key=key))
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            read_example_json(folder, info or {})
+        except (ValueError, UnicodeDecodeError) as exc:
             failures.append(f"the input example {contents.shown(example)} is not JSON: {exc}")
         except ModelpackError as exc:
             failures.append(exc.message)
