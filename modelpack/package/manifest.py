@@ -149,6 +149,9 @@ def _is_count(value: Any) -> bool:
 def _entry(name: str, info: Any) -> FileEntry:
     if not name:
         raise ValueError("a file entry has an empty name")
+    if not name.isprintable() or any("\ud800" <= c <= "\udfff" for c in name):
+        # Lone surrogates (JSON \udcxx escapes) name no UTF-8 file; control characters no sane one.
+        raise ValueError(f"entry {name!r} is not a printable UTF-8 file name")
     if not isinstance(info, dict):
         raise ValueError(f"entry {name!r} is not a JSON object")
     sha256, size = info["sha256"], info["size"]

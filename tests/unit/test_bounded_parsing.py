@@ -169,6 +169,9 @@ def test_manifest_entries_are_checked(sealed: Path, changes: dict[str, object], 
         ("[1, 2]", "not a JSON object"),
         ('{"format_version": 1, "files": {}, "x": ' + "[" * 5000 + "]" * 5000 + "}", "nested deeper"),
         ("\xff\xfe", "not a valid manifest"),
+        # A name only a JSON escape can spell (lone surrogates): no UTF-8 file has it.
+        ('{"format_version": 1, "files": {"\\udcff.bin": {"sha256": "%s", "size": 1}}}', "UTF-8 file name"),
+        ('{"format_version": 1, "files": {"a\\nb": {"sha256": "%s", "size": 1}}}', "UTF-8 file name"),
     ],
 )
 def test_manifest_documents_are_checked(sealed: Path, text: str, why: str) -> None:
