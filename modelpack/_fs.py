@@ -148,13 +148,13 @@ def _make_parents(folder: Path, created: list[Path]) -> None:
         missing.append(current)
         current = current.parent
     for path in reversed(missing):
+        created.append(path)  # before it exists, so a Ctrl-C right after mkdir still removes it
         try:
             path.mkdir()
         except FileExistsError:
+            created.pop()  # made by someone else meanwhile: not ours to remove
             if not path.is_dir():
                 raise
-            continue
-        created.append(path)
 
 
 def replace_dir(staged: Path, target: Path) -> None:
