@@ -99,7 +99,7 @@ def staged_dir(target: Path, *, replace: bool = False) -> Iterator[Path]:
     tmp: Path | None = None
     try:
         # Created inside the block that removes them, so a Ctrl-C right after they appear is covered.
-        _make_parents(target.parent, created)
+        make_parents(target.parent, created)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
         tmp.chmod(umask_mode(0o777))
         yield tmp
@@ -126,7 +126,7 @@ def staged_dir(target: Path, *, replace: bool = False) -> Iterator[Path]:
         raise
 
 
-def _make_parents(folder: Path, created: list[Path]) -> None:
+def make_parents(folder: Path, created: list[Path]) -> None:
     """``mkdir -p folder``, appending each folder it made to ``created`` (outermost first)."""
     missing: list[Path] = []
     current = folder
