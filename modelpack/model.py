@@ -10,12 +10,14 @@ for scikit-learn), not a table.
 
 from __future__ import annotations
 
-import html
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from modelpack import _html
+from modelpack._html import one_line
 
 if TYPE_CHECKING:
     from modelpack.package.mlmodel import MLmodel
@@ -119,19 +121,18 @@ class Model:
         kind = type(self.raw)
         inputs = self.input_schema
         cols = f", {len(inputs)} inputs" if inputs is not None else ""
-        return f"<Model {where}{version}: {kind.__module__}.{kind.__qualname__} ({self.flavor}{cols})>"
+        return one_line(
+            f"<Model {where}{version}: {kind.__module__}.{kind.__qualname__} ({self.flavor}{cols})>"
+        )
 
     def _repr_html_(self) -> str:
-        from modelpack.schema.signature import schema_html
+        from modelpack.schema.signature import signature_html
 
-        title = html.escape(repr(self))
-        parts = [f"<p><code>{title}</code></p>"]
+        parts = [f"<p><code>{_html.text(repr(self))}</code></p>"]
         if self.signature is None:
-            parts.append("<p>no signature</p>")
+            parts.append(_html.para("no signature"))
         else:
-            for label, schema in (("inputs", self.signature.inputs), ("outputs", self.signature.outputs)):
-                if schema is not None:
-                    parts.append(f"<p><b>{label}</b></p>{schema_html(schema)}")
+            parts.append(signature_html(self.signature))
         return "".join(parts)
 
 

@@ -11,11 +11,13 @@ CLI (``ModelpackError`` subclasses with the CLI's exit codes), results as small 
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from modelpack import _html
+from modelpack._html import one_line
 
 if TYPE_CHECKING:
     from modelpack.model import Model
@@ -71,9 +73,11 @@ class ModelVersion:
         extra = [self.stage] if self.stage != "None" else []
         extra += [f"@{a}" for a in self.aliases]
         shown = f" ({', '.join(extra)})" if extra else ""
-        return f"<ModelVersion {self.name} v{self.version}{shown} {self.digest[:19]}…>"
+        return one_line(f"<ModelVersion {self.name} v{self.version}{shown} {self.digest[:19]}…>")
 
     def _repr_html_(self) -> str:
+        from modelpack.schema.signature import signature_html
+
         rows = [
             ("uri", self.uri),
             ("stage", self.stage),
@@ -84,27 +88,9 @@ class ModelVersion:
             ("tags", ", ".join(f"{k}={v}" for k, v in self.tags.items()) or "-"),
             ("description", self.description or "-"),
         ]
-        table = "".join(f"<tr><th>{k}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
-        parts = [f"<table>{table}</table>"]
-        parts += _signature_html(self.signature)
+        parts = [_html.fields(rows), signature_html(self.signature)]
+        parts += [_html.para(f"warning: {w}") for w in self.warnings]
         return "".join(parts)
-
-
-def _signature_html(signature: Mapping[str, Any] | None) -> list[str]:
-    from modelpack.schema.signature import Schema, schema_html
-
-    out: list[str] = []
-    for label in ("inputs", "outputs"):
-        items = (signature or {}).get(label)
-        if not items:
-            continue
-        try:
-            schema = Schema.from_list(items if isinstance(items, list) else [])
-        except Exception:  # a malformed record is shown raw, not raised: this is only a display
-            out.append(f"<p><b>{label}</b>: {html.escape(str(items))}</p>")
-            continue
-        out.append(f"<p><b>{label}</b></p>{schema_html(schema)}")
-    return out
 
 
 @dataclass(frozen=True)
@@ -125,7 +111,30 @@ class RegisteredModel:
         stages = ", ".join(f"{s}: {', '.join(f'v{v}' for v in vs)}" for s, vs in self.stages.items())
         aliases = ", ".join(f"@{a}: v{v}" for a, v in self.aliases.items())
         extra = "; ".join(x for x in (stages, aliases) if x)
-        return f"<RegisteredModel {self.name} {latest} ({self.version_count} versions{'; ' + extra if extra else ''})>"
+        return one_line(
+            f"<RegisteredModel {self.name} {latest} ({self.version_count} versions{'; ' + extra if extra else ''})>"
+        )
+
+    def _repr_html_(self) -> str:
+
+        rows = [
+            ("name", self.name),
+            ("latest version", self.latest_version),
+            ("versions", self.version_count),
+            ("description", self.description),
+            ("created", self.created),
+            ("updated", self.updated),
+        ]
+        parts = [_html.fields(rows)]
+        if self.stages:
+            stage_rows = [
+                (stage, ", ".join(f"v{v}" for v in versions)) for stage, versions in self.stages.items()
+            ]
+            parts.append(_html.heading("stages") + _html.table(("stage", "versions"), stage_rows))
+        if self.aliases:
+            alias_rows = [(f"@{alias}", f"v{version}") for alias, version in self.aliases.items()]
+            parts.append(_html.heading("aliases") + _html.table(("alias", "version"), alias_rows))
+        return "".join(parts)
 
 
 @dataclass(frozen=True)
@@ -153,7 +162,10 @@ class Promotion:
     def __repr__(self) -> str:
         moved = f"{self.previous_stage} -> {self.version.stage}"
         alias = f", @{self.alias_set}" if self.alias_set else ""
-        return f"<Promotion {self.version.name} v{self.version.version}: {moved}{alias}{'' if self.changed else ' (unchanged)'}>"
+        return one_line(
+            f"<Promotion {self.version.name} v{self.version.version}: {moved}{alias}"
+            f"{'' if self.changed else ' (unchanged)'}>"
+        )
 
 
 @dataclass(frozen=True)
@@ -164,6 +176,13 @@ class Deletion:
     version: int
     stage: str
     removed_aliases: list[str]
+
+    def __repr__(self) -> str:
+        aliases = (
+            f", removed {', '.join(f'@{a}' for a in self.removed_aliases)}" if self.removed_aliases else ""
+        )
+        stage = f" ({self.stage})" if self.stage != "None" else ""
+        return one_line(f"<Deletion {self.name} v{self.version}{stage}{aliases}>")
 
 
 @dataclass(frozen=True)
@@ -189,7 +208,7 @@ class Event:
 
     def __repr__(self) -> str:
         version = f" v{self.version}" if self.version is not None else ""
-        return f"<Event {self.time} {self.event} {self.name}{version} by {self.user}>"
+        return one_line(f"<Event {self.time} {self.event} {self.name}{version} by {self.user}>")
 
 
 def _version(
