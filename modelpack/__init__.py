@@ -20,6 +20,7 @@ _LAZY: dict[str, str] = {
     "predict": "modelpack.api",
     "trust": "modelpack.api",
     "infer_schema": "modelpack.api",
+    "schema": "modelpack.schema",  # the subpackage itself, callable: modelpack.schema(frame)
     "load_model": "modelpack.model",
     "Model": "modelpack.model",
     "Registry": "modelpack.registry_api",
@@ -109,12 +110,11 @@ def __getattr__(name: str) -> object:
     # ``modelpack.pack(...)`` etc. without importing the API (and its dependencies) up front.
     import importlib
 
-    if name == "schema":  # the subpackage, callable: ``modelpack.schema(frame)``
-        return importlib.import_module("modelpack.schema")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'modelpack' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    imported = importlib.import_module(module)
+    value = imported if module == f"{__name__}.{name}" else getattr(imported, name)
     globals()[name] = value
     return value
 
