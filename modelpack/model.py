@@ -20,8 +20,10 @@ from modelpack import _html
 from modelpack._html import one_line
 
 if TYPE_CHECKING:
+    from pandas import DataFrame  # type: ignore[import-untyped, unused-ignore]
+
     from modelpack.package.mlmodel import MLmodel
-    from modelpack.schema.signature import Signature
+    from modelpack.schema.signature import Schema, Signature
     from modelpack.serving.scoring import BatchScore, Scorer
 
 
@@ -78,7 +80,7 @@ class Model:
         """
         return self._score(data, params).raw
 
-    def predict_frame(self, data: Any, params: Mapping[str, Any] | None = None) -> Any:
+    def predict_frame(self, data: Any, params: Mapping[str, Any] | None = None) -> DataFrame:
         """Like :meth:`predict`, with the output as a DataFrame (the columns ``modelpack predict`` writes)."""
         return self._score(data, params).frame
 
@@ -110,7 +112,7 @@ class Model:
         return scored
 
     @property
-    def input_schema(self) -> Any:
+    def input_schema(self) -> Schema | None:
         """The signature's inputs, or None."""
         return self.signature.inputs if self.signature is not None else None
 

@@ -11,7 +11,7 @@ CLI (``ModelpackError`` subclasses with the CLI's exit codes), results as small 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +22,7 @@ from modelpack._html import one_line
 if TYPE_CHECKING:
     from modelpack.model import Model
     from modelpack.names import Stage
+    from modelpack.package.packer import PackResult
     from modelpack.registry.records import VersionRecord
     from modelpack.registry.store import FileRegistry
 
@@ -268,7 +269,7 @@ class Registry:
 
     def register(
         self,
-        model: str | Path | Any,
+        model: str | Path | PackResult | Model,
         name: str,
         *,
         description: str | None = None,
@@ -417,11 +418,11 @@ class Registry:
         """Describe a model (``version`` None) or one version."""
         self.store.set_description(name, description, version=None if version is None else int(version))
 
-    def load_model(self, uri_or_name: str, **kwargs: Any) -> Model:
+    def load_model(self, uri: str, *, trusted: Iterable[str] = (), method: str | None = None) -> Model:
         """``modelpack.load_model`` against this registry (``models:/...`` URIs)."""
         from modelpack.model import load_model
 
-        return load_model(uri_or_name, home=self.home, **kwargs)
+        return load_model(uri, home=self.home, trusted=trusted, method=method)
 
 
 def _folder_of(model: Any) -> str:
