@@ -326,7 +326,7 @@ class Registry:
             require_compatible: refuse a signature that breaks the callers of the stage or alias.
             force: promote despite a breaking signature (recorded in the history).
         """
-        number = version.version if isinstance(version, ModelVersion) else int(version)
+        number = _number(version)
         result = self.store.promote(
             name,
             number,
@@ -350,9 +350,9 @@ class Registry:
             else [c.to_dict() for c in result.compatibility],
         )
 
-    def get_version(self, name: str, version: int) -> ModelVersion:
+    def get_version(self, name: str, version: int | ModelVersion) -> ModelVersion:
         """One live version."""
-        return _version(self.store.get_version(name, int(version)))
+        return _version(self.store.get_version(name, _number(version)))
 
     def resolve(self, uri: str) -> ModelVersion:
         """The version a ``models:/`` URI names now (``/VERSION``, ``/STAGE``, ``/latest``, ``@ALIAS``)."""
@@ -381,10 +381,10 @@ class Registry:
         """The versions of ``name``, oldest first."""
         return [_version(r) for r in self.store.list_versions(name, include_deleted=include_deleted)]
 
-    def history(self, name: str, *, version: int | None = None) -> list[Event]:
+    def history(self, name: str, *, version: int | ModelVersion | None = None) -> list[Event]:
         """The model's events, oldest first (optionally those of one version)."""
         events = []
-        for raw in self.store.history(name, version=version):
+        for raw in self.store.history(name, version=None if version is None else _number(version)):
             number = raw.get("version")
             events.append(
                 Event(
@@ -398,9 +398,9 @@ class Registry:
             )
         return events
 
-    def delete(self, name: str, version: int, *, force: bool = False) -> Deletion:
+    def delete(self, name: str, version: int | ModelVersion, *, force: bool = False) -> Deletion:
         """Delete a version (its number is never reused); Production or aliased ones need ``force``."""
-        result = self.store.delete(name, int(version), force=force)
+        result = self.store.delete(name, _number(version), force=force)
         return Deletion(
             name=result.name,
             version=result.version,
@@ -409,20 +409,39 @@ class Registry:
         )
 
     def set_tags(
-        self, name: str, version: int, tags: Mapping[str, str | None], *, replace: bool = False
+        self, name: str, version: int | ModelVersion, tags: Mapping[str, str | None], *, replace: bool = False
     ) -> ModelVersion:
         """Set tags on a version (a None value removes that tag; ``replace`` drops the others)."""
-        return _version(self.store.set_tags(name, int(version), tags, replace=replace))
+        return _version(self.store.set_tags(name, _number(version), tags, replace=replace))
 
-    def set_description(self, name: str, description: str | None, *, version: int | None = None) -> None:
+    def set_description(
+        self, name: str, description: str | None, *, version: int | ModelVersion | None = None
+    ) -> None:
         """Describe a model (``version`` None) or one version."""
-        self.store.set_description(name, description, version=None if version is None else int(version))
+        self.store.set_description(name, description, version=None if version is None else _number(version))
 
     def load_model(self, uri: str, *, trusted: Iterable[str] = (), method: str | None = None) -> Model:
         """``modelpack.load_model`` against this registry (``models:/...`` URIs)."""
         from modelpack.model import load_model
 
         return load_model(uri, home=self.home, trusted=trusted, method=method)
+
+
+def _number(version: object) -> int:
+    """A version number from an int, a ModelVersion or a string of digits; anything else is a usage error."""
+    if isinstance(version, ModelVersion):
+        return version.version
+    if isinstance(version, int) and not isinstance(version, bool):
+        return version
+    if isinstance(version, str) and version.strip().isdigit():
+        return int(version)
+    from modelpack.errors import UsageError
+
+    shown = one_line(repr(version), 60)
+    raise UsageError(
+        f"a version is a number (or a ModelVersion), not {shown}",
+        hint="use resolve('models:/NAME/STAGE') or resolve('models:/NAME@ALIAS') to find one by stage or alias",
+    )
 
 
 def _folder_of(model: Any) -> str:
