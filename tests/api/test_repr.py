@@ -122,3 +122,17 @@ def test_repr_is_one_bounded_line_whatever_the_value() -> None:
         _html.fields([("k", HOSTILE)]) == f"<table><tr><th>k</th><td>{_html.text(HOSTILE)}</td></tr></table>"
     )
     assert '"' not in _html.text('a"b') and _html.text(None) == "-"
+
+
+def test_predict_and_trust_results(hostile, tmp_path: Path) -> None:
+    a, _, frame = hostile
+    big = pd.concat([frame] * 50, ignore_index=True)
+    data = tmp_path / "big.csv"
+    big.to_csv(data, index=False)
+    result = modelpack.predict(a, data)
+    text = _short(result)  # a thousand predictions, never printed by repr
+    assert text.startswith("<PredictResult ") and "1000 rows" in text
+    page = result._repr_html_()
+    assert "first 10 of 1000 rows" in page and page.count("<tr>") < 30
+    trusted = modelpack.trust(a, home=tmp_path / "home")
+    assert _short(trusted).startswith("<TrustResult trusted folder sha256:")
