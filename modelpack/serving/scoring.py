@@ -499,6 +499,35 @@ class PredictResult:
     predictions: list[dict[str, Any]] | None = None
     warnings: list[str] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        # Never the predictions themselves: a notebook would print every row.
+        from modelpack._html import one_line
+
+        where = "in .predictions" if self.predictions is not None else f"to {self.output}"
+        return one_line(
+            f"<PredictResult {self.uri or self.path}: {plural(self.rows, 'row')} ({self.method}) {where}, "
+            f"columns {', '.join(self.columns)}>"
+        )
+
+    def _repr_html_(self) -> str:
+        from modelpack import _html
+
+        rows = [
+            ("model", self.uri or self.path),
+            ("data", self.data),
+            ("output", self.output if self.predictions is None else "in .predictions"),
+            ("method", self.method),
+            ("rows", self.rows),
+            ("seconds", round(self.seconds, 3)),
+        ]
+        parts = [_html.fields(rows)]
+        if self.predictions:
+            shown = self.predictions[:10]
+            parts.append(_html.heading(f"first {len(shown)} of {self.rows} rows"))
+            parts.append(_html.table(self.columns, [[r.get(c) for c in self.columns] for r in shown]))
+        parts += [_html.para(f"warning: {w}") for w in self.warnings]
+        return "".join(parts)
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "path": self.path,

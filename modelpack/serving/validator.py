@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from modelpack import _html
+from modelpack._html import one_line
 from modelpack._text import plural
 from modelpack.errors import ExitCode, ModelpackError, NotFoundError
 from modelpack.package.files import named_files
@@ -68,6 +70,9 @@ class Check:
     reason: str
     details: dict[str, Any] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        return one_line(f"<Check {self.name}: {self.status}: {self.reason}>")
+
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "status": self.status, "reason": self.reason, "details": self.details}
 
@@ -104,6 +109,16 @@ class ValidationReport:
 
     def counts(self) -> dict[str, int]:
         return {s: sum(1 for c in self.checks if c.status == s) for s in STATUSES}
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{n} {s}" for s, n in self.counts().items() if n)
+        failed = f"; failed: {', '.join(c.name for c in self.failed)}" if self.failed else ""
+        return one_line(f"<ValidationReport {self.uri or self.path}: {self.status} ({counts}{failed})>")
+
+    def _repr_html_(self) -> str:
+        head = _html.para(f"{self.uri or self.path}: {self.status}")
+        rows = [(c.name, c.status, c.reason) for c in self.checks]
+        return head + _html.table(("check", "status", "reason"), rows)
 
     def to_dict(self) -> dict[str, Any]:
         return {
