@@ -37,6 +37,11 @@ def heading(label: object) -> str:
     return f"<p><b>{text(label)}</b></p>"
 
 
+def page(parts: Iterable[str], warnings: Iterable[str] = ()) -> str:
+    """A result's display: its pieces, then one line per warning."""
+    return "".join(parts) + "".join(para(f"warning: {w}") for w in warnings)
+
+
 def para(value: object) -> str:
     """A paragraph of text."""
     return f"<p>{text(value)}</p>"

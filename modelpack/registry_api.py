@@ -12,12 +12,13 @@ CLI (``ModelpackError`` subclasses with the CLI's exit codes), results as small 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelpack import _html
 from modelpack._html import one_line
+from modelpack.registry.records import ModelSummary, PromotionFacts
 
 if TYPE_CHECKING:
     from modelpack.model import Model
@@ -90,21 +91,13 @@ class ModelVersion:
             ("description", self.description or "-"),
         ]
         parts = [_html.fields(rows), signature_html(self.signature)]
-        parts += [_html.para(f"warning: {w}") for w in self.warnings]
-        return "".join(parts)
+        return _html.page(parts, self.warnings)
 
 
 @dataclass(frozen=True)
-class RegisteredModel:
-    """One registered model: its latest version, stages and aliases."""
+class RegisteredModel(ModelSummary):
+    """One registered model: its latest version, stages, aliases and description."""
 
-    name: str
-    created: str
-    updated: str
-    latest_version: int | None
-    version_count: int
-    stages: dict[str, list[int]]
-    aliases: dict[str, int]
     description: str | None = None
 
     def __repr__(self) -> str:
@@ -138,8 +131,8 @@ class RegisteredModel:
         return "".join(parts)
 
 
-@dataclass(frozen=True)
-class Promotion:
+@dataclass(frozen=True, kw_only=True)
+class Promotion(PromotionFacts):
     """What ``promote`` did.
 
     Attributes:
@@ -152,12 +145,6 @@ class Promotion:
     """
 
     version: ModelVersion
-    previous_stage: str
-    archived: list[int]
-    alias_set: str | None = None
-    alias_moved_from: int | None = None
-    alias_removed: str | None = None
-    changed: bool = True
     compatibility: list[dict[str, Any]] | None = None
 
     def __repr__(self) -> str:
@@ -337,17 +324,12 @@ class Registry:
             require_compatible=require_compatible,
             force=force,
         )
+        facts = {f.name: getattr(result, f.name) for f in fields(PromotionFacts)}
+        gate = result.compatibility
         return Promotion(
+            **facts,
             version=_version(result.version),
-            previous_stage=result.previous_stage,
-            archived=list(result.archived),
-            alias_set=result.alias_set,
-            alias_moved_from=result.alias_moved_from,
-            alias_removed=result.alias_removed,
-            changed=result.changed,
-            compatibility=None
-            if result.compatibility is None
-            else [c.to_dict() for c in result.compatibility],
+            compatibility=None if gate is None else [c.to_dict() for c in gate],
         )
 
     def get_version(self, name: str, version: int | ModelVersion) -> ModelVersion:
@@ -363,18 +345,7 @@ class Registry:
         out = []
         for summary in self.store.list_models():
             state = self.store.state(summary.name)
-            out.append(
-                RegisteredModel(
-                    name=summary.name,
-                    created=summary.created,
-                    updated=summary.updated,
-                    latest_version=summary.latest_version,
-                    version_count=summary.version_count,
-                    stages={k: list(v) for k, v in summary.stages.items()},
-                    aliases=dict(summary.aliases),
-                    description=state.description,
-                )
-            )
+            out.append(RegisteredModel(**vars(summary), description=state.description))
         return out
 
     def list_versions(self, name: str, *, include_deleted: bool = False) -> list[ModelVersion]:

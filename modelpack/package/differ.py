@@ -95,8 +95,7 @@ class DiffReport:
             if changes:
                 rows2 = [(c.field, _shown(c.before), _shown(c.after)) for c in changes]
                 parts.append(_html.heading(label) + _html.table(("field", "A", "B"), rows2))
-        parts += [_html.para(f"warning: {w}") for w in self.warnings]
-        return "".join(parts)
+        return _html.page(parts, self.warnings)
 
     def to_dict(self) -> dict[str, Any]:
         return {

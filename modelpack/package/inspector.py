@@ -74,8 +74,7 @@ class InspectReport:
             _html.heading("files")
             + _html.table(("path", "bytes"), [(f["path"], f["size"]) for f in self.files])
         )
-        parts += [_html.para(f"warning: {w}") for w in self.warnings]
-        return "".join(parts)
+        return _html.page(parts, self.warnings)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -130,8 +130,7 @@ class PackResult:
             ("requirements", ", ".join(self.requirements)),
         ]
         parts = [_html.fields(rows), signature_html(self.signature)]
-        parts += [_html.para(f"warning: {w}") for w in self.warnings]
-        return "".join(parts)
+        return _html.page(parts, self.warnings)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -525,8 +525,7 @@ class PredictResult:
             shown = self.predictions[:10]
             parts.append(_html.heading(f"first {len(shown)} of {self.rows} rows"))
             parts.append(_html.table(self.columns, [[r.get(c) for c in self.columns] for r in shown]))
-        parts += [_html.para(f"warning: {w}") for w in self.warnings]
-        return "".join(parts)
+        return _html.page(parts, self.warnings)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
