@@ -175,13 +175,15 @@ def load_model(
     """
     from modelpack.config import resolve_home
     from modelpack.package.mlmodel import read_mlmodel
-    from modelpack.serving.scoring import check_package, load_scorer, parse_signature
+    from modelpack.serving.scoring import PackageChecks, check_package, load_scorer, parse_signature
     from modelpack.target import resolve_target
 
     root = resolve_home(home)
     resolved = resolve_target(str(target), home=root)
     folder = resolved.path
-    trust = check_package(folder, recorded=resolved.recorded, trust_home=root, target=resolved.uri)
+    trust = check_package(
+        folder, PackageChecks(trust_home=root, recorded=resolved.recorded), target=resolved.uri
+    )
     mlmodel = read_mlmodel(folder)
     scorer = load_scorer(
         folder,

@@ -36,6 +36,7 @@ from modelpack.package.integrity import Recorded
 from modelpack.package.mlmodel import MLMODEL_FILE, PYFUNC, MLmodel, read_mlmodel
 from modelpack.progress import SILENT, Reporter
 from modelpack.safety.trust import TrustRecord
+from modelpack.serving.scoring import PackageChecks
 
 if TYPE_CHECKING:
     from modelpack.schema.signature import Schema
@@ -138,13 +139,8 @@ class ValidateOptions:
     data: Path | None = None
     data_format: str | None = None
     load: bool = True
-    trusted: tuple[str, ...] = ()
     batch_rows: int = 65_536
-    trust: TrustRecord | None = None  # the user trusted this exact content (modelpack trust)
-    # Where to look the content up in the trust records (by the digest integrity computed).
-    trust_home: Path | None = None
-    # What the registry recorded for the version (a models:/ target): the files must match it.
-    recorded: Recorded | None = None
+    checks: PackageChecks = field(default_factory=lambda: PackageChecks())
     # Data held in memory (a DataFrame, ndarray, dict of columns, records) instead of a file.
     data_in_memory: Any = None
 
@@ -180,14 +176,14 @@ def validate_folder(
 
     mlmodel, structure = _structure(folder)
     with reporter.step("verifying file hashes"):
-        integrity, digest = _integrity(folder, options.recorded)
-    trust = options.trust
-    if trust is None and options.trust_home is not None and integrity.status != FAILED:
+        integrity, digest = _integrity(folder, options.checks.recorded)
+    trust = None
+    if options.checks.trust_home is not None and integrity.status != FAILED:
         from modelpack.safety.trust import find_trust
 
-        trust = find_trust(folder, options.trust_home, digest=digest)
+        trust = find_trust(folder, options.checks.trust_home, digest=digest)
     with reporter.step("scanning pickles"):
-        safety = _safety(folder, options.trusted, trust, uri)
+        safety = _safety(folder, options.checks.trusted, trust, uri)
     environment = _environment(folder, mlmodel)
 
     blocking = [c.name for c in (structure, integrity, safety) if c.status == FAILED]
@@ -199,7 +195,7 @@ def validate_folder(
     else:
         assert mlmodel is not None  # structure passed, so MLmodel parsed
         with reporter.step("loading the model"):
-            load, scorer = _load(folder, mlmodel, options.trusted, package_trusted=trust is not None)
+            load, scorer = _load(folder, mlmodel, options.checks.trusted, package_trusted=trust is not None)
 
     if options.data is None and options.data_in_memory is None:
         data = Check("data", SKIPPED, "skipped: no --data file given")
