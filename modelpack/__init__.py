@@ -20,6 +20,7 @@ _LAZY: dict[str, str] = {
     "predict": "modelpack.api",
     "trust": "modelpack.api",
     "infer_schema": "modelpack.api",
+    "schema": "modelpack.schema",  # the subpackage itself, callable: modelpack.schema(frame)
     "load_model": "modelpack.model",
     "Model": "modelpack.model",
     "Registry": "modelpack.registry_api",
@@ -42,6 +43,8 @@ _LAZY: dict[str, str] = {
     "UnsafeModelError": "modelpack.errors",
     "IncompatibleSignatureError": "modelpack.errors",
     "RegistryError": "modelpack.errors",
+    "InvalidNameError": "modelpack.names",
+    "SignatureError": "modelpack.schema.signature",
 }
 
 __all__ = [
@@ -53,6 +56,7 @@ __all__ = [
     "predict",
     "trust",
     "infer_schema",
+    "schema",
     "load_model",
     "Model",
     "Registry",
@@ -75,9 +79,12 @@ __all__ = [
     "UnsafeModelError",
     "IncompatibleSignatureError",
     "RegistryError",
+    "InvalidNameError",
+    "SignatureError",
 ]
 
 if TYPE_CHECKING:
+    from modelpack import schema
     from modelpack.api import diff, infer_schema, inspect, pack, predict, trust, validate
     from modelpack.errors import (
         ConflictError,
@@ -94,21 +101,24 @@ if TYPE_CHECKING:
         UsageError,
     )
     from modelpack.model import Model, load_model
+    from modelpack.names import InvalidNameError
     from modelpack.registry_api import Deletion, Event, ModelVersion, Promotion, RegisteredModel, Registry
-    from modelpack.schema.signature import Schema, Signature
+    from modelpack.schema.signature import Schema, Signature, SignatureError
 
 
 def __getattr__(name: str) -> object:
     # ``modelpack.pack(...)`` etc. without importing the API (and its dependencies) up front.
+    import importlib
+
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'modelpack' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
+    imported = importlib.import_module(module)
+    value = imported if module == f"{__name__}.{name}" else getattr(imported, name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+    # The public API and the module's own dunders; not the helpers this file imports.
+    return sorted({*(n for n in globals() if n.startswith("__")), *__all__})

@@ -109,7 +109,7 @@ def staged_dir(target: Path, *, replace: bool = False) -> Iterator[Path]:
         # Created inside the block that removes them, so a Ctrl-C right after they appear is
         # covered; the temp folder's name is recorded before it exists (with ``mkdtemp`` it was
         # known only once the call returned, so a Ctrl-C landing first left the folder behind).
-        _make_parents(target.parent, created)
+        make_parents(target.parent, created)
         while tmp is None:
             tmp = target.parent / f".{target.name}.{secrets.token_hex(8)}.partial"
             try:
@@ -140,8 +140,12 @@ def staged_dir(target: Path, *, replace: bool = False) -> Iterator[Path]:
         raise
 
 
-def _make_parents(folder: Path, created: list[Path]) -> None:
-    """``mkdir -p folder``, appending each folder it made to ``created`` (outermost first)."""
+def make_parents(folder: Path, created: list[Path]) -> None:
+    """``mkdir -p folder``, appending each folder it makes to ``created`` (outermost first).
+
+    A folder is appended just before it is made, so a Ctrl-C landing right after the mkdir still
+    finds it there; one that failed to be made may be listed too (removing it fails harmlessly).
+    """
     missing: list[Path] = []
     current = folder
     while not current.exists() and not current.is_symlink() and current != current.parent:

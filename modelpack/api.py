@@ -198,6 +198,7 @@ def validate(
     Raises:
         NotFoundError: the folder, registry entry or data file does not exist.
     """
+    from modelpack.serving.scoring import PackageChecks
     from modelpack.serving.validator import ValidateOptions, validate_folder
     from modelpack.target import resolve_target
 
@@ -207,10 +208,8 @@ def validate(
         data_in_memory=_data_in_memory(data),
         data_format=data_format,
         load=load,
-        trusted=tuple(trusted),
         batch_rows=batch_rows,
-        trust_home=home,
-        recorded=resolved.recorded,
+        checks=PackageChecks(tuple(trusted), home, resolved.recorded),
     )
     return validate_folder(
         resolved.path,
@@ -272,7 +271,7 @@ def predict(
     """
     if _data_file(data) is None:
         return _predict_in_memory(target, data, method=method, trusted=trusted, home=home)
-    from modelpack.serving.scoring import PredictOptions, predict_folder
+    from modelpack.serving.scoring import PackageChecks, PredictOptions, predict_folder
     from modelpack.target import resolve_target
 
     resolved = resolve_target(str(target), home=home)
@@ -282,11 +281,9 @@ def predict(
         method=method,
         data_format=data_format,
         output_format=output_format,
-        trusted=tuple(trusted),
         batch_rows=batch_rows,
-        trust_home=home,
-        recorded=resolved.recorded,
         force=force,
+        checks=PackageChecks(tuple(trusted), home, resolved.recorded),
     )
     return predict_folder(resolved.path, options, uri=resolved.uri, reporter=reporter)
 

@@ -228,11 +228,7 @@ def read_bytes(folder: Path, name: str, *, key: str, limit: int = MAX_DOCUMENT_B
         size = os.fstat(fh.fileno()).st_size
         data = fh.read(limit + 1) if size <= limit else b""
         if size > limit or len(data) > limit:
-            raise InvalidModelError(
-                f"{key} names {shown(name)!r}, which is larger than {limit >> 20} MiB",
-                hint="a document this large is not something modelpack reads whole",
-                path=shown(str(folder)),
-            )
+            raise _too_large(folder, name, key=key, limit=limit)
     return data
 
 
@@ -241,12 +237,16 @@ def check_document(folder: Path, name: str, *, key: str, limit: int = MAX_DOCUME
     real = locate(folder, name, key=key)
     assert real is not None
     if real.stat().st_size > limit:
-        raise InvalidModelError(
-            f"{key} is larger than {limit >> 20} MiB ({shown(name)!r})",
-            hint="a document this large is not something modelpack reads whole",
-            path=shown(str(folder)),
-        )
+        raise _too_large(folder, name, key=key, limit=limit)
     return real
+
+
+def _too_large(folder: Path, name: str, *, key: str, limit: int) -> InvalidModelError:
+    return InvalidModelError(
+        f"{key} names {shown(name)!r}, which is larger than {limit >> 20} MiB",
+        hint="a document this large is not something modelpack reads whole",
+        path=shown(str(folder)),
+    )
 
 
 def read_text(folder: Path, name: str, *, key: str, limit: int = MAX_DOCUMENT_BYTES) -> str:

@@ -10,17 +10,21 @@ for scikit-learn), not a table.
 
 from __future__ import annotations
 
-import html
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelpack import _html
+from modelpack._html import one_line
+
 if TYPE_CHECKING:
+    from pandas import DataFrame  # type: ignore[import-untyped, unused-ignore]
+
     from modelpack.package.mlmodel import MLmodel
-    from modelpack.schema.signature import Signature
-    from modelpack.serving.scoring import Scorer
+    from modelpack.schema.signature import Schema, Signature
+    from modelpack.serving.scoring import BatchScore, Scorer
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,57 +63,56 @@ class Model:
         Args:
             data: a pandas DataFrame, a numpy array, a dict of columns (or of tensors) or a list
                 of records (dicts).
-            params: inference parameters; checked against the signature's params when it has
-                some, otherwise ignored with a warning (as MLflow does).
+            params: inference parameters, checked as MLflow's pyfunc checks them: against the
+                signature's params (declared ones missing take their defaults, unknown ones are
+                dropped with a warning), or ignored with a warning when it declares none. As in
+                MLflow, the scikit-learn and ``modelpack`` flavors' ``predict`` takes no params,
+                so they do not reach the model.
 
         Returns:
             The model's output as MLflow's pyfunc returns it for this package: an ndarray for
             scikit-learn, whatever the model returns (DataFrame, Series, ndarray) otherwise.
 
         Raises:
-            SchemaViolationError: the data breaks the input signature; the message and
-                ``violations`` list every violation.
+            SchemaViolationError: the data breaks the input signature, or a param breaks its
+                type or shape; the message and ``violations`` list every violation.
             InvalidModelError: the model raised while predicting.
         """
-        from modelpack.serving.scoring import score_data
+        return self._score(data, params).raw
 
-        self._check_params(params)
-        notes: list[str] = []
-        scored = score_data(self._scorer, _as_input(data), warnings=notes)
-        self.warnings[:] = list(dict.fromkeys(notes))
-        return scored.raw
-
-    def predict_frame(self, data: Any) -> Any:
+    def predict_frame(self, data: Any, params: Mapping[str, Any] | None = None) -> DataFrame:
         """Like :meth:`predict`, with the output as a DataFrame (the columns ``modelpack predict`` writes)."""
+        return self._score(data, params).frame
+
+    def check_params(self, params: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+        """The params MLflow's pyfunc would hand a model that takes them: checked, defaults filled.
+
+        Raises:
+            SchemaViolationError: a param breaks its type or shape (each is listed).
+        """
+        return self._params(params, stacklevel=3)
+
+    def _params(self, params: Mapping[str, Any] | None, *, stacklevel: int) -> dict[str, Any] | None:
+        from modelpack.schema.params import enforce_params
+
+        resolved, notes = enforce_params(
+            params, self.signature.params if self.signature is not None else None
+        )
+        for note in notes:
+            warnings.warn(note, UserWarning, stacklevel=stacklevel)
+        return resolved
+
+    def _score(self, data: Any, params: Mapping[str, Any] | None) -> BatchScore:
         from modelpack.serving.scoring import score_data
 
+        self._params(params, stacklevel=5)  # checked, then not passed on: MLflow's sklearn predict drops them
         notes: list[str] = []
         scored = score_data(self._scorer, _as_input(data), warnings=notes)
         self.warnings[:] = list(dict.fromkeys(notes))
-        return scored.frame
-
-    def _check_params(self, params: Mapping[str, Any] | None) -> None:
-        if not params:
-            return
-        declared = self.signature.params if self.signature is not None else None
-        if declared is None:
-            warnings.warn(
-                "the model's signature declares no params; params were ignored",
-                UserWarning,
-                stacklevel=3,
-            )
-            return
-        known = {p.name for p in declared.params}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            warnings.warn(
-                f"params not in the signature were ignored: {', '.join(unknown)}",
-                UserWarning,
-                stacklevel=3,
-            )
+        return scored
 
     @property
-    def input_schema(self) -> Any:
+    def input_schema(self) -> Schema | None:
         """The signature's inputs, or None."""
         return self.signature.inputs if self.signature is not None else None
 
@@ -119,19 +122,18 @@ class Model:
         kind = type(self.raw)
         inputs = self.input_schema
         cols = f", {len(inputs)} inputs" if inputs is not None else ""
-        return f"<Model {where}{version}: {kind.__module__}.{kind.__qualname__} ({self.flavor}{cols})>"
+        return one_line(
+            f"<Model {where}{version}: {kind.__module__}.{kind.__qualname__} ({self.flavor}{cols})>"
+        )
 
     def _repr_html_(self) -> str:
-        from modelpack.schema.signature import schema_html
+        from modelpack.schema.signature import signature_html
 
-        title = html.escape(repr(self))
-        parts = [f"<p><code>{title}</code></p>"]
+        parts = [f"<p><code>{_html.text(repr(self))}</code></p>"]
         if self.signature is None:
-            parts.append("<p>no signature</p>")
+            parts.append(_html.para("no signature"))
         else:
-            for label, schema in (("inputs", self.signature.inputs), ("outputs", self.signature.outputs)):
-                if schema is not None:
-                    parts.append(f"<p><b>{label}</b></p>{schema_html(schema)}")
+            parts.append(signature_html(self.signature))
         return "".join(parts)
 
 
@@ -173,13 +175,15 @@ def load_model(
     """
     from modelpack.config import resolve_home
     from modelpack.package.mlmodel import read_mlmodel
-    from modelpack.serving.scoring import check_package, load_scorer, parse_signature
+    from modelpack.serving.scoring import PackageChecks, check_package, load_scorer, parse_signature
     from modelpack.target import resolve_target
 
     root = resolve_home(home)
     resolved = resolve_target(str(target), home=root)
     folder = resolved.path
-    trust = check_package(folder, recorded=resolved.recorded, trust_home=root, target=resolved.uri)
+    trust = check_package(
+        folder, PackageChecks(trust_home=root, recorded=resolved.recorded), target=resolved.uri
+    )
     mlmodel = read_mlmodel(folder)
     scorer = load_scorer(
         folder,

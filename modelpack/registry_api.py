@@ -11,15 +11,19 @@ CLI (``ModelpackError`` subclasses with the CLI's exit codes), results as small 
 
 from __future__ import annotations
 
-import html
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from modelpack import _html
+from modelpack._html import one_line
+from modelpack.registry.records import ModelSummary, PromotionFacts
 
 if TYPE_CHECKING:
     from modelpack.model import Model
     from modelpack.names import Stage
+    from modelpack.package.packer import PackResult
     from modelpack.registry.records import VersionRecord
     from modelpack.registry.store import FileRegistry
 
@@ -71,9 +75,11 @@ class ModelVersion:
         extra = [self.stage] if self.stage != "None" else []
         extra += [f"@{a}" for a in self.aliases]
         shown = f" ({', '.join(extra)})" if extra else ""
-        return f"<ModelVersion {self.name} v{self.version}{shown} {self.digest[:19]}…>"
+        return one_line(f"<ModelVersion {self.name} v{self.version}{shown} {self.digest[:19]}…>")
 
     def _repr_html_(self) -> str:
+        from modelpack.schema.signature import signature_html
+
         rows = [
             ("uri", self.uri),
             ("stage", self.stage),
@@ -84,40 +90,14 @@ class ModelVersion:
             ("tags", ", ".join(f"{k}={v}" for k, v in self.tags.items()) or "-"),
             ("description", self.description or "-"),
         ]
-        table = "".join(f"<tr><th>{k}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
-        parts = [f"<table>{table}</table>"]
-        parts += _signature_html(self.signature)
-        return "".join(parts)
-
-
-def _signature_html(signature: Mapping[str, Any] | None) -> list[str]:
-    from modelpack.schema.signature import Schema, schema_html
-
-    out: list[str] = []
-    for label in ("inputs", "outputs"):
-        items = (signature or {}).get(label)
-        if not items:
-            continue
-        try:
-            schema = Schema.from_list(items if isinstance(items, list) else [])
-        except Exception:  # a malformed record is shown raw, not raised: this is only a display
-            out.append(f"<p><b>{label}</b>: {html.escape(str(items))}</p>")
-            continue
-        out.append(f"<p><b>{label}</b></p>{schema_html(schema)}")
-    return out
+        parts = [_html.fields(rows), signature_html(self.signature)]
+        return _html.page(parts, self.warnings)
 
 
 @dataclass(frozen=True)
-class RegisteredModel:
-    """One registered model: its latest version, stages and aliases."""
+class RegisteredModel(ModelSummary):
+    """One registered model: its latest version, stages, aliases and description."""
 
-    name: str
-    created: str
-    updated: str
-    latest_version: int | None
-    version_count: int
-    stages: dict[str, list[int]]
-    aliases: dict[str, int]
     description: str | None = None
 
     def __repr__(self) -> str:
@@ -125,11 +105,34 @@ class RegisteredModel:
         stages = ", ".join(f"{s}: {', '.join(f'v{v}' for v in vs)}" for s, vs in self.stages.items())
         aliases = ", ".join(f"@{a}: v{v}" for a, v in self.aliases.items())
         extra = "; ".join(x for x in (stages, aliases) if x)
-        return f"<RegisteredModel {self.name} {latest} ({self.version_count} versions{'; ' + extra if extra else ''})>"
+        return one_line(
+            f"<RegisteredModel {self.name} {latest} ({self.version_count} versions{'; ' + extra if extra else ''})>"
+        )
+
+    def _repr_html_(self) -> str:
+
+        rows = [
+            ("name", self.name),
+            ("latest version", self.latest_version),
+            ("versions", self.version_count),
+            ("description", self.description),
+            ("created", self.created),
+            ("updated", self.updated),
+        ]
+        parts = [_html.fields(rows)]
+        if self.stages:
+            stage_rows = [
+                (stage, ", ".join(f"v{v}" for v in versions)) for stage, versions in self.stages.items()
+            ]
+            parts.append(_html.heading("stages") + _html.table(("stage", "versions"), stage_rows))
+        if self.aliases:
+            alias_rows = [(f"@{alias}", f"v{version}") for alias, version in self.aliases.items()]
+            parts.append(_html.heading("aliases") + _html.table(("alias", "version"), alias_rows))
+        return "".join(parts)
 
 
-@dataclass(frozen=True)
-class Promotion:
+@dataclass(frozen=True, kw_only=True)
+class Promotion(PromotionFacts):
     """What ``promote`` did.
 
     Attributes:
@@ -142,18 +145,15 @@ class Promotion:
     """
 
     version: ModelVersion
-    previous_stage: str
-    archived: list[int]
-    alias_set: str | None = None
-    alias_moved_from: int | None = None
-    alias_removed: str | None = None
-    changed: bool = True
     compatibility: list[dict[str, Any]] | None = None
 
     def __repr__(self) -> str:
         moved = f"{self.previous_stage} -> {self.version.stage}"
         alias = f", @{self.alias_set}" if self.alias_set else ""
-        return f"<Promotion {self.version.name} v{self.version.version}: {moved}{alias}{'' if self.changed else ' (unchanged)'}>"
+        return one_line(
+            f"<Promotion {self.version.name} v{self.version.version}: {moved}{alias}"
+            f"{'' if self.changed else ' (unchanged)'}>"
+        )
 
 
 @dataclass(frozen=True)
@@ -164,6 +164,13 @@ class Deletion:
     version: int
     stage: str
     removed_aliases: list[str]
+
+    def __repr__(self) -> str:
+        aliases = (
+            f", removed {', '.join(f'@{a}' for a in self.removed_aliases)}" if self.removed_aliases else ""
+        )
+        stage = f" ({self.stage})" if self.stage != "None" else ""
+        return one_line(f"<Deletion {self.name} v{self.version}{stage}{aliases}>")
 
 
 @dataclass(frozen=True)
@@ -189,7 +196,7 @@ class Event:
 
     def __repr__(self) -> str:
         version = f" v{self.version}" if self.version is not None else ""
-        return f"<Event {self.time} {self.event} {self.name}{version} by {self.user}>"
+        return one_line(f"<Event {self.time} {self.event} {self.name}{version} by {self.user}>")
 
 
 def _version(
@@ -249,7 +256,7 @@ class Registry:
 
     def register(
         self,
-        model: str | Path | Any,
+        model: str | Path | PackResult | Model,
         name: str,
         *,
         description: str | None = None,
@@ -306,7 +313,7 @@ class Registry:
             require_compatible: refuse a signature that breaks the callers of the stage or alias.
             force: promote despite a breaking signature (recorded in the history).
         """
-        number = version.version if isinstance(version, ModelVersion) else int(version)
+        number = _number(version)
         result = self.store.promote(
             name,
             number,
@@ -317,22 +324,17 @@ class Registry:
             require_compatible=require_compatible,
             force=force,
         )
+        facts = {f.name: getattr(result, f.name) for f in fields(PromotionFacts)}
+        gate = result.compatibility
         return Promotion(
+            **facts,
             version=_version(result.version),
-            previous_stage=result.previous_stage,
-            archived=list(result.archived),
-            alias_set=result.alias_set,
-            alias_moved_from=result.alias_moved_from,
-            alias_removed=result.alias_removed,
-            changed=result.changed,
-            compatibility=None
-            if result.compatibility is None
-            else [c.to_dict() for c in result.compatibility],
+            compatibility=None if gate is None else [c.to_dict() for c in gate],
         )
 
-    def get_version(self, name: str, version: int) -> ModelVersion:
+    def get_version(self, name: str, version: int | ModelVersion) -> ModelVersion:
         """One live version."""
-        return _version(self.store.get_version(name, int(version)))
+        return _version(self.store.get_version(name, _number(version)))
 
     def resolve(self, uri: str) -> ModelVersion:
         """The version a ``models:/`` URI names now (``/VERSION``, ``/STAGE``, ``/latest``, ``@ALIAS``)."""
@@ -343,28 +345,17 @@ class Registry:
         out = []
         for summary in self.store.list_models():
             state = self.store.state(summary.name)
-            out.append(
-                RegisteredModel(
-                    name=summary.name,
-                    created=summary.created,
-                    updated=summary.updated,
-                    latest_version=summary.latest_version,
-                    version_count=summary.version_count,
-                    stages={k: list(v) for k, v in summary.stages.items()},
-                    aliases=dict(summary.aliases),
-                    description=state.description,
-                )
-            )
+            out.append(RegisteredModel(**vars(summary), description=state.description))
         return out
 
     def list_versions(self, name: str, *, include_deleted: bool = False) -> list[ModelVersion]:
         """The versions of ``name``, oldest first."""
         return [_version(r) for r in self.store.list_versions(name, include_deleted=include_deleted)]
 
-    def history(self, name: str, *, version: int | None = None) -> list[Event]:
+    def history(self, name: str, *, version: int | ModelVersion | None = None) -> list[Event]:
         """The model's events, oldest first (optionally those of one version)."""
         events = []
-        for raw in self.store.history(name, version=version):
+        for raw in self.store.history(name, version=None if version is None else _number(version)):
             number = raw.get("version")
             events.append(
                 Event(
@@ -378,9 +369,9 @@ class Registry:
             )
         return events
 
-    def delete(self, name: str, version: int, *, force: bool = False) -> Deletion:
+    def delete(self, name: str, version: int | ModelVersion, *, force: bool = False) -> Deletion:
         """Delete a version (its number is never reused); Production or aliased ones need ``force``."""
-        result = self.store.delete(name, int(version), force=force)
+        result = self.store.delete(name, _number(version), force=force)
         return Deletion(
             name=result.name,
             version=result.version,
@@ -389,20 +380,39 @@ class Registry:
         )
 
     def set_tags(
-        self, name: str, version: int, tags: Mapping[str, str | None], *, replace: bool = False
+        self, name: str, version: int | ModelVersion, tags: Mapping[str, str | None], *, replace: bool = False
     ) -> ModelVersion:
         """Set tags on a version (a None value removes that tag; ``replace`` drops the others)."""
-        return _version(self.store.set_tags(name, int(version), tags, replace=replace))
+        return _version(self.store.set_tags(name, _number(version), tags, replace=replace))
 
-    def set_description(self, name: str, description: str | None, *, version: int | None = None) -> None:
+    def set_description(
+        self, name: str, description: str | None, *, version: int | ModelVersion | None = None
+    ) -> None:
         """Describe a model (``version`` None) or one version."""
-        self.store.set_description(name, description, version=None if version is None else int(version))
+        self.store.set_description(name, description, version=None if version is None else _number(version))
 
-    def load_model(self, uri_or_name: str, **kwargs: Any) -> Model:
+    def load_model(self, uri: str, *, trusted: Iterable[str] = (), method: str | None = None) -> Model:
         """``modelpack.load_model`` against this registry (``models:/...`` URIs)."""
         from modelpack.model import load_model
 
-        return load_model(uri_or_name, home=self.home, **kwargs)
+        return load_model(uri, home=self.home, trusted=trusted, method=method)
+
+
+def _number(version: object) -> int:
+    """A version number from an int, a ModelVersion or a string of digits; anything else is a usage error."""
+    if isinstance(version, ModelVersion):
+        return version.version
+    if isinstance(version, int) and not isinstance(version, bool):
+        return version
+    if isinstance(version, str) and version.strip().isdigit():
+        return int(version)
+    from modelpack.errors import UsageError
+
+    shown = one_line(repr(version), 60)
+    raise UsageError(
+        f"a version is a number (or a ModelVersion), not {shown}",
+        hint="use resolve('models:/NAME/STAGE') or resolve('models:/NAME@ALIAS') to find one by stage or alias",
+    )
 
 
 def _folder_of(model: Any) -> str:

@@ -28,6 +28,7 @@ LAYERS: dict[str, str] = {
     "modelpack._fs": "spine",
     "modelpack._text": "spine",
     "modelpack._json": "spine",
+    "modelpack._html": "spine",
     "modelpack.schema": "schema",
     "modelpack.safety": "safety",
     "modelpack.package": "package",

@@ -5,11 +5,13 @@ Reads metadata only (MLmodel, requirements, manifest or file hashes); never load
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelpack import contents
+from modelpack import _html, contents
+from modelpack._html import one_line
 from modelpack.errors import ExitCode, InvalidModelError
 from modelpack.package.environment import pinned_versions, read_requirements
 from modelpack.package.manifest import Manifest, read_manifest, scan_folder
@@ -57,6 +59,44 @@ class DiffReport:
     def identical(self) -> bool:
         return self.digest_a == self.digest_b
 
+    def __repr__(self) -> str:
+        if self.identical:
+            verdict = "identical"
+        else:
+            changes = len(self.signature_changes) + len(self.flavor_changes) + len(self.environment_changes)
+            changes += len(self.file_changes) + len(self.metadata_changes)
+            verdict = f"{'breaking' if self.breaking else 'compatible'}, {changes} changes"
+        return one_line(f"<DiffReport {self.a} -> {self.b}: {verdict}>")
+
+    def _repr_html_(self) -> str:
+        verdict = "identical" if self.identical else ("breaking" if self.breaking else "compatible")
+        parts = [
+            _html.fields(
+                [
+                    ("A", f"{self.a} ({self.digest_a})"),
+                    ("B", f"{self.b} ({self.digest_b})"),
+                    ("verdict", verdict),
+                ]
+            )
+        ]
+        if self.signature_changes:
+            rows = [
+                (c.side, c.column, c.kind, c.severity, c.before, c.after, c.message)
+                for c in self.signature_changes
+            ]
+            headers = ("side", "column", "change", "severity", "before", "after", "message")
+            parts.append(_html.heading("signature") + _html.table(headers, rows))
+        for label, changes in (
+            ("flavors", self.flavor_changes),
+            ("environment", self.environment_changes),
+            ("files", self.file_changes),
+            ("metadata", self.metadata_changes),
+        ):
+            if changes:
+                rows2 = [(c.field, _shown(c.before), _shown(c.after)) for c in changes]
+                parts.append(_html.heading(label) + _html.table(("field", "A", "B"), rows2))
+        return _html.page(parts, self.warnings)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "a": self.a,
@@ -71,6 +111,13 @@ class DiffReport:
             "files": [c.to_dict() for c in self.file_changes],
             "metadata": [c.to_dict() for c in self.metadata_changes],
         }
+
+
+def _shown(value: Any) -> str:
+    """A changed value as table text (a missing one as ``-``)."""
+    if value is None:
+        return "-"
+    return value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
 
 
 def load_signature(mlmodel: MLmodel, label: str) -> Signature | None:

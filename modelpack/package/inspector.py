@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelpack import contents
+from modelpack import _html, contents
+from modelpack._html import one_line
 from modelpack.digest import MANIFEST_FILE
 from modelpack.package.environment import pinned_versions, read_requirements
 from modelpack.package.manifest import read_manifest, scan_folder
@@ -42,6 +43,38 @@ class InspectReport:
     metadata: dict[str, Any]
     registry: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        inputs = self.signature_rows.get("inputs")
+        cols = f", {len(inputs)} inputs" if inputs is not None else ", no signature"
+        return one_line(
+            f"<InspectReport {self.uri or self.path}: {', '.join(self.flavors) or 'no flavor'}"
+            f" ({self.serialization or '-'}){cols}, {len(self.files)} files, {self.digest[:19]}…>"
+        )
+
+    def _repr_html_(self) -> str:
+        from modelpack.schema.signature import signature_html
+
+        rows: list[tuple[str, object]] = [
+            ("model", self.uri or self.path),
+            ("name", self.name),
+            ("description", self.description),
+            ("flavors", ", ".join(self.flavors)),
+            ("serialization", self.serialization),
+            ("loading runs code", {None: "-", True: "yes", False: "no"}[self.loading_runs_code]),
+            ("digest", self.digest + ("" if self.has_manifest else " (no manifest)")),
+            ("created", self.created),
+            ("python", self.python_version),
+            ("libraries", ", ".join(f"{k}=={v}" for k, v in self.libraries.items())),
+        ]
+        if self.registry:
+            rows += [(f"registry {k}", v) for k, v in self.registry.items()]
+        parts = [_html.fields(rows), signature_html(self.signature)]
+        parts.append(
+            _html.heading("files")
+            + _html.table(("path", "bytes"), [(f["path"], f["size"]) for f in self.files])
+        )
+        return _html.page(parts, self.warnings)
 
     def to_dict(self) -> dict[str, Any]:
         return {

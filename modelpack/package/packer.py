@@ -119,9 +119,8 @@ class PackResult:
         )
 
     def _repr_html_(self) -> str:
-        from html import escape
-
-        from modelpack.schema.signature import Schema, schema_html
+        from modelpack import _html
+        from modelpack.schema.signature import signature_html
 
         rows = [
             ("folder", self.output),
@@ -130,17 +129,8 @@ class PackResult:
             ("digest", self.digest),
             ("requirements", ", ".join(self.requirements)),
         ]
-        parts = [
-            "<table>"
-            + "".join(f"<tr><th>{k}</th><td>{escape(str(v))}</td></tr>" for k, v in rows)
-            + "</table>"
-        ]
-        for label in ("inputs", "outputs"):
-            items = self.signature.get(label)
-            if items:
-                parts.append(f"<p><b>{label}</b></p>{schema_html(Schema.from_list(items))}")
-        parts += [f"<p>warning: {escape(w)}</p>" for w in self.warnings]
-        return "".join(parts)
+        parts = [_html.fields(rows), signature_html(self.signature)]
+        return _html.page(parts, self.warnings)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -227,15 +227,22 @@ class GateCheck:
         }
 
 
-@dataclass(frozen=True)
-class PromoteResult:
-    version: VersionRecord
+@dataclass(frozen=True, kw_only=True)
+class PromotionFacts:
+    """What a promotion changed, beside the version it promoted (shared by the store's result
+    and the Python API's)."""
+
     previous_stage: str
     archived: list[int]
     alias_set: str | None = None
     alias_moved_from: int | None = None
     alias_removed: str | None = None
-    changed: bool = True
+    changed: bool = True  # False: it was already so (no event recorded)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PromoteResult(PromotionFacts):
+    version: VersionRecord
     # None: the gate was not asked for (no --require-compatible, or nothing it applies to).
     compatibility: list[GateCheck] | None = None
 

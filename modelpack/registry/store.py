@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from modelpack import __version__
-from modelpack._fs import fsync_path
+from modelpack._fs import fsync_path, make_parents
 from modelpack.config import ENV_HOME
 from modelpack.digest import MANIFEST_FILE
 from modelpack.errors import (
@@ -105,23 +105,6 @@ def _forced_facts(checks: list[GateCheck]) -> dict[str, Any]:
     if not broken:
         return {}
     return {"forced": True, "breaking": [f"v{c.against}: {m}" for c in broken for m in c.breaking]}
-
-
-def _make_dirs(folder: Path, created: list[Path]) -> None:
-    """``mkdir -p folder``, appending each folder it made to ``created`` (outermost first)."""
-    missing: list[Path] = []
-    current = folder
-    while not current.is_dir() and current != current.parent:
-        missing.append(current)
-        current = current.parent
-    for path in reversed(missing):
-        try:
-            path.mkdir()
-        except FileExistsError:
-            if not path.is_dir():
-                raise
-            continue
-        created.append(path)
 
 
 def _listing(items: list[str]) -> str:
@@ -269,7 +252,7 @@ class FileRegistry:
         created: list[Path] = []
         try:
             for folder in (self.layout.locks, self.layout.tmp, self.layout.models, self.layout.blobs):
-                _make_dirs(folder, created)
+                make_parents(folder, created)
             if not self.layout.registry_file.is_file():
                 atomic_write_json(
                     self.layout.registry_file,

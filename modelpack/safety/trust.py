@@ -67,6 +67,12 @@ class TrustResult:
     action: str  # trusted | untrusted | unchanged
     record: TrustRecord
 
+    def __repr__(self) -> str:
+        from modelpack._html import one_line
+
+        r = self.record
+        return one_line(f"<TrustResult {self.action} {r.kind} {r.digest[:19]}… ({r.source}) by {r.user}>")
+
     def to_dict(self) -> dict[str, Any]:
         return {"action": self.action, **self.record.to_dict()}
 

@@ -859,7 +859,12 @@ def check_report(data: Any, schema: Schema) -> CheckReport:
         rows = 1 if scalars else min((len(v) for v in data.values()), default=0)
     else:
         shape = getattr(data, "shape", None)
-        rows = int(shape[0]) if shape else len(data)
+        if shape:
+            rows = int(shape[0])
+        elif isinstance(data, (list, tuple)) or (shape is None and hasattr(data, "__len__")):
+            rows = len(data)
+        else:  # a scalar (or a 0-d array): one value, which the violations describe
+            rows = 1
     return CheckReport("(in memory)", type(data).__name__, rows, tuple(violations))
 
 

@@ -707,13 +707,47 @@ def schema_rows(schema: Schema) -> list[tuple[str, str, bool]]:
 
 def schema_html(schema: Schema) -> str:
     """The schema as an HTML table (name, type, required), for notebooks."""
-    from html import escape
+    from modelpack import _html
 
-    rows = "".join(
-        f"<tr><td>{escape(name)}</td><td>{escape(kind)}</td><td>{'yes' if required else 'no'}</td></tr>"
-        for name, kind, required in schema_rows(schema)
-    )
-    return f"<table><thead><tr><th>name</th><th>type</th><th>required</th></tr></thead><tbody>{rows}</tbody></table>"
+    rows = [(name, kind, "yes" if required else "no") for name, kind, required in schema_rows(schema)]
+    return _html.table(("name", "type", "required"), rows)
+
+
+def signature_html(signature: Signature | Mapping[str, Any] | None) -> str:
+    """Input, output and params tables for notebooks; ``signature`` may be the list (dict) form.
+
+    A malformed part (a record someone else wrote) is shown as escaped text, never raised: this
+    is only a display.
+    """
+    from modelpack import _html
+
+    if signature is None:
+        return ""
+    parts: list[str] = []
+    for label in ("inputs", "outputs", "params"):
+        value = getattr(signature, label) if isinstance(signature, Signature) else signature.get(label)
+        if not value:
+            continue
+        try:
+            if isinstance(value, Schema):
+                parts.append(_html.heading(label) + schema_html(value))
+            elif isinstance(value, ParamSchema) or label == "params":
+                params = value if isinstance(value, ParamSchema) else ParamSchema.from_list(value)
+                rows = [
+                    (
+                        p.name,
+                        p.type if isinstance(p.type, str) else "object",
+                        json.dumps(p.default, default=str),
+                        "scalar" if p.shape is None else "list",
+                    )
+                    for p in params
+                ]
+                parts.append(_html.heading(label) + _html.table(("name", "type", "default", "shape"), rows))
+            else:
+                parts.append(_html.heading(label) + schema_html(Schema.from_list(value)))
+        except Exception:  # a malformed part is shown raw
+            parts.append(_html.heading(label) + _html.para(value))
+    return "".join(parts)
 
 
 def specs_by_name(schema: Schema) -> dict[str | int, Spec]:
@@ -737,6 +771,7 @@ __all__: Sequence[str] = (
     "load_schema_file",
     "load_signature_file",
     "schema_html",
+    "signature_html",
     "schema_rows",
     "specs_by_name",
     "type_text",

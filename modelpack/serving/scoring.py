@@ -499,6 +499,34 @@ class PredictResult:
     predictions: list[dict[str, Any]] | None = None
     warnings: list[str] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        # Never the predictions themselves: a notebook would print every row.
+        from modelpack._html import one_line
+
+        where = "in .predictions" if self.predictions is not None else f"to {self.output}"
+        return one_line(
+            f"<PredictResult {self.uri or self.path}: {plural(self.rows, 'row')} ({self.method}) {where}, "
+            f"columns {', '.join(self.columns)}>"
+        )
+
+    def _repr_html_(self) -> str:
+        from modelpack import _html
+
+        rows = [
+            ("model", self.uri or self.path),
+            ("data", self.data),
+            ("output", self.output if self.predictions is None else "in .predictions"),
+            ("method", self.method),
+            ("rows", self.rows),
+            ("seconds", round(self.seconds, 3)),
+        ]
+        parts = [_html.fields(rows)]
+        if self.predictions:
+            shown = self.predictions[:10]
+            parts.append(_html.heading(f"first {len(shown)} of {self.rows} rows"))
+            parts.append(_html.table(self.columns, [[r.get(c) for c in self.columns] for r in shown]))
+        return _html.page(parts, self.warnings)
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "path": self.path,
@@ -517,6 +545,17 @@ class PredictResult:
 
 
 @dataclass(frozen=True)
+class PackageChecks:
+    """What a package is held to before it loads, in ``predict`` and ``validate`` alike."""
+
+    trusted: tuple[str, ...] = ()  # modules (or module.qualname) trusted beyond the allowlist
+    # Where 'modelpack trust' records are looked up, by the digest the integrity check computed.
+    trust_home: Path | None = None
+    # What the registry recorded for the version (a models:/ target): the files must match it.
+    recorded: Recorded | None = None
+
+
+@dataclass(frozen=True)
 class PredictOptions:
     """How to read the input and where to write predictions.
 
@@ -529,14 +568,9 @@ class PredictOptions:
     method: str | None = None
     data_format: str | None = None
     output_format: str | None = None
-    trusted: tuple[str, ...] = ()
     batch_rows: int = BATCH_ROWS
-    trust: TrustRecord | None = None  # the user trusted this exact content (modelpack trust)
     force: bool = False  # replace an existing output file
-    # Where to look the content up in the trust records (by the digest integrity computed).
-    trust_home: Path | None = None
-    # What the registry recorded for the version (a models:/ target): the files must match it.
-    recorded: Recorded | None = None
+    checks: PackageChecks = field(default_factory=lambda: PackageChecks())
 
 
 def predict_folder(
@@ -580,18 +614,12 @@ def predict_folder(
         out_name = "-"
     started = time.perf_counter()
     with reporter.step("verifying file hashes"):
-        found = check_package(
-            folder,
-            recorded=options.recorded,
-            trust_home=None if options.trust else options.trust_home,
-            target=uri,
-        )
-        trust = options.trust or found
+        trust = check_package(folder, options.checks, target=uri)
     with reporter.step("scanning and loading the model"):
         scorer = load_scorer(
             folder,
             method=options.method,
-            trusted=options.trusted,
+            trusted=options.checks.trusted,
             package_trusted=trust is not None,
             target=uri,
         )
@@ -629,11 +657,9 @@ def predict_folder(
     )
 
 
-def check_package(
-    folder: Path, *, recorded: Recorded | None, trust_home: Path | None, target: str | None = None
-) -> TrustRecord | None:
+def check_package(folder: Path, checks: PackageChecks, *, target: str | None = None) -> TrustRecord | None:
     """Refuse a folder that is not what was packed or registered; return the user's trust of it
-    (looked up in ``trust_home`` by the digest just computed, so the files are hashed once).
+    (looked up in ``checks.trust_home`` by the digest just computed, so the files are hashed once).
 
     Raises:
         InvalidModelError: a file differs from the manifest or from the registry's record, is
@@ -641,14 +667,14 @@ def check_package(
     """
     from modelpack.package.integrity import verify_package
 
-    result = verify_package(folder, recorded=recorded)
+    result = verify_package(folder, recorded=checks.recorded)
     if not result.ok:
         raise result.error(target or str(folder))
-    if trust_home is None:
+    if checks.trust_home is None:
         return None
     from modelpack.safety.trust import find_trust
 
-    return find_trust(folder, trust_home, digest=result.digest)
+    return find_trust(folder, checks.trust_home, digest=result.digest)
 
 
 def _full_report(scorer: Scorer, options: PredictOptions, exc: SchemaViolationError) -> SchemaViolationError:

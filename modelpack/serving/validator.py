@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from modelpack import _html
+from modelpack._html import one_line
 from modelpack._text import plural
 from modelpack.errors import ExitCode, ModelpackError, NotFoundError
 from modelpack.package.files import named_files
@@ -34,6 +36,7 @@ from modelpack.package.integrity import Recorded
 from modelpack.package.mlmodel import MLMODEL_FILE, PYFUNC, MLmodel, read_mlmodel
 from modelpack.progress import SILENT, Reporter
 from modelpack.safety.trust import TrustRecord
+from modelpack.serving.scoring import PackageChecks
 
 if TYPE_CHECKING:
     from modelpack.schema.signature import Schema
@@ -67,6 +70,9 @@ class Check:
     status: str
     reason: str
     details: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return one_line(f"<Check {self.name}: {self.status}: {self.reason}>")
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "status": self.status, "reason": self.reason, "details": self.details}
@@ -105,6 +111,16 @@ class ValidationReport:
     def counts(self) -> dict[str, int]:
         return {s: sum(1 for c in self.checks if c.status == s) for s in STATUSES}
 
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{n} {s}" for s, n in self.counts().items() if n)
+        failed = f"; failed: {', '.join(c.name for c in self.failed)}" if self.failed else ""
+        return one_line(f"<ValidationReport {self.uri or self.path}: {self.status} ({counts}{failed})>")
+
+    def _repr_html_(self) -> str:
+        head = _html.para(f"{self.uri or self.path}: {self.status}")
+        rows = [(c.name, c.status, c.reason) for c in self.checks]
+        return head + _html.table(("check", "status", "reason"), rows)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "path": self.path,
@@ -123,13 +139,8 @@ class ValidateOptions:
     data: Path | None = None
     data_format: str | None = None
     load: bool = True
-    trusted: tuple[str, ...] = ()
     batch_rows: int = 65_536
-    trust: TrustRecord | None = None  # the user trusted this exact content (modelpack trust)
-    # Where to look the content up in the trust records (by the digest integrity computed).
-    trust_home: Path | None = None
-    # What the registry recorded for the version (a models:/ target): the files must match it.
-    recorded: Recorded | None = None
+    checks: PackageChecks = field(default_factory=lambda: PackageChecks())
     # Data held in memory (a DataFrame, ndarray, dict of columns, records) instead of a file.
     data_in_memory: Any = None
 
@@ -165,14 +176,14 @@ def validate_folder(
 
     mlmodel, structure = _structure(folder)
     with reporter.step("verifying file hashes"):
-        integrity, digest = _integrity(folder, options.recorded)
-    trust = options.trust
-    if trust is None and options.trust_home is not None and integrity.status != FAILED:
+        integrity, digest = _integrity(folder, options.checks.recorded)
+    trust = None
+    if options.checks.trust_home is not None and integrity.status != FAILED:
         from modelpack.safety.trust import find_trust
 
-        trust = find_trust(folder, options.trust_home, digest=digest)
+        trust = find_trust(folder, options.checks.trust_home, digest=digest)
     with reporter.step("scanning pickles"):
-        safety = _safety(folder, options.trusted, trust, uri)
+        safety = _safety(folder, options.checks.trusted, trust, uri)
     environment = _environment(folder, mlmodel)
 
     blocking = [c.name for c in (structure, integrity, safety) if c.status == FAILED]
@@ -184,7 +195,7 @@ def validate_folder(
     else:
         assert mlmodel is not None  # structure passed, so MLmodel parsed
         with reporter.step("loading the model"):
-            load, scorer = _load(folder, mlmodel, options.trusted, package_trusted=trust is not None)
+            load, scorer = _load(folder, mlmodel, options.checks.trusted, package_trusted=trust is not None)
 
     if options.data is None and options.data_in_memory is None:
         data = Check("data", SKIPPED, "skipped: no --data file given")

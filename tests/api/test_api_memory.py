@@ -76,3 +76,12 @@ def test_schema_of_a_frame(tmp_path: Path) -> None:
     from modelpack.schema import signature
 
     assert signature.Schema is modelpack.Schema
+
+
+@pytest.mark.parametrize("data", [5, np.float64(2.5), np.array(3.0)])
+def test_validate_reports_a_scalar_instead_of_crashing(packed_lr, data: object) -> None:
+    folder, _, _ = packed_lr
+    report = modelpack.validate(folder, data=data)
+    check = report.check("data")
+    assert report.exit_code == 3 and check.status == "failed", check
+    assert check.details["rows_checked"] == 1

@@ -52,8 +52,32 @@ def test_api_md_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ca
 
 
 def test_api_md_names_every_public_name() -> None:
+    """Every public name ``dir(modelpack)`` lists is documented in backquotes, and dir lists only those."""
     import modelpack
 
+    public = [n for n in dir(modelpack) if not n.startswith("_")]
+    assert sorted(public) == sorted(n for n in modelpack.__all__ if n != "__version__")
     text = (REPO_ROOT / "docs" / "API.md").read_text(encoding="utf-8")
-    missing = [n for n in modelpack.__all__ if n != "__version__" and n not in text]
+    documented = set(re.findall(r"`(?:modelpack\.)?([A-Za-z_]\w*)", text))
+    missing = [n for n in public if n not in documented]
     assert missing == []
+    for name in public:
+        assert getattr(modelpack, name) is not None
+
+
+def test_public_names_resolve_in_a_fresh_interpreter() -> None:
+    """``modelpack.schema(frame)`` works as the first call (not only after another import loaded it)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import modelpack, pandas as pd\n"
+        "print(modelpack.schema(pd.DataFrame({'a': [1]})))\n"
+        "import modelpack as m\n"
+        "print(all(getattr(m, n) is not None for n in m.__all__))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["Schema([a:", "long])", "True"]

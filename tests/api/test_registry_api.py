@@ -140,3 +140,20 @@ def test_doctor_is_clean_after_tags_and_rebuilds_them(two_packs, _isolate: Path)
     (_isolate / "models" / "churn" / "model.json").unlink()
     subprocess.run(modelpack_cmd("doctor", "--repair"), capture_output=True, text=True, check=False)
     assert modelpack.Registry().get_version("churn", 1).tags == {"tier": "gold"}
+
+
+def test_a_version_that_is_not_a_number_is_a_usage_error(two_packs) -> None:
+    first, _, _ = two_packs
+    reg = modelpack.Registry()
+    v1 = reg.register(first, "churn")
+    assert reg.get_version("churn", "1").version == 1  # digits are accepted, as the CLI takes them
+    assert reg.get_version("churn", v1) == reg.get_version("churn", 1)  # a ModelVersion feeds the next call
+    for bad in ("latest", "Production", {"version": 1}, 1.5, True, None):
+        with pytest.raises(UsageError, match="a version is a number") as info:
+            reg.get_version("churn", bad)  # type: ignore[arg-type]
+        assert info.value.exit_code == 2
+    with pytest.raises(UsageError):
+        reg.promote("churn", "v1", stage="Staging")  # type: ignore[arg-type]
+    with pytest.raises(UsageError):
+        reg.delete("churn", [1])  # type: ignore[arg-type]
+    assert [e.event for e in reg.history("churn", version=v1)] == ["registered"]

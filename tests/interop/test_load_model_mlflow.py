@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import textwrap
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +134,64 @@ def test_load_model_predicts_what_mlflow_pyfunc_predicts(case: str, tmp_path: Pa
         np.testing.assert_allclose(ours["values"], theirs["values"], rtol=1e-12, atol=1e-12)
     # And both equal the estimator's own output.
     np.testing.assert_allclose(np.asarray(ours["values"]), getattr(estimator, method)(frame), rtol=1e-12)
+
+
+PARAMS_PROBE = """
+import json, sys, warnings
+warnings.filterwarnings("ignore")
+import numpy as np, pandas as pd, mlflow.pyfunc
+from mlflow.models.utils import _enforce_params_schema
+folder, data, cases = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+model = mlflow.pyfunc.load_model(folder)
+frame = pd.read_parquet(data)
+schema = model.metadata.get_params_schema()
+out = []
+for params in cases:
+    try:
+        resolved = _enforce_params_schema(params, schema)
+        out.append({"params": resolved, "predictions": np.asarray(model.predict(frame, params=params)).tolist()})
+    except Exception as exc:
+        out.append({"error": type(exc).__name__})
+print(json.dumps(out))
+"""
+
+
+def test_params_are_checked_as_mlflow_checks_them(tmp_path: Path) -> None:
+    """Defaults, widening, unknown and bad params: the params MLflow resolves, and the same predictions."""
+    if not MLFLOW_PYTHON:
+        pytest.skip("MODELPACK_MLFLOW_PYTHON is not set")
+    from tests.api.test_params import pack_with_params
+
+    folder, _, frame = pack_with_params(tmp_path)
+    cases: list[dict[str, Any] | None] = [
+        None,
+        {"threshold": 1, "top_k": 7},
+        {"labels": ["x", "y"], "temperature": 2},
+        {"threshold": "high"},
+        {"top_k": 2.5, "verbose": 1},
+    ]
+    data = tmp_path / "input.parquet"
+    frame.to_parquet(data, index=False)
+    script = tmp_path / "params_probe.py"
+    script.write_text(textwrap.dedent(PARAMS_PROBE))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run(
+        [MLFLOW_PYTHON, str(script), str(folder), str(data), json.dumps(cases)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    theirs = json.loads(proc.stdout.strip().splitlines()[-1])
+    model = modelpack.load_model(folder)
+    for params, expected in zip(cases, theirs, strict=True):
+        if "error" in expected:
+            with pytest.raises(modelpack.SchemaViolationError):
+                model.predict(frame, params=params)
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert model.check_params(params) == expected["params"], params
+            assert model.predict(frame, params=params).tolist() == expected["predictions"]
