@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,8 +37,15 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
     Readers see the old content or the new, never half of either.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp: str | None = None
     try:
+        # The name is recorded before the file exists, so a Ctrl-C right after it appears is covered.
+        while tmp is None:
+            tmp = str(path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp")
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            except FileExistsError:
+                tmp = None  # never ours to remove
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             if durable:
@@ -48,8 +55,9 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
         if durable:
             fsync_path(path.parent)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
         raise
 
 
@@ -98,10 +106,16 @@ def staged_dir(target: Path, *, replace: bool = False) -> Iterator[Path]:
     created: list[Path] = []
     tmp: Path | None = None
     try:
-        # Created inside the block that removes them, so a Ctrl-C right after they appear is covered.
+        # Created inside the block that removes them, so a Ctrl-C right after they appear is
+        # covered; the temp folder's name is recorded before it exists (with ``mkdtemp`` it was
+        # known only once the call returned, so a Ctrl-C landing first left the folder behind).
         make_parents(target.parent, created)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
-        tmp.chmod(umask_mode(0o777))
+        while tmp is None:
+            tmp = target.parent / f".{target.name}.{secrets.token_hex(8)}.partial"
+            try:
+                tmp.mkdir(0o777)  # less the umask, as mkdir gives (mkdtemp's 0700 would not)
+            except FileExistsError:
+                tmp = None  # never ours to remove
         yield tmp
         emptied = False
         if target.is_dir() and not target.is_symlink() and folder_is_empty(target):
@@ -127,20 +141,24 @@ def staged_dir(target: Path, *, replace: bool = False) -> Iterator[Path]:
 
 
 def make_parents(folder: Path, created: list[Path]) -> None:
-    """``mkdir -p folder``, appending each folder it made to ``created`` (outermost first)."""
+    """``mkdir -p folder``, appending each folder it makes to ``created`` (outermost first).
+
+    A folder is appended just before it is made, so a Ctrl-C landing right after the mkdir still
+    finds it there; one that failed to be made may be listed too (removing it fails harmlessly).
+    """
     missing: list[Path] = []
     current = folder
     while not current.exists() and not current.is_symlink() and current != current.parent:
         missing.append(current)
         current = current.parent
     for path in reversed(missing):
+        created.append(path)  # before it exists, so a Ctrl-C right after mkdir still removes it
         try:
             path.mkdir()
         except FileExistsError:
+            created.pop()  # made by someone else meanwhile: not ours to remove
             if not path.is_dir():
                 raise
-            continue
-        created.append(path)
 
 
 def replace_dir(staged: Path, target: Path) -> None:

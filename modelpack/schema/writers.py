@@ -15,12 +15,11 @@ import io
 import json
 import math
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
-from modelpack._fs import umask_mode
 from modelpack.errors import ConflictError, InputFileError, InvalidModelError, UsageError
 
 if TYPE_CHECKING:
@@ -205,27 +204,42 @@ def open_writer(
         dest.flush()
         return
     check_output_file(dest, replace=replace)
-    tmp: Path | None = None
+    # Ctrl-C raises KeyboardInterrupt between any two steps below, including right after the
+    # temporary file appears. Its name is therefore chosen and recorded before it is created (a
+    # name known only once ``mkstemp`` returned left the file behind when the signal came first),
+    # and everything from then on is inside the block that removes it.
+    tmp: str | None = None
     try:
-        # The temporary file is created inside the block that removes it, so a Ctrl-C landing
-        # right after it appears still leaves nothing behind.
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent)
-            tmp = Path(tmp_name)
-            os.fchmod(fd, umask_mode(0o666))  # mkstemp's 0600 would hide the output from everyone else
+            while tmp is None:
+                tmp = str(dest.parent / f".{dest.name}.{secrets.token_hex(8)}.partial")
+                try:
+                    # 0o666 less the umask, as any new file: not mkstemp's 0600, which would
+                    # hide the output from everyone else.
+                    fd = os.open(tmp, _CREATE_FLAGS, 0o666)
+                except FileExistsError:
+                    tmp = None  # never ours to remove
         except OSError as exc:
             raise InputFileError(f"cannot write {dest}: {exc.strerror}", path=str(dest)) from None
         with os.fdopen(fd, "wb") as stream:
             writer = factory(stream)
             yield writer
             writer.finish()
-        _publish(tmp, dest, replace=replace)
+        _publish(Path(tmp), dest, replace=replace)
     except BaseException:
-        if tmp is not None:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+        while tmp is not None:
+            try:
+                os.unlink(tmp)  # a str path: no Python code runs before the file is gone
+            except FileNotFoundError:
+                pass
+            except KeyboardInterrupt:
+                continue  # a second Ctrl-C during the removal: finish it; the first one propagates
+            tmp = None
         raise
+
+
+_CREATE_FLAGS: Final = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
 
 
 def check_output_file(dest: Path, *, replace: bool) -> None:

@@ -162,35 +162,77 @@ def test_predict_failing_late_leaves_no_output_file(packed: Path, mixed_frame, t
     assert list(out_dir.iterdir()) == []
 
 
-def test_ctrl_c_while_predicting_leaves_no_partial_file(packed: Path, big_csv: Path, tmp_path: Path) -> None:
+SLOW_SECOND_BATCH = """
+import os
+import time
+from pathlib import Path
+
+
+class SlowSecondBatch:
+    def predict(self, data):
+        if int(data["a"].iloc[0]) >= 10:  # the second batch of ten rows
+            Path(os.environ["SLOW_MODEL_MARKER"]).touch()
+            time.sleep(600)  # until interrupted: the first batch is in the partial file
+        return [0] * len(data)
+
+
+def make():
+    return SlowSecondBatch()
+"""
+
+
+def test_ctrl_c_while_predicting_leaves_no_partial_file(tmp_path: Path, _isolate: Path) -> None:
+    # The signal lands at a known point, whatever the machine's speed: the model blocks on the
+    # second batch, so the output file is half written under its temporary name. (Every other
+    # instant, from the file's creation to its publishing, is covered one by one in
+    # tests/unit/test_interrupt_instants.py.)
+    source = tmp_path / "slow.py"
+    source.write_text(SLOW_SECOND_BATCH)
+    sample = tmp_path / "sample.csv"
+    sample.write_text("a,b\n1,0.5\n2,1.5\n")
+    data = tmp_path / "data.jsonl"  # JSONL batches hold exactly --batch-rows rows
+    data.write_text("".join(json.dumps({"a": i, "b": i / 4}) + "\n" for i in range(30)))
+    model = tmp_path / "model"
+    for args in (("pack", f"{source}:make", "-s", str(sample), "-o", str(model)), ("trust", str(model))):
+        done = run_cli(*args)
+        assert done.returncode == 0, done.stderr
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    out = out_dir / "scores.csv"
+    marker = tmp_path / "second-batch"
     with subprocess.Popen(
-        modelpack_cmd("predict", str(packed), "--data", str(big_csv), "--output", str(out)),
+        modelpack_cmd(
+            "predict",
+            str(model),
+            "--data",
+            str(data),
+            "--output",
+            str(out_dir / "scores.csv"),
+            "--batch-rows",
+            "10",
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, "SLOW_MODEL_MARKER": str(marker), "PYTHONFAULTHANDLER": "1"},
         preexec_fn=sigint_as_default,
     ) as proc:
-        # Wait (no fixed delay) until the predictions are being written, then interrupt.
-        while not any(out_dir.iterdir()) and proc.poll() is None:
-            time.sleep(0.01)
+        deadline = time.monotonic() + 300  # a hang guard, not a timing
+        while not marker.exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "predict never reached the second batch"
+            time.sleep(0.05)
+        partial = [p.name for p in out_dir.iterdir()]
+        assert len(partial) == 1 and partial[0].endswith(".partial"), partial  # mid-write, for sure
         proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=300)
-    # Whenever the signal landed: no partial file, and either nothing or the whole output.
-    left = sorted(p.name for p in out_dir.iterdir())
-    assert "Traceback" not in stderr
-    assert left in ([], ["scores.csv"]), left
-    if left:
-        with out.open() as written:
-            assert sum(1 for _ in written) == 300_001
-    if proc.returncode == ExitCode.INTERRUPTED:
-        assert "interrupted" in stderr  # the output is whole if the signal came after publishing it
-    else:
-        # A shell shows 130 for both: CPython ends by the signal itself when it lands while the
-        # interpreter shuts down, or after an interrupt that passed through an extension module.
-        assert proc.returncode in (0, -signal.SIGINT), stderr
+        try:
+            _, stderr = proc.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+            _, stderr = proc.communicate()
+            raise AssertionError(f"predict ignored SIGINT for 300 s; its stacks:\n{stderr[-8000:]}") from None
+    assert proc.returncode == ExitCode.INTERRUPTED, stderr
+    assert stderr.splitlines()[-1] == "error: interrupted" and "Traceback" not in stderr
+    assert list(out_dir.iterdir()) == []
 
 
 # ---------------------------------------------------------------------- usage errors
