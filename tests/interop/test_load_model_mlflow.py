@@ -55,16 +55,18 @@ def _describe(out: Any) -> dict[str, Any]:
     }
 
 
-def _mlflow_predicts(folder: Path, frame: pd.DataFrame, tmp_path: Path) -> dict[str, Any]:
+def _run_in_mlflow(probe: str, folder: Path, frame: pd.DataFrame, tmp_path: Path, *args: str) -> Any:
+    """Run ``probe`` under MLflow's interpreter on ``folder`` and ``frame`` (as Parquet); its last
+    stdout line, parsed as JSON."""
     if not MLFLOW_PYTHON:
         pytest.skip("MODELPACK_MLFLOW_PYTHON is not set")
     data = tmp_path / "input.parquet"
     frame.to_parquet(data, index=False)
     script = tmp_path / "probe.py"
-    script.write_text(textwrap.dedent(PROBE))
+    script.write_text(textwrap.dedent(probe))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     proc = subprocess.run(
-        [MLFLOW_PYTHON, str(script), str(folder), str(data)],
+        [MLFLOW_PYTHON, str(script), str(folder), str(data), *args],
         capture_output=True,
         text=True,
         env=env,
@@ -72,7 +74,11 @@ def _mlflow_predicts(folder: Path, frame: pd.DataFrame, tmp_path: Path) -> dict[
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    found: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _mlflow_predicts(folder: Path, frame: pd.DataFrame, tmp_path: Path) -> dict[str, Any]:
+    found: dict[str, Any] = _run_in_mlflow(PROBE, folder, frame, tmp_path)
     return found
 
 
@@ -170,21 +176,7 @@ def test_params_are_checked_as_mlflow_checks_them(tmp_path: Path) -> None:
         {"threshold": "high"},
         {"top_k": 2.5, "verbose": 1},
     ]
-    data = tmp_path / "input.parquet"
-    frame.to_parquet(data, index=False)
-    script = tmp_path / "params_probe.py"
-    script.write_text(textwrap.dedent(PARAMS_PROBE))
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    proc = subprocess.run(
-        [MLFLOW_PYTHON, str(script), str(folder), str(data), json.dumps(cases)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    theirs = json.loads(proc.stdout.strip().splitlines()[-1])
+    theirs = _run_in_mlflow(PARAMS_PROBE, folder, frame, tmp_path, json.dumps(cases))
     model = modelpack.load_model(folder)
     for params, expected in zip(cases, theirs, strict=True):
         if "error" in expected:
