@@ -75,7 +75,8 @@ def _real_root(root: Path) -> Path:
     return Path(os.path.realpath(root))
 
 
-def _inside(real: Path, real_root: Path) -> bool:
+def inside(real: Path, real_root: Path) -> bool:
+    """True if ``real`` is ``real_root`` or below it (both already resolved)."""
     return real == real_root or real_root in real.parents
 
 
@@ -133,7 +134,7 @@ def walk(root: Path) -> Listing:
 def _link_target(root: Path, real_root: Path, rel: str, path: Path) -> int | None:
     """The mode of what the link at ``path`` resolves to, or None when it resolves outside ``root``."""
     real = Path(os.path.realpath(path))
-    if not _inside(real, real_root):
+    if not inside(real, real_root):
         return None
     try:
         return path.stat().st_mode
@@ -177,7 +178,7 @@ def locate(
         raise _named(key, str(name), "is not a relative path inside the model folder", folder)
     path = folder / name
     real = Path(os.path.realpath(path))
-    if not _inside(real, _real_root(folder)):
+    if not inside(real, _real_root(folder)):
         raise _named(key, name, "resolves outside the model folder", folder)
     try:
         mode = real.stat().st_mode
@@ -230,15 +231,6 @@ def read_bytes(folder: Path, name: str, *, key: str, limit: int = MAX_DOCUMENT_B
         if size > limit or len(data) > limit:
             raise _too_large(folder, name, key=key, limit=limit)
     return data
-
-
-def check_document(folder: Path, name: str, *, key: str, limit: int = MAX_DOCUMENT_BYTES) -> Path:
-    """``locate`` a document the caller then reads whole, refusing one larger than ``limit`` bytes."""
-    real = locate(folder, name, key=key)
-    assert real is not None
-    if real.stat().st_size > limit:
-        raise _too_large(folder, name, key=key, limit=limit)
-    return real
 
 
 def _too_large(folder: Path, name: str, *, key: str, limit: int) -> InvalidModelError:

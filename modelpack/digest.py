@@ -34,16 +34,6 @@ def folder_digest(entries: tuple[FileEntry, ...] | list[FileEntry]) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def escaping_links(root: Path) -> list[str]:
-    """Symlinks inside ``root`` that resolve outside it (a package must be self-contained).
-
-    Raises:
-        InvalidModelError: the folder holds something that is not package content
-            (``contents.walk``).
-    """
-    return walk(root).escaping_links
-
-
 def hash_files(root: Path) -> tuple[FileEntry, ...]:
     """Hash every file under ``root`` except the manifest. Symlinks escaping ``root`` are refused.
 

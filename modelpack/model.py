@@ -22,7 +22,6 @@ from modelpack._html import one_line
 if TYPE_CHECKING:
     from pandas import DataFrame  # type: ignore[import-untyped, unused-ignore]
 
-    from modelpack.package.mlmodel import MLmodel
     from modelpack.schema.signature import Schema, Signature
     from modelpack.serving.scoring import BatchScore, Scorer
 
@@ -54,7 +53,6 @@ class Model:
     raw: Any
     method: str
     _scorer: Scorer = field(repr=False)
-    _mlmodel: MLmodel = field(repr=False)
     warnings: list[str] = field(default_factory=list)
 
     def predict(self, data: Any, params: Mapping[str, Any] | None = None) -> Any:
@@ -208,5 +206,4 @@ def load_model(
         raw=scorer.model,
         method=scorer.method,
         _scorer=scorer,
-        _mlmodel=mlmodel,
     )

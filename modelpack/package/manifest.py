@@ -116,9 +116,8 @@ def read_manifest(root: Path) -> Manifest | None:
     path = root / MANIFEST_FILE
     if not path.is_file():
         return None
-    contents.check_document(root, MANIFEST_FILE, key="the manifest")
     try:
-        raw = _json.loads(path.read_text(encoding="utf-8"))
+        raw = _json.loads(contents.read_text(root, MANIFEST_FILE, key="the manifest"))
         if not isinstance(raw, dict):
             raise ValueError("not a JSON object")
         version = raw["format_version"]
@@ -191,8 +190,3 @@ def verify_folder(root: Path, manifest: Manifest) -> IntegrityReport:
             report.changed.append(rel)
     report.missing = sorted(set(expected) - seen - set(report.escaping_links))
     return report
-
-
-def is_safe_relative(name: str) -> bool:
-    """A path recorded in a manifest or MLmodel must stay inside the folder (``contents``'s rule)."""
-    return contents.is_safe_relative(name)

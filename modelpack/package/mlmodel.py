@@ -162,9 +162,8 @@ def read_mlmodel(folder: Path) -> MLmodel:
             hint="point at a folder written by 'modelpack pack' or MLflow's save_model",
             path=str(folder),
         )
-    contents.check_document(path.parent, MLMODEL_FILE, key="MLmodel")
     try:
-        raw = load_yaml(path.read_text(encoding="utf-8"))
+        raw = load_yaml(contents.read_text(path.parent, MLMODEL_FILE, key="MLmodel"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise InvalidModelError(
             f"MLmodel in {folder} is not valid YAML: {_one_line(exc)}", path=str(path)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from modelpack import __version__
 from modelpack._fs import folder_is_empty, staged_dir
+from modelpack.contents import inside
 from modelpack.errors import (
     ConflictError,
     InputFileError,
@@ -292,7 +293,7 @@ def _check_output(output: Path, options: PackOptions, model_ref: str | LoadedMod
         )
     where = _resolve(output, "output")
     for root in _KERNEL_FILESYSTEMS:
-        if _inside(where, root):
+        if inside(where, root):
             raise UsageError(
                 f"output {output} is on the kernel filesystem {root}, which holds no files",
                 hint="choose a folder on a real filesystem",
@@ -317,7 +318,7 @@ def _check_output(output: Path, options: PackOptions, model_ref: str | LoadedMod
             path=str(output),
         )
     for source in _input_files(options, model_ref):
-        if _inside(source.resolve(), where):
+        if inside(source.resolve(), where):
             raise ConflictError(
                 f"output {output} holds {source}, which this pack reads; --force would delete it",
                 hint="choose another --output, or move the input out of it",
@@ -338,15 +339,15 @@ def _check_not_registry(output: Path, where: Path, home: Path) -> None:
     from modelpack.safety.trust import TRUST_FILE
 
     registry = _resolve(home.expanduser(), "registry home")
-    if _inside(where, registry) or _inside(registry, where):
-        relation = "is" if where == registry else "is inside" if _inside(where, registry) else "contains"
+    if inside(where, registry) or inside(registry, where):
+        relation = "is" if where == registry else "is inside" if inside(where, registry) else "contains"
         raise UsageError(
             f"output {output} {relation} the registry at {home}; pack never writes there",
             hint="pack into a folder outside the registry, then 'modelpack register' it",
             path=str(output),
         )
     trust = _resolve(registry / TRUST_FILE, "trust records")
-    if _inside(trust, where):
+    if inside(trust, where):
         raise UsageError(
             f"output {output} contains the trust records {trust}; pack never writes there",
             hint="choose another --output",
@@ -360,11 +361,6 @@ def _resolve(path: Path, what: str) -> Path:
         return path.resolve()
     except (OSError, RuntimeError) as exc:  # a link loop: RuntimeError before Python 3.13
         raise UsageError(f"{what} {path} cannot be resolved: {exc}", path=str(path)) from None
-
-
-def _inside(path: Path, root: Path) -> bool:
-    """True if ``path`` is ``root`` or below it (both already resolved)."""
-    return path == root or root in path.parents
 
 
 def _input_files(options: PackOptions, model_ref: str | LoadedModel) -> list[Path]:
@@ -389,7 +385,7 @@ def _output_errors(output: Path) -> Iterator[None]:
         yield
     except OSError as exc:
         filename = exc.filename if exc.filename is not None else str(output)
-        if not _inside(Path(filename).resolve(), output.resolve().parent):
+        if not inside(Path(filename).resolve(), output.resolve().parent):
             raise  # not the output's: some input could not be read
         reason = exc.strerror or type(exc).__name__
         raise InputFileError(

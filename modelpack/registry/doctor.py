@@ -420,8 +420,6 @@ class _Doctor:
         old: dict[str, Any] = {}
         try:
             old = read_json(path, home=self.home)
-            if _newer(old):
-                check_version_facts(old, path=path, home=self.home)  # says "upgrade modelpack"
             facts = check_version_facts(dict(old), path=path, home=self.home)
             if facts["name"] != name or facts["version"] != version:
                 raise RegistryError(f"{path} describes {facts['name']} v{facts['version']}")

@@ -15,7 +15,7 @@ from typing import Any
 from modelpack import _json, contents
 from modelpack.digest import MANIFEST_FILE
 from modelpack.errors import InvalidModelError, NotFoundError
-from modelpack.package.manifest import IntegrityReport, Manifest, is_safe_relative, read_manifest, scan_folder
+from modelpack.package.manifest import IntegrityReport, Manifest, read_manifest, scan_folder
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,9 @@ def examine(folder: Path) -> SourceModel:
 
 def check_listing(folder: Path, manifest: Manifest) -> None:
     """The folder must hold exactly the manifest's files (content is checked on copy)."""
-    unsafe = [f.path for f in manifest.files if not is_safe_relative(f.path) or f.path == MANIFEST_FILE]
+    unsafe = [
+        f.path for f in manifest.files if not contents.is_safe_relative(f.path) or f.path == MANIFEST_FILE
+    ]
     if unsafe:
         raise InvalidModelError(
             f"{folder / MANIFEST_FILE} lists paths outside the folder: {', '.join(unsafe)}",

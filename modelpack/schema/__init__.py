@@ -27,11 +27,13 @@ class _CallableModule(types.ModuleType):
     time anything imports it, so the package itself answers the call.
     """
 
-    def __call__(self, data: Any, *, fmt: str | None = None, sample_rows: int | None = None) -> Schema:
-        """Infer the schema ``pack`` would record for ``data`` (see ``modelpack.infer_schema``)."""
+    def __call__(
+        self, data: Any, *, data_format: str | None = None, sample_rows: int | None = None
+    ) -> Schema:
+        """Infer the schema ``pack`` would record for ``data`` (``modelpack.infer_schema``)."""
         from modelpack.schema.infer import infer_any
 
-        return infer_any(data, fmt=fmt, sample_rows=sample_rows)
+        return infer_any(data, fmt=data_format, sample_rows=sample_rows)
 
 
 sys.modules[__name__].__class__ = _CallableModule

@@ -70,6 +70,10 @@ def test_schema_of_a_frame(tmp_path: Path) -> None:
     assert modelpack.infer_schema(frame) == schema
     frame.to_csv(tmp_path / "f.csv", index=False)
     assert modelpack.schema(tmp_path / "f.csv") == schema  # the file gets the same schema
+    # Both spellings take the same keywords: a file whose suffix does not say its format.
+    (tmp_path / "f.txt").write_bytes((tmp_path / "f.csv").read_bytes())
+    assert modelpack.schema(tmp_path / "f.txt", data_format="csv") == schema
+    assert modelpack.infer_schema(tmp_path / "f.txt", data_format="csv") == schema
     tensor = modelpack.schema(np.zeros((4, 3)))
     assert tensor.is_tensor_spec()
     # modelpack.schema is still the subpackage for imports.
