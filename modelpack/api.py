@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelpack.config import Home, local_home, parse_home
 from modelpack.progress import SILENT, Reporter
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ def pack(
     input_schema_file: str | Path | None = None,
     output_schema_file: str | Path | None = None,
     trusted: Iterable[str] = (),
-    home: Path | None = None,
+    home: Home | None = None,
     force: bool = False,
     reporter: Reporter = SILENT,
 ) -> PackResult:
@@ -104,14 +105,14 @@ def pack(
         sample_format=sample_format,
         schema_files=SchemaFiles(_path(signature_file), _path(input_schema_file), _path(output_schema_file)),
         trusted=tuple(trusted),
-        trust_home=None if home is None else Path(home),
+        trust_home=None if home is None else local_home(parse_home(home) if isinstance(home, str) else home),
         force=force,
     )
     source = str(model) if isinstance(model, (str, Path)) else object_source(model)
     return pack_model(source, options, reporter=reporter)
 
 
-def inspect(target: str | Path, *, home: Path | None = None) -> InspectReport:
+def inspect(target: str | Path, *, home: Home | None = None) -> InspectReport:
     """Describe a model folder (or registry URI) without loading the model.
 
     Args:
@@ -132,7 +133,7 @@ def inspect(target: str | Path, *, home: Path | None = None) -> InspectReport:
     return inspect_folder(resolved.path, uri=resolved.uri, registry=resolved.registry_info())
 
 
-def diff(a: str | Path, b: str | Path, *, home: Path | None = None) -> DiffReport:
+def diff(a: str | Path, b: str | Path, *, home: Home | None = None) -> DiffReport:
     """Compare two model folders or registry versions; B is the candidate for A's callers.
 
     Args:
@@ -171,7 +172,7 @@ def validate(
     data_format: str | None = None,
     load: bool = True,
     trusted: Iterable[str] = (),
-    home: Path | None = None,
+    home: Home | None = None,
     batch_rows: int = 65_536,
     reporter: Reporter = SILENT,
 ) -> ValidationReport:
@@ -209,7 +210,7 @@ def validate(
         data_format=data_format,
         load=load,
         batch_rows=batch_rows,
-        checks=PackageChecks(tuple(trusted), home, resolved.recorded),
+        checks=PackageChecks(tuple(trusted), local_home(home), resolved.recorded),
     )
     return validate_folder(
         resolved.path,
@@ -229,7 +230,7 @@ def predict(
     data_format: str | None = None,
     output_format: str | None = None,
     trusted: Iterable[str] = (),
-    home: Path | None = None,
+    home: Home | None = None,
     batch_rows: int = 65_536,
     force: bool = False,
     reporter: Reporter = SILENT,
@@ -283,12 +284,12 @@ def predict(
         output_format=output_format,
         batch_rows=batch_rows,
         force=force,
-        checks=PackageChecks(tuple(trusted), home, resolved.recorded),
+        checks=PackageChecks(tuple(trusted), local_home(home), resolved.recorded),
     )
     return predict_folder(resolved.path, options, uri=resolved.uri, reporter=reporter)
 
 
-def trust(target: str | Path, *, home: Path, remove: bool = False) -> TrustResult:
+def trust(target: str | Path, *, home: Home, remove: bool = False) -> TrustResult:
     """Trust (or with ``remove`` stop trusting) the exact current content of a model package or file.
 
     For a folder or ``models:/`` URI, ``validate`` and ``predict`` then accept that content even
@@ -312,13 +313,16 @@ def trust(target: str | Path, *, home: Path, remove: bool = False) -> TrustResul
     from modelpack.safety.trust import trust_package
     from modelpack.uri import is_model_uri
 
+    trust_home = local_home(home)
+    assert trust_home is not None  # a home is given, so there is a local one
+
     if is_model_uri(str(target)):
         from modelpack.target import resolve_target
 
         resolved = resolve_target(str(target), home=home)
-        return trust_package(resolved.path, home, source=str(target), remove=remove)
+        return trust_package(resolved.path, trust_home, source=str(target), remove=remove)
     path = Path(target)
-    return trust_package(path, home, source=str(path.resolve()), remove=remove)
+    return trust_package(path, trust_home, source=str(path.resolve()), remove=remove)
 
 
 if TYPE_CHECKING:
@@ -356,7 +360,7 @@ def _data_in_memory(data: Any) -> Any:
 
 
 def _predict_in_memory(
-    target: str | Path, data: Any, *, method: str | None, trusted: Iterable[str], home: Path | None
+    target: str | Path, data: Any, *, method: str | None, trusted: Iterable[str], home: Home | None
 ) -> DataFrame:
     """``predict`` on data held in memory: ``load_model`` (same checks) and the table ``predict`` writes."""
     from modelpack.model import load_model

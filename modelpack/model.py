@@ -22,6 +22,7 @@ from modelpack._html import one_line
 if TYPE_CHECKING:
     from pandas import DataFrame  # type: ignore[import-untyped, unused-ignore]
 
+    from modelpack.config import Home
     from modelpack.schema.signature import Schema, Signature
     from modelpack.serving.scoring import BatchScore, Scorer
 
@@ -147,7 +148,7 @@ def _as_input(data: Any) -> Any:
 def load_model(
     target: str | Path,
     *,
-    home: str | Path | None = None,
+    home: str | Home | None = None,
     trusted: Iterable[str] = (),
     method: str | None = None,
 ) -> Model:
@@ -171,7 +172,7 @@ def load_model(
         UnsafeModelError: a pickle imports globals outside the allowlist (they are named);
             nothing was unpickled.
     """
-    from modelpack.config import resolve_home
+    from modelpack.config import local_home, resolve_home
     from modelpack.package.mlmodel import read_mlmodel
     from modelpack.serving.scoring import PackageChecks, check_package, load_scorer, parse_signature
     from modelpack.target import resolve_target
@@ -180,7 +181,7 @@ def load_model(
     resolved = resolve_target(str(target), home=root)
     folder = resolved.path
     trust = check_package(
-        folder, PackageChecks(trust_home=root, recorded=resolved.recorded), target=resolved.uri
+        folder, PackageChecks(trust_home=local_home(root), recorded=resolved.recorded), target=resolved.uri
     )
     mlmodel = read_mlmodel(folder)
     scorer = load_scorer(

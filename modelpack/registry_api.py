@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from modelpack.model import Model
     from modelpack.names import Stage
     from modelpack.package.packer import PackResult
+    from modelpack.registry import AnyRegistry
     from modelpack.registry.records import VersionRecord
-    from modelpack.registry.store import FileRegistry
 
 
 @dataclass(frozen=True)
@@ -240,15 +240,15 @@ class Registry:
         from modelpack.config import resolve_home
 
         self.home = resolve_home(home)
-        self._store: FileRegistry | None = None
+        self._store: AnyRegistry | None = None
 
     @property
-    def store(self) -> FileRegistry:
-        """The underlying ``FileRegistry``."""
+    def store(self) -> AnyRegistry:
+        """The underlying store: a ``FileRegistry``, or an ``S3Registry`` for an ``s3://`` home."""
         if self._store is None:
-            from modelpack.registry.store import FileRegistry
+            from modelpack.registry import open_registry
 
-            self._store = FileRegistry(self.home)
+            self._store = open_registry(self.home)
         return self._store
 
     def __repr__(self) -> str:

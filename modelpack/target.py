@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modelpack.config import Home
 from modelpack.errors import InvalidModelError, NotFoundError
 from modelpack.package.integrity import Recorded
 from modelpack.uri import is_model_uri
@@ -31,17 +32,18 @@ class Target:
         return {"uri": self.uri, "name": self.name, "version": self.version}
 
 
-def resolve_target(target: str, *, home: Path | None) -> Target:
+def resolve_target(target: str, *, home: Home | None) -> Target:
     """Turn a command's TARGET into a folder holding the model.
 
     Args:
         target: a filesystem path or a model URI (``models:/NAME/VERSION|STAGE|latest``,
             ``models:/NAME@ALIAS``).
-        home: the registry root, used only for URIs.
+        home: the registry (a folder or ``s3://``), used only for URIs.
 
     Returns:
         For a path, the path unchanged. For a URI, the stored version's folder (a plain MLmodel
-        folder, loadable by ``mlflow.pyfunc.load_model``) with the URI, name and version.
+        folder, loadable by ``mlflow.pyfunc.load_model``) with the URI, name and version; for an
+        ``s3://`` registry that folder is in the local cache, downloaded and verified first.
 
     Raises:
         NotFoundError: the path does not exist, or the URI names no model, version, stage or
@@ -52,18 +54,18 @@ def resolve_target(target: str, *, home: Path | None) -> Target:
     """
     if is_model_uri(target):
         from modelpack.config import resolve_home
-        from modelpack.registry import FileRegistry
+        from modelpack.registry import open_registry
 
-        record = FileRegistry(home or resolve_home(None)).resolve(target)
+        registry = open_registry(home or resolve_home(None))
+        record = registry.resolve(target)
+        folder = registry.checkout(record)
         manifest_sha256 = record.facts.get("manifest_sha256")
         recorded = Recorded(
             uri=record.uri,
             digest=record.digest,
             manifest_sha256=str(manifest_sha256) if manifest_sha256 else None,
         )
-        return Target(
-            path=record.local_path, uri=target, name=record.name, version=record.version, recorded=recorded
-        )
+        return Target(path=folder, uri=target, name=record.name, version=record.version, recorded=recorded)
     path = Path(target)
     if not path.exists():
         raise NotFoundError(f"model folder not found: {target}", path=target)

@@ -14,7 +14,6 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -29,12 +28,12 @@ JsonFlag = Annotated[
     bool, typer.Option("--json", help="Print one JSON document (the result envelope) on stdout.")
 ]
 HomeOption = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         "--home",
         envvar=ENV_HOME,
         show_envvar=True,
-        help="Registry root folder (default ~/.modelpack).",
+        help="Registry root: a folder (default ~/.modelpack) or s3://BUCKET/PREFIX.",
     ),
 ]
 

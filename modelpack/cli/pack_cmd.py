@@ -11,7 +11,7 @@ from modelpack import render
 from modelpack._text import plural
 from modelpack.cli import _run
 from modelpack.cli._app import app
-from modelpack.config import resolve_home
+from modelpack.config import local_home, resolve_home
 
 if TYPE_CHECKING:
     from modelpack.package.packer import PackResult
@@ -103,7 +103,7 @@ def pack(
             sample_format=sample_format,
             schema_files=SchemaFiles(signature, input_schema, output_schema),
             trusted=tuple(trust_pickle or ()),
-            trust_home=resolve_home(home),
+            trust_home=local_home(resolve_home(home)),
             force=force,
         )
         return pack_model(model, options, reporter=reporter)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
@@ -28,7 +27,7 @@ from modelpack.config import resolve_home
 from modelpack.errors import UsageError
 
 if TYPE_CHECKING:
-    from modelpack.registry import FileRegistry
+    from modelpack.registry import AnyRegistry, FileRegistry
     from modelpack.registry.doctor import DoctorReport
     from modelpack.registry.records import (
         DeleteResult,
@@ -55,8 +54,8 @@ FieldOption = Annotated[
 ]
 
 
-def _registry(home: Path | None, *, progress: bool = False) -> FileRegistry:
-    from modelpack.registry import FileRegistry
+def _registry(home: str | None, *, progress: bool = False) -> AnyRegistry:
+    from modelpack.registry import open_registry
     from modelpack.registry.faults import Faults
 
     # Progress only draws on a terminal; checking first keeps rich unimported otherwise.
@@ -64,7 +63,15 @@ def _registry(home: Path | None, *, progress: bool = False) -> FileRegistry:
     kwargs: dict[str, Any] = {"faults": Faults(os.environ.get(ENV_TEST_CRASH_AT) or None)}
     if reporter is not None:
         kwargs["reporter"] = reporter
-    return FileRegistry(resolve_home(home), **kwargs)
+    return open_registry(resolve_home(home), **kwargs)
+
+
+def _local(registry: AnyRegistry, command: str) -> FileRegistry:
+    from modelpack.registry import FileRegistry
+
+    if not isinstance(registry, FileRegistry):
+        raise UsageError(f"'modelpack {command}' does not work on an s3:// registry yet")
+    return registry
 
 
 def _format_value(value: Any) -> str:
@@ -529,9 +536,12 @@ def gc(
             f"{plural(result.removed_temp, 'staging leftover')}; {plural(result.kept_blobs, 'blob')} in use"
         )
 
-    from modelpack.registry.gc import collect_garbage
+    def collect() -> GcResult:
+        from modelpack.registry.gc import collect_garbage
 
-    _run.run("gc", json_output, lambda: collect_garbage(_registry(home), dry_run=dry_run), human)
+        return collect_garbage(_local(_registry(home), "gc"), dry_run=dry_run)
+
+    _run.run("gc", json_output, collect, human)
 
 
 @app.command()
@@ -561,6 +571,9 @@ def doctor(
             f"{plural(open_warnings, 'warning')}, {repaired} repaired"
         )
 
-    from modelpack.registry.doctor import run_doctor
+    def check() -> DoctorReport:
+        from modelpack.registry.doctor import run_doctor
 
-    _run.run("doctor", json_output, lambda: run_doctor(_registry(home), repair=repair), human)
+        return run_doctor(_local(_registry(home), "doctor"), repair=repair)
+
+    _run.run("doctor", json_output, check, human)

@@ -332,7 +332,9 @@ def _protected_homes(options: PackOptions) -> list[Path]:
     from modelpack.config import resolve_home
 
     given = [] if options.trust_home is None else [options.trust_home]
-    return list(dict.fromkeys([*given, resolve_home(None)]))
+    env_home = resolve_home(None)
+    local = [env_home] if isinstance(env_home, Path) else []
+    return list(dict.fromkeys([*given, *local]))
 
 
 def _check_not_registry(output: Path, where: Path, home: Path) -> None:

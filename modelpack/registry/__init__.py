@@ -15,6 +15,8 @@ May import: the spine, ``schema`` (the promotion gate compares signatures) and `
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Union
+
 from modelpack.names import NAME_RE, InvalidNameError, Stage, parse_stage, validate_name
 from modelpack.registry.records import (
     DeleteResult,
@@ -27,9 +29,33 @@ from modelpack.registry.records import (
 )
 from modelpack.registry.store import FileRegistry
 
+if TYPE_CHECKING:
+    from modelpack.config import Home
+    from modelpack.registry.remote import S3Registry
+
+#: Either store: the same operations, the same results and errors.
+AnyRegistry = Union[FileRegistry, "S3Registry"]
+
+
+def open_registry(home: Home, **options: Any) -> AnyRegistry:
+    """The registry at ``home``: a ``FileRegistry`` for a folder, an ``S3Registry`` for ``s3://``.
+
+    ``options`` are the store's keyword arguments (``faults``, ``reporter``); boto3 is imported
+    only for an ``s3://`` home.
+    """
+    from modelpack.config import S3Home
+
+    if isinstance(home, S3Home):
+        from modelpack.registry.remote import S3Registry
+
+        return S3Registry(home, **options)
+    return FileRegistry(home, **options)
+
+
 __all__ = [
     "NAME_RE",
     "DeleteResult",
+    "AnyRegistry",
     "FileRegistry",
     "GcResult",
     "InvalidNameError",
@@ -40,5 +66,6 @@ __all__ = [
     "Stage",
     "VersionRecord",
     "parse_stage",
+    "open_registry",
     "validate_name",
 ]

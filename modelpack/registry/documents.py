@@ -155,6 +155,24 @@ SHAPES["registry.json"] = {
     "format_version": Key(_format_version),
     "kind": Key(_one_of("modelpack-registry")),
     "created": Key(_time),
+    # In a bucket: what the store proved about conditional writes when the registry was made.
+    "store": _optional_key(_object),
+}
+
+# In a bucket, model.json wraps the state with the highest version folded in and the events of
+# the state's own revision (see registry.remote).
+SHAPES["bucket model.json"] = {
+    "format_version": Key(_format_version),
+    "state": Key(_object),
+    "latest": Key(_count),
+    "events": Key(_object),
+}
+
+SHAPES["event batch"] = {
+    "format_version": Key(_format_version),
+    "name": Key(_name),
+    "revision": Key(_count),
+    "events": Key(_list_of(_object)),
 }
 
 SHAPES["model.json"] = {

@@ -24,13 +24,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from modelpack import __version__
 from modelpack._fs import fsync_path, make_parents
 from modelpack.config import ENV_HOME
 from modelpack.digest import MANIFEST_FILE
 from modelpack.errors import (
     ConflictError,
-    IncompatibleSignatureError,
     InputFileError,
     InvalidModelError,
     ModelpackError,
@@ -39,15 +37,8 @@ from modelpack.errors import (
     UsageError,
 )
 from modelpack.names import (
-    ACTIVE_STAGES,
-    DESCRIPTION_MAX,
-    STAGE_NAMES,
     Stage,
-    is_stage,
-    parse_stage,
-    validate_alias,
     validate_name,
-    validate_tag,
 )
 from modelpack.package.manifest import IntegrityReport, read_manifest, verify_folder
 from modelpack.progress import SILENT, Reporter
@@ -62,6 +53,25 @@ from modelpack.registry._io import (
     write_file,
 )
 from modelpack.registry.blobs import BLOB_MODE, BlobIngest
+from modelpack.registry.changes import (
+    alias_set_event,
+    check_description,
+    check_promote_args,
+    check_register_args,
+    check_tag_changes,
+    compatibility_gate,
+    gated_stage,
+    listing,
+    missing_version,
+    new_model_state,
+    pick_version,
+    plan_delete,
+    plan_description,
+    plan_promote,
+    plan_tags,
+    registered_event,
+    version_facts,
+)
 from modelpack.registry.events import Actor, utc_now
 from modelpack.registry.faults import NO_FAULTS, Faults
 from modelpack.registry.journal import Journal
@@ -79,39 +89,6 @@ from modelpack.registry.records import (
     registry_error,
 )
 from modelpack.uri import ModelUri, is_model_uri, parse_model_uri
-
-_LIST_MAX = 20
-
-
-def compact_numbers(numbers: list[int]) -> str:
-    """``[1, 2, 3, 5, 7, 8]`` -> ``"1-3, 5, 7-8"`` so error messages stay one line."""
-    if not numbers:
-        return "none"
-    ranges: list[str] = []
-    start = prev = numbers[0]
-    for n in [*numbers[1:], None]:
-        if n is not None and n == prev + 1:
-            prev = n
-            continue
-        ranges.append(str(start) if start == prev else f"{start}-{prev}")
-        if n is not None:
-            start = prev = n
-    return ", ".join(ranges)
-
-
-def _forced_facts(checks: list[GateCheck]) -> dict[str, Any]:
-    """What a stage or alias event records when ``force`` took a breaking version past the gate."""
-    broken = [c for c in checks if c.breaking]
-    if not broken:
-        return {}
-    return {"forced": True, "breaking": [f"v{c.against}: {m}" for c in broken for m in c.breaking]}
-
-
-def _listing(items: list[str]) -> str:
-    if not items:
-        return "none"
-    shown = ", ".join(items[:_LIST_MAX])
-    return shown + (f", ... ({len(items) - _LIST_MAX} more)" if len(items) > _LIST_MAX else "")
 
 
 class FileRegistry:
@@ -165,63 +142,6 @@ class FileRegistry:
         except ValueError as exc:
             raise corrupt(path, self.home, str(exc)) from exc
         self._format_checked = True
-
-    def _registered(self, name: str, now: str, version: int, facts: dict[str, Any]) -> dict[str, Any]:
-        """The ``registered`` event of a new version (the first of a model's, or the next)."""
-        return ev.make_event(
-            ev.REGISTERED,
-            name,
-            self.actor,
-            now,
-            version=version,
-            digest=facts["digest"],
-            size=facts["size"],
-            source=facts["source"],
-        )
-
-    def _stage_changed(
-        self,
-        name: str,
-        now: str,
-        version: int,
-        to: str,
-        previous: str | None,
-        reason: str,
-        gate: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """The ``stage_changed`` event: a promotion, or the archiving it causes."""
-        return ev.make_event(
-            ev.STAGE_CHANGED,
-            name,
-            self.actor,
-            now,
-            version=version,
-            to=to,
-            **{"from": previous},
-            reason=reason,
-            **(gate or {}),
-        )
-
-    def _alias_set(
-        self,
-        name: str,
-        now: str,
-        version: int,
-        alias: str,
-        previous: int | None,
-        gate: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """The ``alias_set`` event: register and promote point an alias the same way."""
-        return ev.make_event(
-            ev.ALIAS_SET,
-            name,
-            self.actor,
-            now,
-            version=version,
-            alias=alias,
-            previous=previous,
-            **(gate or {}),
-        )
 
     def _require_registry(self) -> None:
         """Readers refuse a home that holds no registry, so a typo in --home is not "empty".
@@ -336,7 +256,7 @@ class FileRegistry:
 
     def _unknown_model(self, name: str) -> NotFoundError:
         names = self.model_names()
-        where = f"models: {_listing(names)}" if names else f"the registry at {self.home} is empty"
+        where = f"models: {listing(names)}" if names else f"the registry at {self.home} is empty"
         return NotFoundError(f"no model named {name!r}; {where}")
 
     def _state_or_none(self, name: str) -> ModelState | None:
@@ -406,11 +326,7 @@ class FileRegistry:
                 return self._record(name, version, state, self._facts(name, version))
             except FileNotFoundError:
                 pass
-        live = self._live_numbers(name, state)
-        deleted = " (it was deleted)" if version in state.deleted else ""
-        raise NotFoundError(
-            f"model {name!r} has no version {version}{deleted}; versions: {compact_numbers(live)}"
-        )
+        raise missing_version(name, version, state, self._live_numbers(name, state))
 
     def list_versions(self, name: str, *, include_deleted: bool = False) -> list[VersionRecord]:
         """Every version of ``name``, ascending (deleted ones only when asked)."""
@@ -462,40 +378,9 @@ class FileRegistry:
             NotFoundError: unknown name, version, stage or alias; the message names what exists.
         """
         parsed = uri if isinstance(uri, ModelUri) else parse_model_uri(uri)
-        name = parsed.name
-        state = self.state(name)
-        if parsed.version is not None:
-            return self._get(name, parsed.version, state)
-        if parsed.alias is not None:
-            target = state.aliases.get(parsed.alias)
-            if target is None:
-                have = [f"{a} (v{v})" for a, v in sorted(state.aliases.items())]
-                raise NotFoundError(
-                    f"model {name!r} has no alias {parsed.alias!r}; aliases: {_listing(have)}"
-                )
-            return self._get(name, target, state)
-        live = self._live_numbers(name, state)
-        if parsed.latest:
-            if not live:
-                raise NotFoundError(f"model {name!r} has no versions left (all were deleted)")
-            return self._get(name, live[-1], state)
-        stage_text = parsed.stage or ""
-        if not is_stage(stage_text):
-            raise NotFoundError(
-                f"unknown stage {stage_text!r} in {parsed}; stages are {', '.join(STAGE_NAMES)}",
-                hint=f"for the newest version use models:/{name}/latest",
-            )
-        stage = parse_stage(stage_text).value
-        holders = [v for v in live if state.stage_of(v) == stage]
-        if not holders:
-            used = sorted({state.stage_of(v) for v in live})
-            in_use = ", ".join(
-                f"{s} (v{compact_numbers([v for v in live if state.stage_of(v) == s])})" for s in used
-            )
-            raise NotFoundError(
-                f"no version of model {name!r} is in stage {stage}; stages in use: {in_use or 'none'}"
-            )
-        return self._get(name, holders[-1], state)
+        state = self.state(parsed.name)
+        version = pick_version(parsed, state, lambda: self._live_numbers(parsed.name, state))
+        return self._get(parsed.name, version, state)
 
     def history(self, name: str, *, version: int | None = None) -> list[dict[str, Any]]:
         """The committed events of ``name``, oldest first (optionally of one version only)."""
@@ -511,6 +396,10 @@ class FileRegistry:
         if version is not None:
             events = [e for e in events if e.get("version") == version]
         return events
+
+    def checkout(self, record: VersionRecord) -> Path:
+        """The version's MLmodel folder: here, where it is stored."""
+        return record.local_path
 
     def verify_version(self, name: str, version: int) -> IntegrityReport:
         """Re-hash a stored version's files against its manifest and recorded digest."""
@@ -578,12 +467,7 @@ class FileRegistry:
         """
         from modelpack.registry.source import examine, integrity_failure
 
-        validate_name(name)
-        clean_tags = dict(validate_tag(str(k), str(v)) for k, v in (tags or {}).items())
-        if alias is not None:
-            validate_alias(alias)
-        if description is not None and len(description) > DESCRIPTION_MAX:
-            raise UsageError(f"description is longer than {DESCRIPTION_MAX} characters")
+        clean_tags = check_register_args(name, tags, alias, description)
         text = str(target)
         if is_model_uri(text):
             resolved = self.resolve(text)
@@ -596,25 +480,7 @@ class FileRegistry:
         with self._guard(f"read {folder}"):
             src = examine(folder)
         manifest = src.manifest
-        facts: dict[str, Any] = {
-            "format_version": FORMAT_VERSION,
-            "name": name,
-            "version": None,
-            "created": None,
-            "user": self.actor.user,
-            "host": self.actor.host,
-            "source": source,
-            "digest": manifest.digest,
-            "size": manifest.total_size,
-            "file_count": len(manifest.files),
-            "manifest_sha256": None,
-            "flavors": src.flavors,
-            "signature": src.signature,
-            "mlmodel": src.mlmodel,
-            "description": description,
-            "tags": clean_tags,
-            "modelpack_version": __version__,
-        }
+        facts = version_facts(name, self.actor, source, src, description, clean_tags)
         self._ensure_home()
         with self._guard(f"register {name}"), self._registry_lock(), self._workspace() as work:
             self._faults.point("register.start")
@@ -693,11 +559,13 @@ class FileRegistry:
             facts.update(version=version, created=now)
             write_file(staged / "version.json", dumps(facts), durable=self.durable)
             self._sync_tree(staged)
-            new_events = [self._registered(name, now, version, facts)]
+            new_events = [registered_event(name, self.actor, now, facts)]
             new_state: ModelState | None = None
             if alias is not None:
                 new_state = state.changed(updated=now, aliases={**state.aliases, alias: version})
-                new_events.append(self._alias_set(name, now, version, alias, state.aliases.get(alias)))
+                new_events.append(
+                    alias_set_event(name, self.actor, now, version, alias, state.aliases.get(alias))
+                )
             target = self.layout.version(name, version)
             pending = Journal(
                 op="register",
@@ -737,17 +605,11 @@ class FileRegistry:
         root = work / "model-root"
         (root / "versions").mkdir(parents=True)
         os.rename(staged, root / "versions" / "1")
-        state = ModelState(
-            name=name,
-            created=now,
-            updated=now,
-            revision=1,
-            aliases={alias: 1} if alias else {},
-        )
+        state = new_model_state(name, now, 1, alias)
         write_file(root / "model.json", dumps(state.to_json()), durable=self.durable)
-        new_events = [self._registered(name, now, 1, facts)]
+        new_events = [registered_event(name, self.actor, now, facts)]
         if alias:
-            new_events.append(self._alias_set(name, now, 1, alias, None))
+            new_events.append(alias_set_event(name, self.actor, now, 1, alias, None))
         write_file(root / "events.jsonl", ev.encode(new_events), durable=self.durable)
         (root / "digests").mkdir()
         digest = str(facts["digest"])
@@ -815,14 +677,7 @@ class FileRegistry:
             ConflictError: the alias to remove points at another version, or lock timeout.
             IncompatibleSignatureError: ``require_compatible`` and the signature breaks (exit 3).
         """
-        validate_name(name)
-        target_stage = parse_stage(stage.value if isinstance(stage, Stage) else stage) if stage else None
-        if alias is not None:
-            validate_alias(alias)
-        if remove_alias is not None:
-            validate_alias(remove_alias)
-        if target_stage is None and alias is None and remove_alias is None:
-            raise UsageError("nothing to do: give a stage, an alias or an alias to remove")
+        target_stage = check_promote_args(name, stage, alias, remove_alias)
         self.get_version(name, version)
         if target_stage is not None or alias is not None:
             report = self.verify_version(name, version)
@@ -840,10 +695,18 @@ class FileRegistry:
             if version in state.deleted or not self.layout.version_file(name, version).is_file():
                 raise NotFoundError(f"model {name!r} has no version {version} (deleted meanwhile)")
             checks: list[GateCheck] | None = None
-            gated_stage = target_stage if target_stage in ACTIVE_STAGES else None
-            if require_compatible and (gated_stage is not None or alias is not None):
-                checks = self._compatibility_gate(
-                    name, version, state, stage=gated_stage, alias=alias, force=force
+            gated = gated_stage(target_stage)
+            if require_compatible and (gated is not None or alias is not None):
+                from modelpack.package.mlmodel import read_mlmodel
+
+                checks = compatibility_gate(
+                    name,
+                    version,
+                    state,
+                    lambda v: read_mlmodel(self.layout.version_model(name, v)),
+                    stage=gated,
+                    alias=alias,
+                    force=force,
                 )
             result = self._change_state(
                 name,
@@ -853,73 +716,9 @@ class FileRegistry:
                 archive_existing=archive_existing,
                 alias=alias,
                 remove_alias=remove_alias,
-                gate=_forced_facts([c for c in checks or [] if not c.is_alias]),
-                alias_gate=_forced_facts([c for c in checks or [] if c.is_alias]),
+                checks=checks,
             )
             return result if checks is None else replace(result, compatibility=checks)
-
-    def _compatibility_gate(
-        self,
-        name: str,
-        version: int,
-        state: ModelState,
-        *,
-        stage: Stage | None,
-        alias: str | None,
-        force: bool,
-    ) -> list[GateCheck]:
-        """Compare ``version`` with what callers of ``stage`` and of ``alias`` get now.
-
-        A stage is compared with every version in it, an alias with the version it points at;
-        one with nothing there yet passes with nothing to compare. A breaking change is refused
-        unless ``force``. Caller holds the model lock, so the holders cannot change underneath.
-        """
-        from modelpack.package.differ import load_signature
-        from modelpack.package.mlmodel import read_mlmodel
-        from modelpack.schema.compat import BREAKING, Reads, compare_signatures
-
-        targets: list[tuple[str, list[int]]] = []
-        if stage is not None:
-            holders = [v for v, s in sorted(state.stages.items()) if s == stage.value]
-            if version not in holders:  # already there: nothing moves, nothing to compare
-                targets.append((stage.value, holders))
-        if alias is not None and state.aliases.get(alias) != version:
-            current = state.aliases.get(alias)
-            targets.append((f"alias {alias}", [] if current is None else [current]))
-
-        facts: dict[int, tuple[Any, frozenset[str] | None]] = {}
-
-        def facts_of(v: int) -> tuple[Any, frozenset[str] | None]:
-            if v not in facts:
-                mlmodel = read_mlmodel(self.layout.version_model(name, v))
-                facts[v] = (load_signature(mlmodel, f"{name} v{v}"), mlmodel.fitted_feature_names)
-            return facts[v]
-
-        checks: list[GateCheck] = []
-        refused: list[dict[str, Any]] = []
-        candidate, candidate_reads = facts_of(version)
-        for target, holders in targets:
-            if not holders:
-                checks.append(GateCheck(target, None))
-            for holder in holders:
-                current, current_reads = facts_of(holder)
-                broken = [
-                    c
-                    for c in compare_signatures(
-                        current, candidate, reads=Reads(current_reads, candidate_reads)
-                    )
-                    if c.severity == BREAKING
-                ]
-                checks.append(GateCheck(target, holder, [c.message for c in broken], forced=bool(broken)))
-                refused += [{"target": target, "against": holder, **c.to_dict()} for c in broken]
-        if refused and not force:
-            summary = "; ".join(f"{c['target']} (v{c['against']}): {c['message']}" for c in refused)
-            raise IncompatibleSignatureError(
-                f"{name} v{version} would break callers of {summary}",
-                changes=refused,
-                hint="fix the signature, or pass --force to promote anyway (the event log records it)",
-            )
-        return checks
 
     def _change_state(
         self,
@@ -931,72 +730,32 @@ class FileRegistry:
         archive_existing: bool,
         alias: str | None,
         remove_alias: str | None = None,
-        gate: dict[str, Any] | None = None,
-        alias_gate: dict[str, Any] | None = None,
+        checks: list[GateCheck] | None = None,
     ) -> PromoteResult:
         """Compute and commit a stage/alias change. Caller holds the model lock."""
-        now = utc_now()
-        stages = dict(state.stages)
-        aliases = dict(state.aliases)
-        new_events: list[dict[str, Any]] = []
-        previous_stage = state.stage_of(version)
-        archived: list[int] = []
-        if stage is not None:
-            if stage is not Stage.NONE and previous_stage != stage.value:
-                stages[version] = stage.value
-            elif stage is Stage.NONE:
-                stages.pop(version, None)
-            if previous_stage != stage.value:
-                new_events.append(
-                    self._stage_changed(name, now, version, stage.value, previous_stage, "promoted", gate)
-                )
-            if archive_existing and stage in ACTIVE_STAGES:
-                for other, other_stage in sorted(state.stages.items()):
-                    if other != version and other_stage == stage.value and other not in state.deleted:
-                        stages[other] = Stage.ARCHIVED.value
-                        archived.append(other)
-                        reason = f"archived: v{version} promoted to {stage.value}"
-                        new_events.append(
-                            self._stage_changed(name, now, other, Stage.ARCHIVED.value, other_stage, reason)
-                        )
-        moved_from: int | None = None
-        if alias is not None and aliases.get(alias) != version:
-            moved_from = aliases.get(alias)
-            aliases[alias] = version
-            new_events.append(self._alias_set(name, now, version, alias, moved_from, alias_gate))
-        if remove_alias is not None:
-            current = aliases.get(remove_alias)
-            if current is None:
-                have = [f"{a} (v{v})" for a, v in sorted(aliases.items())]
-                raise NotFoundError(
-                    f"model {name!r} has no alias {remove_alias!r}; aliases: {_listing(have)}"
-                )
-            if current != version:
-                raise ConflictError(
-                    f"alias {remove_alias!r} of {name!r} points at v{current}, not v{version}",
-                    hint=f"to remove it run: modelpack promote {name} {current} --remove-alias {remove_alias}",
-                )
-            del aliases[remove_alias]
-            new_events.append(
-                ev.make_event(ev.ALIAS_REMOVED, name, self.actor, now, version=version, alias=remove_alias)
-            )
-        if not new_events:
-            return PromoteResult(
-                version=self._record(name, version, state, self._facts(name, version)),
-                previous_stage=previous_stage,
-                archived=[],
-                alias_set=alias,
-                changed=False,
-            )
-        new_state = state.changed(updated=now, stages=stages, aliases=aliases)
-        self._commit_state(name, version, "promote", state, new_state, new_events)
+        change = plan_promote(
+            name,
+            version,
+            state,
+            self.actor,
+            utc_now(),
+            stage=stage,
+            archive_existing=archive_existing,
+            alias=alias,
+            remove_alias=remove_alias,
+            checks=checks,
+        )
+        if change.new_state is not None:
+            self._commit_state(name, version, "promote", state, change.new_state, change.events)
+        final = change.new_state or state
         return PromoteResult(
-            version=self._record(name, version, new_state, self._facts(name, version)),
-            previous_stage=previous_stage,
-            archived=archived,
+            version=self._record(name, version, final, self._facts(name, version)),
+            previous_stage=change.previous_stage,
+            archived=change.archived,
             alias_set=alias,
-            alias_moved_from=moved_from,
-            alias_removed=remove_alias,
+            alias_moved_from=change.moved_from,
+            alias_removed=remove_alias if change.new_state is not None else None,
+            changed=change.new_state is not None,
         )
 
     def _commit_state(
@@ -1057,29 +816,17 @@ class FileRegistry:
             InvalidNameError: a bad tag key or value (exit 2).
             NotFoundError: no such model or version.
         """
-        validate_name(name)
-        changes = {str(k): None if v is None else validate_tag(str(k), str(v))[1] for k, v in tags.items()}
-        for key in changes:
-            validate_tag(key, "x")
+        changes = check_tag_changes(name, tags)
         self.get_version(name, version)
         self._ensure_home()
         with self._guard(f"tag {name} v{version}"), self._registry_lock(), self._model_lock(name) as notes:
             state = self.state(name)
             current = self._get(name, version, state)
             before = dict(current.facts.get("tags") or {})
-            after = {} if replace else dict(before)
-            for key, value in changes.items():
-                if value is None:
-                    after.pop(key, None)
-                else:
-                    after[key] = value
-            if after == before:
+            planned = plan_tags(name, version, state, self.actor, utc_now(), before, changes, replace=replace)
+            if planned is None:
                 return current
-            now = utc_now()
-            new_state = state.changed(updated=now, tags={**state.tags, version: dict(sorted(after.items()))})
-            event = ev.make_event(
-                ev.TAGS_SET, name, self.actor, now, version=version, tags=dict(sorted(after.items()))
-            )
+            new_state, event = planned
             self._commit_state(name, version, "set_tags", state, new_state, [event], notes=notes)
             return self._record(name, version, new_state, self._facts(name, version))
 
@@ -1094,9 +841,7 @@ class FileRegistry:
             UsageError: the description is too long.
             NotFoundError: no such model or version.
         """
-        validate_name(name)
-        if description is not None and len(description) > DESCRIPTION_MAX:
-            raise UsageError(f"description is longer than {DESCRIPTION_MAX} characters")
+        check_description(name, description)
         if version is not None:
             self.get_version(name, version)
         else:
@@ -1104,20 +849,15 @@ class FileRegistry:
         self._ensure_home()
         with self._guard(f"describe {name}"), self._registry_lock(), self._model_lock(name) as notes:
             state = self.state(name)
-            now = utc_now()
-            if version is None:
-                if state.description == description:
-                    return state
-                new_state = state.changed(updated=now, description=description)
-            else:
-                if self._get(name, version, state).facts.get("description") == description:
-                    return state
-                new_state = state.changed(
-                    updated=now, descriptions={**state.descriptions, version: description}
-                )
-            event = ev.make_event(
-                ev.DESCRIPTION_SET, name, self.actor, now, version=version, description=description
+            current = (
+                state.description
+                if version is None
+                else self._get(name, version, state).facts.get("description")
             )
+            planned = plan_description(name, version, state, self.actor, utc_now(), description, current)
+            if planned is None:
+                return state
+            new_state, event = planned
             self._commit_state(
                 name,
                 version if version is not None else 0,
@@ -1151,35 +891,8 @@ class FileRegistry:
             record = self.get_version(name, version)
             stage = state.stage_of(version)
             aliases = state.aliases_of(version)
-            if not force and (stage == Stage.PRODUCTION.value or aliases):
-                why = []
-                if stage == Stage.PRODUCTION.value:
-                    why.append("is in Production")
-                if aliases:
-                    why.append(f"has aliases {', '.join(aliases)}")
-                raise ConflictError(
-                    f"{name} v{version} {' and '.join(why)}; not deleted",
-                    hint="promote another version first, or pass --force",
-                )
-            now = utc_now()
-            stages = {v: s for v, s in state.stages.items() if v != version}
-            new_state = state.changed(
-                updated=now,
-                stages=stages,
-                aliases={a: v for a, v in state.aliases.items() if v != version},
-                deleted={**state.deleted, version: now},
-                tags={v: t for v, t in state.tags.items() if v != version},
-                descriptions={v: d for v, d in state.descriptions.items() if v != version},
-            )
-            event = ev.make_event(
-                ev.DELETED,
-                name,
-                self.actor,
-                now,
-                version=version,
-                stage=stage,
-                removed_aliases=aliases,
-                digest=record.digest,
+            new_state, event = plan_delete(
+                name, version, state, self.actor, utc_now(), digest=record.digest, force=force
             )
             self._commit_state(
                 name,

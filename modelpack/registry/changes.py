@@ -1,0 +1,503 @@
+"""What each registry operation changes, whatever stores the registry.
+
+The stores (``store.FileRegistry`` on a local disk, ``remote.S3Registry`` in a bucket) differ in
+how a change becomes durable and exclusive: locks and a journal on a disk, create-only writes and
+compare-and-swap in a bucket. What the change *is* (the new model state, the events it records,
+the version a URI names, the compatibility gate) is decided here, once, from the model's current
+state, so both stores behave the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from modelpack import __version__
+from modelpack.errors import ConflictError, IncompatibleSignatureError, NotFoundError, UsageError
+from modelpack.names import (
+    ACTIVE_STAGES,
+    DESCRIPTION_MAX,
+    STAGE_NAMES,
+    Stage,
+    is_stage,
+    parse_stage,
+    validate_alias,
+    validate_name,
+    validate_tag,
+)
+from modelpack.registry import events as ev
+from modelpack.registry.events import Actor
+from modelpack.registry.layout import FORMAT_VERSION
+from modelpack.registry.records import GateCheck, ModelState
+
+if TYPE_CHECKING:
+    from modelpack.package.mlmodel import MLmodel
+    from modelpack.registry.source import SourceModel
+    from modelpack.uri import ModelUri
+
+_LIST_MAX = 20
+
+
+def compact_numbers(numbers: list[int]) -> str:
+    """``[1, 2, 3, 5, 7, 8]`` -> ``"1-3, 5, 7-8"`` so error messages stay one line."""
+    if not numbers:
+        return "none"
+    ranges: list[str] = []
+    start = prev = numbers[0]
+    for n in [*numbers[1:], None]:
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        ranges.append(str(start) if start == prev else f"{start}-{prev}")
+        if n is not None:
+            start = prev = n
+    return ", ".join(ranges)
+
+
+def listing(items: list[str]) -> str:
+    if not items:
+        return "none"
+    shown = ", ".join(items[:_LIST_MAX])
+    return shown + (f", ... ({len(items) - _LIST_MAX} more)" if len(items) > _LIST_MAX else "")
+
+
+# ---------------------------------------------------------------------- register
+
+
+def check_register_args(
+    name: str, tags: Mapping[str, str] | None, alias: str | None, description: str | None
+) -> dict[str, str]:
+    """Validate what ``register`` was given before anything is read; the clean tags."""
+    validate_name(name)
+    clean_tags = dict(validate_tag(str(k), str(v)) for k, v in (tags or {}).items())
+    if alias is not None:
+        validate_alias(alias)
+    if description is not None and len(description) > DESCRIPTION_MAX:
+        raise UsageError(f"description is longer than {DESCRIPTION_MAX} characters")
+    return clean_tags
+
+
+def version_facts(
+    name: str,
+    actor: Actor,
+    source: str,
+    src: SourceModel,
+    description: str | None,
+    tags: dict[str, str],
+) -> dict[str, Any]:
+    """The immutable record of a new version; ``version``, ``created`` and ``manifest_sha256``
+    are filled in when they are known."""
+    manifest = src.manifest
+    return {
+        "format_version": FORMAT_VERSION,
+        "name": name,
+        "version": None,
+        "created": None,
+        "user": actor.user,
+        "host": actor.host,
+        "source": source,
+        "digest": manifest.digest,
+        "size": manifest.total_size,
+        "file_count": len(manifest.files),
+        "manifest_sha256": None,
+        "flavors": src.flavors,
+        "signature": src.signature,
+        "mlmodel": src.mlmodel,
+        "description": description,
+        "tags": tags,
+        "modelpack_version": __version__,
+    }
+
+
+def registered_event(name: str, actor: Actor, now: str, facts: dict[str, Any]) -> dict[str, Any]:
+    """The ``registered`` event of a new version."""
+    return ev.make_event(
+        ev.REGISTERED,
+        name,
+        actor,
+        now,
+        version=facts["version"],
+        digest=facts["digest"],
+        size=facts["size"],
+        source=facts["source"],
+    )
+
+
+def stage_changed_event(
+    name: str,
+    actor: Actor,
+    now: str,
+    version: int,
+    to: str,
+    previous: str | None,
+    reason: str,
+    gate: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ``stage_changed`` event: a promotion, or the archiving it causes."""
+    return ev.make_event(
+        ev.STAGE_CHANGED,
+        name,
+        actor,
+        now,
+        version=version,
+        to=to,
+        **{"from": previous},
+        reason=reason,
+        **(gate or {}),
+    )
+
+
+def alias_set_event(
+    name: str,
+    actor: Actor,
+    now: str,
+    version: int,
+    alias: str,
+    previous: int | None,
+    gate: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ``alias_set`` event: register and promote point an alias the same way."""
+    return ev.make_event(
+        ev.ALIAS_SET, name, actor, now, version=version, alias=alias, previous=previous, **(gate or {})
+    )
+
+
+def new_model_state(name: str, now: str, version: int, alias: str | None) -> ModelState:
+    """The state of a model whose first version is ``version``."""
+    return ModelState(
+        name=name, created=now, updated=now, revision=1, aliases={alias: version} if alias else {}
+    )
+
+
+# ---------------------------------------------------------------------- resolving
+
+
+def missing_version(name: str, version: int, state: ModelState, live: list[int]) -> NotFoundError:
+    deleted = " (it was deleted)" if version in state.deleted else ""
+    return NotFoundError(
+        f"model {name!r} has no version {version}{deleted}; versions: {compact_numbers(live)}"
+    )
+
+
+def pick_version(parsed: ModelUri, state: ModelState, live: Callable[[], list[int]]) -> int:
+    """The version number a parsed ``models:/`` URI names, by MLflow's rules.
+
+    ``live`` lists the versions not deleted, ascending; it is only called when needed (a URI
+    naming a version or an alias does not list the model's versions).
+
+    Raises:
+        NotFoundError: an unknown alias or stage, no version in the stage, or nothing left.
+    """
+    name = parsed.name
+    if parsed.version is not None:
+        return parsed.version
+    if parsed.alias is not None:
+        target = state.aliases.get(parsed.alias)
+        if target is None:
+            have = [f"{a} (v{v})" for a, v in sorted(state.aliases.items())]
+            raise NotFoundError(f"model {name!r} has no alias {parsed.alias!r}; aliases: {listing(have)}")
+        return target
+    if parsed.latest:
+        numbers = live()
+        if not numbers:
+            raise NotFoundError(f"model {name!r} has no versions left (all were deleted)")
+        return numbers[-1]
+    stage_text = parsed.stage or ""
+    if not is_stage(stage_text):
+        raise NotFoundError(
+            f"unknown stage {stage_text!r} in {parsed}; stages are {', '.join(STAGE_NAMES)}",
+            hint=f"for the newest version use models:/{name}/latest",
+        )
+    stage = parse_stage(stage_text).value
+    if stage != Stage.NONE.value:
+        # The state lists every version outside None: no listing needed.
+        holders = sorted(v for v, s in state.stages.items() if s == stage and v not in state.deleted)
+        if holders:
+            return holders[-1]
+    numbers = live()
+    holders = [v for v in numbers if state.stage_of(v) == stage]
+    if not holders:
+        used = sorted({state.stage_of(v) for v in numbers})
+        in_use = ", ".join(
+            f"{s} (v{compact_numbers([v for v in numbers if state.stage_of(v) == s])})" for s in used
+        )
+        raise NotFoundError(
+            f"no version of model {name!r} is in stage {stage}; stages in use: {in_use or 'none'}"
+        )
+    return holders[-1]
+
+
+# ---------------------------------------------------------------------- promote
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """A computed change to a model's state. ``new_state`` is None when nothing changes."""
+
+    new_state: ModelState | None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    previous_stage: str = Stage.NONE.value
+    archived: list[int] = field(default_factory=list)
+    moved_from: int | None = None
+
+
+def forced_facts(checks: list[GateCheck]) -> dict[str, Any]:
+    """What a stage or alias event records when ``force`` took a breaking version past the gate."""
+    broken = [c for c in checks if c.breaking]
+    if not broken:
+        return {}
+    return {"forced": True, "breaking": [f"v{c.against}: {m}" for c in broken for m in c.breaking]}
+
+
+def plan_promote(
+    name: str,
+    version: int,
+    state: ModelState,
+    actor: Actor,
+    now: str,
+    *,
+    stage: Stage | None,
+    archive_existing: bool,
+    alias: str | None,
+    remove_alias: str | None = None,
+    checks: list[GateCheck] | None = None,
+) -> StateChange:
+    """Move ``version`` to ``stage`` (archiving the holders) and set or remove an alias.
+
+    Raises:
+        NotFoundError: ``remove_alias`` does not exist.
+        ConflictError: ``remove_alias`` points at another version.
+    """
+    gate = forced_facts([c for c in checks or [] if not c.is_alias])
+    alias_gate = forced_facts([c for c in checks or [] if c.is_alias])
+    stages = dict(state.stages)
+    aliases = dict(state.aliases)
+    new_events: list[dict[str, Any]] = []
+    previous_stage = state.stage_of(version)
+    archived: list[int] = []
+    if stage is not None:
+        if stage is not Stage.NONE and previous_stage != stage.value:
+            stages[version] = stage.value
+        elif stage is Stage.NONE:
+            stages.pop(version, None)
+        if previous_stage != stage.value:
+            new_events.append(
+                stage_changed_event(name, actor, now, version, stage.value, previous_stage, "promoted", gate)
+            )
+        if archive_existing and stage in ACTIVE_STAGES:
+            for other, other_stage in sorted(state.stages.items()):
+                if other != version and other_stage == stage.value and other not in state.deleted:
+                    stages[other] = Stage.ARCHIVED.value
+                    archived.append(other)
+                    reason = f"archived: v{version} promoted to {stage.value}"
+                    new_events.append(
+                        stage_changed_event(
+                            name, actor, now, other, Stage.ARCHIVED.value, other_stage, reason
+                        )
+                    )
+    moved_from: int | None = None
+    if alias is not None and aliases.get(alias) != version:
+        moved_from = aliases.get(alias)
+        aliases[alias] = version
+        new_events.append(alias_set_event(name, actor, now, version, alias, moved_from, alias_gate))
+    if remove_alias is not None:
+        current = aliases.get(remove_alias)
+        if current is None:
+            have = [f"{a} (v{v})" for a, v in sorted(aliases.items())]
+            raise NotFoundError(f"model {name!r} has no alias {remove_alias!r}; aliases: {listing(have)}")
+        if current != version:
+            raise ConflictError(
+                f"alias {remove_alias!r} of {name!r} points at v{current}, not v{version}",
+                hint=f"to remove it run: modelpack promote {name} {current} --remove-alias {remove_alias}",
+            )
+        del aliases[remove_alias]
+        new_events.append(
+            ev.make_event(ev.ALIAS_REMOVED, name, actor, now, version=version, alias=remove_alias)
+        )
+    if not new_events:
+        return StateChange(None, previous_stage=previous_stage)
+    return StateChange(
+        state.changed(updated=now, stages=stages, aliases=aliases),
+        new_events,
+        previous_stage=previous_stage,
+        archived=archived,
+        moved_from=moved_from,
+    )
+
+
+def compatibility_gate(
+    name: str,
+    version: int,
+    state: ModelState,
+    mlmodel_of: Callable[[int], MLmodel],
+    *,
+    stage: Stage | None,
+    alias: str | None,
+    force: bool,
+) -> list[GateCheck]:
+    """Compare ``version`` with what callers of ``stage`` and of ``alias`` get now.
+
+    A stage is compared with every version in it, an alias with the version it points at;
+    one with nothing there yet passes with nothing to compare. A breaking change is refused
+    unless ``force``. ``mlmodel_of`` reads a stored version's MLmodel (never its model file).
+    """
+    from modelpack.package.differ import load_signature
+    from modelpack.schema.compat import BREAKING, Reads, compare_signatures
+
+    targets: list[tuple[str, list[int]]] = []
+    if stage is not None:
+        holders = [v for v, s in sorted(state.stages.items()) if s == stage.value]
+        if version not in holders:  # already there: nothing moves, nothing to compare
+            targets.append((stage.value, holders))
+    if alias is not None and state.aliases.get(alias) != version:
+        current = state.aliases.get(alias)
+        targets.append((f"alias {alias}", [] if current is None else [current]))
+
+    facts: dict[int, tuple[Any, frozenset[str] | None]] = {}
+
+    def facts_of(v: int) -> tuple[Any, frozenset[str] | None]:
+        if v not in facts:
+            mlmodel = mlmodel_of(v)
+            facts[v] = (load_signature(mlmodel, f"{name} v{v}"), mlmodel.fitted_feature_names)
+        return facts[v]
+
+    checks: list[GateCheck] = []
+    refused: list[dict[str, Any]] = []
+    candidate, candidate_reads = facts_of(version)
+    for target, holders in targets:
+        if not holders:
+            checks.append(GateCheck(target, None))
+        for holder in holders:
+            current, current_reads = facts_of(holder)
+            broken = [
+                c
+                for c in compare_signatures(current, candidate, reads=Reads(current_reads, candidate_reads))
+                if c.severity == BREAKING
+            ]
+            checks.append(GateCheck(target, holder, [c.message for c in broken], forced=bool(broken)))
+            refused += [{"target": target, "against": holder, **c.to_dict()} for c in broken]
+    if refused and not force:
+        summary = "; ".join(f"{c['target']} (v{c['against']}): {c['message']}" for c in refused)
+        raise IncompatibleSignatureError(
+            f"{name} v{version} would break callers of {summary}",
+            changes=refused,
+            hint="fix the signature, or pass --force to promote anyway (the event log records it)",
+        )
+    return checks
+
+
+def check_promote_args(
+    name: str, stage: str | Stage | None, alias: str | None, remove_alias: str | None
+) -> Stage | None:
+    """Validate ``promote``'s arguments; the target stage."""
+    validate_name(name)
+    target_stage = parse_stage(stage.value if isinstance(stage, Stage) else stage) if stage else None
+    if alias is not None:
+        validate_alias(alias)
+    if remove_alias is not None:
+        validate_alias(remove_alias)
+    if target_stage is None and alias is None and remove_alias is None:
+        raise UsageError("nothing to do: give a stage, an alias or an alias to remove")
+    return target_stage
+
+
+def gated_stage(stage: Stage | None) -> Stage | None:
+    """The stage the compatibility gate protects: only Staging and Production have callers."""
+    return stage if stage in ACTIVE_STAGES else None
+
+
+# ---------------------------------------------------------------------- delete, tags, descriptions
+
+
+def plan_delete(
+    name: str, version: int, state: ModelState, actor: Actor, now: str, *, digest: str, force: bool
+) -> tuple[ModelState, dict[str, Any]]:
+    """The state after deleting ``version`` and its ``deleted`` event.
+
+    Raises:
+        ConflictError: the version is in Production or has aliases and ``force`` is off.
+    """
+    stage = state.stage_of(version)
+    aliases = state.aliases_of(version)
+    if not force and (stage == Stage.PRODUCTION.value or aliases):
+        why = []
+        if stage == Stage.PRODUCTION.value:
+            why.append("is in Production")
+        if aliases:
+            why.append(f"has aliases {', '.join(aliases)}")
+        raise ConflictError(
+            f"{name} v{version} {' and '.join(why)}; not deleted",
+            hint="promote another version first, or pass --force",
+        )
+    new_state = state.changed(
+        updated=now,
+        stages={v: s for v, s in state.stages.items() if v != version},
+        aliases={a: v for a, v in state.aliases.items() if v != version},
+        deleted={**state.deleted, version: now},
+        tags={v: t for v, t in state.tags.items() if v != version},
+        descriptions={v: d for v, d in state.descriptions.items() if v != version},
+    )
+    event = ev.make_event(
+        ev.DELETED, name, actor, now, version=version, stage=stage, removed_aliases=aliases, digest=digest
+    )
+    return new_state, event
+
+
+def check_tag_changes(name: str, tags: Mapping[str, str | None]) -> dict[str, str | None]:
+    validate_name(name)
+    changes = {str(k): None if v is None else validate_tag(str(k), str(v))[1] for k, v in tags.items()}
+    for key in changes:
+        validate_tag(key, "x")
+    return changes
+
+
+def plan_tags(
+    name: str,
+    version: int,
+    state: ModelState,
+    actor: Actor,
+    now: str,
+    before: dict[str, str],
+    changes: dict[str, str | None],
+    *,
+    replace: bool,
+) -> tuple[ModelState, dict[str, Any]] | None:
+    """The state with ``version``'s tags changed and its ``tags_set`` event; None if unchanged."""
+    after = {} if replace else dict(before)
+    for key, value in changes.items():
+        if value is None:
+            after.pop(key, None)
+        else:
+            after[key] = value
+    if after == before:
+        return None
+    tags = dict(sorted(after.items()))
+    new_state = state.changed(updated=now, tags={**state.tags, version: tags})
+    return new_state, ev.make_event(ev.TAGS_SET, name, actor, now, version=version, tags=tags)
+
+
+def check_description(name: str, description: str | None) -> None:
+    validate_name(name)
+    if description is not None and len(description) > DESCRIPTION_MAX:
+        raise UsageError(f"description is longer than {DESCRIPTION_MAX} characters")
+
+
+def plan_description(
+    name: str,
+    version: int | None,
+    state: ModelState,
+    actor: Actor,
+    now: str,
+    description: str | None,
+    current: str | None,
+) -> tuple[ModelState, dict[str, Any]] | None:
+    """The state with the model's (or a version's) description set; None if unchanged."""
+    if current == description:
+        return None
+    if version is None:
+        new_state = state.changed(updated=now, description=description)
+    else:
+        new_state = state.changed(updated=now, descriptions={**state.descriptions, version: description})
+    event = ev.make_event(ev.DESCRIPTION_SET, name, actor, now, version=version, description=description)
+    return new_state, event

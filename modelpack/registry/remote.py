@@ -1,0 +1,837 @@
+"""``S3Registry``: the registry in an S3-compatible bucket, correct with many writers and no locks.
+
+The commit protocol (docs/REGISTRY.md has the whole argument), keys relative to the home's prefix::
+
+    registry.json                              created once, after the store proved it enforces
+                                               conditional writes; records the If-Match form
+    blobs/sha256/<ab>/<hex>                    file contents, stored once (create-only PUT)
+    models/<name>/versions/<N:010>.json        version N's immutable record; its create-only PUT
+                                               *is* the claim of number N and the commit of the version
+    models/<name>/model.json                   the mutable state (stages, aliases, deletions, tags)
+                                               plus the highest version folded in and the events
+                                               of its own revision; replaced by compare-and-swap
+    models/<name>/events/<revision:010>.json   the events of each revision, immutable
+    models/<name>/digests/<hex>.json           content digest -> a version holding it
+
+* A version's files are uploaded before its record, so a record that exists is a whole version.
+  Numbers are claimed upward from the highest one ``model.json`` knows: each lost race costs one
+  412 and the next number, so N racing writers get N distinct, gap-free numbers.
+* Every change to ``model.json`` is read, computed (``changes``), and written with ``If-Match``
+  of the ETag read; a lost race re-reads and recomputes, with jittered backoff, so no promotion
+  overwrites another.
+* The events of revision R travel inside ``model.json`` and are then written create-only as
+  ``events/R``. Whoever writes revision R+1 first makes sure ``events/R`` exists, so a writer
+  killed between the two steps loses no history.
+* A crash leaves at most blobs nobody references (``gc`` removes them after a grace period), a
+  version whose ``registered`` event is missing (``doctor --repair`` writes it from the record),
+  or events not yet copied out of ``model.json`` (the next writer or ``doctor`` copies them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from hashlib import sha256
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+from modelpack import _json
+from modelpack.config import ENV_HOME, S3Home, resolve_cache
+from modelpack.digest import MANIFEST_FILE
+from modelpack.errors import ConflictError, InvalidModelError, ModelpackError, NotFoundError, RegistryError
+from modelpack.names import Stage, validate_name
+from modelpack.package.manifest import IntegrityReport
+from modelpack.progress import SILENT, Reporter
+from modelpack.registry import documents
+from modelpack.registry.cache import ContentCache, home_id
+from modelpack.registry.changes import (
+    alias_set_event,
+    check_description,
+    check_promote_args,
+    check_register_args,
+    check_tag_changes,
+    compatibility_gate,
+    gated_stage,
+    listing,
+    missing_version,
+    new_model_state,
+    pick_version,
+    plan_delete,
+    plan_description,
+    plan_promote,
+    plan_tags,
+    registered_event,
+    version_facts,
+)
+from modelpack.registry.events import Actor, utc_now
+from modelpack.registry.faults import NO_FAULTS, Faults
+from modelpack.registry.layout import FORMAT_VERSION, REGISTRY_KIND, digest_hex, migrate
+from modelpack.registry.objects import S3Objects, backoff
+from modelpack.registry.records import (
+    DeleteResult,
+    GateCheck,
+    ModelState,
+    ModelSummary,
+    PromoteResult,
+    RegisterResult,
+    VersionRecord,
+    check_version_facts,
+)
+from modelpack.uri import ModelUri, is_model_uri, parse_model_uri
+
+T = TypeVar("T")
+
+#: Compare-and-swap attempts on one model's state before giving up (exit 5).
+CAS_ATTEMPTS: Final = 60
+_PARALLEL: Final = 16
+
+
+def version_key(name: str, version: int) -> str:
+    return f"models/{name}/versions/{version:010d}.json"
+
+
+def model_key(name: str) -> str:
+    return f"models/{name}/model.json"
+
+
+def events_key(name: str, revision: int) -> str:
+    return f"models/{name}/events/{revision:010d}.json"
+
+
+def digest_key(name: str, digest: str) -> str:
+    return f"models/{name}/digests/{digest_hex(digest)}.json"
+
+
+def blob_key(sha: str) -> str:
+    return f"blobs/sha256/{sha[:2]}/{sha}"
+
+
+def _dumps(document: Any) -> bytes:
+    return (json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+@dataclass(frozen=True)
+class Head:
+    """``model.json`` in a bucket: the state, the highest version folded in, the last events."""
+
+    state: ModelState
+    latest: int
+    revision_events: list[dict[str, Any]]
+    etag: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "state": self.state.to_json(),
+            "latest": self.latest,
+            "events": {"revision": self.state.revision, "events": self.revision_events},
+        }
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one compare-and-swap writes: the new state, its new ``latest`` and its events."""
+
+    state: ModelState
+    latest: int
+    events: list[dict[str, Any]]
+
+
+class S3Registry:
+    """A model registry in an S3-compatible bucket; the same operations as ``FileRegistry``.
+
+    Args:
+        home: the ``s3://bucket/prefix`` location.
+        cache: where files read from the bucket are kept (``MODELPACK_CACHE``).
+        faults: crash points for the crash tests (see ``faults``).
+        reporter: progress for uploads and downloads.
+    """
+
+    def __init__(
+        self,
+        home: S3Home,
+        *,
+        cache: Path | None = None,
+        faults: Faults | None = None,
+        reporter: Reporter = SILENT,
+    ) -> None:
+        self.home = home
+        self.objects = S3Objects(home)
+        self.cache = ContentCache(cache or resolve_cache(), reporter=reporter)
+        self._faults = faults or NO_FAULTS
+        self._reporter = reporter
+        self._registry_doc: dict[str, Any] | None = None
+        self._facts_cache: dict[tuple[str, int], dict[str, Any]] = {}
+        self._actor: Actor | None = None
+
+    @property
+    def actor(self) -> Actor:
+        if self._actor is None:
+            self._actor = Actor.current()
+        return self._actor
+
+    # ------------------------------------------------------------------ documents
+
+    def _read_json(self, key: str) -> tuple[dict[str, Any], str] | None:
+        stored = self.objects.get(key)
+        if stored is None:
+            return None
+        try:
+            raw = _json.loads(stored.data.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise self._corrupt(key, f"not valid JSON ({exc})") from None
+        if not isinstance(raw, dict):
+            raise self._corrupt(key, "not a JSON object")
+        return raw, stored.etag
+
+    def _corrupt(self, key: str, why: str) -> RegistryError:
+        return RegistryError(
+            f"registry metadata {self.home.key(key)} in s3://{self.home.bucket} is corrupt: {why}",
+            hint="run 'modelpack doctor' to see what is damaged",
+        )
+
+    def _check_registry(self, *, create: bool) -> None:
+        """Read ``registry.json``; with ``create``, make the registry (after probing the store).
+
+        Raises:
+            NotFoundError: no registry at the home and ``create`` is off (exit 4).
+            RegistryError: the store ignores conditional writes, or the file is corrupt.
+        """
+        if self._registry_doc is not None:
+            return
+        found = self._read_json("registry.json")
+        if found is None:
+            if not create:
+                raise NotFoundError(
+                    f"no registry at {self.home}: the bucket holds no registry.json there",
+                    hint=f"check --home or {ENV_HOME}; 'modelpack register' creates a registry",
+                    path=str(self.home),
+                )
+            store = self.objects.probe_conditional_writes()
+            doc = {
+                "format_version": FORMAT_VERSION,
+                "kind": REGISTRY_KIND,
+                "created": utc_now(),
+                "store": store,
+            }
+            if self.objects.create("registry.json", _dumps(doc)) is None:
+                self._registry_doc = None
+                return self._check_registry(create=False)  # another writer created it first
+            self._registry_doc = doc
+            return
+        raw, _ = found
+        try:
+            documents.check("registry.json", migrate(raw, what="registry.json"))
+        except ValueError as exc:
+            raise self._corrupt("registry.json", str(exc)) from exc
+        form = (raw.get("store") or {}).get("if_match")
+        if form in {"quoted", "bare"}:
+            self.objects.if_match_form = form
+        self._registry_doc = raw
+
+    def _head_or_none(self, name: str) -> Head | None:
+        found = self._read_json(model_key(name))
+        if found is None:
+            return None
+        raw, etag = found
+        key = model_key(name)
+        try:
+            documents.check("bucket model.json", raw)
+            state_raw = migrate(raw["state"], what=key)
+            documents.check("model.json", state_raw)
+        except ValueError as exc:
+            raise self._corrupt(key, str(exc)) from exc
+        from modelpack.registry.records import load_model_state
+
+        state = load_model_state(state_raw, path=Path(key), home=Path())
+        if state.name != name:
+            raise self._corrupt(key, f"it describes model {state.name!r}")
+        pending = raw["events"]
+        return Head(state, int(raw["latest"]), list(pending.get("events") or []), etag)
+
+    def _head(self, name: str) -> Head:
+        validate_name(name)
+        self._check_registry(create=False)
+        head = self._head_or_none(name)
+        if head is None:
+            raise self._unknown_model(name)
+        return head
+
+    def state(self, name: str) -> ModelState:
+        return self._head(name).state
+
+    def _unknown_model(self, name: str) -> NotFoundError:
+        names = self.model_names()
+        where = f"models: {listing(names)}" if names else f"the registry at {self.home} is empty"
+        return NotFoundError(f"no model named {name!r}; {where}")
+
+    def model_names(self) -> list[str]:
+        """Names of every registered model, sorted."""
+        self._check_registry(create=False)
+        names = set()
+        for info in self.objects.list("models/"):
+            parts = info.key.split("/")
+            if len(parts) == 3 and parts[2] == "model.json":
+                with contextlib.suppress(ModelpackError):
+                    validate_name(parts[1])
+                    names.add(parts[1])
+        return sorted(names)
+
+    def _facts(self, name: str, version: int) -> dict[str, Any] | None:
+        cached = self._facts_cache.get((name, version))
+        if cached is not None:
+            return cached
+        key = version_key(name, version)
+        found = self._read_json(key)
+        if found is None:
+            return None
+        raw, _ = found
+        try:
+            facts = check_version_facts(raw, path=Path(key), home=Path())
+        except RegistryError:
+            raise self._corrupt(key, documents.describe(documents.problems("version.json", raw))) from None
+        if facts["name"] != name or facts["version"] != version:
+            raise self._corrupt(key, f"it describes {facts['name']} v{facts['version']}")
+        self._facts_cache[(name, version)] = facts
+        return facts
+
+    def _latest(self, name: str, head: Head) -> int:
+        """The highest claimed version: ``latest`` plus any claimed but not yet folded in."""
+        latest = head.latest
+        while self.objects.head(version_key(name, latest + 1)) is not None:
+            latest += 1
+        return latest
+
+    def _live_numbers(self, name: str, head: Head) -> list[int]:
+        return [v for v in range(1, self._latest(name, head) + 1) if v not in head.state.deleted]
+
+    def _record(self, name: str, version: int, state: ModelState, facts: dict[str, Any]) -> VersionRecord:
+        return VersionRecord(
+            name=name,
+            version=version,
+            stage=state.stage_of(version),
+            aliases=tuple(state.aliases_of(version)),
+            facts=state.current_facts(version, facts),
+            local_path=self._checkout_dir(name, version, str(facts["digest"])),
+            path=self.home.key(version_key(name, version)),
+            deleted=version in state.deleted,
+        )
+
+    def _get(self, name: str, version: int, head: Head) -> VersionRecord:
+        if version not in head.state.deleted and version >= 1:
+            facts = self._facts(name, version)
+            if facts is not None:
+                return self._record(name, version, head.state, facts)
+        raise missing_version(name, version, head.state, self._live_numbers(name, head))
+
+    def get_version(self, name: str, version: int) -> VersionRecord:
+        return self._get(name, version, self._head(name))
+
+    def _parallel(self, fn: Callable[[int], T], items: list[int]) -> list[T]:
+        if len(items) <= 1:
+            return [fn(i) for i in items]
+        with ThreadPoolExecutor(_PARALLEL) as pool:
+            return list(pool.map(fn, items))
+
+    def list_versions(self, name: str, *, include_deleted: bool = False) -> list[VersionRecord]:
+        head = self._head(name)
+        numbers = [
+            v
+            for v in range(1, self._latest(name, head) + 1)
+            if include_deleted or v not in head.state.deleted
+        ]
+
+        def one(v: int) -> VersionRecord:
+            facts = self._facts(name, v)
+            if facts is None:
+                raise self._corrupt(version_key(name, v), "the record is missing")
+            return self._record(name, v, head.state, facts)
+
+        return self._parallel(one, numbers)
+
+    def summary(self, name: str) -> ModelSummary:
+        head = self._head(name)
+        return self._summary(name, head)
+
+    def _summary(self, name: str, head: Head) -> ModelSummary:
+        state = head.state
+        latest = self._latest(name, head)
+        live_count = latest - sum(1 for v in state.deleted if v <= latest)
+        latest_live = next((v for v in range(latest, 0, -1) if v not in state.deleted), None)
+        stages: dict[str, list[int]] = {}
+        for version, stage in sorted(state.stages.items()):
+            if version not in state.deleted:
+                stages.setdefault(stage, []).append(version)
+        updated = state.updated
+        if latest_live is not None and latest_live > head.latest:
+            facts = self._facts(name, latest_live)
+            if facts is not None:
+                updated = max(updated, str(facts["created"]))
+        return ModelSummary(
+            name=name,
+            created=state.created,
+            updated=updated,
+            latest_version=latest_live,
+            version_count=live_count,
+            stages=stages,
+            aliases=dict(sorted(state.aliases.items())),
+        )
+
+    def list_models(self) -> list[ModelSummary]:
+        names = self.model_names()
+        heads = {}
+        for name in names:
+            head = self._head_or_none(name)
+            if head is not None:
+                heads[name] = head
+        return [self._summary(name, head) for name, head in heads.items()]
+
+    def resolve(self, uri: str | ModelUri) -> VersionRecord:
+        parsed = uri if isinstance(uri, ModelUri) else parse_model_uri(uri)
+        head = self._head(parsed.name)
+        version = pick_version(parsed, head.state, lambda: self._live_numbers(parsed.name, head))
+        return self._get(parsed.name, version, head)
+
+    def history(self, name: str, *, version: int | None = None) -> list[dict[str, Any]]:
+        """The committed events of ``name``, oldest first (optionally of one version only)."""
+        head = self._head(name)
+        keys = [info.key for info in self.objects.list(f"models/{name}/events/")]
+        batches = self._parallel(lambda i: self._event_batch(keys[i]), list(range(len(keys))))
+        by_revision = dict(batches)
+        by_revision.setdefault(head.state.revision, head.revision_events)
+        events = [e for revision in sorted(by_revision) for e in by_revision[revision]]
+        if version is not None:
+            events = [e for e in events if e.get("version") == version]
+        return events
+
+    def _event_batch(self, key: str) -> tuple[int, list[dict[str, Any]]]:
+        found = self._read_json(key)
+        if found is None:
+            return 0, []
+        raw, _ = found
+        try:
+            documents.check("event batch", raw)
+        except ValueError as exc:
+            raise self._corrupt(key, str(exc)) from exc
+        return int(raw["revision"]), list(raw["events"])
+
+    # ------------------------------------------------------------------ files
+
+    def _checkout_dir(self, name: str, version: int, digest: str) -> Path:
+        endpoint = str(self.objects.client.meta.endpoint_url)
+        return self.cache.version_dir(
+            home_id(endpoint, self.home.bucket, self.home.prefix), name, version, digest
+        )
+
+    def _fetch(self, sha: str, size: int, dest: Path, progress: Callable[[int], None]) -> None:
+        if self.objects.head(blob_key(sha)) is None:
+            raise InvalidModelError(
+                f"the registry at {self.home} is missing the stored file {blob_key(sha)}",
+                hint="run 'modelpack doctor' on the registry",
+            )
+        self.objects.download(blob_key(sha), dest, size, progress=progress)
+
+    def checkout(self, record: VersionRecord) -> Path:
+        """The version's MLmodel folder in the local cache, downloaded and verified as needed.
+
+        Raises:
+            InvalidModelError: a stored file does not match its digest (exit 3, naming it).
+        """
+        manifest_sha = str(record.facts["manifest_sha256"])
+        where = f"{record.uri} ({MANIFEST_FILE})"
+        self.cache.ensure({manifest_sha: (0, where)}, self._fetch_any)
+        manifest = self.cache.manifest(manifest_sha, where)
+        if manifest.digest != record.digest:
+            raise InvalidModelError(
+                f"{record.uri}: the stored manifest does not match the digest the registry recorded",
+                hint="run 'modelpack doctor' on the registry",
+            )
+        self.cache.ensure(
+            {e.sha256: (e.size, f"{record.uri}: {e.path}") for e in manifest.files}, self._fetch
+        )
+        return self.cache.assemble(record.local_path, manifest, manifest_sha)
+
+    def _fetch_any(self, sha: str, _size: int, dest: Path, progress: Callable[[int], None]) -> None:
+        info = self.objects.head(blob_key(sha))
+        if info is None:
+            raise InvalidModelError(
+                f"the registry at {self.home} is missing the stored file {blob_key(sha)}",
+                hint="run 'modelpack doctor' on the registry",
+            )
+        self.objects.download(blob_key(sha), dest, info.size, progress=progress)
+
+    def verify_version(self, name: str, version: int) -> IntegrityReport:
+        """Check a version's stored files exist with the recorded sizes (HEAD each, no download)."""
+        record = self.get_version(name, version)
+        report = IntegrityReport()
+        manifest_sha = str(record.facts["manifest_sha256"])
+        self.cache.ensure({manifest_sha: (0, MANIFEST_FILE)}, self._fetch_any)
+        manifest = self.cache.manifest(manifest_sha, f"{record.uri} ({MANIFEST_FILE})")
+        if manifest.digest != record.digest:
+            report.changed.append(MANIFEST_FILE)
+
+        def check(i: int) -> None:
+            entry = manifest.files[i]
+            info = self.objects.head(blob_key(entry.sha256))
+            if info is None:
+                report.missing.append(entry.path)
+            elif info.size != entry.size:
+                report.changed.append(entry.path)
+
+        self._parallel(check, list(range(len(manifest.files))))
+        return report
+
+    # ------------------------------------------------------------------ the commit loop
+
+    def _commit(self, name: str, plan: Callable[[Head | None], tuple[Change | None, T]], op: str) -> T:
+        """Read ``model.json``, compute a change with ``plan``, write it if nothing changed since.
+
+        ``plan`` is called again after every lost race, on the fresh state; it returns the
+        change (None: nothing to write) and the operation's result.
+        """
+        for attempt in range(CAS_ATTEMPTS):
+            head = self._head_or_none(name)
+            change, result = plan(head)
+            if change is None:
+                return result
+            if head is not None and head.revision_events:
+                # Whoever writes revision R+1 makes sure R's events are out of model.json first.
+                self._flush_events(name, head.state.revision, head.revision_events)
+            document = {
+                "format_version": FORMAT_VERSION,
+                "state": change.state.to_json(),
+                "latest": change.latest,
+                "events": {"revision": change.state.revision, "events": change.events},
+            }
+            self._faults.point(f"{op}.planned")
+            data = _dumps(document)
+            written = (
+                self.objects.create(model_key(name), data)
+                if head is None
+                else self.objects.replace(model_key(name), data, head.etag)
+            )
+            if written is not None:
+                self._faults.point(f"{op}.committed")
+                with contextlib.suppress(ModelpackError):
+                    self._flush_events(name, change.state.revision, change.events)
+                return result
+            backoff(attempt)
+        raise ConflictError(
+            f"model {name!r} kept changing under this {op} ({CAS_ATTEMPTS} attempts); nothing was changed",
+            hint="try again",
+        )
+
+    def _flush_events(self, name: str, revision: int, events: list[dict[str, Any]]) -> None:
+        batch = {"format_version": FORMAT_VERSION, "name": name, "revision": revision, "events": events}
+        self.objects.create(events_key(name, revision), _dumps(batch))
+
+    # ------------------------------------------------------------------ register
+
+    def register(
+        self,
+        target: str | Path,
+        *,
+        name: str,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        alias: str | None = None,
+        allow_duplicate: bool = False,
+        source: str | None = None,
+    ) -> RegisterResult:
+        """Upload a model folder (or another registered version) as the next version of ``name``.
+
+        Same contract as ``FileRegistry.register``; ``source`` overrides the recorded source
+        (``copy`` and ``import`` record where the version really came from).
+        """
+        from modelpack.registry.source import examine, integrity_failure
+
+        clean_tags = check_register_args(name, tags, alias, description)
+        text = str(target)
+        if is_model_uri(text):
+            resolved = self.resolve(text)
+            folder = self.checkout(resolved)
+            origin = resolved.uri
+        else:
+            folder = Path(text)
+            origin = str(folder.resolve())
+        src = examine(folder)
+        manifest = src.manifest
+        facts = version_facts(name, self.actor, source or origin, src, description, clean_tags)
+        self._check_registry(create=True)
+        self._faults.point("register.start")
+        report = self._upload(src.folder, manifest)
+        if not report.ok:
+            raise integrity_failure(src.folder, report)
+        manifest_bytes = _dumps(manifest.to_dict())
+        manifest_sha = sha256(manifest_bytes).hexdigest()
+        facts["manifest_sha256"] = manifest_sha
+        if self.objects.head(blob_key(manifest_sha)) is None:
+            self.objects.create(blob_key(manifest_sha), manifest_bytes, metadata={"sha256": manifest_sha})
+        self._faults.point("register.staged")
+        if not allow_duplicate:
+            existing = self._existing(name, str(facts["digest"]))
+            if existing is not None:
+                return RegisterResult(
+                    version=self._alias_existing(name, existing, alias),
+                    already_registered=True,
+                    warnings=list(src.warnings),
+                )
+        version = self._claim(name, facts)
+        self._faults.point("register.claimed")
+
+        def plan(head: Head | None) -> tuple[Change, None]:
+            now = str(facts["created"])
+            events = [registered_event(name, self.actor, now, facts)]
+            if head is None:
+                state = new_model_state(name, now, version, alias)
+                latest = version
+                previous = None
+            else:
+                previous = head.state.aliases.get(alias) if alias else None
+                aliases = {**head.state.aliases, alias: version} if alias else head.state.aliases
+                state = head.state.changed(updated=now, aliases=aliases)
+                latest = max(head.latest, version)
+            if alias is not None:
+                events.append(alias_set_event(name, self.actor, now, version, alias, previous))
+            return Change(state, latest, events), None
+
+        self._commit(name, plan, "register")
+        self._index_digest(name, str(facts["digest"]), version)
+        head = self._head(name)
+        return RegisterResult(
+            version=self._record(name, version, head.state, facts),
+            already_registered=False,
+            warnings=list(src.warnings),
+        )
+
+    def _upload(self, folder: Path, manifest: Any) -> IntegrityReport:
+        """Store each file's content once; an existing blob is reused after its size is confirmed."""
+        import threading
+
+        report = IntegrityReport()
+        total = manifest.total_size
+        done = 0
+        lock = threading.Lock()
+
+        def progress(n: int) -> None:
+            nonlocal done
+            with lock:
+                done += n
+                self._reporter.advance("uploading model files", done, total)
+
+        def one(i: int) -> None:
+            entry = manifest.files[i]
+            key = blob_key(entry.sha256)
+            info = self.objects.head(key)
+            if info is not None and info.size == entry.size:
+                stated = (info.metadata or {}).get("sha256")
+                if stated in (None, entry.sha256):
+                    progress(entry.size)
+                    return
+            actual = self.objects.upload(key, folder / entry.path, entry.sha256, progress=progress)
+            if actual != entry.sha256:
+                with lock:
+                    report.changed.append(entry.path)
+
+        self._parallel(one, list(range(len(manifest.files))))
+        report.changed.sort()
+        return report
+
+    def _existing(self, name: str, digest: str) -> VersionRecord | None:
+        """A live version of ``name`` already holding ``digest``, if any."""
+        found = self._read_json(digest_key(name, digest))
+        if found is None:
+            return None
+        raw, _ = found
+        version = raw.get("version")
+        head = self._head_or_none(name)
+        if head is None or not isinstance(version, int) or version in head.state.deleted:
+            return None
+        facts = self._facts(name, version)
+        if facts is None or facts["digest"] != digest:
+            return None
+        return self._record(name, version, head.state, facts)
+
+    def _alias_existing(self, name: str, record: VersionRecord, alias: str | None) -> VersionRecord:
+        if alias is None or alias in record.aliases:
+            return record
+        return self.promote(name, record.version, alias=alias).version
+
+    def _claim(self, name: str, facts: dict[str, Any]) -> int:
+        """Claim the next free version number with a create-only PUT of its record."""
+        head = self._head_or_none(name)
+        version = (head.latest if head else 0) + 1
+        while True:
+            facts.update(version=version, created=utc_now())
+            if self.objects.create(version_key(name, version), _dumps(facts)) is not None:
+                self._facts_cache[(name, version)] = dict(facts)
+                return version
+            version += 1
+
+    def _index_digest(self, name: str, digest: str, version: int) -> None:
+        entry = _dumps({"format_version": FORMAT_VERSION, "digest": digest, "version": version})
+        key = digest_key(name, digest)
+        if self.objects.create(key, entry) is None:
+            found = self._read_json(key)
+            head = self._head_or_none(name)
+            if found is not None and head is not None and found[0].get("version") in head.state.deleted:
+                self.objects.replace(key, entry, found[1])
+
+    # ------------------------------------------------------------------ promote, tags, delete
+
+    def promote(
+        self,
+        name: str,
+        version: int,
+        *,
+        stage: str | Stage | None = None,
+        archive_existing: bool = True,
+        alias: str | None = None,
+        remove_alias: str | None = None,
+        require_compatible: bool = False,
+        force: bool = False,
+    ) -> PromoteResult:
+        target_stage = check_promote_args(name, stage, alias, remove_alias)
+        self.get_version(name, version)
+        if target_stage is not None or alias is not None:
+            report = self.verify_version(name, version)
+            if not report.ok:
+                raise InvalidModelError(
+                    f"stored version {name} v{version} failed its integrity check: {report.describe()}",
+                    hint="run 'modelpack doctor' to see the damage; the version was not promoted",
+                )
+        self._faults.point("promote.verified")
+        gated = gated_stage(target_stage)
+        mlmodels: dict[int, Any] = {}
+
+        def mlmodel_of(v: int) -> Any:
+            if v not in mlmodels:
+                from modelpack.package.mlmodel import read_mlmodel
+
+                mlmodels[v] = read_mlmodel(self.checkout(self._get(name, v, self._head(name))))
+            return mlmodels[v]
+
+        def plan(head: Head | None) -> tuple[Change | None, PromoteResult]:
+            if head is None:
+                raise self._unknown_model(name)
+            state = head.state
+            if version in state.deleted:
+                raise NotFoundError(f"model {name!r} has no version {version} (deleted meanwhile)")
+            checks: list[GateCheck] | None = None
+            if require_compatible and (gated is not None or alias is not None):
+                checks = compatibility_gate(
+                    name, version, state, mlmodel_of, stage=gated, alias=alias, force=force
+                )
+            change = plan_promote(
+                name,
+                version,
+                state,
+                self.actor,
+                utc_now(),
+                stage=target_stage,
+                archive_existing=archive_existing,
+                alias=alias,
+                remove_alias=remove_alias,
+                checks=checks,
+            )
+            final = change.new_state or state
+            facts = self._facts(name, version) or {}
+            result = PromoteResult(
+                version=self._record(name, version, final, facts),
+                previous_stage=change.previous_stage,
+                archived=change.archived,
+                alias_set=alias,
+                alias_moved_from=change.moved_from,
+                alias_removed=remove_alias if change.new_state is not None else None,
+                changed=change.new_state is not None,
+            )
+            if checks is not None:
+                result = replace(result, compatibility=checks)
+            if change.new_state is None:
+                return None, result
+            return Change(change.new_state, head.latest, change.events), result
+
+        return self._commit(name, plan, "promote")
+
+    def set_tags(
+        self, name: str, version: int, tags: Mapping[str, str | None], *, replace: bool = False
+    ) -> VersionRecord:
+        changes = check_tag_changes(name, tags)
+        self.get_version(name, version)
+
+        def plan(head: Head | None) -> tuple[Change | None, VersionRecord]:
+            if head is None:
+                raise self._unknown_model(name)
+            current = self._get(name, version, head)
+            before = dict(current.facts.get("tags") or {})
+            planned = plan_tags(
+                name, version, head.state, self.actor, utc_now(), before, changes, replace=replace
+            )
+            if planned is None:
+                return None, current
+            new_state, event = planned
+            facts = self._facts(name, version) or {}
+            return Change(new_state, head.latest, [event]), self._record(name, version, new_state, facts)
+
+        return self._commit(name, plan, "set_tags")
+
+    def set_description(
+        self, name: str, description: str | None, *, version: int | None = None
+    ) -> ModelState:
+        check_description(name, description)
+        if version is not None:
+            self.get_version(name, version)
+        else:
+            self.state(name)
+
+        def plan(head: Head | None) -> tuple[Change | None, ModelState]:
+            if head is None:
+                raise self._unknown_model(name)
+            current = (
+                head.state.description
+                if version is None
+                else self._get(name, version, head).facts.get("description")
+            )
+            planned = plan_description(name, version, head.state, self.actor, utc_now(), description, current)
+            if planned is None:
+                return None, head.state
+            new_state, event = planned
+            return Change(new_state, head.latest, [event]), new_state
+
+        return self._commit(name, plan, "set_description")
+
+    def delete(self, name: str, version: int, *, force: bool = False) -> DeleteResult:
+        """Delete a version: it leaves every listing, its number is never reused, ``gc`` frees its files."""
+        self.get_version(name, version)
+
+        def plan(head: Head | None) -> tuple[Change, DeleteResult]:
+            if head is None:
+                raise self._unknown_model(name)
+            record = self._get(name, version, head)
+            self._faults.point("delete.locked")
+            new_state, event = plan_delete(
+                name, version, head.state, self.actor, utc_now(), digest=record.digest, force=force
+            )
+            result = DeleteResult(
+                name=name,
+                version=version,
+                stage=head.state.stage_of(version),
+                removed_aliases=head.state.aliases_of(version),
+            )
+            return Change(new_state, head.latest, [event]), result
+
+        return self._commit(name, plan, "delete")
+
+    # ------------------------------------------------------------------ maintenance helpers
+
+    def iter_version_facts(self, name: str) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Every version record of ``name`` in the bucket, by listing (doctor and gc)."""
+        for info in self.objects.list(f"models/{name}/versions/"):
+            stem = info.key.rsplit("/", 1)[-1].removesuffix(".json")
+            if stem.isdigit():
+                facts = self._facts(name, int(stem))
+                if facts is not None:
+                    yield int(stem), facts
