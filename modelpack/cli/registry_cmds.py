@@ -27,10 +27,10 @@ from modelpack.config import resolve_home
 from modelpack.errors import UsageError
 
 if TYPE_CHECKING:
-    from modelpack.registry import AnyRegistry, FileRegistry
-    from modelpack.registry.doctor import DoctorReport
+    from modelpack.registry import AnyRegistry
     from modelpack.registry.records import (
         DeleteResult,
+        DoctorReport,
         GateCheck,
         GcResult,
         History,
@@ -66,12 +66,17 @@ def _registry(home: str | None, *, progress: bool = False) -> AnyRegistry:
     return open_registry(resolve_home(home), **kwargs)
 
 
-def _local(registry: AnyRegistry, command: str) -> FileRegistry:
-    from modelpack.registry import FileRegistry
+_DURATION_UNITS: Final = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
-    if not isinstance(registry, FileRegistry):
-        raise UsageError(f"'modelpack {command}' does not work on an s3:// registry yet")
-    return registry
+
+def _parse_grace(text: str) -> float:
+    """``--grace``: seconds, or a number with s, m, h or d (``90``, ``30m``, ``24h``)."""
+    import re
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text.lower())
+    if match is None:
+        raise UsageError(f"--grace {text!r}: give seconds or a number with s, m, h or d, e.g. 24h or 30m")
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
 
 
 def _format_value(value: Any) -> str:
@@ -524,10 +529,26 @@ def delete(
 @app.command()
 def gc(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would be removed.")] = False,
+    grace: Annotated[
+        str | None,
+        typer.Option(
+            "--grace",
+            metavar="AGE",
+            help=(
+                "s3:// registries only: keep anything younger than AGE (seconds, or 30m, 24h, 2d; "
+                "default 24h), since a register running now may still need it. A local registry "
+                "needs none: gc locks it."
+            ),
+        ),
+    ] = None,
     json_output: JsonFlag = False,
     home: _run.HomeOption = None,
 ) -> None:
-    """Remove stored file contents no version uses any more, and staging of dead processes."""
+    """Remove stored file contents no version uses any more, and staging of dead processes.
+
+    In an s3:// registry (no locks there) only what is older than the grace period goes:
+    unreferenced blobs, store probes and incomplete multipart uploads.
+    """
 
     def human(result: GcResult) -> None:
         verb = "would remove" if result.dry_run else "removed"
@@ -537,9 +558,25 @@ def gc(
         )
 
     def collect() -> GcResult:
-        from modelpack.registry.gc import collect_garbage
+        from modelpack.registry import FileRegistry
 
-        return collect_garbage(_local(_registry(home), "gc"), dry_run=dry_run)
+        grace_seconds = _parse_grace(grace) if grace is not None else None
+        registry = _registry(home)
+        if isinstance(registry, FileRegistry):
+            if grace_seconds is not None:
+                raise UsageError(
+                    "--grace applies to s3:// registries only; a local gc locks the registry and needs none"
+                )
+            from modelpack.registry.gc import collect_garbage
+
+            return collect_garbage(registry, dry_run=dry_run)
+        from modelpack.registry.bucket_care import DEFAULT_GRACE, collect_bucket_garbage
+
+        return collect_bucket_garbage(
+            registry,
+            dry_run=dry_run,
+            grace_seconds=DEFAULT_GRACE if grace_seconds is None else grace_seconds,
+        )
 
     _run.run("gc", json_output, collect, human)
 
@@ -572,8 +609,15 @@ def doctor(
         )
 
     def check() -> DoctorReport:
-        from modelpack.registry.doctor import run_doctor
+        from modelpack.registry import FileRegistry
 
-        return run_doctor(_local(_registry(home), "doctor"), repair=repair)
+        registry = _registry(home)
+        if isinstance(registry, FileRegistry):
+            from modelpack.registry.doctor import run_doctor
+
+            return run_doctor(registry, repair=repair)
+        from modelpack.registry.bucket_care import run_bucket_doctor
+
+        return run_bucket_doctor(registry, repair=repair)
 
     _run.run("doctor", json_output, check, human)

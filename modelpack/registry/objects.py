@@ -277,6 +277,72 @@ class S3Objects:
                 return
             kwargs["ContinuationToken"] = page["NextContinuationToken"]
 
+    def hash_object(self, relative: str, *, chunk: int = 1024 * 1024) -> tuple[str, int] | None:
+        """Stream the object once, hashing it: its sha256 and size, or None if there is none."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            body = self.client.get_object(Bucket=self.home.bucket, Key=self.key(relative))["Body"]
+            for block in iter(lambda: body.read(chunk), b""):
+                digest.update(block)
+                size += len(block)
+        except ClientError as exc:
+            if _is_missing(exc) and _code(exc) != "NoSuchBucket":
+                return None
+            raise self._error(exc, f"read {relative}") from exc
+        except BotoCoreError as exc:
+            raise self._error(exc, f"read {relative}") from exc
+        return digest.hexdigest(), size
+
+    def touch(self, relative: str, metadata: dict[str, str]) -> bool:
+        """Refresh the object's LastModified with a server-side copy onto itself.
+
+        Returns:
+            False if the object is gone (the caller uploads it again).
+        """
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        key = self.key(relative)
+        try:
+            self.client.copy_object(
+                Bucket=self.home.bucket,
+                Key=key,
+                CopySource={"Bucket": self.home.bucket, "Key": key},
+                Metadata=metadata,
+                MetadataDirective="REPLACE",
+            )
+        except ClientError as exc:
+            if _is_missing(exc) and _code(exc) != "NoSuchBucket":
+                return False
+            raise self._error(exc, f"refresh {relative}") from exc
+        except BotoCoreError as exc:
+            raise self._error(exc, f"refresh {relative}") from exc
+        return True
+
+    def list_uploads(self, relative_prefix: str) -> Iterator[tuple[str, str, float]]:
+        """Multipart uploads begun under ``relative_prefix`` and never completed nor aborted:
+        (relative key, upload id, seconds since the epoch it was begun)."""
+        base = self.key("")
+        kwargs: dict[str, Any] = {"Prefix": self.key(relative_prefix)}
+        while True:
+            page = self._call("list multipart uploads", self.client.list_multipart_uploads, **kwargs)
+            for item in page.get("Uploads", []) or []:
+                yield item["Key"][len(base) :], item["UploadId"], item["Initiated"].timestamp()
+            if not page.get("IsTruncated"):
+                return
+            kwargs["KeyMarker"] = page.get("NextKeyMarker", "")
+            kwargs["UploadIdMarker"] = page.get("NextUploadIdMarker", "")
+
+    def abort_upload(self, relative: str, upload_id: str) -> None:
+        self._call(
+            f"abort the upload of {relative}",
+            self.client.abort_multipart_upload,
+            Key=self.key(relative),
+            UploadId=upload_id,
+        )
+
     # ------------------------------------------------------------------ the store's honesty
 
     def probe_conditional_writes(self) -> dict[str, str]:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -69,7 +70,7 @@ from modelpack.registry.changes import (
 from modelpack.registry.events import Actor, utc_now
 from modelpack.registry.faults import NO_FAULTS, Faults
 from modelpack.registry.layout import FORMAT_VERSION, REGISTRY_KIND, digest_hex, migrate
-from modelpack.registry.objects import S3Objects, backoff
+from modelpack.registry.objects import ObjectInfo, S3Objects, backoff
 from modelpack.registry.records import (
     DeleteResult,
     GateCheck,
@@ -86,6 +87,9 @@ T = TypeVar("T")
 
 #: Compare-and-swap attempts on one model's state before giving up (exit 5).
 CAS_ATTEMPTS: Final = 60
+#: A stored blob a register reuses is first refreshed (its LastModified) if older than this, so
+#: ``gc`` never takes it for garbage (its grace period must be longer; see ``bucket_care``).
+REFRESH_AGE: Final = 3600.0
 _PARALLEL: Final = 16
 
 
@@ -568,7 +572,7 @@ class S3Registry:
         manifest_bytes = _dumps(manifest.to_dict())
         manifest_sha = sha256(manifest_bytes).hexdigest()
         facts["manifest_sha256"] = manifest_sha
-        if self.objects.head(blob_key(manifest_sha)) is None:
+        if not self._reuse(blob_key(manifest_sha), self.objects.head(blob_key(manifest_sha)), manifest_sha):
             self.objects.create(blob_key(manifest_sha), manifest_bytes, metadata={"sha256": manifest_sha})
         self._faults.point("register.staged")
         if not allow_duplicate:
@@ -582,9 +586,13 @@ class S3Registry:
         version = self._claim(name, facts)
         self._faults.point("register.claimed")
 
-        def plan(head: Head | None) -> tuple[Change, None]:
+        def plan(head: Head | None) -> tuple[Change | None, None]:
             now = str(facts["created"])
             events = [registered_event(name, self.actor, now, facts)]
+            if head is not None and any(
+                e.get("event") == "registered" and e.get("version") == version for e in head.revision_events
+            ):
+                events = []  # 'doctor --repair' folded this version in while it was being committed
             if head is None:
                 state = new_model_state(name, now, version, alias)
                 latest = version
@@ -596,6 +604,8 @@ class S3Registry:
                 latest = max(head.latest, version)
             if alias is not None:
                 events.append(alias_set_event(name, self.actor, now, version, alias, previous))
+            if not events:
+                return None, None
             return Change(state, latest, events), None
 
         self._commit(name, plan, "register")
@@ -628,7 +638,7 @@ class S3Registry:
             info = self.objects.head(key)
             if info is not None and info.size == entry.size:
                 stated = (info.metadata or {}).get("sha256")
-                if stated in (None, entry.sha256):
+                if stated in (None, entry.sha256) and self._reuse(key, info, entry.sha256):
                     progress(entry.size)
                     return
             actual = self.objects.upload(key, folder / entry.path, entry.sha256, progress=progress)
@@ -639,6 +649,19 @@ class S3Registry:
         self._parallel(one, list(range(len(manifest.files))))
         report.changed.sort()
         return report
+
+    def _reuse(self, key: str, info: ObjectInfo | None, sha: str) -> bool:
+        """Whether the stored blob ``info`` can serve this version (False: upload it).
+
+        ``gc`` removes unreferenced blobs older than its grace period; a blob this register is
+        about to reference again is refreshed first if it is older than ``REFRESH_AGE``, so it
+        stays younger than any grace period longer than that (the default is a day).
+        """
+        if info is None:
+            return False
+        if time.time() - info.modified < REFRESH_AGE:
+            return True
+        return self.objects.touch(key, {"sha256": sha})
 
     def _existing(self, name: str, digest: str) -> VersionRecord | None:
         """A live version of ``name`` already holding ``digest``, if any."""
