@@ -277,6 +277,18 @@ class S3Objects:
                 return
             kwargs["ContinuationToken"] = page["NextContinuationToken"]
 
+    def list_folders(self, relative_prefix: str) -> Iterator[str]:
+        """The names one level below ``relative_prefix`` (S3's common prefixes, ``/``-delimited)."""
+        prefix = self.key(relative_prefix)
+        kwargs: dict[str, Any] = {"Prefix": prefix, "Delimiter": "/"}
+        while True:
+            page = self._call(f"list {relative_prefix}", self.client.list_objects_v2, **kwargs)
+            for item in page.get("CommonPrefixes", []):
+                yield item["Prefix"][len(prefix) :].rstrip("/")
+            if not page.get("IsTruncated"):
+                return
+            kwargs["ContinuationToken"] = page["NextContinuationToken"]
+
     # ------------------------------------------------------------------ the store's honesty
 
     def probe_conditional_writes(self) -> dict[str, str]:

@@ -271,13 +271,11 @@ class S3Registry:
     def model_names(self) -> list[str]:
         """Names of every registered model, sorted."""
         self._check_registry(create=False)
-        names = set()
-        for info in self.objects.list("models/"):
-            parts = info.key.split("/")
-            if len(parts) == 3 and parts[2] == "model.json":
-                with contextlib.suppress(ModelpackError):
-                    validate_name(parts[1])
-                    names.add(parts[1])
+        names = []
+        for folder in self.objects.list_folders("models/"):
+            with contextlib.suppress(ModelpackError):
+                validate_name(folder)
+                names.append(folder)
         return sorted(names)
 
     def _facts(self, name: str, version: int) -> dict[str, Any] | None:
@@ -382,12 +380,11 @@ class S3Registry:
 
     def list_models(self) -> list[ModelSummary]:
         names = self.model_names()
-        heads = {}
-        for name in names:
-            head = self._head_or_none(name)
-            if head is not None:
-                heads[name] = head
-        return [self._summary(name, head) for name, head in heads.items()]
+        heads = self._parallel(lambda i: self._head_or_none(names[i]), list(range(len(names))))
+        # A model whose first registration never committed has records but no model.json yet.
+        return [
+            self._summary(name, head) for name, head in zip(names, heads, strict=True) if head is not None
+        ]
 
     def resolve(self, uri: str | ModelUri) -> VersionRecord:
         parsed = uri if isinstance(uri, ModelUri) else parse_model_uri(uri)
