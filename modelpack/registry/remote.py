@@ -632,6 +632,8 @@ class S3Registry:
             if actual != entry.sha256:
                 with lock:
                     report.changed.append(entry.path)
+            else:
+                self._faults.point("register.blob_written")
 
         self._parallel(one, list(range(len(manifest.files))))
         report.changed.sort()
