@@ -571,6 +571,7 @@ class S3Registry:
         if not allow_duplicate:
             existing = self._existing(name, str(facts["digest"]))
             if existing is not None:
+                self._fold_in(name, existing.version, existing.facts)
                 return RegisterResult(
                     version=self._alias_existing(name, existing, alias),
                     already_registered=True,
@@ -578,10 +579,37 @@ class S3Registry:
                 )
         version = self._claim(name, facts)
         self._faults.point("register.claimed")
+        self._index_digest(name, str(facts["digest"]), version)
+        self._fold_in(name, version, facts, alias=alias, always=True)
+        head = self._head(name)
+        return RegisterResult(
+            version=self._record(name, version, head.state, facts),
+            already_registered=False,
+            warnings=list(src.warnings),
+        )
 
-        def plan(head: Head | None) -> tuple[Change, None]:
+    def _fold_in(
+        self,
+        name: str,
+        version: int,
+        facts: dict[str, Any],
+        *,
+        alias: str | None = None,
+        always: bool = False,
+    ) -> None:
+        """Record a claimed version in ``model.json``: ``latest``, its ``registered`` event, the alias.
+
+        ``always`` for the writer that just claimed it; otherwise only a version above ``latest``
+        (claimed by a writer that died before this step) is folded in.
+        """
+
+        def plan(head: Head | None) -> tuple[Change | None, None]:
+            if not always and head is not None and version <= head.latest:
+                return None, None
             now = str(facts["created"])
-            events = [registered_event(name, self.actor, now, facts)]
+            # Another writer's version is recorded as theirs: who and when its record says.
+            actor = self.actor if always else Actor(str(facts["user"]), str(facts["host"]), 0)
+            events = [registered_event(name, actor, now, facts)]
             if head is None:
                 state = new_model_state(name, now, version, alias)
                 latest = version
@@ -596,13 +624,6 @@ class S3Registry:
             return Change(state, latest, events), None
 
         self._commit(name, plan, "register")
-        self._index_digest(name, str(facts["digest"]), version)
-        head = self._head(name)
-        return RegisterResult(
-            version=self._record(name, version, head.state, facts),
-            already_registered=False,
-            warnings=list(src.warnings),
-        )
 
     def _upload(self, folder: Path, manifest: Any) -> IntegrityReport:
         """Store each file's content once; an existing blob is reused after its size is confirmed."""
@@ -640,19 +661,29 @@ class S3Registry:
         return report
 
     def _existing(self, name: str, digest: str) -> VersionRecord | None:
-        """A live version of ``name`` already holding ``digest``, if any."""
-        found = self._read_json(digest_key(name, digest))
-        if found is None:
-            return None
-        raw, _ = found
-        version = raw.get("version")
+        """A live version of ``name`` already holding ``digest``, if any.
+
+        The digest index answers for every version whose writer got past indexing; versions
+        claimed but not yet folded into ``model.json`` (a writer killed right after its claim)
+        are few and read one by one, so re-running an interrupted register finds its version.
+        """
         head = self._head_or_none(name)
-        if head is None or not isinstance(version, int) or version in head.state.deleted:
-            return None
-        facts = self._facts(name, version)
-        if facts is None or facts["digest"] != digest:
-            return None
-        return self._record(name, version, head.state, facts)
+        state = head.state if head is not None else ModelState(name=name, created="", updated="")
+        found = self._read_json(digest_key(name, digest))
+        candidates = []
+        if found is not None and isinstance(found[0].get("version"), int):
+            candidates.append(int(found[0]["version"]))
+        latest = head.latest if head is not None else 0
+        while self.objects.head(version_key(name, latest + 1)) is not None:
+            latest += 1
+            candidates.append(latest)
+        for version in candidates:
+            if version in state.deleted:
+                continue
+            facts = self._facts(name, version)
+            if facts is not None and facts["digest"] == digest:
+                return self._record(name, version, state, facts)
+        return None
 
     def _alias_existing(self, name: str, record: VersionRecord, alias: str | None) -> VersionRecord:
         if alias is None or alias in record.aliases:
@@ -671,12 +702,14 @@ class S3Registry:
             version += 1
 
     def _index_digest(self, name: str, digest: str, version: int) -> None:
+        """Point the digest index at ``version``, unless it points at a live version already."""
         entry = _dumps({"format_version": FORMAT_VERSION, "digest": digest, "version": version})
         key = digest_key(name, digest)
         if self.objects.create(key, entry) is None:
             found = self._read_json(key)
             head = self._head_or_none(name)
-            if found is not None and head is not None and found[0].get("version") in head.state.deleted:
+            deleted = head.state.deleted if head is not None else {}
+            if found is not None and found[0].get("version") in deleted:
                 self.objects.replace(key, entry, found[1])
 
     # ------------------------------------------------------------------ promote, tags, delete
