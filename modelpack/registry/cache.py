@@ -159,7 +159,7 @@ class ContentCache:
             if folder.is_dir():
                 if _listing(folder) == set(wanted):
                     for rel, sha in wanted.items():
-                        self._link(self.blob(sha), folder / rel)
+                        self.link(self.blob(sha), folder / rel)
                     return folder
                 # Something added or removed a file: set the whole folder aside and rebuild it.
                 _discard(folder)
@@ -168,7 +168,7 @@ class ContentCache:
             staging.mkdir()
             try:
                 for rel, sha in wanted.items():
-                    self._link(self.blob(sha), staging / rel)
+                    self.link(self.blob(sha), staging / rel)
                 try:
                     os.rename(staging, folder)
                 except OSError:
@@ -184,7 +184,8 @@ class ContentCache:
         return folder
 
     @staticmethod
-    def _link(blob: Path, dest: Path) -> None:
+    def link(blob: Path, dest: Path) -> None:
+        """Make ``dest`` the blob's file: a hard link, or a copy where links cannot be made."""
         with contextlib.suppress(FileNotFoundError):
             if dest.samefile(blob):
                 return

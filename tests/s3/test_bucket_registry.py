@@ -267,3 +267,21 @@ def test_a_file_changed_after_packing_stores_nothing_under_its_claimed_digest(
         assert not keys(s3_home, "models/")
     uploads = s3_home.client.list_multipart_uploads(Bucket=s3_home.bucket).get("Uploads", [])
     assert uploads == []  # the aborted multipart upload is gone too
+
+
+def test_the_compatibility_gate_works_on_a_bucket(s3_home: Any, tmp_path: Path) -> None:
+    from tests.gate_models import NEW_COLUMN, OLD_COLUMNS, pack_version
+
+    v1, _ = pack_version(tmp_path, "v1", fit_on=OLD_COLUMNS, sample_of=OLD_COLUMNS)
+    everything = [*OLD_COLUMNS, NEW_COLUMN]
+    v2, _ = pack_version(tmp_path, "v2", fit_on=everything, sample_of=everything)
+    for folder in (v1, v2):
+        mp_json("register", str(folder), "--name", "gate")
+    mp_json("promote", "gate", "1", "--stage", "Production", "--alias", "champion")
+    refused = mp("promote", "gate", "2", "--stage", "Production", "--require-compatible")
+    assert refused.returncode == 3 and NEW_COLUMN in refused.stderr, refused.stderr
+    assert mp("list", "models:/gate/Production", "--field", "version").stdout.strip() == "1"
+    forced = mp_json("promote", "gate", "2", "--alias", "champion", "--require-compatible", "--force")
+    assert forced["status"] == "ok"
+    [event] = [e for e in mp_json("history", "gate")["data"]["events"] if e.get("forced")]
+    assert event["alias"] == "champion"
