@@ -47,7 +47,12 @@ from modelpack.package.manifest import Manifest, parse_manifest
 from modelpack.registry import documents
 from modelpack.registry import events as ev
 from modelpack.registry.cache import safe_relative
-from modelpack.registry.changes import compact_numbers, new_model_state, registered_event
+from modelpack.registry.changes import (
+    compact_numbers,
+    new_model_state,
+    registered_event,
+    registered_versions,
+)
 from modelpack.registry.layout import FORMAT_VERSION, migrate
 from modelpack.registry.objects import ObjectInfo
 from modelpack.registry.records import (
@@ -297,7 +302,7 @@ class _BucketDoctor:
         self.load_records(model)
         self.check_events(model)
         self.check_numbers(model)
-        self.check_registered(model)
+        self.checkregistered_versions(model)
         if model.head is None and model.head_problem is not None and self.repair:
             self.load_head(model)  # --repair may just have created model.json
         if model.head is None:
@@ -418,15 +423,14 @@ class _BucketDoctor:
             except ValueError as exc:
                 self.add(ERROR, "corrupt_events", key, f"{exc}; {_HISTORY_NOT_REPAIRED}")
                 continue
-            model.registered.update(_registered(raw["events"]))
+            model.registered.update(registered_versions(raw["events"]))
         head = model.head
         if head is None:
             return
-        model.registered.update(_registered(head.revision_events))
+        model.registered.update(registered_versions(head.revision_events))
         revision = head.state.revision
         written = set(model.batches)
-        unflushed = revision not in written and bool(head.revision_events)
-        if unflushed and self.objects.head(events_key(name, revision)) is None:
+        if revision not in written and self.objects.head(events_key(name, revision)) is None:
             finding = self.add(
                 WARNING,
                 "unflushed_events",
@@ -435,8 +439,7 @@ class _BucketDoctor:
                 "(a writer stopped before copying them out); --repair writes them",
             )
             self.fix([finding], lambda: self.registry._flush_events(name, revision, head.revision_events))
-        last = revision if not head.revision_events else revision - 1
-        lost = [r for r in range(1, last + 1) if r not in written]
+        lost = [r for r in range(1, revision) if r not in written]
         # Batches written after the listing (a writer moved on meanwhile) are not lost.
         lost = [r for r in lost if self.objects.head(events_key(name, r)) is None]
         if lost:
@@ -475,7 +478,7 @@ class _BucketDoctor:
                 "record was lost); not repairable",
             )
 
-    def check_registered(self, model: _Model) -> None:
+    def checkregistered_versions(self, model: _Model) -> None:
         """Versions claimed but not folded into ``model.json``, and versions lacking a
         ``registered`` event: one compare-and-swap repairs both (a killed register)."""
         name = model.name
@@ -525,11 +528,11 @@ class _BucketDoctor:
             missing = set(unregistered)
             if head is not None:
                 # Events committed since the doctor read the history may hold them now.
-                missing -= _registered(head.revision_events)
+                missing -= registered_versions(head.revision_events)
                 for revision in range(seen + 1, head.state.revision):
                     found = self.registry._read_json(events_key(name, revision))
                     if found is not None and isinstance(found[0].get("events"), list):
-                        missing -= _registered(found[0]["events"])
+                        missing -= registered_versions(found[0]["events"])
             latest = max(head.latest if head is not None else 0, highest)
             if head is not None and not missing and latest == head.latest:
                 return None, None
@@ -545,8 +548,11 @@ class _BucketDoctor:
             ]
             if head is None:
                 state = new_model_state(name, str(facts[min(facts)]["created"]), highest, None)
-            else:
+            elif events:
                 state = head.state.changed(updated=now)
+            else:
+                # Only ``latest`` moves: it is not history, so the revision and its events stay.
+                return Change(head.state, latest, head.revision_events), None
             return Change(state, latest, events), None
 
         self.registry._commit(name, plan, "doctor")
@@ -734,14 +740,6 @@ class _BucketDoctor:
 _HISTORY_NOT_REPAIRED = (
     "--repair leaves the history alone (it is the model's record): restore it from a backup"
 )
-
-
-def _registered(events: Iterable[Any]) -> set[int]:
-    return {
-        e["version"]
-        for e in events
-        if isinstance(e, dict) and e.get("event") == ev.REGISTERED and documents.is_int(e.get("version"))
-    }
 
 
 def _referenced_versions(state: ModelState) -> set[int]:

@@ -9,7 +9,7 @@ state, so both stores behave the same.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -122,6 +122,18 @@ def registered_event(name: str, actor: Actor, now: str, facts: dict[str, Any]) -
         size=facts["size"],
         source=facts["source"],
     )
+
+
+def registered_versions(events: Iterable[Any]) -> set[int]:
+    """The versions whose ``registered`` event is among ``events``."""
+    return {
+        e["version"]
+        for e in events
+        if isinstance(e, dict)
+        and e.get("event") == ev.REGISTERED
+        and isinstance(e.get("version"), int)
+        and not isinstance(e.get("version"), bool)
+    }
 
 
 def stage_changed_event(

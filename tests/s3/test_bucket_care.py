@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from modelpack.registry.faults import BUCKET_DOCTOR_PHASES, BUCKET_GC_PHASES
 from tests.conftest import modelpack_cmd
 from tests.registry_models import make_model
 
@@ -523,3 +525,39 @@ def test_gc_beside_a_running_register_never_removes_what_it_needs(
     assert removed >= 1  # gc did remove v1's garbage meanwhile
     assert_clean(cli)
     ok(cli("inspect", f"models:/{NAME}/4"))
+
+
+# ---------------------------------------------------------------------- killed gc and doctor
+
+
+@pytest.mark.parametrize("phase", BUCKET_GC_PHASES)
+def test_gc_killed_at_any_step_leaves_every_version_whole(
+    cli: Any, bucket: Bucket, three: list[Path], phase: str
+) -> None:
+    ok(cli("delete", NAME, "1"))
+    bucket.client.create_multipart_upload(Bucket=bucket.bucket, Key=bucket.key(blob("cd" * 32)))
+    killed = cli("gc", "--grace", "0", crash_at=phase)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    code, report = doctor(cli)
+    assert code == 0, report["findings"]
+    assert kinds(report) <= {"orphan_blob"}
+    ok(cli("gc", "--grace", "0"))
+    assert_clean(cli)
+    for version in (2, 3):
+        ok(cli("validate", f"models:/{NAME}/{version}", "--no-load"))
+
+
+@pytest.mark.parametrize("phase", BUCKET_DOCTOR_PHASES)
+def test_doctor_repair_killed_at_its_commit_is_finished_by_the_next(
+    cli: Any, bucket: Bucket, three: list[Path], phase: str
+) -> None:
+    head = bucket.get_json(MODEL_FILE)
+    head["latest"] = 1
+    head["state"]["aliases"]["ghost"] = 9
+    bucket.put_json(MODEL_FILE, head)
+    killed = cli("doctor", "--repair", crash_at=phase)
+    assert killed.returncode == -signal.SIGKILL
+    ok(cli("doctor", "--repair"))
+    assert_clean(cli)
+    events = json.loads(ok(cli("history", NAME, "--json")).stdout)["data"]["events"]
+    assert [e["version"] for e in events if e["event"] == "alias_removed"] == [9]  # recorded once
