@@ -661,11 +661,11 @@ class _BucketDoctor:
         for version, read in zip(numbers, reads, strict=True):
             facts = live[version]
             manifest_sha = str(facts["manifest_sha256"])
-            self.referenced.add(manifest_sha)
             key = blob_key(manifest_sha)
-            if read.size:
+            if read.size and manifest_sha not in self.referenced:  # shared by an identical version
                 self.report.blobs_checked += 1
                 self.report.bytes_hashed += read.size
+            self.referenced.add(manifest_sha)
             if read.manifest is None:
                 self.add(ERROR, read.kind, key, f"{read.problem}; not repairable")
                 self.referenced_uncertain = True
