@@ -54,7 +54,7 @@ from modelpack.registry.changes import (
     registered_versions,
 )
 from modelpack.registry.layout import FORMAT_VERSION, migrate
-from modelpack.registry.objects import ObjectInfo
+from modelpack.registry.objects import ObjectInfo, S3Objects, Stored
 from modelpack.registry.records import (
     ERROR,
     WARNING,
@@ -106,6 +106,17 @@ def _parse(data: bytes) -> dict[str, Any]:
     return raw
 
 
+def _fetch(objects: S3Objects, key: str) -> Stored | None | str:
+    """A registry document: its bytes, None if there is none, or why it cannot be read (too large)."""
+    try:
+        return objects.get(key)
+    except RegistryError as exc:
+        # ``get`` refuses an oversized document in one error; any other is the store's.
+        if "larger than a registry document" not in exc.message:
+            raise
+        return exc.message
+
+
 def _numbered(infos: Iterable[ObjectInfo], folder: str) -> tuple[dict[int, ObjectInfo], list[ObjectInfo]]:
     """``<folder>/<N:010>.json`` objects by N, and the objects there with any other key."""
     found: dict[int, ObjectInfo] = {}
@@ -135,7 +146,9 @@ class _ManifestRead:
 def _read_manifest(registry: S3Registry, name: str, version: int, facts: dict[str, Any]) -> _ManifestRead:
     """The manifest blob the record names: present, hashing to its name, valid, the recorded digest."""
     sha = str(facts["manifest_sha256"])
-    stored = registry.objects.get(blob_key(sha))
+    stored = _fetch(registry.objects, blob_key(sha))
+    if isinstance(stored, str):
+        return _ManifestRead(problem=f"the manifest of {name} v{version}: {stored}")
     if stored is None:
         return _ManifestRead(problem=f"the manifest of {name} v{version} is missing", kind="missing_files")
     actual = sha256(stored.data).hexdigest()
@@ -146,10 +159,9 @@ def _read_manifest(registry: S3Registry, name: str, version: int, facts: dict[st
             size=len(stored.data),
         )
     try:
-        manifest = parse_manifest(stored.data.decode("utf-8"), f"the manifest of {name} v{version}")
-    except (InvalidModelError, UnicodeDecodeError) as exc:
-        why = exc.message if isinstance(exc, ModelpackError) else str(exc)
-        return _ManifestRead(problem=why, size=len(stored.data))
+        manifest = parse_manifest(stored.data, f"the manifest of {name} v{version}")
+    except InvalidModelError as exc:
+        return _ManifestRead(problem=exc.message, size=len(stored.data))
     bad = [e.path for e in manifest.files if not safe_relative(e.path)]
     if bad:
         return _ManifestRead(
@@ -319,12 +331,14 @@ class _BucketDoctor:
 
     def load_head(self, model: _Model) -> None:
         key = model_key(model.name)
-        stored = self.objects.get(key)
+        stored = _fetch(self.objects, key)
         if stored is None:
             if model.records or model.batches:
                 model.head_problem = "model.json is missing"
             return
         try:
+            if isinstance(stored, str):
+                raise ValueError(stored)
             raw = _parse(stored.data)
             found = documents.problems("bucket model.json", raw)
             if found:
@@ -349,6 +363,7 @@ class _BucketDoctor:
             why = exc.message if isinstance(exc, RegistryError) else str(exc)
             self.add(ERROR, "corrupt_metadata", key, f"{why}; not repaired (restore it from a backup)")
             return
+        assert not isinstance(stored, str)
         model.head = Head(state, int(raw["latest"]), list(pending["events"]), stored.etag)
 
     @staticmethod
@@ -368,12 +383,14 @@ class _BucketDoctor:
     def load_records(self, model: _Model) -> None:
         name = model.name
         numbers = sorted(model.records)
-        stored = _parallel(lambda v: self.objects.get(version_key(name, v)), numbers)
+        stored = _parallel(lambda v: _fetch(self.objects, version_key(name, v)), numbers)
         for version, found in zip(numbers, stored, strict=True):
             key = version_key(name, version)
             if found is None:
                 continue  # removed since the listing: check_numbers reports a hole
             try:
+                if isinstance(found, str):
+                    raise ValueError(found)
                 raw = migrate(_parse(found.data), what=key)
             except ValueError as exc:
                 self.add(ERROR, "corrupt_metadata", key, f"version record of {name} v{version}: {exc}")
@@ -405,12 +422,14 @@ class _BucketDoctor:
         """Every event batch well-formed, and the history of revisions 1..revision complete."""
         name = model.name
         revisions = sorted(model.batches)
-        stored = _parallel(lambda r: self.objects.get(events_key(name, r)), revisions)
+        stored = _parallel(lambda r: _fetch(self.objects, events_key(name, r)), revisions)
         for revision, found in zip(revisions, stored, strict=True):
             key = events_key(name, revision)
             if found is None:
                 continue
             try:
+                if isinstance(found, str):
+                    raise ValueError(found)
                 raw = _parse(found.data)
                 problems = documents.problems("event batch", raw)
                 if problems:
@@ -600,10 +619,14 @@ class _BucketDoctor:
             if digest not in model.digests:
                 stale[digest] = None
         for digest in model.digests:
-            found = self.objects.get(digest_key(name, digest))
+            found = _fetch(self.objects, digest_key(name, digest))
             if found is None:
                 if digest in holders:
                     stale[digest] = None
+                continue
+            if isinstance(found, str):
+                info = self.objects.head(digest_key(name, digest))
+                stale[digest] = info.etag if info is not None else None
                 continue
             try:
                 raw = _parse(found.data)
@@ -644,7 +667,7 @@ class _BucketDoctor:
                     else:
                         self.objects.replace(key, data, etag)
                 else:
-                    current = self.objects.get(key)
+                    current = self.objects.head(key)
                     if current is not None and current.etag == etag:
                         self.objects.delete(key)
 
