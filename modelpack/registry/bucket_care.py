@@ -31,6 +31,7 @@ gc removes nothing, as on a local disk: it could not tell what that version uses
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -78,6 +79,9 @@ from modelpack.registry.remote import (
 
 #: Default grace period of ``gc`` on a bucket: unreferenced blobs younger than this are kept.
 DEFAULT_GRACE: Final = 24 * 3600.0
+#: How long the doctor waits for a version claimed past ``latest`` to be folded in by its own
+#: register before it takes the register for dead (``_BucketDoctor.settled``).
+SETTLE: Final = 2.0
 #: Parallel reads (manifests, event batches, blob hashes).
 _WORKERS: Final = 8
 _BLOB_KEY: Final = re.compile(r"blobs/sha256/([0-9a-f]{2})/([0-9a-f]{64})")
@@ -314,9 +318,9 @@ class _BucketDoctor:
         self.load_records(model)
         self.check_events(model)
         self.check_numbers(model)
-        self.checkregistered_versions(model)
-        if model.head is None and model.head_problem is not None and self.repair:
-            self.load_head(model)  # --repair may just have created model.json
+        self.check_registered(model)
+        if model.head is None and model.head_problem is not None:
+            self.load_head(model)  # created meanwhile, by its register or by --repair
         if model.head is None:
             if model.records:
                 # Which versions are deleted is unknown: their blobs cannot be told orphans.
@@ -497,7 +501,7 @@ class _BucketDoctor:
                 "record was lost); not repairable",
             )
 
-    def checkregistered_versions(self, model: _Model) -> None:
+    def check_registered(self, model: _Model) -> None:
         """Versions claimed but not folded into ``model.json``, and versions lacking a
         ``registered`` event: one compare-and-swap repairs both (a killed register)."""
         name = model.name
@@ -507,6 +511,10 @@ class _BucketDoctor:
         findings: list[Finding] = []
         highest = max(model.facts, default=0)
         if head is None:
+            if model.facts and not model.batches:
+                time.sleep(SETTLE)  # a first register between its claim and its commit?
+                if self.objects.head(model_key(name)) is not None:
+                    return
             finding = self.add(ERROR, "corrupt_metadata", model_key(name), f"{model.head_problem}")
             if model.batches:
                 finding.message += f"; {name} has history, so --repair leaves it alone (restore model.json)"
@@ -515,16 +523,21 @@ class _BucketDoctor:
                 return
             finding.message += " (a register was killed before its first commit); --repair creates it"
             findings.append(finding)
-        elif highest > head.latest:
-            findings.append(
-                self.add(
-                    WARNING,
-                    "unfolded_version",
-                    model_key(name),
-                    f"{name} v{compact_numbers([v for v in model.facts if v > head.latest])} claimed but "
-                    f"not folded into model.json (latest {head.latest}); --repair folds it in",
+        else:
+            latest = head.latest
+            if highest > latest or not set(model.facts) <= model.registered:
+                latest = self.settle(model)
+            if highest > latest:
+                unfolded = [v for v in model.facts if v > head.latest]
+                findings.append(
+                    self.add(
+                        WARNING,
+                        "unfolded_version",
+                        model_key(name),
+                        f"{name} v{compact_numbers(unfolded)} claimed but not folded into "
+                        f"model.json (latest {head.latest}); --repair folds it in",
+                    )
                 )
-            )
         unregistered = sorted(v for v in model.facts if v not in model.registered)
         if unregistered:
             findings.append(
@@ -539,6 +552,32 @@ class _BucketDoctor:
         if findings:
             seen = head.state.revision if head is not None else 0
             self.fix(findings, lambda: self.fold_in(name, dict(model.facts), set(unregistered), seen))
+
+    def settle(self, model: _Model) -> int:
+        """``latest`` after waiting ``SETTLE`` seconds; the ``registered`` events written meanwhile
+        join ``model.registered``.
+
+        A live register folds its version in right after its claim; a doctor reading in between
+        would take it for a killed one. Waiting once and reading ``model.json`` again tells them
+        apart: what was folded in meanwhile (with its event) is no finding.
+        """
+        assert model.head is not None
+        time.sleep(SETTLE)
+        try:
+            fresh = self.registry._head_or_none(model.name)
+        except RegistryError:
+            return model.head.latest
+        if fresh is None or fresh.state.revision == model.head.state.revision:
+            return model.head.latest
+        model.registered |= registered_versions(fresh.revision_events)
+        for revision in range(model.head.state.revision, fresh.state.revision):
+            found = _fetch(self.objects, events_key(model.name, revision))
+            if isinstance(found, Stored):
+                with contextlib.suppress(ValueError):
+                    events = _parse(found.data).get("events")
+                    if isinstance(events, list):
+                        model.registered |= registered_versions(events)
+        return fresh.latest
 
     def fold_in(self, name: str, facts: dict[int, dict[str, Any]], unregistered: set[int], seen: int) -> None:
         highest = max(facts)

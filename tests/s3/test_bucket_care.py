@@ -561,3 +561,31 @@ def test_doctor_repair_killed_at_its_commit_is_finished_by_the_next(
     assert_clean(cli)
     events = json.loads(ok(cli("history", NAME, "--json")).stdout)["data"]["events"]
     assert [e["version"] for e in events if e["event"] == "alias_removed"] == [9]  # recorded once
+
+
+@pytest.mark.slow
+def test_doctor_beside_running_registers_finds_no_damage(
+    cli: Any, models: list[Path], tmp_path: Path
+) -> None:
+    """Versions claimed but not yet committed by live registers are not taken for killed ones."""
+    ok(cli("register", str(models[0]), "--name", NAME))
+    folders = [make_model(tmp_path / f"live{i}", seed=50 + i) for i in range(6)]
+    registers = [
+        subprocess.Popen(
+            modelpack_cmd("register", str(folder), "--name", NAME),
+            env=cli.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for folder in folders
+    ]
+    reports = []
+    while any(r.poll() is None for r in registers) or not reports:
+        code, report = doctor(cli)
+        reports.append(report)
+        assert code == 0, report["findings"]
+    for register in registers:
+        out, err = register.communicate(timeout=120)
+        assert register.returncode == 0, out + err
+    assert_clean(cli)
