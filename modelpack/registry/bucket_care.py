@@ -80,7 +80,7 @@ from modelpack.registry.remote import (
 #: Default grace period of ``gc`` on a bucket: unreferenced blobs younger than this are kept.
 DEFAULT_GRACE: Final = 24 * 3600.0
 #: How long the doctor waits for a version claimed past ``latest`` to be folded in by its own
-#: register before it takes the register for dead (``_BucketDoctor.settled``).
+#: register before it takes the register for dead (``_BucketDoctor.settle``).
 SETTLE: Final = 2.0
 #: Parallel reads (manifests, event batches, blob hashes).
 _WORKERS: Final = 8

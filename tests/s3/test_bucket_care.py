@@ -20,6 +20,8 @@ from modelpack.registry.faults import BUCKET_DOCTOR_PHASES, BUCKET_GC_PHASES
 from tests.conftest import modelpack_cmd
 from tests.registry_models import make_model
 
+pytestmark = pytest.mark.s3
+
 NAME = "iris"
 
 
