@@ -500,6 +500,32 @@ def test_grace_takes_units_and_is_refused_for_a_local_registry(cli: Any, tmp_pat
     assert "--grace applies to s3:// registries only" in local.stderr
 
 
+def test_a_register_refreshes_an_old_blob_it_reuses(
+    s3_home: Any, bucket: Bucket, models: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """So gc, which keeps only what is younger than its grace period, never takes it for garbage."""
+    from modelpack.config import parse_home
+    from modelpack.registry import remote
+
+    registry = remote.S3Registry(parse_home(s3_home.url), cache=tmp_path / "cache")
+    registry.register(models[0], name="first")
+    sha = manifest_of(models[0])["model.pkl"]["sha256"]
+
+    def modified() -> Any:
+        return bucket.client.head_object(Bucket=bucket.bucket, Key=bucket.key(blob(sha)))["LastModified"]
+
+    before = modified()
+    time.sleep(1.5)  # LastModified has whole seconds
+    registry.register(models[0], name="second")  # younger than REFRESH_AGE: reused as it is
+    assert modified() == before
+    monkeypatch.setattr(remote, "REFRESH_AGE", 1.0)
+    registry.register(models[0], name="third")
+    assert modified() > before
+    assert bucket.client.head_object(Bucket=bucket.bucket, Key=bucket.key(blob(sha)))["Metadata"] == {
+        "sha256": sha
+    }
+
+
 @pytest.mark.slow
 def test_gc_beside_a_running_register_never_removes_what_it_needs(
     cli: Any, bucket: Bucket, three: list[Path], tmp_path: Path
