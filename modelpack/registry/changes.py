@@ -85,11 +85,13 @@ def version_facts(
     src: SourceModel,
     description: str | None,
     tags: dict[str, str],
+    origin: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The immutable record of a new version; ``version``, ``created`` and ``manifest_sha256``
-    are filled in when they are known."""
+    are filled in when they are known. ``origin`` (a copied or imported version's first
+    registration, see ``registry.transfer``) is recorded only when given."""
     manifest = src.manifest
-    return {
+    facts: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "name": name,
         "version": None,
@@ -108,6 +110,9 @@ def version_facts(
         "tags": tags,
         "modelpack_version": __version__,
     }
+    if origin is not None:
+        facts["origin"] = dict(origin)
+    return facts
 
 
 def registered_event(name: str, actor: Actor, now: str, facts: dict[str, Any]) -> dict[str, Any]:
