@@ -19,6 +19,7 @@ ENVELOPE_KEYS = frozenset(
 def _isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "mp-home"
     monkeypatch.setenv("MODELPACK_HOME", str(home))
+    monkeypatch.setenv("MODELPACK_CACHE", str(tmp_path / "mp-cache"))
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "120")
     monkeypatch.setenv("TERM", "unknown")

@@ -17,7 +17,21 @@ import pytest
 from modelpack.registry import FileRegistry
 from tests.registry_models import make_model
 
-HEAVY = {"numpy", "pandas", "scipy", "sklearn", "pyarrow", "jsonschema", "cloudpickle", "joblib", "skops"}
+# boto3 and botocore too: the S3 client is imported only for an s3:// home.
+HEAVY = {
+    "numpy",
+    "pandas",
+    "scipy",
+    "sklearn",
+    "pyarrow",
+    "jsonschema",
+    "cloudpickle",
+    "joblib",
+    "skops",
+    "boto3",
+    "botocore",
+    "s3transfer",
+}
 
 RUNNER = """
 import json, sys

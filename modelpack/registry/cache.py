@@ -157,15 +157,18 @@ class ContentCache:
         wanted[MANIFEST_FILE] = manifest_sha256
         try:
             if folder.is_dir():
-                for rel, sha in wanted.items():
-                    self._link(self.blob(sha), folder / rel)
-                return folder
+                if _listing(folder) == set(wanted):
+                    for rel, sha in wanted.items():
+                        self.link(self.blob(sha), folder / rel)
+                    return folder
+                # Something added or removed a file: set the whole folder aside and rebuild it.
+                _discard(folder)
             folder.parent.mkdir(parents=True, exist_ok=True)
             staging = folder.parent / f".{folder.name}-{os.getpid()}-{secrets.token_hex(4)}"
             staging.mkdir()
             try:
                 for rel, sha in wanted.items():
-                    self._link(self.blob(sha), staging / rel)
+                    self.link(self.blob(sha), staging / rel)
                 try:
                     os.rename(staging, folder)
                 except OSError:
@@ -181,7 +184,8 @@ class ContentCache:
         return folder
 
     @staticmethod
-    def _link(blob: Path, dest: Path) -> None:
+    def link(blob: Path, dest: Path) -> None:
+        """Make ``dest`` the blob's file: a hard link, or a copy where links cannot be made."""
         with contextlib.suppress(FileNotFoundError):
             if dest.samefile(blob):
                 return
@@ -195,6 +199,25 @@ class ContentCache:
 
             shutil.copyfile(blob, temp)
         os.replace(temp, dest)
+
+
+def _listing(folder: Path) -> set[str]:
+    """Every file under ``folder`` as a relative POSIX path (what a checkout must hold, no more)."""
+    found: set[str] = set()
+    for dirpath, _dirs, files in os.walk(folder):
+        base = Path(dirpath).relative_to(folder)
+        found.update((base / f).as_posix() for f in files)
+    return found
+
+
+def _discard(folder: Path) -> None:
+    """Move a folder out of the way atomically, then delete it (readers never see it half gone)."""
+    import shutil
+
+    aside = folder.parent / f".{folder.name}-discard-{secrets.token_hex(4)}"
+    with contextlib.suppress(FileNotFoundError):
+        os.rename(folder, aside)
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def home_id(endpoint: str, bucket: str, prefix: str) -> str:

@@ -46,7 +46,28 @@ DELETE_PHASES: Final = (
     "delete.finishing",
 )
 GC_PHASES: Final = ("gc.locked", "gc.blob_removed")
-ALL_PHASES: Final = REGISTER_PHASES + PROMOTE_PHASES + DELETE_PHASES + GC_PHASES
+#: The points of a registry in a bucket (``registry.remote``): no locks or journal, so fewer.
+BUCKET_REGISTER_PHASES: Final = (
+    "register.start",
+    "register.blob_written",
+    "register.staged",
+    "register.claimed",
+    "register.planned",
+    "register.committed",
+)
+BUCKET_PROMOTE_PHASES: Final = ("promote.verified", "promote.planned", "promote.committed")
+BUCKET_DELETE_PHASES: Final = ("delete.locked", "delete.planned", "delete.committed")
+ALL_PHASES: Final = tuple(
+    dict.fromkeys(
+        REGISTER_PHASES
+        + PROMOTE_PHASES
+        + DELETE_PHASES
+        + GC_PHASES
+        + BUCKET_REGISTER_PHASES
+        + BUCKET_PROMOTE_PHASES
+        + BUCKET_DELETE_PHASES
+    )
+)
 
 
 class Faults:

@@ -96,6 +96,10 @@ class S3Objects:
         self.requests = 0
         self._client: Any = None
         self._lock = threading.Lock()
+        # Parts of every large file share one pool and one bound on bytes in memory, however
+        # many files upload at once: at most 2 x WORKERS parts are read and not yet sent.
+        self._parts: ThreadPoolExecutor | None = None
+        self._in_flight = threading.BoundedSemaphore(2 * WORKERS)
 
     # ------------------------------------------------------------------ client and errors
 
@@ -277,6 +281,18 @@ class S3Objects:
                 return
             kwargs["ContinuationToken"] = page["NextContinuationToken"]
 
+    def list_folders(self, relative_prefix: str) -> Iterator[str]:
+        """The names one level below ``relative_prefix`` (S3's common prefixes, ``/``-delimited)."""
+        prefix = self.key(relative_prefix)
+        kwargs: dict[str, Any] = {"Prefix": prefix, "Delimiter": "/"}
+        while True:
+            page = self._call(f"list {relative_prefix}", self.client.list_objects_v2, **kwargs)
+            for item in page.get("CommonPrefixes", []):
+                yield item["Prefix"][len(prefix) :].rstrip("/")
+            if not page.get("IsTruncated"):
+                return
+            kwargs["ContinuationToken"] = page["NextContinuationToken"]
+
     # ------------------------------------------------------------------ the store's honesty
 
     def probe_conditional_writes(self) -> dict[str, str]:
@@ -369,20 +385,20 @@ class S3Objects:
         parts: list[dict[str, Any]] = []
         completed = False
         try:
-            with ThreadPoolExecutor(WORKERS) as pool, path.open("rb") as fh:
-                futures = []
+            pool = self._part_pool()
+            futures = []
+            with path.open("rb") as fh:
                 number = 0
                 while True:
+                    self._in_flight.acquire()
                     chunk = fh.read(PART_SIZE)
                     if not chunk:
+                        self._in_flight.release()
                         break
                     number += 1
                     digest.update(chunk)
                     futures.append(pool.submit(self._part, key, upload_id, number, chunk, progress))
-                    # Bound memory: at most 2 x WORKERS parts in flight.
-                    while sum(not f.done() for f in futures) >= 2 * WORKERS:
-                        futures[next(i for i, f in enumerate(futures) if not f.done())].result()
-                parts = [f.result() for f in futures]
+            parts = [f.result() for f in futures]
             actual = digest.hexdigest()
             if actual != expected:
                 return actual
@@ -408,6 +424,12 @@ class S3Objects:
                 with contextlib.suppress(Exception):
                     self.client.abort_multipart_upload(Bucket=self.home.bucket, Key=key, UploadId=upload_id)
 
+    def _part_pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._parts is None:
+                self._parts = ThreadPoolExecutor(WORKERS, thread_name_prefix="modelpack-part")
+            return self._parts
+
     def _part(
         self,
         key: str,
@@ -416,14 +438,17 @@ class S3Objects:
         chunk: bytes,
         progress: Callable[[int], None] | None,
     ) -> dict[str, Any]:
-        response = self._call(
-            "upload a part",
-            self.client.upload_part,
-            Key=key,
-            UploadId=upload_id,
-            PartNumber=number,
-            Body=chunk,
-        )
+        try:
+            response = self._call(
+                "upload a part",
+                self.client.upload_part,
+                Key=key,
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=chunk,
+            )
+        finally:
+            self._in_flight.release()
         if progress is not None:
             progress(len(chunk))
         return {"PartNumber": number, "ETag": response["ETag"]}

@@ -271,13 +271,11 @@ class S3Registry:
     def model_names(self) -> list[str]:
         """Names of every registered model, sorted."""
         self._check_registry(create=False)
-        names = set()
-        for info in self.objects.list("models/"):
-            parts = info.key.split("/")
-            if len(parts) == 3 and parts[2] == "model.json":
-                with contextlib.suppress(ModelpackError):
-                    validate_name(parts[1])
-                    names.add(parts[1])
+        names = []
+        for folder in self.objects.list_folders("models/"):
+            with contextlib.suppress(ModelpackError):
+                validate_name(folder)
+                names.append(folder)
         return sorted(names)
 
     def _facts(self, name: str, version: int) -> dict[str, Any] | None:
@@ -382,12 +380,11 @@ class S3Registry:
 
     def list_models(self) -> list[ModelSummary]:
         names = self.model_names()
-        heads = {}
-        for name in names:
-            head = self._head_or_none(name)
-            if head is not None:
-                heads[name] = head
-        return [self._summary(name, head) for name, head in heads.items()]
+        heads = self._parallel(lambda i: self._head_or_none(names[i]), list(range(len(names))))
+        # A model whose first registration never committed has records but no model.json yet.
+        return [
+            self._summary(name, head) for name, head in zip(names, heads, strict=True) if head is not None
+        ]
 
     def resolve(self, uri: str | ModelUri) -> VersionRecord:
         parsed = uri if isinstance(uri, ModelUri) else parse_model_uri(uri)
@@ -453,6 +450,24 @@ class S3Registry:
             {e.sha256: (e.size, f"{record.uri}: {e.path}") for e in manifest.files}, self._fetch
         )
         return self.cache.assemble(record.local_path, manifest, manifest_sha)
+
+    def _mlmodel(self, record: VersionRecord) -> Any:
+        """A stored version's parsed MLmodel, fetching only that file (the gate reads no model)."""
+        import tempfile
+
+        from modelpack.package.mlmodel import read_mlmodel
+
+        manifest_sha = str(record.facts["manifest_sha256"])
+        where = f"{record.uri} ({MANIFEST_FILE})"
+        self.cache.ensure({manifest_sha: (0, where)}, self._fetch_any)
+        manifest = self.cache.manifest(manifest_sha, where)
+        entry = next((e for e in manifest.files if e.path == "MLmodel"), None)
+        if entry is None:
+            raise InvalidModelError(f"{record.uri} has no MLmodel file", hint="run 'modelpack doctor'")
+        self.cache.ensure({entry.sha256: (entry.size, f"{record.uri}: MLmodel")}, self._fetch)
+        with tempfile.TemporaryDirectory(prefix="modelpack-mlmodel-") as tmp:
+            ContentCache.link(self.cache.blob(entry.sha256), Path(tmp) / "MLmodel")
+            return read_mlmodel(Path(tmp))
 
     def _fetch_any(self, sha: str, _size: int, dest: Path, progress: Callable[[int], None]) -> None:
         info = self.objects.head(blob_key(sha))
@@ -576,6 +591,7 @@ class S3Registry:
         if not allow_duplicate:
             existing = self._existing(name, str(facts["digest"]))
             if existing is not None:
+                self._fold_in(name, existing.version, existing.facts)
                 return RegisterResult(
                     version=self._alias_existing(name, existing, alias),
                     already_registered=True,
@@ -583,10 +599,37 @@ class S3Registry:
                 )
         version = self._claim(name, facts)
         self._faults.point("register.claimed")
+        self._index_digest(name, str(facts["digest"]), version)
+        self._fold_in(name, version, facts, alias=alias, always=True)
+        head = self._head(name)
+        return RegisterResult(
+            version=self._record(name, version, head.state, facts),
+            already_registered=False,
+            warnings=list(src.warnings),
+        )
 
-        def plan(head: Head | None) -> tuple[Change, None]:
+    def _fold_in(
+        self,
+        name: str,
+        version: int,
+        facts: dict[str, Any],
+        *,
+        alias: str | None = None,
+        always: bool = False,
+    ) -> None:
+        """Record a claimed version in ``model.json``: ``latest``, its ``registered`` event, the alias.
+
+        ``always`` for the writer that just claimed it; otherwise only a version above ``latest``
+        (claimed by a writer that died before this step) is folded in.
+        """
+
+        def plan(head: Head | None) -> tuple[Change | None, None]:
+            if not always and head is not None and version <= head.latest:
+                return None, None
             now = str(facts["created"])
-            events = [registered_event(name, self.actor, now, facts)]
+            # Another writer's version is recorded as theirs: who and when its record says.
+            actor = self.actor if always else Actor(str(facts["user"]), str(facts["host"]), 0)
+            events = [registered_event(name, actor, now, facts)]
             if head is None:
                 state = new_model_state(name, now, version, alias)
                 latest = version
@@ -601,13 +644,6 @@ class S3Registry:
             return Change(state, latest, events), None
 
         self._commit(name, plan, "register")
-        self._index_digest(name, str(facts["digest"]), version)
-        head = self._head(name)
-        return RegisterResult(
-            version=self._record(name, version, head.state, facts),
-            already_registered=False,
-            warnings=list(src.warnings),
-        )
 
     def _upload(self, folder: Path, manifest: Any) -> IntegrityReport:
         """Store each file's content once; an existing blob is reused after its size is confirmed."""
@@ -637,25 +673,37 @@ class S3Registry:
             if actual != entry.sha256:
                 with lock:
                     report.changed.append(entry.path)
+            else:
+                self._faults.point("register.blob_written")
 
         self._parallel(one, list(range(len(manifest.files))))
         report.changed.sort()
         return report
 
     def _existing(self, name: str, digest: str) -> VersionRecord | None:
-        """A live version of ``name`` already holding ``digest``, if any."""
-        found = self._read_json(digest_key(name, digest))
-        if found is None:
-            return None
-        raw, _ = found
-        version = raw.get("version")
+        """A live version of ``name`` already holding ``digest``, if any.
+
+        The digest index answers for every version whose writer got past indexing; versions
+        claimed but not yet folded into ``model.json`` (a writer killed right after its claim)
+        are few and read one by one, so re-running an interrupted register finds its version.
+        """
         head = self._head_or_none(name)
-        if head is None or not isinstance(version, int) or version in head.state.deleted:
-            return None
-        facts = self._facts(name, version)
-        if facts is None or facts["digest"] != digest:
-            return None
-        return self._record(name, version, head.state, facts)
+        state = head.state if head is not None else ModelState(name=name, created="", updated="")
+        found = self._read_json(digest_key(name, digest))
+        candidates = []
+        if found is not None and isinstance(found[0].get("version"), int):
+            candidates.append(int(found[0]["version"]))
+        latest = head.latest if head is not None else 0
+        while self.objects.head(version_key(name, latest + 1)) is not None:
+            latest += 1
+            candidates.append(latest)
+        for version in candidates:
+            if version in state.deleted:
+                continue
+            facts = self._facts(name, version)
+            if facts is not None and facts["digest"] == digest:
+                return self._record(name, version, state, facts)
+        return None
 
     def _alias_existing(self, name: str, record: VersionRecord, alias: str | None) -> VersionRecord:
         if alias is None or alias in record.aliases:
@@ -674,12 +722,14 @@ class S3Registry:
             version += 1
 
     def _index_digest(self, name: str, digest: str, version: int) -> None:
+        """Point the digest index at ``version``, unless it points at a live version already."""
         entry = _dumps({"format_version": FORMAT_VERSION, "digest": digest, "version": version})
         key = digest_key(name, digest)
         if self.objects.create(key, entry) is None:
             found = self._read_json(key)
             head = self._head_or_none(name)
-            if found is not None and head is not None and found[0].get("version") in head.state.deleted:
+            deleted = head.state.deleted if head is not None else {}
+            if found is not None and found[0].get("version") in deleted:
                 self.objects.replace(key, entry, found[1])
 
     # ------------------------------------------------------------------ promote, tags, delete
@@ -711,9 +761,7 @@ class S3Registry:
 
         def mlmodel_of(v: int) -> Any:
             if v not in mlmodels:
-                from modelpack.package.mlmodel import read_mlmodel
-
-                mlmodels[v] = read_mlmodel(self.checkout(self._get(name, v, self._head(name))))
+                mlmodels[v] = self._mlmodel(self._get(name, v, self._head(name)))
             return mlmodels[v]
 
         def plan(head: Head | None) -> tuple[Change | None, PromoteResult]:

@@ -7,7 +7,19 @@ import contextlib
 import runpy
 import sys
 
-HEAVY = ("numpy", "pandas", "scipy", "sklearn", "pyarrow", "jsonschema", "cloudpickle", "skops", "joblib")
+HEAVY = (
+    "numpy",
+    "pandas",
+    "scipy",
+    "sklearn",
+    "pyarrow",
+    "jsonschema",
+    "cloudpickle",
+    "skops",
+    "joblib",
+    "boto3",
+    "botocore",
+)
 
 sys.argv = ["modelpack", *sys.argv[1:]]
 with contextlib.suppress(SystemExit):
