@@ -428,3 +428,48 @@ def test_import_refuses_a_file_other_than_the_one_exported(exported: Path, tmp_p
     proc = run("import", str(exported), "--sha256", other, "--home", str(tmp_path / "dest"))
     assert proc.returncode == 3 and other in proc.stderr
     assert not (tmp_path / "dest").exists()
+
+
+# VmHWM is this process's own peak (ru_maxrss would include the forking parent's).
+PEAK_RSS = """
+import sys
+sys.argv = ["modelpack", *sys.argv[1:]]
+from modelpack.cli import main
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0]
+print(hwm.split()[1], file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def test_large_files_stream_through_export_and_import(tmp_path: Path) -> None:
+    """A 96 MiB file goes out and back in without ever being held in memory."""
+    import sys
+
+    size = 96 << 20
+    folder = make_model(tmp_path / "big", seed=9)
+    with (folder / "weights.bin").open("wb") as fh:
+        block = hashlib.sha256(b"seed").digest() * (1 << 15)  # 1 MiB, not all zeros
+        for _ in range(size // len(block)):
+            fh.write(block)
+    from modelpack.package.manifest import write_manifest
+
+    write_manifest(folder)
+    home, out, dest = tmp_path / "home", tmp_path / "big.tar", tmp_path / "dest"
+    assert run("register", str(folder), "--name", "big", "--home", str(home)).returncode == 0
+    peaks = []
+    for args in (
+        ("export", "models:/big/1", "--output", str(out), "--home", str(home)),
+        ("import", str(out), "--home", str(dest)),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-c", PEAK_RSS, *args], capture_output=True, text=True, timeout=300
+        )
+        assert proc.returncode == 0, proc.stderr
+        peaks.append(int(proc.stderr.split()[-1]) * 1024)
+    assert out.stat().st_size > size
+    assert max(peaks) < 64 << 20, peaks  # well below the file's size
+    assert versions(dest, "big")[0]["size"] > size
