@@ -153,7 +153,15 @@ VERSION_FIELDS: Final = {
     "origin",
 }
 #: ``copy`` and ``import`` print a version too, plus where it went (and the archive it came from).
-TRANSFER_FIELDS: Final = VERSION_FIELDS | {"already_registered", "home", "archive", "archive_sha256"}
+TRANSFER_FIELDS: Final = VERSION_FIELDS | {
+    "already_registered",
+    "home",
+    "archive",
+    "archive_sha256",
+    "manifest_sha256",
+    "mlmodel",
+    "modelpack_version",
+}
 EXPORT_FIELDS: Final = {
     "output",
     "sha256",
@@ -629,6 +637,7 @@ def copy(
     def action() -> TransferResult:
         from modelpack.registry.transfer import copy_version
 
+        _check_field(field, json_output, [], TRANSFER_FIELDS)  # before anything is written
         if not dest_home.strip():
             raise UsageError("DEST_HOME is empty; give a folder or s3://BUCKET/PREFIX")
         destination = _registry(dest_home, progress=not json_output)
@@ -670,6 +679,7 @@ def export(
         from modelpack.registry.transfer import export_target
         from modelpack.uri import is_model_uri
 
+        _check_field(field, json_output, [], EXPORT_FIELDS)
         registry = _registry(home) if is_model_uri(target) else None
         result = export_target(registry, target, Path(output), force=force)
         _check_field(field, json_output, [result.to_dict()], EXPORT_FIELDS)
@@ -722,6 +732,7 @@ def import_cmd(
 
         from modelpack.registry.transfer import import_archive
 
+        _check_field(field, json_output, [], TRANSFER_FIELDS)
         result = import_archive(
             _registry(home, progress=not json_output),
             Path(archive),

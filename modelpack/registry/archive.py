@@ -525,8 +525,8 @@ def _check_manifest(archive: Path, folder: Path, document: dict[str, Any]) -> No
 
     try:
         manifest = read_manifest(folder)
-    except ModelpackError as exc:
-        raise _refuse(archive, f"its {MANIFEST_FILE} is unreadable ({exc.message})") from None
+    except (ModelpackError, ValueError) as exc:  # ValueError: e.g. bytes that are not UTF-8
+        raise _refuse(archive, f"its {MANIFEST_FILE} is unreadable ({exc})") from None
     if manifest is None:
         raise _refuse(archive, f"it holds no {MANIFEST_FILE}")
     listed = {MODEL_PREFIX + f.path: {"sha256": f.sha256, "size": f.size} for f in manifest.files}

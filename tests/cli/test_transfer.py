@@ -342,6 +342,17 @@ def _tampered(kind: str, good: Path, tmp: Path) -> tuple[Path, str]:
             doc["members"]["model/weights.bin"]["sha256"] = hashlib.sha256(forged).hexdigest()
 
         return _write(out, _reseal(members, edit)), "model/weights.bin"
+    if kind == "resealed_bad_manifest":
+        at = next(i for i, (m, _) in enumerate(members) if m.name == "model/modelpack.manifest.json")
+        junk = b"\xff\xfe not a manifest"
+        members[at] = (_info("model/modelpack.manifest.json", len(junk)), junk)
+
+        def edit_manifest(doc: dict[str, Any]) -> None:
+            sha = hashlib.sha256(junk).hexdigest()
+            doc["members"]["model/modelpack.manifest.json"] = {"sha256": sha, "size": len(junk)}
+            doc["manifest_sha256"] = sha
+
+        return _write(out, _reseal(members, edit_manifest)), "modelpack.manifest.json"
     traversal = {
         "dotdot": "model/../../evil.txt",
         "outside_model": "../evil.txt",
@@ -379,6 +390,7 @@ TAMPERING = [
     "truncated",
     "trailing_data",
     "resealed_document",
+    "resealed_bad_manifest",
     "dotdot",
     "outside_model",
     "absolute",
@@ -473,3 +485,18 @@ def test_large_files_stream_through_export_and_import(tmp_path: Path) -> None:
     assert out.stat().st_size > size
     assert max(peaks) < 64 << 20, peaks  # well below the file's size
     assert versions(dest, "big")[0]["size"] > size
+
+
+def test_a_bad_field_is_refused_before_anything_moves(source: Path, tmp_path: Path) -> None:
+    dest, out = tmp_path / "dest", tmp_path / "x.tar"
+    h = ("--home", str(source))
+    bad = run("copy", "models:/churn/1", str(dest), "--field", "nope", *h)
+    assert bad.returncode == 2 and "fields:" in bad.stderr
+    assert run("export", "models:/churn/1", "--output", str(out), "--field", "nope", *h).returncode == 2
+    assert run("copy", "models:/churn/1", str(dest), "--field", "version", "--json", *h).returncode == 2
+    assert not dest.exists() and not out.exists()
+    assert run("export", "models:/churn/1", "--output", str(out), *h).returncode == 0
+    assert run("import", str(out), "--home", str(dest), "--field", "nope").returncode == 2
+    assert not dest.exists()
+    shown = run("import", str(out), "--home", str(dest), "--field", "manifest_sha256")
+    assert shown.returncode == 0 and len(shown.stdout.strip()) == 64
