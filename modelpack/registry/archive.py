@@ -70,6 +70,27 @@ _PAX_KEYS: Final = frozenset({"path", "size"})
 _HINT: Final = "the archive is not the one 'modelpack export' wrote; export it again from the source"
 
 
+#: The largest extended header (pax records, GNU long names) read before the member it
+#: describes: tarfile reads these whole into memory, so a forged size must be refused first.
+MAX_HEADER_BYTES: Final = 1 << 20
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """Refuses an extended header larger than ``MAX_HEADER_BYTES`` before tarfile reads it."""
+
+    def _bounded(self) -> None:
+        if self.size > MAX_HEADER_BYTES:
+            raise tarfile.HeaderError(f"an extended header of {self.size} bytes")
+
+    def _proc_pax(self, tarfile: Any) -> Any:
+        self._bounded()
+        return super()._proc_pax(tarfile)  # type: ignore[misc]
+
+    def _proc_gnulong(self, tarfile: Any) -> Any:
+        self._bounded()
+        return super()._proc_gnulong(tarfile)  # type: ignore[misc]
+
+
 def canonical(document: dict[str, Any]) -> bytes:
     """The one byte form of an export document (sorted keys, two-space indent, final newline)."""
     return (json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
@@ -329,7 +350,7 @@ def read_archive(archive: Path, work: Path, *, expect_sha256: str | None = None)
 
 
 def _extract(archive: Path, stream: Any, folder: Path) -> dict[str, Any]:
-    with tarfile.open(fileobj=stream, mode="r|") as tar:
+    with tarfile.open(fileobj=stream, mode="r|", tarinfo=_BoundedTarInfo) as tar:
         return _extract_members(archive, tar, folder)
 
 

@@ -353,6 +353,18 @@ def _tampered(kind: str, good: Path, tmp: Path) -> tuple[Path, str]:
             doc["manifest_sha256"] = sha
 
         return _write(out, _reseal(members, edit_manifest)), "modelpack.manifest.json"
+    if kind == "huge_extended_header":
+        # A pax header claiming 4 GiB: refused before tarfile would read it into memory.
+        members.insert(2, (_info("model/" + "ü" * 10, 1), b"x"))
+        plain = _write(tmp / "plain.tar", members).read_bytes()
+        at = plain.index(b"././@PaxHeader")
+        header = bytearray(plain[at : at + 512])
+        assert header[156:157] == b"x"
+        header[124:136] = b"%011o\0" % (4 << 30)
+        header[148:156] = b" " * 8
+        header[148:156] = b"%06o\0 " % sum(header)
+        out.write_bytes(plain[:at] + bytes(header) + plain[at + 512 :])
+        return out, "extended header of 4294967296 bytes"
     traversal = {
         "dotdot": "model/../../evil.txt",
         "outside_model": "../evil.txt",
@@ -391,6 +403,7 @@ TAMPERING = [
     "trailing_data",
     "resealed_document",
     "resealed_bad_manifest",
+    "huge_extended_header",
     "dotdot",
     "outside_model",
     "absolute",
