@@ -26,6 +26,7 @@ from modelpack.names import (
     validate_name,
     validate_tag,
 )
+from modelpack.registry import documents
 from modelpack.registry import events as ev
 from modelpack.registry.events import Actor
 from modelpack.registry.layout import FORMAT_VERSION
@@ -111,6 +112,9 @@ def version_facts(
         "modelpack_version": __version__,
     }
     if origin is not None:
+        problem = documents.SHAPES["version.json"]["origin"].rule(dict(origin))
+        if problem is not None:
+            raise UsageError(f"origin must be {problem}")
         facts["origin"] = dict(origin)
     return facts
 

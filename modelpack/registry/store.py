@@ -479,16 +479,14 @@ class FileRegistry:
             resolved = self.resolve(text)
             folder = resolved.local_path
             # The version a stage, alias or "latest" named now: those move, the version does not.
-            origin_text = resolved.uri
+            where = resolved.uri
         else:
             folder = Path(text)
-            origin_text = str(folder.resolve())
+            where = str(folder.resolve())
         with self._guard(f"read {folder}"):
             src = examine(folder)
         manifest = src.manifest
-        facts = version_facts(
-            name, self.actor, source or origin_text, src, description, clean_tags, origin=origin
-        )
+        facts = version_facts(name, self.actor, source or where, src, description, clean_tags, origin=origin)
         self._ensure_home()
         with self._guard(f"register {name}"), self._registry_lock(), self._workspace() as work:
             self._faults.point("register.start")

@@ -81,3 +81,12 @@ def test_a_tar_not_written_by_export_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ArchiveError, match="first member"):
         import_archive(FileRegistry(tmp_path / "home"), plain, name="x")
     assert not (tmp_path / "home").exists()
+
+
+def test_a_malformed_origin_is_a_usage_error_and_writes_nothing(tmp_path: Path) -> None:
+    from modelpack.errors import UsageError
+
+    registry = FileRegistry(tmp_path / "home")
+    with pytest.raises(UsageError, match="origin must be"):
+        registry.register(make_model(tmp_path / "m", seed=1), name="churn", origin={"uri": "x"})
+    assert not (tmp_path / "home").exists()
