@@ -252,10 +252,26 @@ def write_archive(
             finally:
                 os.close(fd)
         return Written(sha256=sink.hash.hexdigest(), size=sink.count)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(exc, OSError) and not isinstance(exc, ModelpackError):
+            raise _write_error(exc, output, tmp) from exc
         raise
+
+
+def _write_error(exc: OSError, output: Path, tmp: Path) -> InputFileError:
+    """An OS error while exporting as one line: reading a model file, or writing the archive."""
+    reason = exc.strerror or type(exc).__name__
+    if exc.filename is not None and str(exc.filename) not in (str(tmp), str(output)):
+        return InputFileError(
+            f"cannot read {exc.filename}: {reason}; nothing was exported", path=str(exc.filename)
+        )
+    return InputFileError(
+        f"cannot write {output}: {reason}; nothing was written",
+        hint="choose an --output on a writable filesystem with free space",
+        path=str(output),
+    )
 
 
 def _add(tar: tarfile.TarFile, member: Member) -> None:
@@ -326,6 +342,21 @@ def read_archive(archive: Path, work: Path, *, expect_sha256: str | None = None)
         raise NotFoundError(f"archive not found: {archive}", path=str(archive))
     if not archive.is_file():
         raise InputFileError(f"{archive} is not a file", path=str(archive))
+    try:
+        return _read(archive, work, expect_sha256)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        if exc.filename is not None and Path(exc.filename) == archive:
+            raise InputFileError(f"cannot read {archive}: {reason}", path=str(archive)) from exc
+        raise InputFileError(
+            f"cannot unpack {archive} into the temporary folder {work}: {reason}; nothing was imported",
+            hint="the archive is unpacked under TMPDIR before it is registered; point TMPDIR at a "
+            "filesystem with room for the model",
+            path=str(archive),
+        ) from exc
+
+
+def _read(archive: Path, work: Path, expect_sha256: str | None) -> Unpacked:
     folder = work / "model"
     folder.mkdir()
     with archive.open("rb") as fh:
