@@ -403,8 +403,11 @@ def list_cmd(
             if field is not None:
                 _print_field(field, result.rows())
                 return
+            # Copied or imported versions also show where their content was first registered.
+            origins = [_origin_text(v.facts.get("origin")) for v in result.versions]
+            extra = ["origin"] if any(origins) else []
             _columns(
-                ["version", "stage", "aliases", "created", "digest", "size", "source"],
+                ["version", "stage", "aliases", "created", "digest", "size", "source", *extra],
                 [
                     [
                         f"{v.version}" + (" (deleted)" if v.deleted else ""),
@@ -414,8 +417,9 @@ def list_cmd(
                         _short(v.digest),
                         _size(v.size),
                         v.source,
+                        *([origin] if extra else []),
                     ]
-                    for v in result.versions
+                    for v, origin in zip(result.versions, origins, strict=True)
                 ],
             )
         else:
@@ -478,6 +482,13 @@ def history(
         )
 
     _run.run("history", json_output, action, human)
+
+
+def _origin_text(origin: Any) -> str:
+    """``URI (user@host, created)``: a copied version's first registration, in one cell."""
+    if not isinstance(origin, dict):
+        return ""
+    return f"{origin.get('uri')} ({origin.get('user')}@{origin.get('host')}, {origin.get('created')})"
 
 
 def _gate_line(check: GateCheck) -> str:

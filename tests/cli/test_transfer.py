@@ -82,7 +82,10 @@ def test_copy_records_the_exact_version_and_provenance(source: Path, tmp_path: P
     # stages and aliases are the destination's own business
     assert listed["stage"] == "None" and listed["aliases"] == []
     human = run("list", "churn", "--home", str(dest))
-    assert exact in human.stdout
+    header, row = human.stdout.splitlines()
+    assert header.split()[-2:] == ["SOURCE", "ORIGIN"]
+    assert f"{exact}  {exact} ({original['user']}@{original['host']}, {original['created']})" in row
+    assert "ORIGIN" not in run("list", "churn", "--home", str(source)).stdout
     assert run("doctor", "--home", str(dest)).returncode == 0
 
 
