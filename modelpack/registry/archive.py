@@ -82,13 +82,17 @@ class _BoundedTarInfo(tarfile.TarInfo):
         if self.size > MAX_HEADER_BYTES:
             raise tarfile.HeaderError(f"an extended header of {self.size} bytes")
 
-    def _proc_pax(self, tarfile: Any) -> Any:
+    def _proc_pax(self, source: Any) -> Any:
         self._bounded()
-        return super()._proc_pax(tarfile)  # type: ignore[misc]
+        return super()._proc_pax(source)  # type: ignore[misc]
 
-    def _proc_gnulong(self, tarfile: Any) -> Any:
+    def _proc_gnulong(self, source: Any) -> Any:
         self._bounded()
-        return super()._proc_gnulong(tarfile)  # type: ignore[misc]
+        return super()._proc_gnulong(source)  # type: ignore[misc]
+
+    def _proc_sparse(self, source: Any) -> Any:
+        # Never written by export; refused before its chain of extension blocks is read.
+        raise tarfile.HeaderError(f"a sparse file member {contents.shown(self.name)!r}")
 
 
 def canonical(document: dict[str, Any]) -> bytes:

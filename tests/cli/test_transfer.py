@@ -384,6 +384,7 @@ def _tampered(kind: str, good: Path, tmp: Path) -> tuple[Path, str]:
         "device": tarfile.CHRTYPE,
         "fifo": tarfile.FIFOTYPE,
         "folder": tarfile.DIRTYPE,
+        "sparse": tarfile.GNUTYPE_SPARSE,
     }
     info = _info("model/special", 0, links[kind])
     if kind in ("symlink", "hardlink"):
@@ -416,6 +417,7 @@ TAMPERING = [
     "device",
     "fifo",
     "folder",
+    "sparse",
 ]
 
 
