@@ -75,12 +75,16 @@ _HINT: Final = "the archive is not the one 'modelpack export' wrote; export it a
 MAX_HEADER_BYTES: Final = 1 << 20
 
 
+class _RefusedHeader(tarfile.HeaderError):
+    """A header refused before tarfile reads what it describes (raised from inside tarfile)."""
+
+
 class _BoundedTarInfo(tarfile.TarInfo):
     """Refuses an extended header larger than ``MAX_HEADER_BYTES`` before tarfile reads it."""
 
     def _bounded(self) -> None:
         if self.size > MAX_HEADER_BYTES:
-            raise tarfile.HeaderError(f"an extended header of {self.size} bytes")
+            raise _RefusedHeader(f"an extended header of {self.size} bytes")
 
     def _proc_pax(self, source: Any) -> Any:
         self._bounded()
@@ -92,7 +96,7 @@ class _BoundedTarInfo(tarfile.TarInfo):
 
     def _proc_sparse(self, source: Any) -> Any:
         # Never written by export; refused before its chain of extension blocks is read.
-        raise tarfile.HeaderError(f"a sparse file member {contents.shown(self.name)!r}")
+        raise _RefusedHeader(f"a sparse file member {contents.shown(self.name)!r}")
 
 
 def canonical(document: dict[str, Any]) -> bytes:
@@ -375,6 +379,8 @@ def _read(archive: Path, work: Path, expect_sha256: str | None) -> Unpacked:
                 pass
             while raw.read(CHUNK):
                 pass
+        except _RefusedHeader as exc:
+            raise _refuse(archive, f"it holds {exc}") from None
         except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
             raise _refuse(archive, f"it is truncated or damaged ({exc})") from None
     sha = raw.hash.hexdigest()
