@@ -9,7 +9,7 @@ MLFLOW_SPEC ?= mlflow>=3.14,<4
 DEMO_HOME := sample_models/build/registry
 export NO_COLOR ?= 1
 
-.PHONY: demo test lint typecheck check bench interop clean
+.PHONY: demo test lint typecheck check bench interop s3-dev clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,9 +44,15 @@ check: lint typecheck test
 interop: $(IVENV)/.installed
 	MODELPACK_MLFLOW_PYTHON=$(abspath $(IPY)) $(IPY) -m pytest -m interop
 
+# A local S3 store (SeaweedFS, from the test dependency group) on http://127.0.0.1:8333 with data
+# in .seaweed/; prints the variables that point modelpack at it. Ctrl-C stops it.
+# Options: make s3-dev S3_DEV_ARGS="--port 9000 --bucket team --gateways 2"
+s3-dev: $(VENV)/.installed
+	$(PY) tools/seaweed.py $(S3_DEV_ARGS)
+
 # Regenerates docs/BENCHMARKS.md. BENCH_QUICK=1 makes it a fast smoke run (fewer, smaller runs).
 bench: $(VENV)/.installed $(IVENV)/.installed
 	MODELPACK_BENCH_MLFLOW_PYTHON=$${MODELPACK_BENCH_MLFLOW_PYTHON:-$(IVENV)/bin/python} $(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) $(IVENV) sample_models/build bench/data .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(IVENV) sample_models/build bench/data .seaweed .pytest_cache .ruff_cache .mypy_cache

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from modelpack.config import S3Home
+from modelpack.contents import MAX_DOCUMENT_BYTES
 from modelpack.errors import ConflictError, NotFoundError, RegistryError
 
 #: Files up to this size go in one PUT; larger ones in parts of this size, in parallel.
@@ -184,11 +185,22 @@ class S3Objects:
     # ------------------------------------------------------------------ whole objects
 
     def get(self, relative: str) -> Stored | None:
-        """The object's bytes and ETag, or None if there is none."""
+        """A metadata object's bytes and ETag, or None if there is none.
+
+        Raises:
+            RegistryError: the object is larger than any registry document can be.
+        """
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             response = self.client.get_object(Bucket=self.home.bucket, Key=self.key(relative))
+            if int(response.get("ContentLength", 0)) > MAX_DOCUMENT_BYTES:
+                response["Body"].close()
+                raise RegistryError(
+                    f"{self.home.key(relative)} in s3://{self.home.bucket} is larger than a registry "
+                    "document can be",
+                    hint="run 'modelpack doctor'",
+                )
             return Stored(response["Body"].read(), response["ETag"])
         except ClientError as exc:
             if _is_missing(exc) and _code(exc) != "NoSuchBucket":
