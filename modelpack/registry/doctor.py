@@ -449,7 +449,7 @@ class _Doctor:
             "rebuilt": True,
         }
         shape = documents.SHAPES["version.json"]
-        for key in ("flavors", "signature", "mlmodel", "description", "tags", "modelpack_version"):
+        for key in ("flavors", "signature", "mlmodel", "description", "tags", "modelpack_version", "origin"):
             if key in old and shape[key].rule(old[key]) is None:
                 facts[key] = old[key]
         return facts

@@ -560,11 +560,13 @@ class S3Registry:
         alias: str | None = None,
         allow_duplicate: bool = False,
         source: str | None = None,
+        origin: Mapping[str, str] | None = None,
     ) -> RegisterResult:
         """Upload a model folder (or another registered version) as the next version of ``name``.
 
         Same contract as ``FileRegistry.register``; ``source`` overrides the recorded source
-        (``copy`` and ``import`` record where the version really came from).
+        and ``origin`` records the content's first registration (``copy`` and ``import``
+        record where the version really came from).
         """
         from modelpack.registry.source import examine, integrity_failure
 
@@ -573,13 +575,13 @@ class S3Registry:
         if is_model_uri(text):
             resolved = self.resolve(text)
             folder = self.checkout(resolved)
-            origin = resolved.uri
+            where = resolved.uri
         else:
             folder = Path(text)
-            origin = str(folder.resolve())
+            where = str(folder.resolve())
         src = examine(folder)
         manifest = src.manifest
-        facts = version_facts(name, self.actor, source or origin, src, description, clean_tags)
+        facts = version_facts(name, self.actor, source or where, src, description, clean_tags, origin=origin)
         self._check_registry(create=True)
         self._faults.point("register.start")
         report = self._upload(src.folder, manifest)

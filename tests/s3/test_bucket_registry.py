@@ -285,3 +285,24 @@ def test_the_compatibility_gate_works_on_a_bucket(s3_home: Any, tmp_path: Path) 
     assert forced["status"] == "ok"
     [event] = [e for e in mp_json("history", "gate")["data"]["events"] if e.get("forced")]
     assert event["alias"] == "champion"
+
+
+def test_a_store_wanting_bare_etags_in_if_match_works_like_ceph_rgw(
+    s3_home_like_rgw: Any, tmp_path: Path
+) -> None:
+    home = s3_home_like_rgw
+    for i in range(3):
+        mp_json("register", str(make_model(tmp_path / f"m{i}", seed=i)), "--name", "rgw")
+    record = json.loads(
+        home.client.get_object(Bucket=home.bucket, Key=f"{home.prefix}/registry.json")["Body"].read()
+    )
+    assert record["store"] == {"if_match": "bare"}
+
+    def promote(i: int) -> subprocess.CompletedProcess[str]:
+        return mp("promote", "rgw", str(i + 1), "--alias", f"a{i}")
+
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(promote, range(3)))
+    assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
+    aliases = {v["version"]: v["aliases"] for v in mp_json("list", "rgw")["data"]["versions"]}
+    assert aliases == {1: ["a0"], 2: ["a1"], 3: ["a2"]}
