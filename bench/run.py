@@ -297,6 +297,10 @@ def memory_gib() -> str:
     return "unknown"
 
 
+def machine() -> str:
+    return f"{os.cpu_count()} cores ({cpu_model()}), {memory_gib()} memory, {platform.system()} {platform.release()}"
+
+
 def mlflow_side() -> dict[str, str]:
     code = (
         "import importlib.metadata as m, json, platform; "
@@ -338,19 +342,32 @@ def read_runs() -> dict[str, dict[str, Any]]:
 
 def record_runs(results: Sequence[AreaResult], *, started: dt.datetime, commit: str, is_quick: bool) -> None:
     runs = read_runs()
-    stamp = {"date": started.strftime("%Y-%m-%d %H:%M UTC"), "commit": commit, "quick": is_quick}
+    stamp = {
+        "date": started.strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": commit,
+        "machine": machine(),
+        "quick": is_quick,
+    }
     runs.update({r.area: stamp for r in results if not r.error})
     RUNS.write_text(json.dumps(dict(sorted(runs.items())), indent=2) + "\n")
 
 
 def previous_doc_stamp() -> dict[str, Any] | None:
-    """Date and commit of the current docs/BENCHMARKS.md (for rows measured before runs.json)."""
+    """Date, commit and machine of the current docs/BENCHMARKS.md (rows measured before runs.json)."""
     try:
         text = DOC.read_text()
     except OSError:
         return None
-    match = re.search(r"^- Date: (.+?); commit (.+)$", text, re.MULTILINE)
-    return {"date": match.group(1), "commit": match.group(2), "quick": False} if match else None
+    date = re.search(r"^- Date: (.+?); commit (.+)$", text, re.MULTILINE)
+    where = re.search(r"^- Machine: (.+)$", text, re.MULTILINE)
+    if date is None:
+        return None
+    return {
+        "date": date.group(1),
+        "commit": date.group(2),
+        "machine": where.group(1) if where else "unknown",
+        "quick": False,
+    }
 
 
 def kept_results(run: Sequence[AreaResult]) -> tuple[list[AreaResult], dict[str, dict[str, Any]]]:
@@ -407,8 +424,7 @@ def render(
     lines += [
         f"- Date: {started.strftime('%Y-%m-%d %H:%M UTC')}; commit {commit}",
         *kept_lines(results, kept or {}),
-        f"- Machine: {os.cpu_count()} cores ({cpu_model()}), {memory_gib()} memory, "
-        f"{platform.system()} {platform.release()}",
+        f"- Machine: {machine()}",
         f"- modelpack side: Python {platform.python_version()}; "
         + ", ".join(f"{d} {version_of(d)}" for d in LIBRARIES),
         "- MLflow side (references): " + ", ".join(f"{k} {v}" for k, v in mlflow_facts.items()),
@@ -468,15 +484,16 @@ def kept_lines(results: Sequence[AreaResult], kept: Mapping[str, Mapping[str, An
     if not kept:
         return []
     fresh = [r.area for r in results if r.area not in kept]
-    by_stamp: dict[tuple[str, str], list[str]] = {}
+    by_stamp: dict[tuple[str, str, str], list[str]] = {}
     for area, stamp in sorted(kept.items()):
-        by_stamp.setdefault((str(stamp["date"]), str(stamp["commit"])), []).append(area)
+        key = (str(stamp["date"]), str(stamp["commit"]), str(stamp.get("machine", "unknown")))
+        by_stamp.setdefault(key, []).append(area)
     lines = [
         f"- Measured on that date: {', '.join(fresh)} (`python bench/run.py --only {' '.join(fresh)} --merge`)"
     ]
     lines += [
-        f"- Kept from an earlier run: {', '.join(areas)}, measured {date}; commit {commit}"
-        for (date, commit), areas in by_stamp.items()
+        f"- Kept from an earlier run: {', '.join(areas)}, measured {date}; commit {commit}; machine: {where}"
+        for (date, commit, where), areas in by_stamp.items()
     ]
     return lines
 
