@@ -116,17 +116,17 @@ def read_manifest(root: Path) -> Manifest | None:
     path = root / MANIFEST_FILE
     if not path.is_file():
         return None
-    return parse_manifest(contents.read_text(root, MANIFEST_FILE, key="the manifest"), path)
+    return parse_manifest(contents.read_bytes(root, MANIFEST_FILE, key="the manifest"), path)
 
 
-def parse_manifest(text: str, path: Path | str) -> Manifest:
-    """A manifest's JSON text, checked as ``read_manifest`` checks it (``path`` names it in errors).
+def parse_manifest(data: bytes, path: Path | str) -> Manifest:
+    """A manifest's bytes, checked as ``read_manifest`` checks them (``path`` names it in errors).
 
     Raises:
-        InvalidModelError: the text is not a valid manifest.
+        InvalidModelError: the bytes are not a valid manifest.
     """
     try:
-        raw = _json.loads(text)
+        raw = _json.loads(data.decode("utf-8"))
         if not isinstance(raw, dict):
             raise ValueError("not a JSON object")
         version = raw["format_version"]

@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
 from modelpack._fs import sha256_file
+from modelpack.contents import MAX_DOCUMENT_BYTES
 from modelpack.digest import MANIFEST_FILE
 from modelpack.errors import InvalidModelError, RegistryError
 from modelpack.package.manifest import Manifest, parse_manifest
@@ -138,7 +139,10 @@ class ContentCache:
 
     def manifest(self, sha256: str, where: str) -> Manifest:
         """The manifest blob ``sha256`` (already ensured), parsed and its paths checked."""
-        manifest = parse_manifest(self.blob(sha256).read_text(encoding="utf-8"), where)
+        blob = self.blob(sha256)
+        if blob.stat().st_size > MAX_DOCUMENT_BYTES:
+            raise InvalidModelError(f"{where} is larger than a manifest can be", hint="run 'modelpack doctor'")
+        manifest = parse_manifest(blob.read_bytes(), where)
         for entry in manifest.files:
             if not safe_relative(entry.path) or entry.path == MANIFEST_FILE:
                 raise InvalidModelError(
@@ -159,7 +163,7 @@ class ContentCache:
             if folder.is_dir():
                 if _listing(folder) == set(wanted):
                     for rel, sha in wanted.items():
-                        self._link(self.blob(sha), folder / rel)
+                        self.link(self.blob(sha), folder / rel)
                     return folder
                 # Something added or removed a file: set the whole folder aside and rebuild it.
                 _discard(folder)
@@ -168,7 +172,7 @@ class ContentCache:
             staging.mkdir()
             try:
                 for rel, sha in wanted.items():
-                    self._link(self.blob(sha), staging / rel)
+                    self.link(self.blob(sha), staging / rel)
                 try:
                     os.rename(staging, folder)
                 except OSError:
@@ -184,7 +188,8 @@ class ContentCache:
         return folder
 
     @staticmethod
-    def _link(blob: Path, dest: Path) -> None:
+    def link(blob: Path, dest: Path) -> None:
+        """Make ``dest`` the blob's file: a hard link, or a copy where links cannot be made."""
         with contextlib.suppress(FileNotFoundError):
             if dest.samefile(blob):
                 return

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from modelpack.config import S3Home
+from modelpack.contents import MAX_DOCUMENT_BYTES
 from modelpack.errors import ConflictError, NotFoundError, RegistryError
 
 #: Files up to this size go in one PUT; larger ones in parts of this size, in parallel.
@@ -96,6 +97,10 @@ class S3Objects:
         self.requests = 0
         self._client: Any = None
         self._lock = threading.Lock()
+        # Parts of every large file share one pool and one bound on bytes in memory, however
+        # many files upload at once: at most 2 x WORKERS parts are read and not yet sent.
+        self._parts: ThreadPoolExecutor | None = None
+        self._in_flight = threading.BoundedSemaphore(2 * WORKERS)
 
     # ------------------------------------------------------------------ client and errors
 
@@ -180,11 +185,22 @@ class S3Objects:
     # ------------------------------------------------------------------ whole objects
 
     def get(self, relative: str) -> Stored | None:
-        """The object's bytes and ETag, or None if there is none."""
+        """A metadata object's bytes and ETag, or None if there is none.
+
+        Raises:
+            RegistryError: the object is larger than any registry document can be.
+        """
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             response = self.client.get_object(Bucket=self.home.bucket, Key=self.key(relative))
+            if int(response.get("ContentLength", 0)) > MAX_DOCUMENT_BYTES:
+                response["Body"].close()
+                raise RegistryError(
+                    f"{self.home.key(relative)} in s3://{self.home.bucket} is larger than a registry "
+                    "document can be",
+                    hint="run 'modelpack doctor'",
+                )
             return Stored(response["Body"].read(), response["ETag"])
         except ClientError as exc:
             if _is_missing(exc) and _code(exc) != "NoSuchBucket":
@@ -381,20 +397,20 @@ class S3Objects:
         parts: list[dict[str, Any]] = []
         completed = False
         try:
-            with ThreadPoolExecutor(WORKERS) as pool, path.open("rb") as fh:
-                futures = []
+            pool = self._part_pool()
+            futures = []
+            with path.open("rb") as fh:
                 number = 0
                 while True:
+                    self._in_flight.acquire()
                     chunk = fh.read(PART_SIZE)
                     if not chunk:
+                        self._in_flight.release()
                         break
                     number += 1
                     digest.update(chunk)
                     futures.append(pool.submit(self._part, key, upload_id, number, chunk, progress))
-                    # Bound memory: at most 2 x WORKERS parts in flight.
-                    while sum(not f.done() for f in futures) >= 2 * WORKERS:
-                        futures[next(i for i, f in enumerate(futures) if not f.done())].result()
-                parts = [f.result() for f in futures]
+            parts = [f.result() for f in futures]
             actual = digest.hexdigest()
             if actual != expected:
                 return actual
@@ -420,6 +436,12 @@ class S3Objects:
                 with contextlib.suppress(Exception):
                     self.client.abort_multipart_upload(Bucket=self.home.bucket, Key=key, UploadId=upload_id)
 
+    def _part_pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._parts is None:
+                self._parts = ThreadPoolExecutor(WORKERS, thread_name_prefix="modelpack-part")
+            return self._parts
+
     def _part(
         self,
         key: str,
@@ -428,14 +450,17 @@ class S3Objects:
         chunk: bytes,
         progress: Callable[[int], None] | None,
     ) -> dict[str, Any]:
-        response = self._call(
-            "upload a part",
-            self.client.upload_part,
-            Key=key,
-            UploadId=upload_id,
-            PartNumber=number,
-            Body=chunk,
-        )
+        try:
+            response = self._call(
+                "upload a part",
+                self.client.upload_part,
+                Key=key,
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=chunk,
+            )
+        finally:
+            self._in_flight.release()
         if progress is not None:
             progress(len(chunk))
         return {"PartNumber": number, "ETag": response["ETag"]}

@@ -451,6 +451,24 @@ class S3Registry:
         )
         return self.cache.assemble(record.local_path, manifest, manifest_sha)
 
+    def _mlmodel(self, record: VersionRecord) -> Any:
+        """A stored version's parsed MLmodel, fetching only that file (the gate reads no model)."""
+        import tempfile
+
+        from modelpack.package.mlmodel import read_mlmodel
+
+        manifest_sha = str(record.facts["manifest_sha256"])
+        where = f"{record.uri} ({MANIFEST_FILE})"
+        self.cache.ensure({manifest_sha: (0, where)}, self._fetch_any)
+        manifest = self.cache.manifest(manifest_sha, where)
+        entry = next((e for e in manifest.files if e.path == "MLmodel"), None)
+        if entry is None:
+            raise InvalidModelError(f"{record.uri} has no MLmodel file", hint="run 'modelpack doctor'")
+        self.cache.ensure({entry.sha256: (entry.size, f"{record.uri}: MLmodel")}, self._fetch)
+        with tempfile.TemporaryDirectory(prefix="modelpack-mlmodel-") as tmp:
+            ContentCache.link(self.cache.blob(entry.sha256), Path(tmp) / "MLmodel")
+            return read_mlmodel(Path(tmp))
+
     def _fetch_any(self, sha: str, _size: int, dest: Path, progress: Callable[[int], None]) -> None:
         info = self.objects.head(blob_key(sha))
         if info is None:
@@ -741,9 +759,7 @@ class S3Registry:
 
         def mlmodel_of(v: int) -> Any:
             if v not in mlmodels:
-                from modelpack.package.mlmodel import read_mlmodel
-
-                mlmodels[v] = read_mlmodel(self.checkout(self._get(name, v, self._head(name))))
+                mlmodels[v] = self._mlmodel(self._get(name, v, self._head(name)))
             return mlmodels[v]
 
         def plan(head: Head | None) -> tuple[Change | None, PromoteResult]:

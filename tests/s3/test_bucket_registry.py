@@ -227,3 +227,61 @@ def test_the_python_api_works_on_a_bucket(s3_home: Any, packed: Path) -> None:
     assert registry.resolve("models:/churn/Production").version == 1
     model = modelpack.load_model("models:/churn@champion", home=s3_home.url)
     assert model.metadata is not None
+
+
+def test_large_files_travel_in_parallel_parts_both_ways(s3_home: Any, tmp_path: Path) -> None:
+    import hashlib
+    import os
+
+    from modelpack.registry.objects import PART_SIZE
+
+    payload = os.urandom(2 * PART_SIZE + 12345)  # three parts up, three ranges down
+    folder = make_model(tmp_path / "big", seed=7, payload=payload)
+    mp_json("register", str(folder), "--name", "big")
+    sha = hashlib.sha256(payload).hexdigest()
+    head = s3_home.client.head_object(
+        Bucket=s3_home.bucket, Key=f"{s3_home.prefix}/blobs/sha256/{sha[:2]}/{sha}"
+    )
+    assert head["ContentLength"] == len(payload)
+    proc = mp("validate", "models:/big/1", "--no-load")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    local = Path(mp("list", "models:/big/1", "--field", "local_path").stdout.strip())
+    assert (local / "weights.bin").read_bytes() == payload
+
+
+def test_a_file_changed_after_packing_stores_nothing_under_its_claimed_digest(
+    s3_home: Any, tmp_path: Path
+) -> None:
+    import os
+
+    from modelpack.registry.objects import PART_SIZE
+
+    for size in (1000, PART_SIZE + 1):  # one PUT, and a multipart upload that must not complete
+        folder = make_model(tmp_path / f"m{size}", seed=size, payload=os.urandom(size))
+        manifest = json.loads((folder / "modelpack.manifest.json").read_text())
+        claimed = manifest["files"]["weights.bin"]["sha256"]
+        (folder / "weights.bin").write_bytes(os.urandom(size))  # same size, other bytes
+        proc = mp("register", str(folder), "--name", "m")
+        assert proc.returncode == 3 and "weights.bin" in proc.stderr, proc.stderr
+        assert not [k for k in keys(s3_home, "blobs/") if k.endswith(claimed)]
+        assert not keys(s3_home, "models/")
+    uploads = s3_home.client.list_multipart_uploads(Bucket=s3_home.bucket).get("Uploads", [])
+    assert uploads == []  # the aborted multipart upload is gone too
+
+
+def test_the_compatibility_gate_works_on_a_bucket(s3_home: Any, tmp_path: Path) -> None:
+    from tests.gate_models import NEW_COLUMN, OLD_COLUMNS, pack_version
+
+    v1, _ = pack_version(tmp_path, "v1", fit_on=OLD_COLUMNS, sample_of=OLD_COLUMNS)
+    everything = [*OLD_COLUMNS, NEW_COLUMN]
+    v2, _ = pack_version(tmp_path, "v2", fit_on=everything, sample_of=everything)
+    for folder in (v1, v2):
+        mp_json("register", str(folder), "--name", "gate")
+    mp_json("promote", "gate", "1", "--stage", "Production", "--alias", "champion")
+    refused = mp("promote", "gate", "2", "--stage", "Production", "--require-compatible")
+    assert refused.returncode == 3 and NEW_COLUMN in refused.stderr, refused.stderr
+    assert mp("list", "models:/gate/Production", "--field", "version").stdout.strip() == "1"
+    forced = mp_json("promote", "gate", "2", "--alias", "champion", "--require-compatible", "--force")
+    assert forced["status"] == "ok"
+    [event] = [e for e in mp_json("history", "gate")["data"]["events"] if e.get("forced")]
+    assert event["alias"] == "champion"
