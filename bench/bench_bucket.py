@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import pickle
 import shutil
@@ -70,6 +71,21 @@ BUCKET = "bench"
 SCALE_GOAL = 1.2
 LARGE_GOAL = 1.2
 PREDICT_GOAL = 1.1
+
+DELETE_CODE = """
+import sys, boto3
+bucket, prefix = sys.argv[1:]
+client = boto3.client("s3")
+count = 0
+for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/"):
+    keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+    count += len(keys)
+    if keys:
+        client.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+for upload in client.list_multipart_uploads(Bucket=bucket, Prefix=prefix + "/").get("Uploads", []):
+    client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+print(count)
+"""
 
 UPLOAD_CODE = """
 import sys, boto3
@@ -234,16 +250,16 @@ def s3_registry(url: str, cache: Path) -> Any:
     return S3Registry(parse_home(url), cache=cache)
 
 
-def delete_prefix(client: Any, prefix: str) -> None:
-    """Remove every object under ``prefix/`` (untimed, between runs: keeps the server's disk small)."""
-    paginator = client.get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=BUCKET, Prefix=prefix + "/"):
-        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-        if keys:
-            client.delete_objects(Bucket=BUCKET, Delete={"Objects": keys, "Quiet": True})
-    uploads = client.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix + "/").get("Uploads", [])
-    for upload in uploads:
-        client.abort_multipart_upload(Bucket=BUCKET, Key=upload["Key"], UploadId=upload["UploadId"])
+def delete_prefix(prefix: str) -> int:
+    """Remove every object under ``prefix/`` (untimed, between runs: keeps the server's disk small).
+
+    In a child process, like every boto3 call of the measuring steps: see ``run_step``.
+    Returns how many objects there were.
+    """
+    out = subprocess.run(
+        [sys.executable, "-c", DELETE_CODE, BUCKET, prefix], capture_output=True, text=True, check=True
+    )
+    return int(out.stdout.strip() or 0)
 
 
 def cli(*args: str | Path) -> list[str | Path]:
@@ -377,11 +393,11 @@ def bench_scaling(server: Any, args: argparse.Namespace) -> list[dict[str, Any]]
         note = (
             f"requests ratio {request_ratio:.2f}"
             + (
-                f"; per call {spread[big_url][0]}-{spread[big_url][1]} vs {spread[small_url][0]}-{spread[small_url][1]}"
+                f" (per call {spread[big_url][0]}-{spread[big_url][1]} vs {spread[small_url][0]}-{spread[small_url][1]})"
                 if spread[big_url][0] != spread[big_url][1] or spread[small_url][0] != spread[small_url][1]
                 else ""
             )
-            + "); in-process, a fresh S3Registry per call on one warm client, interleaved"
+            + "; in-process, a fresh S3Registry per call on one warm client, interleaved"
         )
         if op is op_register:
             note += (
@@ -452,10 +468,9 @@ def large_folder(args: argparse.Namespace) -> Path:
     return folder
 
 
-def bench_large(server: Any, env: dict[str, str], args: argparse.Namespace) -> list[Row]:
+def bench_large(env: dict[str, str], args: argparse.Namespace) -> list[Row]:
     folder = large_folder(args)
     files = sorted(p for p in folder.iterdir() if p.is_file())
-    client = server.client()
     reg_prefix, ref_prefix = "large", "upload"
     reg_env = {
         **env,
@@ -465,7 +480,7 @@ def bench_large(server: Any, env: dict[str, str], args: argparse.Namespace) -> l
 
     def clear(prefix: str) -> Callable[[int], None]:
         def before(_: int) -> None:
-            delete_prefix(client, prefix)
+            delete_prefix(prefix)
             os.sync()
 
         return before
@@ -481,11 +496,8 @@ def bench_large(server: Any, env: dict[str, str], args: argparse.Namespace) -> l
         ),
     }
     measured = measure_interleaved(commands, runs=args.large_repeat, warmup=1)
-    stored = sum(1 for _ in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="upload/"))
-    if not stored:
-        raise BenchError("the boto3 upload stored nothing")
-    delete_prefix(client, reg_prefix)
-    delete_prefix(client, ref_prefix)
+    if delete_prefix(ref_prefix) != len(files) or delete_prefix(reg_prefix) < len(files):
+        raise BenchError("the uploads did not store every file")
     label = f"{args.large_mb} MiB"
     shown_ref = [sys.executable, "-c", "<boto3 upload_file each file>", BUCKET, ref_prefix, folder / "*"]
     reference = Row(
@@ -513,7 +525,12 @@ def bench_large(server: Any, env: dict[str, str], args: argparse.Namespace) -> l
 def bench_predict(env: dict[str, str], args: argparse.Namespace) -> list[Row]:
     import bench_predict as bp
 
-    folder, data, _small = bp.prepare(args.rows)
+    # Training and the CSVs need sklearn and pandas: a child imports them, not the measuring process.
+    code = (
+        f"import sys; sys.path.insert(0, 'bench'); import bench_predict; bench_predict.prepare({args.rows})"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+    folder, data = bp.WORK / "packed-wifi", bp.WORK / f"wifi_{args.rows}.csv"
     local_home = WORK / "predict-home"
     shutil.rmtree(local_home, ignore_errors=True)
     s3_env = {
@@ -609,6 +626,7 @@ def main() -> None:
     parser.add_argument("--large-mb", type=int, default=None)
     parser.add_argument("--rows", type=int, default=None, help="rows in the predict CSV")
     parser.add_argument("--runs", type=int, default=None, help="timed runs per CLI command")
+    parser.add_argument("--step", choices=["large", "predict"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     small = args.quick or quick()
     args.models = args.models or (10 if small else 100)
@@ -619,6 +637,9 @@ def main() -> None:
     args.rows = args.rows or (20_000 if small else 1_000_000)
     args.runs = args.runs or (1 if small else 5)
     args.measured = f"model-{args.models // 2:03d}"
+    if args.step:
+        run_step(args)
+        return
 
     from tests.s3server import start_server
 
@@ -631,20 +652,40 @@ def main() -> None:
         env = server.env(BUCKET, "unused")
         env.pop("MODELPACK_HOME")
         os.environ.update(env)
-        rows: list[Row | dict[str, Any]] = []
+        rows: list[dict[str, Any]] = []
         rows += bench_scaling(server, args)
-        rows += bench_large(server, env, args)
-        rows += bench_predict(env, args)
+        rows += measure_step("large")
+        rows += measure_step("predict")
     finally:
         server.stop()
     path = write_rows(AREA, rows)
     print(f"wrote {path.relative_to(ROOT)}")
     for row in rows:
-        if isinstance(row, Row):
-            ratio = ", ".join(f"{r:.3f}x {n}" for r, n in zip(row.ratio, row.reference, strict=True))
-            print(f"{row.name}: {row.measurement.median_s:.3f} s, {row.measurement.peak_mb:.0f} MB ({ratio})")
-        else:
-            print(f"{row['name']}: {row['median_s'] * 1000:.1f} ms (ratio {row['ratio']}), {row['note']}")
+        peak = "" if row["peak_mb"] is None else f", {row['peak_mb']:.0f} MB"
+        print(f"{row['name']}: {row['median_s']:.4f} s{peak} (ratio {row['ratio']}); {row.get('note', '')}")
+
+
+def measure_step(step: str) -> list[dict[str, Any]]:
+    """Run a step of CLI measurements in a child process (see ``run_step``); its rows."""
+    out = WORK / f"step-{step}.json"
+    out.unlink(missing_ok=True)
+    argv = [sys.executable, __file__, *sys.argv[1:], "--step", step]
+    if subprocess.run(argv, cwd=ROOT, check=False).returncode != 0:
+        raise BenchError(f"the {step} step failed")
+    rows: list[dict[str, Any]] = json.loads(out.read_text())
+    return rows
+
+
+def run_step(args: argparse.Namespace) -> None:
+    """Measure one step's commands from a process that stays small.
+
+    A child's peak RSS as the kernel reports it includes its parent's high-water mark at fork
+    time; the main process has boto3, modelpack's registry and the bulk loader's data in it, so
+    the commands whose peak memory is reported are started from this lean process instead.
+    """
+    env = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+    rows = bench_large(env, args) if args.step == "large" else bench_predict(env, args)
+    (WORK / f"step-{args.step}.json").write_text(json.dumps([r.to_json() for r in rows], indent=2))
 
 
 if __name__ == "__main__":
