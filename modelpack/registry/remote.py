@@ -37,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from hashlib import sha256
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, cast
 
 from modelpack import _json
 from modelpack.config import ENV_HOME, S3Home, resolve_cache
@@ -86,6 +86,7 @@ from modelpack.uri import ModelUri, is_model_uri, parse_model_uri
 
 T = TypeVar("T")
 
+_UNREAD: Final = object()
 #: Compare-and-swap attempts on one model's state before giving up (exit 5).
 CAS_ATTEMPTS: Final = 60
 #: A stored blob a register reuses is first refreshed (its LastModified) if older than this, so
@@ -485,7 +486,9 @@ class S3Registry:
 
     def verify_version(self, name: str, version: int) -> IntegrityReport:
         """Check a version's stored files exist with the recorded sizes (HEAD each, no download)."""
-        record = self.get_version(name, version)
+        return self._verify(self.get_version(name, version))
+
+    def _verify(self, record: VersionRecord) -> IntegrityReport:
         report = IntegrityReport()
         manifest_sha = str(record.facts["manifest_sha256"])
         self.cache.ensure({manifest_sha: (0, MANIFEST_FILE)}, self._fetch_any)
@@ -506,14 +509,22 @@ class S3Registry:
 
     # ------------------------------------------------------------------ the commit loop
 
-    def _commit(self, name: str, plan: Callable[[Head | None], tuple[Change | None, T]], op: str) -> T:
+    def _commit(
+        self,
+        name: str,
+        plan: Callable[[Head | None], tuple[Change | None, T]],
+        op: str,
+        *,
+        first: Head | None | object = _UNREAD,
+    ) -> T:
         """Read ``model.json``, compute a change with ``plan``, write it if nothing changed since.
 
         ``plan`` is called again after every lost race, on the fresh state; it returns the
-        change (None: nothing to write) and the operation's result.
+        change (None: nothing to write) and the operation's result. ``first`` is a state the
+        caller has just read, tried first instead of reading it again.
         """
         for attempt in range(CAS_ATTEMPTS):
-            head = self._head_or_none(name)
+            head = self._head_or_none(name) if attempt or first is _UNREAD else cast(Head | None, first)
             change, result = plan(head)
             if change is None:
                 return result
@@ -590,25 +601,30 @@ class S3Registry:
         manifest_bytes = _dumps(manifest.to_dict())
         manifest_sha = sha256(manifest_bytes).hexdigest()
         facts["manifest_sha256"] = manifest_sha
-        if not self._reuse(blob_key(manifest_sha), self.objects.head(blob_key(manifest_sha)), manifest_sha):
-            self.objects.create(blob_key(manifest_sha), manifest_bytes, metadata={"sha256": manifest_sha})
+        # Create-only: a manifest already stored (the same files registered before) is kept,
+        # refreshed when old so gc takes it for young, like every reused blob.
+        manifest_key, stamp = blob_key(manifest_sha), {"sha256": manifest_sha}
+        stored = self.objects.create(manifest_key, manifest_bytes, metadata=stamp)
+        if stored is None and not self._reuse(manifest_key, self.objects.head(manifest_key), manifest_sha):
+            self.objects.create(manifest_key, manifest_bytes, metadata=stamp)  # removed meanwhile
         self._faults.point("register.staged")
+        head = self._head_or_none(name)
         if not allow_duplicate:
-            existing = self._existing(name, str(facts["digest"]))
+            existing = self._existing(name, str(facts["digest"]), head)
             if existing is not None:
-                self._fold_in(name, existing.version, existing.facts)
+                if head is None or existing.version > head.latest:
+                    self._fold_in(name, existing.version, existing.facts)
                 return RegisterResult(
                     version=self._alias_existing(name, existing, alias),
                     already_registered=True,
                     warnings=list(src.warnings),
                 )
-        version = self._claim(name, facts)
+        version = self._claim(name, facts, head.latest if head is not None else 0)
         self._faults.point("register.claimed")
         self._index_digest(name, str(facts["digest"]), version)
-        self._fold_in(name, version, facts, alias=alias, always=True)
-        head = self._head(name)
+        state = self._fold_in(name, version, facts, alias=alias, always=True, first=head)
         return RegisterResult(
-            version=self._record(name, version, head.state, facts),
+            version=self._record(name, version, state, facts),
             already_registered=False,
             warnings=list(src.warnings),
         )
@@ -621,16 +637,17 @@ class S3Registry:
         *,
         alias: str | None = None,
         always: bool = False,
-    ) -> None:
+        first: Head | None | object = _UNREAD,
+    ) -> ModelState:
         """Record a claimed version in ``model.json``: ``latest``, its ``registered`` event, the alias.
 
         ``always`` for the writer that just claimed it; otherwise only a version above ``latest``
         (claimed by a writer that died before this step) is folded in.
         """
 
-        def plan(head: Head | None) -> tuple[Change | None, None]:
+        def plan(head: Head | None) -> tuple[Change | None, ModelState]:
             if not always and head is not None and version <= head.latest:
-                return None, None
+                return None, head.state
             now = str(facts["created"])
             # Another writer's version is recorded as theirs: who and when its record says.
             actor = self.actor if always else Actor(str(facts["user"]), str(facts["host"]), 0)
@@ -649,11 +666,11 @@ class S3Registry:
                 latest = max(head.latest, version)
             if alias is not None:
                 events.append(alias_set_event(name, self.actor, now, version, alias, previous))
-            if not events:
-                return None, None
-            return Change(state, latest, events), None
+            if not events:  # folded in meanwhile, with its event, and no alias to set
+                return None, head.state if head is not None else state
+            return Change(state, latest, events), state
 
-        self._commit(name, plan, "register")
+        return self._commit(name, plan, "register", first=first)
 
     def _upload(self, folder: Path, manifest: Any) -> IntegrityReport:
         """Store each file's content once; an existing blob is reused after its size is confirmed."""
@@ -703,14 +720,13 @@ class S3Registry:
             return True
         return self.objects.touch(key, {"sha256": sha})
 
-    def _existing(self, name: str, digest: str) -> VersionRecord | None:
+    def _existing(self, name: str, digest: str, head: Head | None) -> VersionRecord | None:
         """A live version of ``name`` already holding ``digest``, if any.
 
         The digest index answers for every version whose writer got past indexing; versions
         claimed but not yet folded into ``model.json`` (a writer killed right after its claim)
         are few and read one by one, so re-running an interrupted register finds its version.
         """
-        head = self._head_or_none(name)
         state = head.state if head is not None else ModelState(name=name, created="", updated="")
         found = self._read_json(digest_key(name, digest))
         candidates = []
@@ -733,10 +749,9 @@ class S3Registry:
             return record
         return self.promote(name, record.version, alias=alias).version
 
-    def _claim(self, name: str, facts: dict[str, Any]) -> int:
-        """Claim the next free version number with a create-only PUT of its record."""
-        head = self._head_or_none(name)
-        version = (head.latest if head else 0) + 1
+    def _claim(self, name: str, facts: dict[str, Any], latest: int) -> int:
+        """Claim the next free version number above ``latest`` with a create-only PUT of its record."""
+        version = latest + 1
         while True:
             facts.update(version=version, created=utc_now())
             if self.objects.create(version_key(name, version), _dumps(facts)) is not None:
@@ -770,9 +785,10 @@ class S3Registry:
         force: bool = False,
     ) -> PromoteResult:
         target_stage = check_promote_args(name, stage, alias, remove_alias)
-        self.get_version(name, version)
+        first = self._head(name)
+        record = self._get(name, version, first)
         if target_stage is not None or alias is not None:
-            report = self.verify_version(name, version)
+            report = self._verify(record)
             if not report.ok:
                 raise InvalidModelError(
                     f"stored version {name} v{version} failed its integrity check: {report.describe()}",
@@ -827,7 +843,7 @@ class S3Registry:
                 return None, result
             return Change(change.new_state, head.latest, change.events), result
 
-        return self._commit(name, plan, "promote")
+        return self._commit(name, plan, "promote", first=first)
 
     def set_tags(
         self, name: str, version: int, tags: Mapping[str, str | None], *, replace: bool = False
