@@ -509,21 +509,23 @@ def test_a_register_refreshes_an_old_blob_it_reuses(
 
     registry = remote.S3Registry(parse_home(s3_home.url), cache=tmp_path / "cache")
     registry.register(models[0], name="first")
-    sha = manifest_of(models[0])["model.pkl"]["sha256"]
+    shas = [
+        manifest_of(models[0])["model.pkl"]["sha256"],
+        bucket.get_json("models/first/versions/0000000001.json")["manifest_sha256"],
+    ]
 
-    def modified() -> Any:
-        return bucket.client.head_object(Bucket=bucket.bucket, Key=bucket.key(blob(sha)))["LastModified"]
+    def heads() -> list[dict[str, Any]]:
+        return [bucket.client.head_object(Bucket=bucket.bucket, Key=bucket.key(blob(sha))) for sha in shas]
 
-    before = modified()
+    before = [h["LastModified"] for h in heads()]
     time.sleep(1.5)  # LastModified has whole seconds
     registry.register(models[0], name="second")  # younger than REFRESH_AGE: reused as it is
-    assert modified() == before
+    assert [h["LastModified"] for h in heads()] == before
     monkeypatch.setattr(remote, "REFRESH_AGE", 1.0)
     registry.register(models[0], name="third")
-    assert modified() > before
-    assert bucket.client.head_object(Bucket=bucket.bucket, Key=bucket.key(blob(sha)))["Metadata"] == {
-        "sha256": sha
-    }
+    after = heads()
+    assert all(h["LastModified"] > b for h, b in zip(after, before, strict=True))
+    assert [h["Metadata"] for h in after] == [{"sha256": sha} for sha in shas]
 
 
 @pytest.mark.slow
