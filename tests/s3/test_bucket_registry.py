@@ -189,6 +189,8 @@ def test_32_concurrent_registers_through_two_gateways_get_1_to_32(s3_home: Any, 
     assert len(digests) == 32  # each process's content under its own number, none lost
     history = mp_json("history", "race")["data"]["events"]
     assert sorted(e["version"] for e in history if e["event"] == "registered") == list(range(1, 33))
+    doctor = mp_json("doctor")
+    assert doctor["exit_code"] == 0 and doctor["data"]["versions"] == 32, doctor["data"]["findings"]
 
 
 def test_concurrent_promotions_and_alias_moves_lose_no_update(s3_home: Any, tmp_path: Path) -> None:
@@ -214,6 +216,7 @@ def test_concurrent_promotions_and_alias_moves_lose_no_update(s3_home: Any, tmp_
     history = mp_json("history", "busy")["data"]["events"]
     assert len([e for e in history if e["event"] == "alias_set"]) == 8
     assert len([e for e in history if e["event"] == "stage_changed"]) == 8
+    assert mp("doctor").returncode == 0
 
 
 def test_the_python_api_works_on_a_bucket(s3_home: Any, packed: Path) -> None:
