@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from modelpack import __version__
-from modelpack.errors import ConflictError, IncompatibleSignatureError, NotFoundError, UsageError
+from modelpack.errors import (
+    ConflictError,
+    IncompatibleSignatureError,
+    InvalidModelError,
+    NotFoundError,
+    UsageError,
+)
 from modelpack.names import (
     ACTIVE_STAGES,
     DESCRIPTION_MAX,
@@ -33,6 +39,7 @@ from modelpack.registry.layout import FORMAT_VERSION
 from modelpack.registry.records import GateCheck, ModelState
 
 if TYPE_CHECKING:
+    from modelpack.package.manifest import IntegrityReport
     from modelpack.package.mlmodel import MLmodel
     from modelpack.registry.source import SourceModel
     from modelpack.uri import ModelUri
@@ -421,6 +428,20 @@ def check_promote_args(
     if target_stage is None and alias is None and remove_alias is None:
         raise UsageError("nothing to do: give a stage, an alias or an alias to remove")
     return target_stage
+
+
+def refuse_damaged(name: str, version: int, report: IntegrityReport, where: object) -> None:
+    """A version whose stored files fail their check is not promoted.
+
+    Raises:
+        InvalidModelError: the report found damage (exit 3).
+    """
+    if not report.ok:
+        raise InvalidModelError(
+            f"stored version {name} v{version} failed its integrity check: {report.describe()}",
+            hint="run 'modelpack doctor' to see the damage; the version was not promoted",
+            path=str(where),
+        )
 
 
 def gated_stage(stage: Stage | None) -> Stage | None:

@@ -32,11 +32,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from modelpack.config import S3Home
 from modelpack.contents import MAX_DOCUMENT_BYTES
 from modelpack.errors import ConflictError, NotFoundError, RegistryError
+
+T = TypeVar("T")
 
 #: Files up to this size go in one PUT; larger ones in parts of this size, in parallel.
 PART_SIZE: Final = 8 * 1024 * 1024
@@ -85,6 +87,15 @@ def _is_conflict_retry(exc: BaseException) -> bool:
 
 def _is_missing(exc: BaseException) -> bool:
     return _status(exc) == 404 or _code(exc) in {"NoSuchKey", "404", "NotFound"}
+
+
+def _absent(exc: BaseException) -> bool:
+    """No such key (but a missing bucket is an error worth naming)."""
+    return _is_missing(exc) and _code(exc) != "NoSuchBucket"
+
+
+def _never(exc: BaseException) -> bool:
+    return False
 
 
 class S3Objects:
@@ -173,17 +184,29 @@ class S3Objects:
         return RegistryError(f"cannot {doing} in {where}: {detail}: {message.splitlines()[0][:200]}")
 
     def _call(self, doing: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            return fn(Bucket=self.home.bucket, **kwargs)
-        except (ClientError, BotoCoreError) as exc:
-            raise self._error(exc, doing) from exc
+        """``fn(Bucket=..., **kwargs)``; any failure is a one-line error."""
+        return self._try(doing, lambda: fn(Bucket=self.home.bucket, **kwargs))
 
     def key(self, relative: str) -> str:
         return self.home.key(relative)
 
     # ------------------------------------------------------------------ whole objects
+
+    def _try(
+        self, doing: str, call: Callable[[], T], *, expected: Callable[[BaseException], bool] = _never
+    ) -> T | None:
+        """One request: its answer, None when the store's refusal is one ``expected`` accepts
+        (a missing key, a failed precondition), else a one-line error."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return call()
+        except ClientError as exc:
+            if expected(exc):
+                return None
+            raise self._error(exc, doing) from exc
+        except BotoCoreError as exc:
+            raise self._error(exc, doing) from exc
 
     def get(self, relative: str) -> Stored | None:
         """A metadata object's bytes and ETag, or None if there is none.
@@ -191,9 +214,8 @@ class S3Objects:
         Raises:
             RegistryError: the object is larger than any registry document can be.
         """
-        from botocore.exceptions import BotoCoreError, ClientError
 
-        try:
+        def read() -> Stored:
             response = self.client.get_object(Bucket=self.home.bucket, Key=self.key(relative))
             if int(response.get("ContentLength", 0)) > MAX_DOCUMENT_BYTES:
                 response["Body"].close()
@@ -203,24 +225,17 @@ class S3Objects:
                     hint="run 'modelpack doctor'",
                 )
             return Stored(response["Body"].read(), response["ETag"])
-        except ClientError as exc:
-            if _is_missing(exc) and _code(exc) != "NoSuchBucket":
-                return None
-            raise self._error(exc, f"read {relative}") from exc
-        except BotoCoreError as exc:
-            raise self._error(exc, f"read {relative}") from exc
+
+        return self._try(f"read {relative}", read, expected=_absent)
 
     def head(self, relative: str) -> ObjectInfo | None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            response = self.client.head_object(Bucket=self.home.bucket, Key=self.key(relative))
-        except ClientError as exc:
-            if _is_missing(exc):
-                return None
-            raise self._error(exc, f"read {relative}") from exc
-        except BotoCoreError as exc:
-            raise self._error(exc, f"read {relative}") from exc
+        response = self._try(
+            f"read {relative}",
+            lambda: self.client.head_object(Bucket=self.home.bucket, Key=self.key(relative)),
+            expected=_is_missing,
+        )
+        if response is None:
+            return None
         return ObjectInfo(
             relative,
             int(response["ContentLength"]),
@@ -253,20 +268,15 @@ class S3Objects:
 
     def replace(self, relative: str, data: bytes, etag: str) -> str | None:
         """Overwrite the object only if its ETag is still ``etag``: the new ETag, or None."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
         condition = etag if self.if_match_form == QUOTED else etag.strip('"')
-        try:
-            response = self.client.put_object(
+        response = self._try(
+            f"write {relative}",
+            lambda: self.client.put_object(
                 Bucket=self.home.bucket, Key=self.key(relative), Body=data, IfMatch=condition
-            )
-            return str(response["ETag"])
-        except ClientError as exc:
-            if _is_precondition_failed(exc) or _is_conflict_retry(exc) or _is_missing(exc):
-                return None
-            raise self._error(exc, f"write {relative}") from exc
-        except BotoCoreError as exc:
-            raise self._error(exc, f"write {relative}") from exc
+            ),
+            expected=lambda exc: _is_precondition_failed(exc) or _is_conflict_retry(exc) or _is_missing(exc),
+        )
+        return None if response is None else str(response["ETag"])
 
     def put(self, relative: str, data: bytes) -> None:
         """An unconditional write (scratch keys only)."""
@@ -296,22 +306,17 @@ class S3Objects:
 
     def hash_object(self, relative: str, *, chunk: int = 1024 * 1024) -> tuple[str, int] | None:
         """Stream the object once, hashing it: its sha256 and size, or None if there is none."""
-        from botocore.exceptions import BotoCoreError, ClientError
 
-        digest = hashlib.sha256()
-        size = 0
-        try:
+        def stream() -> tuple[str, int]:
+            digest = hashlib.sha256()
+            size = 0
             body = self.client.get_object(Bucket=self.home.bucket, Key=self.key(relative))["Body"]
             for block in iter(lambda: body.read(chunk), b""):
                 digest.update(block)
                 size += len(block)
-        except ClientError as exc:
-            if _is_missing(exc) and _code(exc) != "NoSuchBucket":
-                return None
-            raise self._error(exc, f"read {relative}") from exc
-        except BotoCoreError as exc:
-            raise self._error(exc, f"read {relative}") from exc
-        return digest.hexdigest(), size
+            return digest.hexdigest(), size
+
+        return self._try(f"read {relative}", stream, expected=_absent)
 
     def touch(self, relative: str, metadata: dict[str, str]) -> bool:
         """Refresh the object's LastModified with a server-side copy onto itself.
@@ -319,24 +324,19 @@ class S3Objects:
         Returns:
             False if the object is gone (the caller uploads it again).
         """
-        from botocore.exceptions import BotoCoreError, ClientError
-
         key = self.key(relative)
-        try:
-            self.client.copy_object(
+        copied = self._try(
+            f"refresh {relative}",
+            lambda: self.client.copy_object(
                 Bucket=self.home.bucket,
                 Key=key,
                 CopySource={"Bucket": self.home.bucket, "Key": key},
                 Metadata=metadata,
                 MetadataDirective="REPLACE",
-            )
-        except ClientError as exc:
-            if _is_missing(exc) and _code(exc) != "NoSuchBucket":
-                return False
-            raise self._error(exc, f"refresh {relative}") from exc
-        except BotoCoreError as exc:
-            raise self._error(exc, f"refresh {relative}") from exc
-        return True
+            ),
+            expected=_absent,
+        )
+        return copied is not None
 
     def list_uploads(self, relative_prefix: str) -> Iterator[tuple[str, str, float]]:
         """Multipart uploads begun under ``relative_prefix`` and never completed nor aborted:

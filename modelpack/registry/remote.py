@@ -64,6 +64,7 @@ from modelpack.registry.changes import (
     plan_description,
     plan_promote,
     plan_tags,
+    refuse_damaged,
     registered_event,
     registered_versions,
     version_facts,
@@ -788,12 +789,7 @@ class S3Registry:
         first = self._head(name)
         record = self._get(name, version, first)
         if target_stage is not None or alias is not None:
-            report = self._verify(record)
-            if not report.ok:
-                raise InvalidModelError(
-                    f"stored version {name} v{version} failed its integrity check: {report.describe()}",
-                    hint="run 'modelpack doctor' to see the damage; the version was not promoted",
-                )
+            refuse_damaged(name, version, self._verify(record), self.home.key(version_key(name, version)))
         self._faults.point("promote.verified")
         gated = gated_stage(target_stage)
         mlmodels: dict[int, Any] = {}

@@ -69,6 +69,7 @@ from modelpack.registry.changes import (
     plan_description,
     plan_promote,
     plan_tags,
+    refuse_damaged,
     registered_event,
     version_facts,
 )
@@ -686,13 +687,9 @@ class FileRegistry:
         target_stage = check_promote_args(name, stage, alias, remove_alias)
         self.get_version(name, version)
         if target_stage is not None or alias is not None:
-            report = self.verify_version(name, version)
-            if not report.ok:
-                raise InvalidModelError(
-                    f"stored version {name} v{version} failed its integrity check: {report.describe()}",
-                    hint="run 'modelpack doctor' to see the damage; the version was not promoted",
-                    path=str(self.layout.version_model(name, version)),
-                )
+            refuse_damaged(
+                name, version, self.verify_version(name, version), self.layout.version_model(name, version)
+            )
         self._faults.point("promote.verified")
         self._ensure_home()
         with self._guard(f"promote {name} v{version}"), self._registry_lock(), self._model_lock(name):
