@@ -327,7 +327,10 @@ def predict(served: Served, data: Any, params: Any) -> Any:
     except SchemaViolationError as exc:
         violations = [dict(v) for v in exc.violations]
         message = violation_error("the request", violations).message if violations else exc.message
-        raise RequestError(400, message) from None
+        # MLflow: a value that cannot be converted fails while parsing (BAD_REQUEST); anything
+        # else fails schema enforcement (INVALID_PARAMETER_VALUE).
+        converting = any(v.get("kind") in ("type_mismatch", "null_in_required") for v in violations)
+        raise RequestError(400, message, "BAD_REQUEST" if converting else "INVALID_PARAMETER_VALUE") from None
     except InvalidModelError as exc:
         raise RequestError(400, f"Encountered an error while evaluating the model: {exc.message}") from None
     return raw
