@@ -38,6 +38,14 @@ def serve(
     max_body_bytes: Annotated[
         int, typer.Option(min=1, help="Largest request body accepted; a larger one gets 413.")
     ] = 64 * 1024 * 1024,
+    max_batch_rows: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Predict concurrent requests to a scikit-learn model in one call, up to this many rows "
+            "(0: one call per request).",
+        ),
+    ] = 10_000,
     follow: Annotated[
         bool,
         typer.Option(
@@ -78,6 +86,7 @@ def serve(
             port=port,
             timeout=timeout,
             max_body_bytes=max_body_bytes,
+            max_batch_rows=max_batch_rows,
             follow_interval=follow_interval if follow else None,
             server_version=_version(),
         )

@@ -59,6 +59,9 @@ CONTENT_TYPE_PARQUET: Final = "application/vnd.apache.parquet"
 CONTENT_TYPES: Final = (CONTENT_TYPE_CSV, CONTENT_TYPE_JSON, CONTENT_TYPE_PARQUET)
 INPUT_KEYS: Final = ("dataframe_split", "dataframe_records", "instances", "inputs")
 VERSION_HEADER: Final = "X-Modelpack-Version"
+# A request body this small is parsed and conformed on the event loop (a few hundred µs); larger
+# ones, and every model call, run in the thread pool.
+INLINE_BODY_BYTES: Final = 4096
 DEFAULT_MAX_BODY_BYTES: Final = 64 * 1024 * 1024
 LATENCY_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _ROUTES: Final = ("/ping", "/health", "/version", "/invocations", "/metrics")
@@ -108,6 +111,7 @@ class ServeOptions:
     timeout: float = 60.0  # seconds a prediction may take before the answer is 504
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     follow_interval: float | None = None  # seconds between re-resolutions (with a follower)
+    max_batch_rows: int = 10_000  # concurrent requests predicted in one call, up to this many rows (0: never)
     server_version: str = ""  # modelpack's version, for /version
 
 
@@ -311,19 +315,18 @@ def _one_line(exc: BaseException) -> str:
 # predicting and the response
 
 
-def predict(served: Served, data: Any, params: Any) -> Any:
-    """Check params, conform the input to the signature and predict: the model's raw output.
+def conform(served: Served, data: Any, params: Any) -> Any:
+    """Check params and conform the input to the signature: what the model will be called with.
 
     Raises:
-        RequestError: a signature or params violation (every one listed), or the model raised (400).
+        RequestError: a signature or params violation, every one listed (400).
     """
     from modelpack.schema.params import enforce_params
     from modelpack.serving.scoring import violation_error
 
     try:
         enforce_params(params, served.signature.params if served.signature is not None else None)
-        conformed = served.scorer.conform(data)
-        raw = served.scorer.predict(conformed)
+        return served.scorer.conform(data)
     except SchemaViolationError as exc:
         violations = [dict(v) for v in exc.violations]
         message = violation_error("the request", violations).message if violations else exc.message
@@ -331,9 +334,133 @@ def predict(served: Served, data: Any, params: Any) -> Any:
         # else fails schema enforcement (INVALID_PARAMETER_VALUE).
         converting = any(v.get("kind") in ("type_mismatch", "null_in_required") for v in violations)
         raise RequestError(400, message, "BAD_REQUEST" if converting else "INVALID_PARAMETER_VALUE") from None
+
+
+def call_model(served: Served, conformed: Any) -> Any:
+    """The model's raw output for conformed input.
+
+    Raises:
+        RequestError: the model raised (400, as MLflow answers).
+    """
+    try:
+        return served.scorer.predict(conformed)
     except InvalidModelError as exc:
         raise RequestError(400, f"Encountered an error while evaluating the model: {exc.message}") from None
-    return raw
+
+
+def predict(served: Served, data: Any, params: Any) -> Any:
+    """Check params, conform the input to the signature and predict: the model's raw output.
+
+    Raises:
+        RequestError: a signature or params violation (every one listed), or the model raised (400).
+    """
+    return call_model(served, conform(served, data, params))
+
+
+# --------------------------------------------------------------------------------------------------
+# batching
+
+
+def batchable(served: Served) -> bool:
+    """Whether concurrent requests may share one model call: a scikit-learn model (its predict
+    works row by row) with a column signature (every request becomes a DataFrame of the same
+    columns). Any other model is called once per request, as MLflow does."""
+    schema = served.scorer.input_schema
+    return "sklearn" in served.mlmodel.flavors and schema is not None and not schema.is_tensor_spec()
+
+
+@dataclass
+class _Pending:
+    served: Served
+    frame: Any
+    future: asyncio.Future[bytes]
+
+
+class Batcher:
+    """Runs the model for the requests waiting while the previous call ran, in one call.
+
+    Nothing waits on purpose: a request arriving at an idle server is predicted at once; the
+    requests that arrive while the model is busy are concatenated (up to ``max_rows`` rows) and
+    predicted together, then their outputs are split again by row. A batch the model rejects is
+    retried request by request, so each error goes to the request that caused it.
+    """
+
+    def __init__(self, max_rows: int) -> None:
+        self.max_rows = max_rows
+        self.pending: list[_Pending] = []
+        self.busy = False
+
+    async def predict(self, served: Served, frame: Any) -> bytes:
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.pending.append(_Pending(served, frame, future))
+        if not self.busy:
+            self.busy = True
+            asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self.pending:
+                batch = self._take()
+                outcomes = await run_in_threadpool(_predict_batch, batch)
+                for item, outcome in zip(batch, outcomes, strict=True):
+                    if item.future.done():  # timed out meanwhile
+                        continue
+                    if isinstance(outcome, BaseException):
+                        item.future.set_exception(outcome)
+                    else:
+                        item.future.set_result(outcome)
+        except BaseException as exc:  # never leave a request waiting forever
+            for item in self.pending:
+                if not item.future.done():
+                    item.future.set_exception(exc)
+            self.pending.clear()
+            raise
+        finally:
+            self.busy = False
+
+    def _take(self) -> list[_Pending]:
+        first = self.pending[0]
+        batch, rows = [first], len(first.frame)
+        for item in self.pending[1:]:
+            if item.served is not first.served or rows + len(item.frame) > self.max_rows:
+                break
+            batch.append(item)
+            rows += len(item.frame)
+        del self.pending[: len(batch)]
+        return [item for item in batch if not item.future.done()] or batch[:1]
+
+
+def _predict_batch(batch: list[_Pending]) -> list[bytes | BaseException]:
+    import pandas as pd
+
+    served = batch[0].served
+    if len(batch) > 1:
+        sizes = [len(item.frame) for item in batch]
+        try:
+            raw = call_model(served, pd.concat([item.frame for item in batch], ignore_index=True))
+        except RequestError:
+            raw = None  # one request's rows broke the model: find which, one by one
+        if (
+            raw is not None
+            and hasattr(raw, "__len__")
+            and len(raw) == sum(sizes)
+            and not isinstance(raw, dict)
+        ):
+            out: list[bytes | BaseException] = []
+            start = 0
+            for size in sizes:
+                part = raw.iloc[start : start + size] if hasattr(raw, "iloc") else raw[start : start + size]
+                out.append(predictions_body(part))
+                start += size
+            return out
+    results: list[bytes | BaseException] = []
+    for item in batch:
+        try:
+            results.append(predictions_body(call_model(item.served, item.frame)))
+        except Exception as exc:
+            results.append(exc)
+    return results
 
 
 def predictions_body(raw: Any) -> bytes:
@@ -564,6 +691,7 @@ class ServerState:
     options: ServeOptions
     metrics: Metrics = field(default_factory=Metrics)
     follower: Follower | None = None
+    batcher: Batcher | None = None
     wake: asyncio.Event | None = None  # set to re-resolve now (SIGHUP)
     loop: asyncio.AbstractEventLoop | None = None
 
@@ -594,9 +722,7 @@ def create_app(state: ServerState) -> Starlette:
             mime = parse_content_type(request.headers.get("content-type"))
             body = await _read_body(request, options.max_body_bytes)
             try:
-                payload = await asyncio.wait_for(
-                    run_in_threadpool(_score, served, body, mime), timeout=options.timeout
-                )
+                payload = await asyncio.wait_for(_answer(state, served, body, mime), timeout=options.timeout)
             except (asyncio.TimeoutError, TimeoutError):
                 raise RequestError(
                     504,
@@ -616,6 +742,8 @@ def create_app(state: ServerState) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         state.loop = asyncio.get_running_loop()
         state.wake = asyncio.Event()
+        if options.max_batch_rows > 0:
+            state.batcher = Batcher(options.max_batch_rows)
         task = asyncio.create_task(_follow_loop(state)) if state.follower is not None else None
         try:
             yield
@@ -639,6 +767,25 @@ def create_app(state: ServerState) -> Starlette:
 def _score(served: Served, body: bytes, mime: str) -> bytes:
     data, params = parse_body(body, mime, served)
     return predictions_body(predict(served, data, params))
+
+
+def _prepare(served: Served, body: bytes, mime: str) -> Any:
+    data, params = parse_body(body, mime, served)
+    return conform(served, data, params)
+
+
+async def _answer(state: ServerState, served: Served, body: bytes, mime: str) -> bytes:
+    """The response body for one request: parsed and conformed in the thread pool, predicted
+    there too, alone or in a batch with concurrent requests (see :class:`Batcher`)."""
+    if state.batcher is None or not batchable(served):
+        return await run_in_threadpool(_score, served, body, mime)
+    if len(body) <= INLINE_BODY_BYTES:
+        frame = _prepare(served, body, mime)  # well under a millisecond: not worth a thread hop
+    else:
+        frame = await run_in_threadpool(_prepare, served, body, mime)
+    if len(frame) >= state.batcher.max_rows:
+        return await run_in_threadpool(lambda: predictions_body(call_model(served, frame)))
+    return await state.batcher.predict(served, frame)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -773,6 +920,9 @@ def listen(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit it: a response's header and body writes must not wait for the
+    # client's delayed ACK (Nagle), which costs ~40 ms per keep-alive request.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
         sock.listen(2048)
