@@ -95,6 +95,9 @@ def serve(
             os.environ[_WORKER_SPEC] = json.dumps(
                 {
                     "target": target,
+                    # the version checked here, so every worker serves it even if the URI moves
+                    # meanwhile; with --follow each worker then follows the URI itself
+                    "pinned": served.uri or target,
                     "home": str(root),
                     "trusted": list(trusted),
                     "follow": follow,
@@ -167,6 +170,6 @@ def _worker_app() -> Any:
     spec = json.loads(os.environ[_WORKER_SPEC])
     root = _home(spec["home"])
     trusted = tuple(spec["trusted"])
-    served = load_served(spec["target"], home=root, trusted=trusted)
+    served = load_served(spec["pinned"], home=root, trusted=trusted)
     follower = _follower(spec["target"], root, trusted) if spec["follow"] else None
     return server.worker_app(served, server.ServeOptions(**spec["options"]), follower)

@@ -25,6 +25,7 @@ import asyncio
 import io
 import json
 import logging
+import os
 import signal
 import socket
 import threading
@@ -692,6 +693,7 @@ class ServerState:
     metrics: Metrics = field(default_factory=Metrics)
     follower: Follower | None = None
     batcher: Batcher | None = None
+    worker: bool = False  # one of several worker processes (see serve_workers)
     wake: asyncio.Event | None = None  # set to re-resolve now (SIGHUP)
     loop: asyncio.AbstractEventLoop | None = None
 
@@ -744,6 +746,9 @@ def create_app(state: ServerState) -> Starlette:
         state.wake = asyncio.Event()
         if options.max_batch_rows > 0:
             state.batcher = Batcher(options.max_batch_rows)
+        if state.worker and hasattr(signal, "SIGHUP"):
+            # a worker process: the supervisor passes SIGHUP on; follow now (or ignore it)
+            state.loop.add_signal_handler(signal.SIGHUP, state.request_check)
         task = asyncio.create_task(_follow_loop(state)) if state.follower is not None else None
         try:
             yield
@@ -807,13 +812,14 @@ async def _follow_loop(state: ServerState) -> None:
     assert state.follower is not None and state.wake is not None
     interval = state.options.follow_interval
     while True:
-        with suppress(asyncio.TimeoutError, TimeoutError):
-            await asyncio.wait_for(state.wake.wait(), timeout=interval)
-        state.wake.clear()
+        # at once first: a worker restarted by SIGHUP starts from the version checked at start-up
         try:
             await run_in_threadpool(state.follower.check, state.slot, state.metrics)
         except Exception:
             logger.exception("internal error while following the registry")
+        with suppress(asyncio.TimeoutError, TimeoutError):
+            await asyncio.wait_for(state.wake.wait(), timeout=interval)
+        state.wake.clear()
 
 
 class _Observed:
@@ -1018,10 +1024,20 @@ def serve_workers(
     _event("started", url=url, pid=_pid(), workers=workers, **served.describe())
     import inspect
 
+    class Supervisor(Multiprocess):
+        """uvicorn's supervisor, but SIGHUP is passed on to the workers (each re-resolves its
+        model with --follow) instead of restarting them, which would drop connections."""
+
+        def handle_hup(self) -> None:
+            for process in self.processes:
+                pid = process.process.pid
+                if pid is not None and process.process.exitcode is None:
+                    os.kill(pid, signal.SIGHUP)
+
     if "target" in inspect.signature(Multiprocess).parameters:  # uvicorn before 0.36
-        supervisor = Multiprocess(config, target=_Server(config, None).run, sockets=[sock])  # type: ignore[call-arg, unused-ignore]
+        supervisor = Supervisor(config, target=_Server(config, None).run, sockets=[sock])  # type: ignore[call-arg, unused-ignore]
     else:
-        supervisor = Multiprocess(config, sockets=[sock])
+        supervisor = Supervisor(config, sockets=[sock])
     supervisor.run()
     _event("stopped", model=served.label)
     return ServeSummary(
@@ -1038,7 +1054,7 @@ def serve_workers(
 
 def worker_app(served: Served, options: ServeOptions, follower: Follower | None) -> Any:
     """The app one worker process serves (see :func:`serve_workers`)."""
-    return create_app(ServerState(slot=ModelSlot(served), options=options, follower=follower))
+    return create_app(ServerState(slot=ModelSlot(served), options=options, follower=follower, worker=True))
 
 
 def _url(sock: socket.socket) -> str:
@@ -1047,6 +1063,4 @@ def _url(sock: socket.socket) -> str:
 
 
 def _pid() -> int:
-    import os
-
     return os.getpid()

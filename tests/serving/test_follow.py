@@ -170,3 +170,24 @@ def test_follow_re_resolves_on_its_interval(tmp_path: Path) -> None:
         assert hammer.failures == []
     finally:
         assert server.stop() == 0
+
+
+@pytest.mark.slow
+def test_follow_with_workers_switches_on_sighup(tmp_path: Path) -> None:
+    cli("register", str(pack(tmp_path, 1)), "--name", "churn")
+    cli("register", str(pack(tmp_path, 2)), "--name", "churn")
+    cli("promote", "churn", "1", "--alias", "champion")
+    server = start("models:/churn@champion", "--follow", "--follow-interval", "3600", "--workers", "2")
+    try:
+        with Hammer(server) as hammer:
+            hammer.wait_for("models:/churn/1")
+            cli("promote", "churn", "2", "--alias", "champion")
+            server.proc.send_signal(signal.SIGHUP)  # passed on to every worker
+            hammer.wait_for("models:/churn/2")
+            deadline = time.monotonic() + 120
+            while "models:/churn/1" in hammer.versions()[-20:] and time.monotonic() < deadline:
+                time.sleep(0.01)
+        assert hammer.failures == []
+        assert hammer.versions()[-1] == "models:/churn/2"
+    finally:
+        assert server.stop() == 0, "\n".join(server.log)
