@@ -205,6 +205,13 @@ async def _load(
     }
 
 
+def server_command(server: Server) -> str:
+    """The server's command line for the table, the port written PORT."""
+    argv = [a if a != str(server.port) else "PORT" for a in server.argv]
+    shown = {"MODELPACK_HOME": "bench/data/serve/home"} if server.name.startswith("modelpack") else None
+    return display(argv, shown)
+
+
 def load_row(
     server: Server,
     label: str,
@@ -219,7 +226,7 @@ def load_row(
     )
     doc: dict[str, Any] = {
         "name": f"{server.name}: {label} requests, p50 latency",
-        "command": f"POST /invocations (dataframe_split, {label})",
+        "command": f"{args.clients} clients POST /invocations (dataframe_split, {label}) to: {server_command(server)}",
         "median_s": round(r["p50"], 6),
         "peak_mb": None,
         "reference": None,
@@ -295,7 +302,7 @@ def main() -> None:
     start_rows = {
         name: Row(
             name=f"{name}: start to first 200 on /ping",
-            command=display(server.argv, {"MODELPACK_HOME": "..."} if server is ours else None),
+            command=server_command(server),
             measurement=Measurement(times, 0.0),
             goal="reference" if server is theirs else START_GOAL,
         )
@@ -308,7 +315,7 @@ def main() -> None:
     mine.reference, mine.ratio = [ref.name], [mine.measurement.median_s / ref.measurement.median_s]
     mine.goal_met = mine.ratio[0] <= 1 / 3
     mine.headline = True
-    out: list[dict[str, Any]] = [ref.to_json(), mine.to_json()]
+    out: list[dict[str, Any]] = [{**ref.to_json(), "peak_mb": None}, {**mine.to_json(), "peak_mb": None}]
 
     ours.start()
     theirs.start()

@@ -994,6 +994,7 @@ def serve(
     _event("started", url=url, pid=_pid(), **served.describe())
     if on_started is not None:
         on_started(url)
+    _freeze_heap()
     server.run(sockets=[sock])
     stopped = signal.Signals(server.stopped_by).name if server.stopped_by is not None else None
     _event("stopped", signal=stopped, model=state.slot.current.label)
@@ -1054,7 +1055,17 @@ def serve_workers(
 
 def worker_app(served: Served, options: ServeOptions, follower: Follower | None) -> Any:
     """The app one worker process serves (see :func:`serve_workers`)."""
+    _freeze_heap()
     return create_app(ServerState(slot=ModelSlot(served), options=options, follower=follower, worker=True))
+
+
+def _freeze_heap() -> None:
+    """Keep the loaded libraries and model out of every later garbage collection: a full
+    collection would otherwise walk them all, a pause in the middle of some request."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def _url(sock: socket.socket) -> str:
