@@ -327,6 +327,9 @@ def conform(served: Served, data: Any, params: Any) -> Any:
 
     try:
         enforce_params(params, served.signature.params if served.signature is not None else None)
+    except SchemaViolationError as exc:  # the message names each param and what is wrong with it
+        raise RequestError(400, exc.message, "INVALID_PARAMETER_VALUE") from None
+    try:
         return served.scorer.conform(data)
     except SchemaViolationError as exc:
         violations = [dict(v) for v in exc.violations]

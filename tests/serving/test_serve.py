@@ -436,3 +436,20 @@ def test_workers_each_serve_the_model(folder: Path) -> None:
     finally:
         assert srv.stop() == 0, "\n".join(srv.log)
     assert json.loads(srv.stdout)["data"]["workers"] == 2
+
+
+def test_params_are_checked_against_the_signature(tmp_path: Path) -> None:
+    from tests.api.test_params import pack_with_params
+
+    model_folder, estimator, data = pack_with_params(tmp_path)
+    srv = start(str(model_folder))
+    try:
+        split = {"columns": ["a", "b"], "data": data.head(3).to_numpy().tolist()}
+        ok = srv.invoke({"dataframe_split": split, "params": {"threshold": 0.9, "top_k": 2}})
+        assert ok.status == 200, ok.body
+        assert ok.json() == {"predictions": estimator.predict(data.head(3)).tolist()}
+        bad = srv.invoke({"dataframe_split": split, "params": {"threshold": "high", "top_k": 2.5}})
+        message = error(bad, 400)
+        assert "threshold" in message and "top_k" in message
+    finally:
+        assert srv.stop() == 0
