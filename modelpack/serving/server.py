@@ -60,6 +60,8 @@ CONTENT_TYPE_PARQUET: Final = "application/vnd.apache.parquet"
 CONTENT_TYPES: Final = (CONTENT_TYPE_CSV, CONTENT_TYPE_JSON, CONTENT_TYPE_PARQUET)
 INPUT_KEYS: Final = ("dataframe_split", "dataframe_records", "instances", "inputs")
 VERSION_HEADER: Final = "X-Modelpack-Version"
+# A Parquet body may state (and decompress to) at most this many times its size (or 1 MiB).
+PARQUET_EXPANSION: Final = 32
 # A request body this small is parsed and conformed on the event loop (a few hundred µs); larger
 # ones, and every model call, run in the thread pool.
 INLINE_BODY_BYTES: Final = 4096
@@ -298,10 +300,27 @@ def _parse_csv(body: bytes, served: Served) -> Any:
 
 
 def _parse_parquet(body: bytes) -> Any:
-    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     try:
-        return pd.read_parquet(io.BytesIO(body))
+        pfile = pq.ParquetFile(pa.BufferReader(body))
+        meta = pfile.metadata
+        # Compressed pages can expand far beyond the body limit: refuse a table whose stated size
+        # is out of proportion before decoding it.
+        stated = max(
+            sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)),
+            meta.num_rows * meta.num_columns * 8,  # a cell takes 8 bytes or more once decoded
+        )
+        if stated > PARQUET_EXPANSION * max(len(body), 1 << 20):
+            raise RequestError(
+                413,
+                f"the Parquet body expands to {stated} bytes, more than {PARQUET_EXPANSION}x its size",
+                "RESOURCE_EXHAUSTED",
+            )
+        return pfile.read().to_pandas()
+    except RequestError:
+        raise
     except Exception as exc:
         raise RequestError(
             400, f"Failed to parse input as a Parquet table. Error: {_one_line(exc)}"

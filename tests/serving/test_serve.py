@@ -453,3 +453,19 @@ def test_params_are_checked_against_the_signature(tmp_path: Path) -> None:
         assert "threshold" in message and "top_k" in message
     finally:
         assert srv.stop() == 0
+
+
+def test_a_parquet_bomb_is_refused(folder: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({"count": pa.array([7] * 30_000_000, pa.int64())})
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression="zstd")
+    assert len(buf.getvalue()) < 1_000_000  # 240 MB of int64 in a body the limit lets through
+    srv = start(str(folder), "--max-body-bytes", "1000000")
+    try:
+        reply = srv.request("POST", "/invocations", buf.getvalue(), "application/vnd.apache.parquet")
+        assert "expands" in error(reply, 413)
+    finally:
+        assert srv.stop() == 0
