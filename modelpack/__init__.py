@@ -39,6 +39,7 @@ _LAZY: dict[str, str] = {
     "NotFoundError": "modelpack.errors",
     "ConflictError": "modelpack.errors",
     "InvalidModelError": "modelpack.errors",
+    "ArchiveError": "modelpack.errors",
     "SchemaViolationError": "modelpack.errors",
     "UnsafeModelError": "modelpack.errors",
     "IncompatibleSignatureError": "modelpack.errors",
@@ -75,6 +76,7 @@ __all__ = [
     "NotFoundError",
     "ConflictError",
     "InvalidModelError",
+    "ArchiveError",
     "SchemaViolationError",
     "UnsafeModelError",
     "IncompatibleSignatureError",
@@ -87,6 +89,7 @@ if TYPE_CHECKING:
     from modelpack import schema
     from modelpack.api import diff, infer_schema, inspect, pack, predict, trust, validate
     from modelpack.errors import (
+        ArchiveError,
         ConflictError,
         DataFormatError,
         IncompatibleSignatureError,

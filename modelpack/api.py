@@ -203,7 +203,7 @@ def validate(
     from modelpack.serving.validator import ValidateOptions, validate_folder
     from modelpack.target import resolve_target
 
-    resolved = resolve_target(str(target), home=home)
+    resolved = resolve_target(str(target), home=home, reporter=reporter)
     options = ValidateOptions(
         data=_data_file(data),
         data_in_memory=_data_in_memory(data),
@@ -275,7 +275,7 @@ def predict(
     from modelpack.serving.scoring import PackageChecks, PredictOptions, predict_folder
     from modelpack.target import resolve_target
 
-    resolved = resolve_target(str(target), home=home)
+    resolved = resolve_target(str(target), home=home, reporter=reporter)
     options = PredictOptions(
         data=Path(data),
         output=Path(output) if isinstance(output, (str, Path)) else output,

@@ -86,6 +86,13 @@ class InvalidModelError(ModelpackError):
     exit_code = ExitCode.VALIDATION_FAILED
 
 
+class ArchiveError(InvalidModelError):
+    """An export archive is damaged or was changed: a member differs from what its document
+    records, is missing or extra, or is not a plain file with a safe name. Nothing was imported."""
+
+    code = "bad_archive"
+
+
 class SchemaViolationError(ModelpackError):
     """Data does not satisfy a signature. Carries the individual violations."""
 

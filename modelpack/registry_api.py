@@ -21,11 +21,13 @@ from modelpack._html import one_line
 from modelpack.registry.records import ModelSummary, PromotionFacts
 
 if TYPE_CHECKING:
+    from modelpack.config import Home
     from modelpack.model import Model
     from modelpack.names import Stage
     from modelpack.package.packer import PackResult
     from modelpack.registry import AnyRegistry
     from modelpack.registry.records import VersionRecord
+    from modelpack.registry.transfer import ExportResult
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class ModelVersion:
         tags: the version's tags.
         signature: the package's signature in MLflow's list form, or None.
         path: the stored folder (an MLmodel folder MLflow can load).
+        origin: for a copied or imported version, its content's first registration (``uri``,
+            ``created``, ``user``, ``host``, ``source``); None otherwise.
         already_registered: ``register`` found this content already registered and minted no version.
         warnings: notes from the operation.
     """
@@ -65,6 +69,7 @@ class ModelVersion:
     path: Path
     already_registered: bool = False
     warnings: list[str] = field(default_factory=list)
+    origin: dict[str, str] | None = None
 
     @property
     def uri(self) -> str:
@@ -220,6 +225,7 @@ def _version(
         path=record.local_path,
         already_registered=existed,
         warnings=list(warnings or []),
+        origin=dict(facts["origin"]) if isinstance(facts.get("origin"), dict) else None,
     )
 
 
@@ -236,7 +242,7 @@ class Registry:
     the promotion gate refuses, ``RegistryError`` for a registry that cannot be read or written.
     """
 
-    def __init__(self, home: str | Path | None = None) -> None:
+    def __init__(self, home: str | Path | Home | None = None) -> None:
         from modelpack.config import resolve_home
 
         self.home = resolve_home(home)
@@ -390,6 +396,70 @@ class Registry:
     ) -> None:
         """Describe a model (``version`` None) or one version."""
         self.store.set_description(name, description, version=None if version is None else _number(version))
+
+    def copy(
+        self,
+        uri: str,
+        destination: str | Path | Registry,
+        *,
+        name: str | None = None,
+        alias: str | None = None,
+    ) -> ModelVersion:
+        """Copy the version ``uri`` names into another registry (see ``modelpack copy``).
+
+        Args:
+            uri: a ``models:/`` URI in this registry.
+            destination: the other registry: a folder, an ``s3://`` home, or a ``Registry``.
+            name: register under this name (default: the source's).
+            alias: point this alias at the copied version.
+
+        Returns:
+            The version in the destination; its ``source`` is the exact version copied,
+            qualified by this registry (``<home>#models:/NAME/N``), and ``origin`` the content's
+            first registration. ``already_registered`` when the destination held the content.
+        """
+        from modelpack.registry.transfer import copy_version
+
+        target = destination if isinstance(destination, Registry) else Registry(destination)
+        result = copy_version(self.store, uri, target.store, name=name, alias=alias)
+        return _version(result.version, existed=result.already_registered, warnings=result.warnings)
+
+    def export(self, target: str | Path, output: str | Path, *, force: bool = False) -> ExportResult:
+        """Write a version (a ``models:/`` URI) or a model folder to one archive file.
+
+        ``output`` ending in ``.tar.gz`` or ``.tgz`` is gzip-compressed. Returns the
+        ``ExportResult`` (``output``, ``sha256`` of the file, ``bytes``, ``digest``, ...).
+        """
+        from modelpack.registry.transfer import export_target
+        from modelpack.uri import is_model_uri
+
+        text = str(target)
+        store = self.store if is_model_uri(text) else None
+        return export_target(store, text, Path(output), force=force)
+
+    def import_archive(
+        self,
+        archive: str | Path,
+        *,
+        name: str | None = None,
+        alias: str | None = None,
+        sha256: str | None = None,
+    ) -> ModelVersion:
+        """Verify every byte of an export archive, then register its version here.
+
+        Args:
+            archive: the file ``export`` wrote.
+            name: register under this name (default: the exported one; required for a folder).
+            alias: point this alias at the imported version.
+            sha256: refuse the file unless its sha256 is this (as ``export`` reported it).
+
+        Raises:
+            ArchiveError: the archive was changed or damaged (nothing was imported).
+        """
+        from modelpack.registry.transfer import import_archive
+
+        result = import_archive(self.store, Path(archive), name=name, alias=alias, expect_sha256=sha256)
+        return _version(result.version, existed=result.already_registered, warnings=result.warnings)
 
     def load_model(self, uri: str, *, trusted: Iterable[str] = (), method: str | None = None) -> Model:
         """``modelpack.load_model`` against this registry (``models:/...`` URIs)."""

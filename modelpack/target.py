@@ -12,6 +12,7 @@ from typing import Any
 from modelpack.config import Home
 from modelpack.errors import InvalidModelError, NotFoundError
 from modelpack.package.integrity import Recorded
+from modelpack.progress import SILENT, Reporter
 from modelpack.uri import is_model_uri
 
 
@@ -32,13 +33,14 @@ class Target:
         return {"uri": self.uri, "name": self.name, "version": self.version}
 
 
-def resolve_target(target: str, *, home: Home | None) -> Target:
+def resolve_target(target: str, *, home: Home | None, reporter: Reporter = SILENT) -> Target:
     """Turn a command's TARGET into a folder holding the model.
 
     Args:
         target: a filesystem path or a model URI (``models:/NAME/VERSION|STAGE|latest``,
             ``models:/NAME@ALIAS``).
         home: the registry (a folder or ``s3://``), used only for URIs.
+        reporter: progress of downloads from an ``s3://`` registry.
 
     Returns:
         For a path, the path unchanged. For a URI, the stored version's folder (a plain MLmodel
@@ -56,7 +58,7 @@ def resolve_target(target: str, *, home: Home | None) -> Target:
         from modelpack.config import resolve_home
         from modelpack.registry import open_registry
 
-        registry = open_registry(home or resolve_home(None))
+        registry = open_registry(home or resolve_home(None), reporter=reporter)
         record = registry.resolve(target)
         folder = registry.checkout(record)
         manifest_sha256 = record.facts.get("manifest_sha256")

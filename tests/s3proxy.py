@@ -103,6 +103,8 @@ class S3Proxy:
     Args:
         upstream: the S3 gateway's URL.
         strip_conditions: remove ``If-None-Match`` and ``If-Match`` from every request.
+        refuse_quoted_if_match: answer 412 to an ``If-Match`` holding a quoted ETag, forward a
+            bare one: Ceph RGW's behaviour.
         credentials: used to sign again a request whose removed header was signed.
 
     ``url`` is the proxy's endpoint; ``stripped`` counts the requests it changed. Use it as a
@@ -110,7 +112,12 @@ class S3Proxy:
     """
 
     def __init__(
-        self, upstream: str, *, strip_conditions: bool, credentials: Credentials | None = None
+        self,
+        upstream: str,
+        *,
+        strip_conditions: bool,
+        credentials: Credentials | None = None,
+        refuse_quoted_if_match: bool = False,
     ) -> None:
         parts = urlsplit(upstream)
         if parts.scheme != "http" or not parts.hostname or not parts.port:
@@ -119,6 +126,8 @@ class S3Proxy:
         self.upstream_port = parts.port
         self.strip_conditions = strip_conditions
         self.credentials = credentials
+        # Ceph RGW's quirk: an RFC-quoted ETag in If-Match never matches (412); the bare one does.
+        self.refuse_quoted_if_match = refuse_quoted_if_match
         self.stripped = 0
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -207,6 +216,10 @@ def _handler_for(proxy: S3Proxy) -> type[BaseHTTPRequestHandler]:
 
         def _relay(self) -> None:
             raw_headers = list(self.headers.items())
+            if proxy.refuse_quoted_if_match and '"' in (self.headers.get("If-Match") or ""):
+                self._drain_body()
+                self._plain_error(412, "PreconditionFailed: quoted ETag in If-Match (RGW quirk)")
+                return
             try:
                 headers = proxy.rewrite(self.command, self.path, raw_headers)
             except _ProxyRefusal as refusal:

@@ -177,3 +177,50 @@ def test_doctor_repair_that_cannot_write_model_json_takes_back_its_event(
     assert repaired["returncode"] == 0, repaired["stdout"] + repaired["stderr"]
     assert "alias 'ghost'" in repaired["stdout"]
     _consistent(doctor)
+
+
+@pytest.mark.parametrize("free_kib", [0, 64])
+def test_export_to_a_full_disk_leaves_nothing(tmp_path: Path, free_kib: int) -> None:
+    """The archive is written beside its name and renamed: a full disk leaves no part of it."""
+    home = tmp_path / "registry"
+    big = make_model(tmp_path / "big", seed=4, payload=os.urandom(256 << 10))
+    from modelpack.registry import FileRegistry
+
+    FileRegistry(home).register(big, name="big")
+    result = run_on_small_disk(
+        tmp_path,
+        size=256 << 10,
+        free=free_kib << 10,
+        home=home,
+        command=modelpack_cmd("export", "models:/big/1", "--output", "{mount}/big.tar"),
+    )
+    line = _one_clean_line(result["command"], "No space left on device", "nothing was written")
+    assert line.startswith("error: cannot write ") and line.endswith(
+        "big.tar: No space left on device; nothing was written"
+    )
+    assert result["after"] == result["before"]
+
+
+def test_import_with_a_full_temporary_folder_changes_nothing(tmp_path: Path) -> None:
+    source, dest = tmp_path / "registry", tmp_path / "dest"
+    from modelpack.registry import FileRegistry
+    from modelpack.registry.transfer import export_target
+
+    registry = FileRegistry(source)
+    registry.register(make_model(tmp_path / "big", seed=5, payload=os.urandom(256 << 10)), name="big")
+    archive = tmp_path / "big.tar"
+    export_target(registry, "models:/big/1", archive)
+    FileRegistry(dest).register(make_model(tmp_path / "other", seed=7), name="other")
+    from tests.fs_tree import tree
+
+    before = tree(dest)
+    result = run_on_small_disk(
+        tmp_path,
+        size=128 << 10,
+        free=64 << 10,
+        home=dest,
+        command=["env", "TMPDIR={mount}", *modelpack_cmd("import", str(archive))],
+    )
+    _one_clean_line(result["command"], "cannot unpack", "No space left on device", "nothing was imported")
+    assert result["after"] == result["before"]  # the temporary folder is gone
+    assert tree(dest) == before

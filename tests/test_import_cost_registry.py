@@ -100,3 +100,17 @@ def test_register_imports_nothing_heavy(tmp_path: Path, populated: Path) -> None
     assert "yaml" in modules  # MLmodel is read with yaml.safe_load
     assert not modules & HEAVY
     assert "rich" not in modules
+
+
+def test_copy_export_and_import_import_nothing_heavy(tmp_path: Path, populated: Path) -> None:
+    archive = tmp_path / "iris.tar.gz"
+    for args in (
+        ("copy", "models:/iris/1", str(tmp_path / "other-home")),
+        ("export", "models:/iris/1", "--output", str(archive)),
+        ("import", str(archive), "--name", "iris-imported"),
+    ):
+        modules = _imported(tmp_path, *args)
+        assert "modelpack" in modules
+        assert not modules & HEAVY, args
+        assert "boto3" not in modules and "botocore" not in modules, args  # local homes only
+        assert "rich" not in modules, args

@@ -1,4 +1,4 @@
-"""Registry commands: register, promote, list, history, delete, gc, doctor.
+"""Registry commands: register, promote, list, history, delete, gc, doctor, copy, export, import.
 
 Each body is one call into ``modelpack.registry`` through the ``_run`` funnel. ``--field NAME``
 prints just that value (one line per row) for shell capture, e.g.
@@ -27,10 +27,10 @@ from modelpack.config import resolve_home
 from modelpack.errors import UsageError
 
 if TYPE_CHECKING:
-    from modelpack.registry import AnyRegistry, FileRegistry
-    from modelpack.registry.doctor import DoctorReport
+    from modelpack.registry import AnyRegistry
     from modelpack.registry.records import (
         DeleteResult,
+        DoctorReport,
         GateCheck,
         GcResult,
         History,
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         VersionList,
         VersionRecord,
     )
+    from modelpack.registry.transfer import ExportResult, TransferResult
 
 #: Test-only: name a crash point (see modelpack.registry.faults) to SIGKILL this process there.
 ENV_TEST_CRASH_AT: Final = "MODELPACK_TEST_CRASH_AT"
@@ -66,12 +67,17 @@ def _registry(home: str | None, *, progress: bool = False) -> AnyRegistry:
     return open_registry(resolve_home(home), **kwargs)
 
 
-def _local(registry: AnyRegistry, command: str) -> FileRegistry:
-    from modelpack.registry import FileRegistry
+_DURATION_UNITS: Final = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
-    if not isinstance(registry, FileRegistry):
-        raise UsageError(f"'modelpack {command}' does not work on an s3:// registry yet")
-    return registry
+
+def _parse_grace(text: str) -> float:
+    """``--grace``: seconds, or a number with s, m, h or d (``90``, ``30m``, ``24h``)."""
+    import re
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text.lower())
+    if match is None:
+        raise UsageError(f"--grace {text!r}: give seconds or a number with s, m, h or d, e.g. 24h or 30m")
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
 
 
 def _format_value(value: Any) -> str:
@@ -149,6 +155,28 @@ VERSION_FIELDS: Final = {
     "signature",
     "file_count",
     "deleted",
+    "origin",
+}
+#: ``copy`` and ``import`` print a version too, plus where it went (and the archive it came from).
+TRANSFER_FIELDS: Final = VERSION_FIELDS | {
+    "already_registered",
+    "home",
+    "archive",
+    "archive_sha256",
+    "manifest_sha256",
+    "mlmodel",
+    "modelpack_version",
+}
+EXPORT_FIELDS: Final = {
+    "output",
+    "sha256",
+    "bytes",
+    "compressed",
+    "name",
+    "version",
+    "source",
+    "digest",
+    "file_count",
 }
 MODEL_FIELDS: Final = {"name", "created", "updated", "latest_version", "version_count", "stages", "aliases"}
 #: The models table's column headings that are not field names, so every heading works as --field.
@@ -380,8 +408,11 @@ def list_cmd(
             if field is not None:
                 _print_field(field, result.rows())
                 return
+            # Copied or imported versions also show where their content was first registered.
+            origins = [_origin_text(v.facts.get("origin")) for v in result.versions]
+            extra = ["origin"] if any(origins) else []
             _columns(
-                ["version", "stage", "aliases", "created", "digest", "size", "source"],
+                ["version", "stage", "aliases", "created", "digest", "size", "source", *extra],
                 [
                     [
                         f"{v.version}" + (" (deleted)" if v.deleted else ""),
@@ -391,8 +422,9 @@ def list_cmd(
                         _short(v.digest),
                         _size(v.size),
                         v.source,
+                        *([origin] if extra else []),
                     ]
-                    for v in result.versions
+                    for v, origin in zip(result.versions, origins, strict=True)
                 ],
             )
         else:
@@ -405,6 +437,7 @@ def list_cmd(
                 "stage",
                 "aliases",
                 *REGISTRATION_FACTS,
+                "origin",
                 "flavors",
                 "description",
                 "tags",
@@ -454,6 +487,13 @@ def history(
         )
 
     _run.run("history", json_output, action, human)
+
+
+def _origin_text(origin: Any) -> str:
+    """``URI (user@host, created)``: a copied version's first registration, in one cell."""
+    if not isinstance(origin, dict):
+        return ""
+    return f"{origin.get('uri')} ({origin.get('user')}@{origin.get('host')}, {origin.get('created')})"
 
 
 def _gate_line(check: GateCheck) -> str:
@@ -524,10 +564,26 @@ def delete(
 @app.command()
 def gc(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would be removed.")] = False,
+    grace: Annotated[
+        str | None,
+        typer.Option(
+            "--grace",
+            metavar="AGE",
+            help=(
+                "s3:// registries only: keep anything younger than AGE (seconds, or 30m, 24h, 2d; "
+                "default 24h), since a register running now may still need it. A local registry "
+                "needs none: gc locks it."
+            ),
+        ),
+    ] = None,
     json_output: JsonFlag = False,
     home: _run.HomeOption = None,
 ) -> None:
-    """Remove stored file contents no version uses any more, and staging of dead processes."""
+    """Remove stored file contents no version uses any more, and staging of dead processes.
+
+    In an s3:// registry (no locks there) only what is older than the grace period goes:
+    unreferenced blobs, store probes and incomplete multipart uploads.
+    """
 
     def human(result: GcResult) -> None:
         verb = "would remove" if result.dry_run else "removed"
@@ -537,9 +593,25 @@ def gc(
         )
 
     def collect() -> GcResult:
-        from modelpack.registry.gc import collect_garbage
+        from modelpack.registry import FileRegistry
 
-        return collect_garbage(_local(_registry(home), "gc"), dry_run=dry_run)
+        grace_seconds = _parse_grace(grace) if grace is not None else None
+        registry = _registry(home)
+        if isinstance(registry, FileRegistry):
+            if grace_seconds is not None:
+                raise UsageError(
+                    "--grace applies to s3:// registries only; a local gc locks the registry and needs none"
+                )
+            from modelpack.registry.gc import collect_garbage
+
+            return collect_garbage(registry, dry_run=dry_run)
+        from modelpack.registry.bucket_care import DEFAULT_GRACE, collect_bucket_garbage
+
+        return collect_bucket_garbage(
+            registry,
+            dry_run=dry_run,
+            grace_seconds=DEFAULT_GRACE if grace_seconds is None else grace_seconds,
+        )
 
     _run.run("gc", json_output, collect, human)
 
@@ -572,8 +644,180 @@ def doctor(
         )
 
     def check() -> DoctorReport:
-        from modelpack.registry.doctor import run_doctor
+        from modelpack.registry import FileRegistry
 
-        return run_doctor(_local(_registry(home), "doctor"), repair=repair)
+        registry = _registry(home)
+        if isinstance(registry, FileRegistry):
+            from modelpack.registry.doctor import run_doctor
+
+            return run_doctor(registry, repair=repair)
+        from modelpack.registry.bucket_care import run_bucket_doctor
+
+        return run_bucket_doctor(registry, repair=repair)
 
     _run.run("doctor", json_output, check, human)
+
+
+# ---------------------------------------------------------------------- copy / export / import
+
+
+@app.command()
+def copy(
+    source: Annotated[
+        str, typer.Argument(help="The version to copy: a models:/ URI in this registry (--home).")
+    ],
+    dest_home: Annotated[
+        str,
+        typer.Argument(
+            metavar="DEST_HOME", help="The registry to copy into: a folder or s3://BUCKET/PREFIX."
+        ),
+    ],
+    name: Annotated[
+        str | None, typer.Option("--name", "-n", help="Register under this name (default: the source's).")
+    ] = None,
+    alias: Annotated[
+        str | None, typer.Option("--alias", "-a", help="Point this alias at the copied version.")
+    ] = None,
+    field: FieldOption = None,
+    json_output: JsonFlag = False,
+    home: _run.HomeOption = None,
+) -> None:
+    """Copy a version (files, description, tags, provenance) into another registry.
+
+    The copy records the exact version it came from, qualified by its registry
+    (REGISTRY#models:/NAME/N), never the stage or alias SOURCE named it by. Copying content the
+    destination already holds under the name returns that version (exit 0).
+    """
+
+    def action() -> TransferResult:
+        from modelpack.registry.transfer import copy_version
+
+        _check_field(field, json_output, [], TRANSFER_FIELDS)  # before anything is written
+        if not dest_home.strip():
+            raise UsageError("DEST_HOME is empty; give a folder or s3://BUCKET/PREFIX")
+        destination = _registry(dest_home, progress=not json_output)
+        result = copy_version(_registry(home), source, destination, name=name, alias=alias)
+        _check_field(field, json_output, [result.to_dict()], TRANSFER_FIELDS)
+        return result
+
+    def human(result: TransferResult) -> None:
+        _transfer_lines(result, field, alias, "copied")
+
+    _run.run("copy", json_output, action, human)
+
+
+@app.command()
+def export(
+    target: Annotated[
+        str, typer.Argument(help="A models:/ URI in this registry (--home), or a model folder.")
+    ],
+    output: Annotated[
+        str,
+        typer.Option("--output", "-o", help="The archive file to write (.tar, or .tar.gz/.tgz for gzip)."),
+    ],
+    force: Annotated[bool, typer.Option("--force", help="Replace OUTPUT if it exists.")] = False,
+    field: FieldOption = None,
+    json_output: JsonFlag = False,
+    home: _run.HomeOption = None,
+) -> None:
+    """Write a version (or a model folder) to one verifiable archive file, for air-gapped moves.
+
+    The archive holds the MLmodel folder and a document recording the version, its source,
+    description, tags and the sha256 of every file; 'modelpack import' refuses it if any byte
+    changed. The file is written under a temporary name and renamed, so a failed export leaves
+    nothing.
+    """
+
+    def action() -> ExportResult:
+        from pathlib import Path
+
+        from modelpack.registry.transfer import export_target
+        from modelpack.uri import is_model_uri
+
+        _check_field(field, json_output, [], EXPORT_FIELDS)
+        registry = _registry(home) if is_model_uri(target) else None
+        result = export_target(registry, target, Path(output), force=force)
+        _check_field(field, json_output, [result.to_dict()], EXPORT_FIELDS)
+        return result
+
+    def human(result: ExportResult) -> None:
+        if field is not None:
+            _print_field(field, [result.to_dict()])
+            return
+        what = f"{result.name} v{result.version}" if result.name else result.source
+        render.plain(
+            f"exported {what} (sha256:{_short(result.digest)}, {plural(result.file_count, 'file')}) "
+            f"to {result.output} ({_size(result.bytes)}, archive sha256 {result.sha256})"
+        )
+
+    _run.run("export", json_output, action, human)
+
+
+@app.command("import")
+def import_cmd(
+    archive: Annotated[str, typer.Argument(metavar="FILE", help="An archive 'modelpack export' wrote.")],
+    name: Annotated[
+        str | None, typer.Option("--name", "-n", help="Register under this name (default: the exported one).")
+    ] = None,
+    alias: Annotated[
+        str | None, typer.Option("--alias", "-a", help="Point this alias at the imported version.")
+    ] = None,
+    sha256: Annotated[
+        str | None,
+        typer.Option(
+            "--sha256",
+            metavar="HEX",
+            help="Refuse the file unless its sha256 is this (as export printed it).",
+        ),
+    ] = None,
+    field: FieldOption = None,
+    json_output: JsonFlag = False,
+    home: _run.HomeOption = None,
+) -> None:
+    """Verify every byte of an export archive, then register its version in this registry.
+
+    Each file is checked against the archive's document and the folder digest against the
+    manifest; anything changed, missing, extra, duplicated, unsafe (links, devices, paths
+    leaving the folder) or truncated is refused (exit 3, naming the member) before anything
+    reaches the registry. The version records the source the archive carries.
+    """
+
+    def action() -> TransferResult:
+        from pathlib import Path
+
+        from modelpack.registry.transfer import import_archive
+
+        _check_field(field, json_output, [], TRANSFER_FIELDS)
+        result = import_archive(
+            _registry(home, progress=not json_output),
+            Path(archive),
+            name=name,
+            alias=alias,
+            expect_sha256=sha256,
+        )
+        _check_field(field, json_output, [result.to_dict()], TRANSFER_FIELDS)
+        return result
+
+    def human(result: TransferResult) -> None:
+        _transfer_lines(result, field, alias, "imported")
+
+    _run.run("import", json_output, action, human)
+
+
+def _transfer_lines(result: TransferResult, field: str | None, alias: str | None, verb: str) -> None:
+    if field is not None:
+        _print_field(field, [result.to_dict()])
+        return
+    v = result.version
+    if result.already_registered:
+        render.plain(
+            f"{v.name} v{v.version} in {result.home} already holds this content "
+            f"(sha256:{_short(v.digest)}); no new version registered"
+        )
+    else:
+        render.plain(
+            f"{verb} {result.source} to {v.name} v{v.version} in {result.home} "
+            f"(sha256:{_short(v.digest)}, {_size(v.size)})"
+        )
+    if alias is not None:
+        render.plain(f"alias {alias} -> {v.name} v{v.version}")

@@ -7,7 +7,9 @@
 Modules: ``store`` (``FileRegistry``: register, promote, delete, list, resolve) over ``layout``,
 ``blobs``, ``records``, ``events``, ``journal``, ``index`` and ``lock``; ``documents`` (the shape
 of every registry document, one table for readers and doctor); ``source`` (examining a
-folder before it is stored); ``doctor`` and ``gc`` use the store, the store never imports them.
+folder before it is stored); ``doctor`` and ``gc`` use the store, the store never imports them;
+``transfer`` (copy, export, import) works over either store through the operations they share,
+and ``archive`` is the export file's format and its strict reader.
 
 May import: the spine, ``schema`` (the promotion gate compares signatures) and ``package``
 (MLmodel, manifest, diff of signatures). Never ``serving``, ``api``, ``cli`` or ``render``.

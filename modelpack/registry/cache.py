@@ -141,7 +141,9 @@ class ContentCache:
         """The manifest blob ``sha256`` (already ensured), parsed and its paths checked."""
         blob = self.blob(sha256)
         if blob.stat().st_size > MAX_DOCUMENT_BYTES:
-            raise InvalidModelError(f"{where} is larger than a manifest can be", hint="run 'modelpack doctor'")
+            raise InvalidModelError(
+                f"{where} is larger than a manifest can be", hint="run 'modelpack doctor'"
+            )
         manifest = parse_manifest(blob.read_bytes(), where)
         for entry in manifest.files:
             if not safe_relative(entry.path) or entry.path == MANIFEST_FILE:

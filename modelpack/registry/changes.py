@@ -9,7 +9,7 @@ state, so both stores behave the same.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ from modelpack.names import (
     validate_name,
     validate_tag,
 )
+from modelpack.registry import documents
 from modelpack.registry import events as ev
 from modelpack.registry.events import Actor
 from modelpack.registry.layout import FORMAT_VERSION
@@ -85,11 +86,13 @@ def version_facts(
     src: SourceModel,
     description: str | None,
     tags: dict[str, str],
+    origin: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The immutable record of a new version; ``version``, ``created`` and ``manifest_sha256``
-    are filled in when they are known."""
+    are filled in when they are known. ``origin`` (a copied or imported version's first
+    registration, see ``registry.transfer``) is recorded only when given."""
     manifest = src.manifest
-    return {
+    facts: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "name": name,
         "version": None,
@@ -108,6 +111,12 @@ def version_facts(
         "tags": tags,
         "modelpack_version": __version__,
     }
+    if origin is not None:
+        problem = documents.SHAPES["version.json"]["origin"].rule(dict(origin))
+        if problem is not None:
+            raise UsageError(f"origin must be {problem}")
+        facts["origin"] = dict(origin)
+    return facts
 
 
 def registered_event(name: str, actor: Actor, now: str, facts: dict[str, Any]) -> dict[str, Any]:
@@ -122,6 +131,18 @@ def registered_event(name: str, actor: Actor, now: str, facts: dict[str, Any]) -
         size=facts["size"],
         source=facts["source"],
     )
+
+
+def registered_versions(events: Iterable[Any]) -> set[int]:
+    """The versions whose ``registered`` event is among ``events``."""
+    return {
+        e["version"]
+        for e in events
+        if isinstance(e, dict)
+        and e.get("event") == ev.REGISTERED
+        and isinstance(e.get("version"), int)
+        and not isinstance(e.get("version"), bool)
+    }
 
 
 def stage_changed_event(

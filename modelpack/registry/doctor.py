@@ -18,13 +18,12 @@ import contextlib
 import errno
 import os
 import stat
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from modelpack._text import plural
 from modelpack.digest import MANIFEST_FILE
-from modelpack.errors import ExitCode, ModelpackError, RegistryError, UsageError
+from modelpack.errors import ModelpackError, RegistryError, UsageError
 from modelpack.names import validate_name
 from modelpack.package.manifest import Manifest, read_manifest
 from modelpack.registry import documents, index, journal, lock
@@ -32,73 +31,17 @@ from modelpack.registry import events as ev
 from modelpack.registry._io import atomic_write_json, dumps, read_json, truncate, write_file
 from modelpack.registry.blobs import blob_mode, hash_file, is_blob_name, iter_blobs
 from modelpack.registry.layout import FORMAT_VERSION, TMP_SUFFIX, VERSION_FILE, Layout, migrate
-from modelpack.registry.records import ModelState, check_version_facts, is_storage_error, load_model_state
+from modelpack.registry.records import (
+    ERROR,
+    WARNING,
+    DoctorReport,
+    Finding,
+    ModelState,
+    check_version_facts,
+    is_storage_error,
+    load_model_state,
+)
 from modelpack.registry.store import FileRegistry
-
-ERROR = "error"
-WARNING = "warning"
-
-
-@dataclass
-class Finding:
-    severity: str
-    kind: str
-    path: str
-    message: str
-    repaired: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "severity": self.severity,
-            "kind": self.kind,
-            "path": self.path,
-            "message": self.message,
-            "repaired": self.repaired,
-        }
-
-
-@dataclass
-class DoctorReport:
-    home: str
-    repair: bool
-    findings: list[Finding] = field(default_factory=list)
-    models: int = 0
-    versions: int = 0
-    files_checked: int = 0
-    blobs_checked: int = 0
-    bytes_hashed: int = 0
-
-    @property
-    def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == ERROR and not f.repaired]
-
-    @property
-    def exit_code(self) -> int:
-        return int(ExitCode.VALIDATION_FAILED) if self.errors else 0
-
-    @property
-    def status(self) -> str:
-        return "failed" if self.errors else "ok"
-
-    @property
-    def consistent(self) -> bool:
-        return not self.errors
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "home": self.home,
-            "repair": self.repair,
-            "consistent": self.consistent,
-            "errors": len(self.errors),
-            "warnings": len([f for f in self.findings if f.severity == WARNING and not f.repaired]),
-            "repaired": len([f for f in self.findings if f.repaired]),
-            "models": self.models,
-            "versions": self.versions,
-            "files_checked": self.files_checked,
-            "blobs_checked": self.blobs_checked,
-            "bytes_hashed": self.bytes_hashed,
-            "findings": [f.to_dict() for f in self.findings],
-        }
 
 
 class _Doctor:
@@ -506,7 +449,7 @@ class _Doctor:
             "rebuilt": True,
         }
         shape = documents.SHAPES["version.json"]
-        for key in ("flavors", "signature", "mlmodel", "description", "tags", "modelpack_version"):
+        for key in ("flavors", "signature", "mlmodel", "description", "tags", "modelpack_version", "origin"):
             if key in old and shape[key].rule(old[key]) is None:
                 facts[key] = old[key]
         return facts

@@ -133,6 +133,21 @@ def _one_of(*choices: str) -> Rule:
     return check
 
 
+#: A copied or imported version's first registration (``registry.transfer``): where that
+#: version is (``uri``, qualified by its registry), when, by whom and from what it was registered.
+ORIGIN_KEYS: Final = ("created", "host", "source", "uri", "user")
+
+
+def _origin(value: Any) -> str | None:
+    ok = (
+        isinstance(value, dict)
+        and sorted(value) == list(ORIGIN_KEYS)
+        and all(isinstance(v, str) for v in value.values())
+        and _time(value["created"]) is None
+    )
+    return None if ok else f"an object of {', '.join(ORIGIN_KEYS)} (strings; created a UTC time)"
+
+
 def _format_version(value: Any) -> str | None:
     # Newer versions are refused by ``layout.migrate`` with an "upgrade modelpack" message.
     return _number(value)
@@ -209,6 +224,7 @@ SHAPES["version.json"] = {
     "tags": _optional_key(_map_of(_text, _text)),
     "modelpack_version": _optional_key(_text),
     "rebuilt": _optional_key(_flag),  # written by doctor --repair when it rebuilt the file
+    "origin": _optional_key(_origin),  # copy and import: the first registration of this content
 }
 
 _EVENT: Final = {
@@ -260,6 +276,39 @@ SHAPES["journal.json"] = {
     "rollback_remove": Key(_list_of(_text)),
     "forward_remove": Key(_list_of(_text)),
     "pid": Key(_count),
+}
+
+
+def _member(value: Any) -> str | None:
+    ok = (
+        isinstance(value, dict)
+        and sorted(value) == ["sha256", "size"]
+        and _sha256(value["sha256"]) is None
+        and _count(value["size"]) is None
+    )
+    return None if ok else "an object of sha256 (64 hex digits) and size (an integer >= 0)"
+
+
+# ``modelpack export``'s archive document (``registry.archive``): not stored in a registry, but
+# read from a file someone hands over, so every key is checked before anything is used.
+SHAPES["export document"] = {
+    "kind": Key(_one_of("modelpack-export")),
+    "format_version": Key(_format_version),
+    "modelpack_version": Key(_text),
+    "name": Key(_optional(_name)),
+    "version": Key(_optional(_number)),
+    "registry": Key(_optional(_text)),
+    "source": Key(_text),
+    "created": Key(_optional(_time)),
+    "user": Key(_optional(_text)),
+    "host": Key(_optional(_text)),
+    "origin": Key(_optional(_origin)),
+    "description": Key(_optional(_text)),
+    "tags": Key(_map_of(_text, _text)),
+    "digest": Key(_digest),
+    "manifest_sha256": Key(_sha256),
+    "members": Key(_map_of(_text, _member)),
+    "checksum": Key(_sha256),
 }
 
 SHAPES["digest entry"] = {

@@ -57,6 +57,10 @@ BUCKET_REGISTER_PHASES: Final = (
 )
 BUCKET_PROMOTE_PHASES: Final = ("promote.verified", "promote.planned", "promote.committed")
 BUCKET_DELETE_PHASES: Final = ("delete.locked", "delete.planned", "delete.committed")
+#: ``gc`` on a bucket: candidates listed, references collected, each removal; and the
+#: compare-and-swap of each ``doctor --repair`` of a model's state.
+BUCKET_GC_PHASES: Final = ("gc.listed", "gc.referenced", "gc.blob_removed", "gc.upload_aborted")
+BUCKET_DOCTOR_PHASES: Final = ("doctor.planned", "doctor.committed")
 ALL_PHASES: Final = tuple(
     dict.fromkeys(
         REGISTER_PHASES
@@ -66,6 +70,8 @@ ALL_PHASES: Final = tuple(
         + BUCKET_REGISTER_PHASES
         + BUCKET_PROMOTE_PHASES
         + BUCKET_DELETE_PHASES
+        + BUCKET_GC_PHASES
+        + BUCKET_DOCTOR_PHASES
     )
 )
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
-from modelpack.errors import RegistryError
+from modelpack.errors import ExitCode, RegistryError
 from modelpack.names import Stage
 from modelpack.registry import documents
 from modelpack.registry._io import corrupt
@@ -293,6 +293,73 @@ class GcResult:
             "kept_blobs": self.kept_blobs,
             "removed_temp": self.removed_temp,
             "dry_run": self.dry_run,
+        }
+
+
+#: Severities of a doctor's findings: an error is damage a reader can meet; a warning is not.
+ERROR: Final = "error"
+WARNING: Final = "warning"
+
+
+@dataclass
+class Finding:
+    severity: str
+    kind: str
+    path: str
+    message: str
+    repaired: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "severity": self.severity,
+            "kind": self.kind,
+            "path": self.path,
+            "message": self.message,
+            "repaired": self.repaired,
+        }
+
+
+@dataclass
+class DoctorReport:
+    home: str
+    repair: bool
+    findings: list[Finding] = field(default_factory=list)
+    models: int = 0
+    versions: int = 0
+    files_checked: int = 0
+    blobs_checked: int = 0
+    bytes_hashed: int = 0
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == ERROR and not f.repaired]
+
+    @property
+    def exit_code(self) -> int:
+        return int(ExitCode.VALIDATION_FAILED) if self.errors else 0
+
+    @property
+    def status(self) -> str:
+        return "failed" if self.errors else "ok"
+
+    @property
+    def consistent(self) -> bool:
+        return not self.errors
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "home": self.home,
+            "repair": self.repair,
+            "consistent": self.consistent,
+            "errors": len(self.errors),
+            "warnings": len([f for f in self.findings if f.severity == WARNING and not f.repaired]),
+            "repaired": len([f for f in self.findings if f.repaired]),
+            "models": self.models,
+            "versions": self.versions,
+            "files_checked": self.files_checked,
+            "blobs_checked": self.blobs_checked,
+            "bytes_hashed": self.bytes_hashed,
+            "findings": [f.to_dict() for f in self.findings],
         }
 
 

@@ -31,12 +31,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from hashlib import sha256
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, cast
 
 from modelpack import _json
 from modelpack.config import ENV_HOME, S3Home, resolve_cache
@@ -64,12 +65,13 @@ from modelpack.registry.changes import (
     plan_promote,
     plan_tags,
     registered_event,
+    registered_versions,
     version_facts,
 )
 from modelpack.registry.events import Actor, utc_now
 from modelpack.registry.faults import NO_FAULTS, Faults
 from modelpack.registry.layout import FORMAT_VERSION, REGISTRY_KIND, digest_hex, migrate
-from modelpack.registry.objects import S3Objects, backoff
+from modelpack.registry.objects import ObjectInfo, S3Objects, backoff
 from modelpack.registry.records import (
     DeleteResult,
     GateCheck,
@@ -84,8 +86,12 @@ from modelpack.uri import ModelUri, is_model_uri, parse_model_uri
 
 T = TypeVar("T")
 
+_UNREAD: Final = object()
 #: Compare-and-swap attempts on one model's state before giving up (exit 5).
 CAS_ATTEMPTS: Final = 60
+#: A stored blob a register reuses is first refreshed (its LastModified) if older than this, so
+#: ``gc`` never takes it for garbage (its grace period must be longer; see ``bucket_care``).
+REFRESH_AGE: Final = 3600.0
 _PARALLEL: Final = 16
 
 
@@ -480,7 +486,9 @@ class S3Registry:
 
     def verify_version(self, name: str, version: int) -> IntegrityReport:
         """Check a version's stored files exist with the recorded sizes (HEAD each, no download)."""
-        record = self.get_version(name, version)
+        return self._verify(self.get_version(name, version))
+
+    def _verify(self, record: VersionRecord) -> IntegrityReport:
         report = IntegrityReport()
         manifest_sha = str(record.facts["manifest_sha256"])
         self.cache.ensure({manifest_sha: (0, MANIFEST_FILE)}, self._fetch_any)
@@ -501,14 +509,22 @@ class S3Registry:
 
     # ------------------------------------------------------------------ the commit loop
 
-    def _commit(self, name: str, plan: Callable[[Head | None], tuple[Change | None, T]], op: str) -> T:
+    def _commit(
+        self,
+        name: str,
+        plan: Callable[[Head | None], tuple[Change | None, T]],
+        op: str,
+        *,
+        first: Head | None | object = _UNREAD,
+    ) -> T:
         """Read ``model.json``, compute a change with ``plan``, write it if nothing changed since.
 
         ``plan`` is called again after every lost race, on the fresh state; it returns the
-        change (None: nothing to write) and the operation's result.
+        change (None: nothing to write) and the operation's result. ``first`` is a state the
+        caller has just read, tried first instead of reading it again.
         """
         for attempt in range(CAS_ATTEMPTS):
-            head = self._head_or_none(name)
+            head = self._head_or_none(name) if attempt or first is _UNREAD else cast(Head | None, first)
             change, result = plan(head)
             if change is None:
                 return result
@@ -555,11 +571,13 @@ class S3Registry:
         alias: str | None = None,
         allow_duplicate: bool = False,
         source: str | None = None,
+        origin: Mapping[str, str] | None = None,
     ) -> RegisterResult:
         """Upload a model folder (or another registered version) as the next version of ``name``.
 
         Same contract as ``FileRegistry.register``; ``source`` overrides the recorded source
-        (``copy`` and ``import`` record where the version really came from).
+        and ``origin`` records the content's first registration (``copy`` and ``import``
+        record where the version really came from).
         """
         from modelpack.registry.source import examine, integrity_failure
 
@@ -568,13 +586,13 @@ class S3Registry:
         if is_model_uri(text):
             resolved = self.resolve(text)
             folder = self.checkout(resolved)
-            origin = resolved.uri
+            where = resolved.uri
         else:
             folder = Path(text)
-            origin = str(folder.resolve())
+            where = str(folder.resolve())
         src = examine(folder)
         manifest = src.manifest
-        facts = version_facts(name, self.actor, source or origin, src, description, clean_tags)
+        facts = version_facts(name, self.actor, source or where, src, description, clean_tags, origin=origin)
         self._check_registry(create=True)
         self._faults.point("register.start")
         report = self._upload(src.folder, manifest)
@@ -583,25 +601,30 @@ class S3Registry:
         manifest_bytes = _dumps(manifest.to_dict())
         manifest_sha = sha256(manifest_bytes).hexdigest()
         facts["manifest_sha256"] = manifest_sha
-        if self.objects.head(blob_key(manifest_sha)) is None:
-            self.objects.create(blob_key(manifest_sha), manifest_bytes, metadata={"sha256": manifest_sha})
+        # Create-only: a manifest already stored (the same files registered before) is kept,
+        # refreshed when old so gc takes it for young, like every reused blob.
+        manifest_key, stamp = blob_key(manifest_sha), {"sha256": manifest_sha}
+        stored = self.objects.create(manifest_key, manifest_bytes, metadata=stamp)
+        if stored is None and not self._reuse(manifest_key, self.objects.head(manifest_key), manifest_sha):
+            self.objects.create(manifest_key, manifest_bytes, metadata=stamp)  # removed meanwhile
         self._faults.point("register.staged")
+        head = self._head_or_none(name)
         if not allow_duplicate:
-            existing = self._existing(name, str(facts["digest"]))
+            existing = self._existing(name, str(facts["digest"]), head)
             if existing is not None:
-                self._fold_in(name, existing.version, existing.facts)
+                if head is None or existing.version > head.latest:
+                    self._fold_in(name, existing.version, existing.facts)
                 return RegisterResult(
                     version=self._alias_existing(name, existing, alias),
                     already_registered=True,
                     warnings=list(src.warnings),
                 )
-        version = self._claim(name, facts)
+        version = self._claim(name, facts, head.latest if head is not None else 0)
         self._faults.point("register.claimed")
         self._index_digest(name, str(facts["digest"]), version)
-        self._fold_in(name, version, facts, alias=alias, always=True)
-        head = self._head(name)
+        state = self._fold_in(name, version, facts, alias=alias, always=True, first=head)
         return RegisterResult(
-            version=self._record(name, version, head.state, facts),
+            version=self._record(name, version, state, facts),
             already_registered=False,
             warnings=list(src.warnings),
         )
@@ -614,20 +637,24 @@ class S3Registry:
         *,
         alias: str | None = None,
         always: bool = False,
-    ) -> None:
+        first: Head | None | object = _UNREAD,
+    ) -> ModelState:
         """Record a claimed version in ``model.json``: ``latest``, its ``registered`` event, the alias.
 
         ``always`` for the writer that just claimed it; otherwise only a version above ``latest``
         (claimed by a writer that died before this step) is folded in.
         """
 
-        def plan(head: Head | None) -> tuple[Change | None, None]:
+        def plan(head: Head | None) -> tuple[Change | None, ModelState]:
             if not always and head is not None and version <= head.latest:
-                return None, None
+                return None, head.state
             now = str(facts["created"])
             # Another writer's version is recorded as theirs: who and when its record says.
             actor = self.actor if always else Actor(str(facts["user"]), str(facts["host"]), 0)
             events = [registered_event(name, actor, now, facts)]
+            if head is not None and version in registered_versions(head.revision_events):
+                # Folded in meanwhile by 'doctor --repair' or a re-run register: record it once.
+                events = []
             if head is None:
                 state = new_model_state(name, now, version, alias)
                 latest = version
@@ -639,9 +666,11 @@ class S3Registry:
                 latest = max(head.latest, version)
             if alias is not None:
                 events.append(alias_set_event(name, self.actor, now, version, alias, previous))
-            return Change(state, latest, events), None
+            if not events:  # folded in meanwhile, with its event, and no alias to set
+                return None, head.state if head is not None else state
+            return Change(state, latest, events), state
 
-        self._commit(name, plan, "register")
+        return self._commit(name, plan, "register", first=first)
 
     def _upload(self, folder: Path, manifest: Any) -> IntegrityReport:
         """Store each file's content once; an existing blob is reused after its size is confirmed."""
@@ -664,7 +693,7 @@ class S3Registry:
             info = self.objects.head(key)
             if info is not None and info.size == entry.size:
                 stated = (info.metadata or {}).get("sha256")
-                if stated in (None, entry.sha256):
+                if stated in (None, entry.sha256) and self._reuse(key, info, entry.sha256):
                     progress(entry.size)
                     return
             actual = self.objects.upload(key, folder / entry.path, entry.sha256, progress=progress)
@@ -678,14 +707,26 @@ class S3Registry:
         report.changed.sort()
         return report
 
-    def _existing(self, name: str, digest: str) -> VersionRecord | None:
+    def _reuse(self, key: str, info: ObjectInfo | None, sha: str) -> bool:
+        """Whether the stored blob ``info`` can serve this version (False: upload it).
+
+        ``gc`` removes unreferenced blobs older than its grace period; a blob this register is
+        about to reference again is refreshed first if it is older than ``REFRESH_AGE``, so it
+        stays younger than any grace period longer than that (the default is a day).
+        """
+        if info is None:
+            return False
+        if time.time() - info.modified < REFRESH_AGE:
+            return True
+        return self.objects.touch(key, {"sha256": sha})
+
+    def _existing(self, name: str, digest: str, head: Head | None) -> VersionRecord | None:
         """A live version of ``name`` already holding ``digest``, if any.
 
         The digest index answers for every version whose writer got past indexing; versions
         claimed but not yet folded into ``model.json`` (a writer killed right after its claim)
         are few and read one by one, so re-running an interrupted register finds its version.
         """
-        head = self._head_or_none(name)
         state = head.state if head is not None else ModelState(name=name, created="", updated="")
         found = self._read_json(digest_key(name, digest))
         candidates = []
@@ -708,10 +749,9 @@ class S3Registry:
             return record
         return self.promote(name, record.version, alias=alias).version
 
-    def _claim(self, name: str, facts: dict[str, Any]) -> int:
-        """Claim the next free version number with a create-only PUT of its record."""
-        head = self._head_or_none(name)
-        version = (head.latest if head else 0) + 1
+    def _claim(self, name: str, facts: dict[str, Any], latest: int) -> int:
+        """Claim the next free version number above ``latest`` with a create-only PUT of its record."""
+        version = latest + 1
         while True:
             facts.update(version=version, created=utc_now())
             if self.objects.create(version_key(name, version), _dumps(facts)) is not None:
@@ -745,9 +785,10 @@ class S3Registry:
         force: bool = False,
     ) -> PromoteResult:
         target_stage = check_promote_args(name, stage, alias, remove_alias)
-        self.get_version(name, version)
+        first = self._head(name)
+        record = self._get(name, version, first)
         if target_stage is not None or alias is not None:
-            report = self.verify_version(name, version)
+            report = self._verify(record)
             if not report.ok:
                 raise InvalidModelError(
                     f"stored version {name} v{version} failed its integrity check: {report.describe()}",
@@ -802,7 +843,7 @@ class S3Registry:
                 return None, result
             return Change(change.new_state, head.latest, change.events), result
 
-        return self._commit(name, plan, "promote")
+        return self._commit(name, plan, "promote", first=first)
 
     def set_tags(
         self, name: str, version: int, tags: Mapping[str, str | None], *, replace: bool = False

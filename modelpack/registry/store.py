@@ -438,6 +438,8 @@ class FileRegistry:
         tags: Mapping[str, str] | None = None,
         alias: str | None = None,
         allow_duplicate: bool = False,
+        source: str | None = None,
+        origin: Mapping[str, str] | None = None,
     ) -> RegisterResult:
         """Store a model folder (or another registered version) as the next version of ``name``.
 
@@ -453,6 +455,10 @@ class FileRegistry:
             tags: ``KEY=VALUE`` facts stored with the version.
             alias: point this alias at the new (or existing) version.
             allow_duplicate: mint a new version even for content already registered.
+            source: record this as the version's source instead of the folder or URI it was
+                read from (``copy`` and ``import`` record the exact version it came from).
+            origin: the first registration of this content, recorded with the version
+                (``copy`` and ``import``; see ``registry.transfer``).
 
         Returns:
             The version, and whether it already existed.
@@ -473,14 +479,14 @@ class FileRegistry:
             resolved = self.resolve(text)
             folder = resolved.local_path
             # The version a stage, alias or "latest" named now: those move, the version does not.
-            source = resolved.uri
+            where = resolved.uri
         else:
             folder = Path(text)
-            source = str(folder.resolve())
+            where = str(folder.resolve())
         with self._guard(f"read {folder}"):
             src = examine(folder)
         manifest = src.manifest
-        facts = version_facts(name, self.actor, source, src, description, clean_tags)
+        facts = version_facts(name, self.actor, source or where, src, description, clean_tags, origin=origin)
         self._ensure_home()
         with self._guard(f"register {name}"), self._registry_lock(), self._workspace() as work:
             self._faults.point("register.start")

@@ -226,7 +226,18 @@ def test_home_option_overrides_the_environment(models: list[Path], tmp_path: Pat
 
 
 def test_every_command_and_option_has_help() -> None:
-    for command in ("register", "promote", "list", "history", "delete", "gc", "doctor"):
+    for command in (
+        "register",
+        "promote",
+        "list",
+        "history",
+        "delete",
+        "gc",
+        "doctor",
+        "copy",
+        "export",
+        "import",
+    ):
         result = invoke(command, "--help")
         assert result.exit_code == 0
         assert "--json" in result.stdout and "--home" in result.stdout

@@ -101,3 +101,10 @@ def s3_home_ignoring_conditions(
 ) -> Iterator[S3Home]:
     """``s3_home`` whose endpoint is the stripping proxy (``client`` still talks to the store)."""
     yield from _home(seaweed, monkeypatch, s3_proxy_ignoring_conditions.url)
+
+
+@pytest.fixture
+def s3_home_like_rgw(seaweed: SeaweedServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Home]:
+    """``s3_home`` through a proxy that, like Ceph RGW, refuses RFC-quoted ETags in If-Match."""
+    with S3Proxy(seaweed.endpoint, strip_conditions=False, refuse_quoted_if_match=True) as proxy:
+        yield from _home(seaweed, monkeypatch, proxy.url)

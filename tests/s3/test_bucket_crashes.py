@@ -54,6 +54,13 @@ def every_version_is_whole() -> None:
         assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def doctor_is_clean_after_repair() -> None:
+    repaired = mp("doctor", "--repair")
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    checked = mp("doctor")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
 @pytest.fixture
 def registry(s3_home: Any, tmp_path: Path) -> Any:
     first = make_model(tmp_path / "v1", seed=1)
@@ -72,6 +79,8 @@ def test_a_register_killed_at_any_step(registry: Any, tmp_path: Path, phase: str
     assert {v: after[v] for v in before} == before  # nothing earlier lost or altered
     assert set(after) <= {1, 2}
     every_version_is_whole()
+    doctor_is_clean_after_repair()
+    assert {v: snapshot()[v] for v in before} == before
     # Re-running the command completes it, with the content registered once.
     again = mp("register", str(folder), "--name", "churn", "--alias", "next", "--json")
     assert again.returncode == 0, again.stderr
@@ -99,6 +108,8 @@ def test_a_promote_killed_at_any_step(registry: Any, tmp_path: Path, phase: str)
     else:
         assert after == before and events_after == events_before
     every_version_is_whole()
+    doctor_is_clean_after_repair()
+    assert snapshot() == after
     # The next change writes on top: the earlier revision's events are kept.
     assert mp("promote", "churn", "1", "--alias", "old").returncode == 0
     assert data("history", "churn")["events"][: len(events_after)] == events_after
@@ -114,3 +125,27 @@ def test_a_delete_killed_at_any_step(registry: Any, tmp_path: Path, phase: str) 
     assert after[1] == before[1]
     assert set(after) == ({1} if phase == "delete.committed" else {1, 2})
     every_version_is_whole()
+    doctor_is_clean_after_repair()
+    assert snapshot() == after
+
+
+@pytest.mark.parametrize("phase", BUCKET_REGISTER_PHASES)
+def test_a_copy_into_a_bucket_killed_at_any_step(s3_home: Any, tmp_path: Path, phase: str) -> None:
+    import os
+
+    local = {**os.environ, "MODELPACK_HOME": str(tmp_path / "local")}
+    assert (
+        mp("register", str(make_model(tmp_path / "v1", seed=1)), "--name", "churn", env=local).returncode == 0
+    )
+    source = mp("list", "churn", "--json", env=local).stdout
+    killed = mp("copy", "models:/churn/1", s3_home.url, crash_at=phase, env=local)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert mp("list", "churn", "--json", env=local).stdout == source  # the source is untouched
+    listed = mp("list", "churn", "--json")
+    assert listed.returncode in (0, 4)  # nothing yet, or whole versions only
+    if listed.returncode == 0:
+        every_version_is_whole()
+    again = mp("copy", "models:/churn/1", s3_home.url, "--json", env=local)
+    assert again.returncode == 0, again.stderr
+    assert [v["version"] for v in data("list", "churn")["versions"]] == [1]
+    doctor_is_clean_after_repair()

@@ -189,6 +189,8 @@ def test_32_concurrent_registers_through_two_gateways_get_1_to_32(s3_home: Any, 
     assert len(digests) == 32  # each process's content under its own number, none lost
     history = mp_json("history", "race")["data"]["events"]
     assert sorted(e["version"] for e in history if e["event"] == "registered") == list(range(1, 33))
+    doctor = mp_json("doctor")
+    assert doctor["exit_code"] == 0 and doctor["data"]["versions"] == 32, doctor["data"]["findings"]
 
 
 def test_concurrent_promotions_and_alias_moves_lose_no_update(s3_home: Any, tmp_path: Path) -> None:
@@ -214,6 +216,7 @@ def test_concurrent_promotions_and_alias_moves_lose_no_update(s3_home: Any, tmp_
     history = mp_json("history", "busy")["data"]["events"]
     assert len([e for e in history if e["event"] == "alias_set"]) == 8
     assert len([e for e in history if e["event"] == "stage_changed"]) == 8
+    assert mp("doctor").returncode == 0
 
 
 def test_the_python_api_works_on_a_bucket(s3_home: Any, packed: Path) -> None:
@@ -285,3 +288,24 @@ def test_the_compatibility_gate_works_on_a_bucket(s3_home: Any, tmp_path: Path) 
     assert forced["status"] == "ok"
     [event] = [e for e in mp_json("history", "gate")["data"]["events"] if e.get("forced")]
     assert event["alias"] == "champion"
+
+
+def test_a_store_wanting_bare_etags_in_if_match_works_like_ceph_rgw(
+    s3_home_like_rgw: Any, tmp_path: Path
+) -> None:
+    home = s3_home_like_rgw
+    for i in range(3):
+        mp_json("register", str(make_model(tmp_path / f"m{i}", seed=i)), "--name", "rgw")
+    record = json.loads(
+        home.client.get_object(Bucket=home.bucket, Key=f"{home.prefix}/registry.json")["Body"].read()
+    )
+    assert record["store"] == {"if_match": "bare"}
+
+    def promote(i: int) -> subprocess.CompletedProcess[str]:
+        return mp("promote", "rgw", str(i + 1), "--alias", f"a{i}")
+
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(promote, range(3)))
+    assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
+    aliases = {v["version"]: v["aliases"] for v in mp_json("list", "rgw")["data"]["versions"]}
+    assert aliases == {1: ["a0"], 2: ["a1"], 3: ["a2"]}
