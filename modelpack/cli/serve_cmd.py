@@ -116,7 +116,8 @@ def serve(
 
 def _human(summary: ServeSummary) -> None:
     render.console(stderr=True).print(
-        f"stopped serving {summary.model.get('model')} at {summary.url} after {summary.requests} requests",
+        f"stopped serving {summary.model.get('model')} at {summary.url}"
+        + (f" after {summary.requests} requests" if summary.requests is not None else ""),
         markup=False,
         highlight=False,
     )

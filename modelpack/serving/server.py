@@ -982,9 +982,9 @@ class ServeSummary:
     workers: int
     seconds: float
     stopped_by: str | None
-    requests: int
-    errors: int
-    switches: int
+    requests: int | None  # None with several workers: each counts its own (GET /metrics)
+    errors: int | None
+    switches: int | None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -1069,9 +1069,9 @@ def serve_workers(
         workers=workers,
         seconds=time.perf_counter() - started,
         stopped_by=None,
-        requests=0,
-        errors=0,
-        switches=0,
+        requests=None,
+        errors=None,
+        switches=None,
     )
 
 
