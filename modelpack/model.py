@@ -23,8 +23,11 @@ if TYPE_CHECKING:
     from pandas import DataFrame  # type: ignore[import-untyped, unused-ignore]
 
     from modelpack.config import Home
+    from modelpack.package.mlmodel import MLmodel
     from modelpack.schema.signature import Schema, Signature
     from modelpack.serving.scoring import BatchScore, Scorer
+    from modelpack.serving.server import Served
+    from modelpack.target import Target
 
 
 @dataclass(frozen=True, eq=False)
@@ -172,9 +175,35 @@ def load_model(
         UnsafeModelError: a pickle imports globals outside the allowlist (they are named);
             nothing was unpickled.
     """
+    from modelpack.serving.scoring import parse_signature
+
+    resolved, mlmodel, scorer = _load(target, home=home, trusted=trusted, method=method)
+    folder = resolved.path
+    flavors = mlmodel.flavors
+    flavor = next((f for f in ("sklearn", "modelpack") if f in flavors), "python_function")
+    metadata = mlmodel.raw.get("metadata")
+    recorded_name = mlmodel.modelpack_info.get("name")
+    return Model(
+        path=folder,
+        uri=resolved.uri,
+        name=resolved.name or (str(recorded_name) if recorded_name else None),
+        version=resolved.version,
+        signature=parse_signature(mlmodel),
+        metadata=dict(metadata) if isinstance(metadata, Mapping) else {},
+        flavor=flavor,
+        raw=scorer.model,
+        method=scorer.method,
+        _scorer=scorer,
+    )
+
+
+def _load(
+    target: str | Path, *, home: str | Home | None, trusted: Iterable[str], method: str | None
+) -> tuple[Target, MLmodel, Scorer]:
+    """Resolve, check (integrity, trust, safety scan) and load: the one path to a loaded model."""
     from modelpack.config import local_home, resolve_home
     from modelpack.package.mlmodel import read_mlmodel
-    from modelpack.serving.scoring import PackageChecks, check_package, load_scorer, parse_signature
+    from modelpack.serving.scoring import PackageChecks, check_package, load_scorer
     from modelpack.target import resolve_target
 
     root = resolve_home(home)
@@ -192,19 +221,35 @@ def load_model(
         package_trusted=trust is not None,
         target=resolved.uri,
     )
-    flavors = mlmodel.flavors
-    flavor = next((f for f in ("sklearn", "modelpack") if f in flavors), "python_function")
-    metadata = mlmodel.raw.get("metadata")
-    recorded_name = mlmodel.modelpack_info.get("name")
-    return Model(
-        path=folder,
-        uri=resolved.uri,
-        name=resolved.name or (str(recorded_name) if recorded_name else None),
-        version=resolved.version,
+    return resolved, mlmodel, scorer
+
+
+def load_served(target: str | Path, *, home: str | Home | None = None, trusted: Iterable[str] = ()) -> Served:
+    """Load a model for ``modelpack serve``: the checks of :func:`load_model`, and the names the
+    server answers by (a registry version pinned as ``models:/NAME/VERSION``; a folder by its digest).
+
+    Raises:
+        As :func:`load_model`.
+    """
+    from modelpack.package.manifest import read_manifest
+    from modelpack.serving.scoring import parse_signature
+    from modelpack.serving.server import Served
+
+    resolved, mlmodel, scorer = _load(target, home=home, trusted=trusted, method=None)
+    pinned = f"models:/{resolved.name}/{resolved.version}" if resolved.uri is not None else None
+    if resolved.recorded is not None:
+        digest: str | None = resolved.recorded.digest
+    else:
+        manifest = read_manifest(resolved.path)
+        digest = manifest.digest if manifest is not None else None
+    label = pinned or (f"sha256:{digest.removeprefix('sha256:')[:16]}" if digest else str(resolved.path))
+    return Served(
+        scorer=scorer,
+        mlmodel=mlmodel,
         signature=parse_signature(mlmodel),
-        metadata=dict(metadata) if isinstance(metadata, Mapping) else {},
-        flavor=flavor,
-        raw=scorer.model,
-        method=scorer.method,
-        _scorer=scorer,
+        label=label,
+        uri=pinned,
+        name=resolved.name,
+        version=resolved.version,
+        digest=digest,
     )

@@ -79,3 +79,18 @@ def resolve_target(target: str, *, home: Home | None, reporter: Reporter = SILEN
             path=target,
         )
     return Target(path=path)
+
+
+def pinned_uri(target: str, *, home: Home | None) -> str:
+    """The version a ``models:/`` URI names now, as ``models:/NAME/VERSION`` (nothing is downloaded).
+
+    Raises:
+        NotFoundError: the URI names no model, version, stage or alias.
+        UsageError: a malformed URI.
+        RegistryError: the registry metadata is unreadable.
+    """
+    from modelpack.config import resolve_home
+    from modelpack.registry import open_registry
+
+    record = open_registry(home or resolve_home(None)).resolve(target)
+    return f"models:/{record.name}/{record.version}"

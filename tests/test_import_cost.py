@@ -50,6 +50,30 @@ def test_inspect_start_up_path_stays_lean(packed: Path, json_flag: list[str]) ->
     assert loaded == []
 
 
+# The HTTP stack is for `modelpack serve` alone (click comes with uvicorn; typer does not use it).
+HTTP_STACK = ("uvicorn", "starlette", "anyio", "h11", "click", "httptools", "uvloop", "websockets")
+
+
+def _http_modules(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if m.split(".")[0] in HTTP_STACK or m == "modelpack.serving.server")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["serve", "--help"], ["predict", "--help"]])
+def test_only_serve_imports_the_http_stack_help(argv: list[str]) -> None:
+    assert _http_modules(imported(*argv)[1]) == []
+
+
+def test_only_serve_imports_the_http_stack(packed: Path, sample_csv: Path, tmp_path: Path) -> None:
+    assert _http_modules(imported("inspect", str(packed))[1]) == []
+    _, modules = imported(
+        "predict", str(packed), "--data", str(sample_csv), "--output", str(tmp_path / "p.csv")
+    )
+    assert "modelpack.serving.scoring" in modules  # the command really ran
+    assert _http_modules(modules) == []
+    _, modules = imported("validate", str(packed))
+    assert _http_modules(modules) == []
+
+
 PYTHON_API = """
 import json, sys
 import modelpack
@@ -68,6 +92,7 @@ def test_import_modelpack_and_dir_load_nothing_heavy() -> None:
     found = json.loads(proc.stdout)
     heavy = ("numpy", "pandas", "scipy", "sklearn", "pyarrow", "jsonschema", "cloudpickle", "skops", "joblib")
     assert [m for m in found["modules"] if m.split(".")[0] in heavy] == []
+    assert _http_modules(set(found["modules"])) == []
     import modelpack
 
     assert set(modelpack.__all__) <= set(found["names"])

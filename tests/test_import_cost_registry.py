@@ -31,6 +31,11 @@ HEAVY = {
     "boto3",
     "botocore",
     "s3transfer",
+    # the HTTP stack: only `modelpack serve` imports it
+    "uvicorn",
+    "starlette",
+    "anyio",
+    "h11",
 }
 
 RUNNER = """

@@ -49,6 +49,7 @@ from modelpack.cli import (  # noqa: E402,F401
     predict_cmd,
     registry_cmds,
     schema_cmd,
+    serve_cmd,
     trust_cmd,
     validate_cmd,
 )
