@@ -1,13 +1,18 @@
-"""A local, file-based model registry that is safe under concurrent writers and crashes.
+"""The model registry, safe under concurrent writers and crashes, on a local disk or in a bucket.
 
-``FileRegistry`` is the entry point; ``modelpack.target.resolve_target`` turns a command's TARGET
-(a folder or a ``models:/`` URI) into a folder. Layout, format version and migration procedure:
-``modelpack.registry.layout``. Stdlib only (plus PyYAML when registering, to read MLmodel).
+``open_registry(home)`` is the entry point: a ``FileRegistry`` for a folder, an ``S3Registry``
+(``remote``) for ``s3://BUCKET/PREFIX``; both decide every change through ``changes`` and differ
+only in how they make it durable (locks and a journal; create-only writes and compare-and-swap).
+``modelpack.target.resolve_target`` turns a command's TARGET (a folder or a ``models:/`` URI)
+into a folder. Layout, format version and migration procedure: ``modelpack.registry.layout``.
+Stdlib only for a local home (plus PyYAML when registering, to read MLmodel); botocore only for
+a bucket (``objects``), whose reads are kept in a verified local ``cache``.
 
 Modules: ``store`` (``FileRegistry``: register, promote, delete, list, resolve) over ``layout``,
 ``blobs``, ``records``, ``events``, ``journal``, ``index`` and ``lock``; ``documents`` (the shape
 of every registry document, one table for readers and doctor); ``source`` (examining a
-folder before it is stored); ``doctor`` and ``gc`` use the store, the store never imports them;
+folder before it is stored); ``doctor`` and ``gc`` use the store, the store never imports them
+(``bucket_care`` is both for a bucket);
 ``transfer`` (copy, export, import) works over either store through the operations they share,
 and ``archive`` is the export file's format and its strict reader.
 
