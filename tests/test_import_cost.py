@@ -60,7 +60,9 @@ def _http_modules(modules: set[str]) -> list[str]:
 
 @pytest.mark.parametrize("argv", [["--help"], ["serve", "--help"], ["predict", "--help"]])
 def test_only_serve_imports_the_http_stack_help(argv: list[str]) -> None:
-    assert _http_modules(imported(*argv)[1]) == []
+    modules = imported(*argv)[1]
+    assert _http_modules(modules) == []
+    assert "logging" not in modules  # serve configures its logs only when it serves
 
 
 def test_only_serve_imports_the_http_stack(packed: Path, sample_csv: Path, tmp_path: Path) -> None:

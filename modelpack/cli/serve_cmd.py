@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
@@ -152,6 +151,8 @@ def _version() -> str:
 
 def _configure_logging() -> None:
     """Access logs and server events: one JSON line each on stderr."""
+    import logging  # only when serving: --help and the other commands start without it
+
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     for name in ("modelpack.serving.server", "modelpack.serving.access"):

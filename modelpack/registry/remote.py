@@ -44,7 +44,7 @@ from modelpack.config import ENV_HOME, S3Home, resolve_cache
 from modelpack.digest import MANIFEST_FILE
 from modelpack.errors import ConflictError, InvalidModelError, ModelpackError, NotFoundError, RegistryError
 from modelpack.names import Stage, validate_name
-from modelpack.package.manifest import IntegrityReport
+from modelpack.package.manifest import IntegrityReport, Manifest
 from modelpack.progress import SILENT, Reporter
 from modelpack.registry import documents
 from modelpack.registry.cache import ContentCache, home_id
@@ -305,10 +305,15 @@ class S3Registry:
 
     def _latest(self, name: str, head: Head) -> int:
         """The highest claimed version: ``latest`` plus any claimed but not yet folded in."""
-        latest = head.latest
+        return head.latest + len(self._claimed_beyond(name, head.latest))
+
+    def _claimed_beyond(self, name: str, latest: int) -> list[int]:
+        """Versions claimed above ``latest`` (numbers are gap-free: probe upward until one is free)."""
+        claimed = []
         while self.objects.head(version_key(name, latest + 1)) is not None:
             latest += 1
-        return latest
+            claimed.append(latest)
+        return claimed
 
     def _live_numbers(self, name: str, head: Head) -> list[int]:
         return [v for v in range(1, self._latest(name, head) + 1) if v not in head.state.deleted]
@@ -430,53 +435,8 @@ class S3Registry:
             home_id(endpoint, self.home.bucket, self.home.prefix), name, version, digest
         )
 
-    def _fetch(self, sha: str, size: int, dest: Path, progress: Callable[[int], None]) -> None:
-        if self.objects.head(blob_key(sha)) is None:
-            raise InvalidModelError(
-                f"the registry at {self.home} is missing the stored file {blob_key(sha)}",
-                hint="run 'modelpack doctor' on the registry",
-            )
-        self.objects.download(blob_key(sha), dest, size, progress=progress)
-
-    def checkout(self, record: VersionRecord) -> Path:
-        """The version's MLmodel folder in the local cache, downloaded and verified as needed.
-
-        Raises:
-            InvalidModelError: a stored file does not match its digest (exit 3, naming it).
-        """
-        manifest_sha = str(record.facts["manifest_sha256"])
-        where = f"{record.uri} ({MANIFEST_FILE})"
-        self.cache.ensure({manifest_sha: (0, where)}, self._fetch_any)
-        manifest = self.cache.manifest(manifest_sha, where)
-        if manifest.digest != record.digest:
-            raise InvalidModelError(
-                f"{record.uri}: the stored manifest does not match the digest the registry recorded",
-                hint="run 'modelpack doctor' on the registry",
-            )
-        self.cache.ensure(
-            {e.sha256: (e.size, f"{record.uri}: {e.path}") for e in manifest.files}, self._fetch
-        )
-        return self.cache.assemble(record.local_path, manifest, manifest_sha)
-
-    def _mlmodel(self, record: VersionRecord) -> Any:
-        """A stored version's parsed MLmodel, fetching only that file (the gate reads no model)."""
-        import tempfile
-
-        from modelpack.package.mlmodel import read_mlmodel
-
-        manifest_sha = str(record.facts["manifest_sha256"])
-        where = f"{record.uri} ({MANIFEST_FILE})"
-        self.cache.ensure({manifest_sha: (0, where)}, self._fetch_any)
-        manifest = self.cache.manifest(manifest_sha, where)
-        entry = next((e for e in manifest.files if e.path == "MLmodel"), None)
-        if entry is None:
-            raise InvalidModelError(f"{record.uri} has no MLmodel file", hint="run 'modelpack doctor'")
-        self.cache.ensure({entry.sha256: (entry.size, f"{record.uri}: MLmodel")}, self._fetch)
-        with tempfile.TemporaryDirectory(prefix="modelpack-mlmodel-") as tmp:
-            ContentCache.link(self.cache.blob(entry.sha256), Path(tmp) / "MLmodel")
-            return read_mlmodel(Path(tmp))
-
-    def _fetch_any(self, sha: str, _size: int, dest: Path, progress: Callable[[int], None]) -> None:
+    def _fetch(self, sha: str, _size: int, dest: Path, progress: Callable[[int], None]) -> None:
+        """Download blob ``sha`` to ``dest``; its stored size decides one GET or parallel ranges."""
         info = self.objects.head(blob_key(sha))
         if info is None:
             raise InvalidModelError(
@@ -485,15 +445,52 @@ class S3Registry:
             )
         self.objects.download(blob_key(sha), dest, info.size, progress=progress)
 
+    def _stored_manifest(self, record: VersionRecord) -> Manifest:
+        """A version's manifest from its blob (cached and verified), its entries' paths checked."""
+        manifest_sha = str(record.facts["manifest_sha256"])
+        where = f"{record.uri} ({MANIFEST_FILE})"
+        self.cache.ensure({manifest_sha: (0, where)}, self._fetch)
+        return self.cache.manifest(manifest_sha, where)
+
+    def checkout(self, record: VersionRecord) -> Path:
+        """The version's MLmodel folder in the local cache, downloaded and verified as needed.
+
+        Raises:
+            InvalidModelError: a stored file does not match its digest (exit 3, naming it).
+        """
+        manifest = self._stored_manifest(record)
+        if manifest.digest != record.digest:
+            raise InvalidModelError(
+                f"{record.uri}: the stored manifest does not match the digest the registry recorded",
+                hint="run 'modelpack doctor' on the registry",
+            )
+        self.cache.ensure(
+            {e.sha256: (e.size, f"{record.uri}: {e.path}") for e in manifest.files}, self._fetch
+        )
+        return self.cache.assemble(record.local_path, manifest, str(record.facts["manifest_sha256"]))
+
+    def _mlmodel(self, record: VersionRecord) -> Any:
+        """A stored version's parsed MLmodel, fetching only that file (the gate reads no model)."""
+        import tempfile
+
+        from modelpack.package.mlmodel import read_mlmodel
+
+        manifest = self._stored_manifest(record)
+        entry = next((e for e in manifest.files if e.path == "MLmodel"), None)
+        if entry is None:
+            raise InvalidModelError(f"{record.uri} has no MLmodel file", hint="run 'modelpack doctor'")
+        self.cache.ensure({entry.sha256: (entry.size, f"{record.uri}: MLmodel")}, self._fetch)
+        with tempfile.TemporaryDirectory(prefix="modelpack-mlmodel-") as tmp:
+            ContentCache.link(self.cache.blob(entry.sha256), Path(tmp) / "MLmodel")
+            return read_mlmodel(Path(tmp))
+
     def verify_version(self, name: str, version: int) -> IntegrityReport:
         """Check a version's stored files exist with the recorded sizes (HEAD each, no download)."""
         return self._verify(self.get_version(name, version))
 
     def _verify(self, record: VersionRecord) -> IntegrityReport:
         report = IntegrityReport()
-        manifest_sha = str(record.facts["manifest_sha256"])
-        self.cache.ensure({manifest_sha: (0, MANIFEST_FILE)}, self._fetch_any)
-        manifest = self.cache.manifest(manifest_sha, f"{record.uri} ({MANIFEST_FILE})")
+        manifest = self._stored_manifest(record)
         if manifest.digest != record.digest:
             report.changed.append(MANIFEST_FILE)
 
@@ -733,10 +730,7 @@ class S3Registry:
         candidates = []
         if found is not None and isinstance(found[0].get("version"), int):
             candidates.append(int(found[0]["version"]))
-        latest = head.latest if head is not None else 0
-        while self.objects.head(version_key(name, latest + 1)) is not None:
-            latest += 1
-            candidates.append(latest)
+        candidates += self._claimed_beyond(name, head.latest if head is not None else 0)
         for version in candidates:
             if version in state.deleted:
                 continue

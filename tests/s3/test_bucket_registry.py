@@ -219,7 +219,7 @@ def test_concurrent_promotions_and_alias_moves_lose_no_update(s3_home: Any, tmp_
     assert mp("doctor").returncode == 0
 
 
-def test_the_python_api_works_on_a_bucket(s3_home: Any, packed: Path) -> None:
+def test_the_python_api_works_on_a_bucket(s3_home: Any, packed: Path, mixed_frame: Any) -> None:
     import modelpack
 
     registry = modelpack.Registry(s3_home.url)
@@ -229,7 +229,8 @@ def test_the_python_api_works_on_a_bucket(s3_home: Any, packed: Path) -> None:
     registry.promote("churn", 1, stage="Production")
     assert registry.resolve("models:/churn/Production").version == 1
     model = modelpack.load_model("models:/churn@champion", home=s3_home.url)
-    assert model.metadata is not None
+    local = modelpack.load_model(packed)
+    assert list(model.predict(mixed_frame)) == list(local.predict(mixed_frame))
 
 
 def test_large_files_travel_in_parallel_parts_both_ways(s3_home: Any, tmp_path: Path) -> None:
