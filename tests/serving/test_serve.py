@@ -330,6 +330,8 @@ def test_sigterm_lets_in_flight_requests_finish(slow_folder: Path) -> None:
     srv.proc.send_signal(signal.SIGTERM)
     for t in threads:
         t.join(timeout=120)
+    # Let the one SIGTERM finish the shutdown: stop() would send a second one while it runs.
+    srv.proc.wait(timeout=120)
     assert srv.stop() == 0, "\n".join(srv.log)
     assert [r.status for r in results] == [200, 200, 200]
     assert all(r.json() == {"predictions": [3.0]} for r in results)
