@@ -297,3 +297,28 @@ def test_parsing() -> None:
     assert parse_tracking_uri("./mlruns").kind == "file"
     assert strip_credentials("https://u:p@h.example/x.git?token=1#f") == "https://h.example/x.git"
     assert strip_credentials("git@github.com:team/wifi.git") == "git@github.com:team/wifi.git"
+
+
+def test_a_run_of_a_deleted_experiment_is_refused(file_store: Path) -> None:
+    # MLflow moves a deleted experiment's folder into .trash
+    (file_store / EXPERIMENT_ID).rename(file_store / ".trash" / EXPERIMENT_ID)
+    result = invoke("register", f"runs:/{RUN}/model", "--name", "wifi", "--tracking-uri", str(file_store))
+    assert result.exit_code == 4
+    assert f"run {RUN} is deleted" in err(result)
+
+
+def test_a_database_mlflow_2_wrote(sqlite_store: Path) -> None:
+    """No logged_models table (MLflow 2): models are in the runs' artifacts."""
+    con = sqlite3.connect(sqlite_store)
+    with con:
+        con.execute("DROP TABLE logged_models")
+        con.execute("DROP TABLE inputs")
+    con.close()
+    store = f"sqlite:///{sqlite_store}"
+    assert (
+        invoke("register", f"runs:/{LEGACY}/model", "--name", "legacy", "--tracking-uri", store).exit_code
+        == 0
+    )
+    missing = invoke("register", f"runs:/{RUN}/model", "--name", "wifi", "--tracking-uri", store)
+    assert missing.exit_code == 4
+    assert f"run {RUN} has no model at 'model'" in err(missing)
