@@ -22,6 +22,8 @@ ENV_HOME: Final = "MODELPACK_HOME"
 ENV_DEBUG: Final = "MODELPACK_DEBUG"
 ENV_CACHE: Final = "MODELPACK_CACHE"
 DEFAULT_HOME: Final = "~/.modelpack"
+#: MLflow's own variable: where ``register runs:/...`` reads runs when --tracking-uri is not given.
+ENV_MLFLOW_TRACKING_URI: Final = "MLFLOW_TRACKING_URI"
 
 # S3's bucket naming rules (3-63 characters; lowercase letters, digits, dots and hyphens,
 # starting and ending with a letter or digit). Dots are legal but break virtual-host TLS.
@@ -111,6 +113,11 @@ def resolve_cache(environ: Mapping[str, str] = os.environ) -> Path:
         return Path(environ[ENV_CACHE]).expanduser()
     base = environ.get("XDG_CACHE_HOME") or "~/.cache"
     return Path(base).expanduser() / "modelpack"
+
+
+def resolve_tracking_uri(value: str | None, environ: Mapping[str, str] = os.environ) -> str | None:
+    """--tracking-uri > MLFLOW_TRACKING_URI > None (MLflow's default, see ``mlflow_runs``)."""
+    return value or environ.get(ENV_MLFLOW_TRACKING_URI) or None
 
 
 def is_debug(environ: Mapping[str, str] = os.environ) -> bool:

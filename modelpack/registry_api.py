@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from modelpack.names import Stage
     from modelpack.package.packer import PackResult
     from modelpack.registry import AnyRegistry
-    from modelpack.registry.records import VersionRecord
+    from modelpack.registry.records import RegisterResult, VersionRecord
     from modelpack.registry.transfer import ExportResult
 
 
@@ -50,6 +50,8 @@ class ModelVersion:
         path: the stored folder (an MLmodel folder MLflow can load).
         origin: for a copied or imported version, its content's first registration (``uri``,
             ``created``, ``user``, ``host``, ``source``); None otherwise.
+        provenance: where the model came from (``git``, ``ci``, ``training_data``, ``metrics``,
+            ``params``, ``mlflow``: the run it was registered from); {} when unknown.
         already_registered: ``register`` found this content already registered and minted no version.
         warnings: notes from the operation.
     """
@@ -70,6 +72,7 @@ class ModelVersion:
     already_registered: bool = False
     warnings: list[str] = field(default_factory=list)
     origin: dict[str, str] | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     @property
     def uri(self) -> str:
@@ -226,6 +229,7 @@ def _version(
         already_registered=existed,
         warnings=list(warnings or []),
         origin=dict(facts["origin"]) if isinstance(facts.get("origin"), dict) else None,
+        provenance=record.provenance,
     )
 
 
@@ -269,29 +273,37 @@ class Registry:
         tags: Mapping[str, str] | None = None,
         alias: str | None = None,
         allow_duplicate: bool = False,
+        tracking_uri: str | None = None,
     ) -> ModelVersion:
-        """Store a packed folder (or another registered version) as the next version of ``name``.
+        """Store a packed folder (or another registered version, or a model logged in an MLflow
+        run) as the next version of ``name``.
 
         Args:
-            model: a model folder, a ``models:/`` URI, or what ``modelpack.pack`` returned (or a
-                loaded ``Model``).
+            model: a model folder, a ``models:/`` URI, a ``runs:/RUN_ID/PATH`` URI, or what
+                ``modelpack.pack`` returned (or a loaded ``Model``).
             name: the model name.
             description: free text stored with the version.
             tags: facts stored with the version.
             alias: point this alias at the version.
             allow_duplicate: mint a new version even for content already registered.
+            tracking_uri: for a ``runs:/`` URI, the local MLflow tracking store (an ``mlruns``
+                folder, ``file://`` or ``sqlite:///path.db``); ``MLFLOW_TRACKING_URI`` or
+                MLflow's default when None. The run's id, experiment, params, latest metrics
+                and git commit are recorded as the version's provenance.
 
         Returns:
             The ModelVersion; ``already_registered`` is true when the same content was there.
         """
         target = _folder_of(model)
-        result = self.store.register(
+        result = register_target(
+            self.store,
             target,
             name=name,
             description=description,
             tags=dict(tags or {}),
             alias=alias,
             allow_duplicate=allow_duplicate,
+            tracking_uri=tracking_uri,
         )
         return _version(result.version, existed=result.already_registered, warnings=result.warnings)
 
@@ -483,6 +495,41 @@ def _number(version: object) -> int:
         f"a version is a number (or a ModelVersion), not {shown}",
         hint="use resolve('models:/NAME/STAGE') or resolve('models:/NAME@ALIAS') to find one by stage or alias",
     )
+
+
+def register_target(
+    store: AnyRegistry,
+    target: str,
+    *,
+    name: str,
+    tracking_uri: str | None = None,
+    **options: Any,
+) -> RegisterResult:
+    """``store.register`` of a folder or ``models:/`` URI, or of the model a ``runs:/`` URI
+    names in a local MLflow tracking store, with the run recorded as provenance
+    (``modelpack register`` and ``Registry.register``).
+
+    Raises:
+        UsageError: ``tracking_uri`` for a target that is not a ``runs:/`` URI, a malformed
+            ``runs:/`` URI or a remote tracking store (exit 2); and what ``locate_run_model``
+            and ``register`` raise.
+    """
+    from dataclasses import replace
+
+    from modelpack.mlflow_runs import is_runs_uri
+
+    if not is_runs_uri(target):
+        if tracking_uri is not None:
+            from modelpack.errors import UsageError
+
+            raise UsageError(f"a tracking URI applies to runs:/ URIs only, not to {target!r}")
+        return store.register(target, name=name, **options)
+    from modelpack.config import resolve_tracking_uri
+    from modelpack.mlflow_runs import locate_run_model
+
+    run = locate_run_model(target, resolve_tracking_uri(tracking_uri))
+    result = store.register(run.folder, name=name, source=run.uri, provenance=run.provenance, **options)
+    return replace(result, warnings=[*run.warnings, *result.warnings])
 
 
 def _folder_of(model: Any) -> str:

@@ -26,11 +26,16 @@ class Target:
     version: int | None = None
     # What the registry recorded for the version: validate and predict check the files against it.
     recorded: Recorded | None = None
+    #: Where the version came from, as its record says (``inspect models:/...`` shows it).
+    provenance: dict[str, Any] | None = None
 
     def registry_info(self) -> dict[str, Any] | None:
         if self.uri is None:
             return None
-        return {"uri": self.uri, "name": self.name, "version": self.version}
+        info: dict[str, Any] = {"uri": self.uri, "name": self.name, "version": self.version}
+        if self.provenance:
+            info["provenance"] = self.provenance
+        return info
 
 
 def resolve_target(target: str, *, home: Home | None, reporter: Reporter = SILENT) -> Target:
@@ -67,7 +72,14 @@ def resolve_target(target: str, *, home: Home | None, reporter: Reporter = SILEN
             digest=record.digest,
             manifest_sha256=str(manifest_sha256) if manifest_sha256 else None,
         )
-        return Target(path=folder, uri=target, name=record.name, version=record.version, recorded=recorded)
+        return Target(
+            path=folder,
+            uri=target,
+            name=record.name,
+            version=record.version,
+            recorded=recorded,
+            provenance=record.provenance or None,
+        )
     path = Path(target)
     if not path.exists():
         raise NotFoundError(f"model folder not found: {target}", path=target)

@@ -114,3 +114,18 @@ def test_copy_export_and_import_import_nothing_heavy(tmp_path: Path, populated: 
         assert not modules & HEAVY, args
         assert "boto3" not in modules and "botocore" not in modules, args  # local homes only
         assert "rich" not in modules, args
+
+
+def test_register_from_mlflow_runs_imports_nothing_heavy(tmp_path: Path, _isolate: Path) -> None:
+    from tests.mlflow_stores import Run, build_file_store, build_sqlite_store
+
+    run = Run("e" * 32)
+    stores = (
+        str(build_file_store(tmp_path / "mlruns", [run])),
+        f"sqlite:///{build_sqlite_store(tmp_path / 'mlflow.db', tmp_path / 'artifacts', [run])}",
+    )
+    for n, store in enumerate(stores):
+        args = ("register", f"runs:/{run.run_id}/model", "--name", f"run{n}", "--tracking-uri", store)
+        modules = _imported(tmp_path, *args)
+        assert not modules & HEAVY, store
+        assert not modules & {"mlflow", "sqlalchemy", "alembic"}, store

@@ -34,6 +34,7 @@ LAYERS: dict[str, str] = {
     "modelpack.package": "package",
     "modelpack.registry": "registry",
     "modelpack.serving": "serving",
+    "modelpack.mlflow_runs": "mlflow_runs",
     "modelpack.target": "facade",
     "modelpack.api": "facade",
     "modelpack.model": "facade",
@@ -49,8 +50,9 @@ MAY_IMPORT: dict[str, set[str]] = {
     "package": {"spine", "schema", "safety", "package"},
     "registry": {"spine", "schema", "package", "registry"},
     "serving": {"spine", "schema", "safety", "package", "serving"},
-    "facade": {"spine", "schema", "safety", "package", "registry", "serving", "facade"},
-    "cli": {"spine", "schema", "safety", "package", "registry", "serving", "facade", "cli"},
+    "mlflow_runs": {"spine", "package", "mlflow_runs"},
+    "facade": {"spine", "schema", "safety", "package", "registry", "serving", "mlflow_runs", "facade"},
+    "cli": {"spine", "schema", "safety", "package", "registry", "serving", "mlflow_runs", "facade", "cli"},
 }
 PRESENTATION = ("typer", "rich", "click")
 

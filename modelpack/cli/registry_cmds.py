@@ -156,6 +156,7 @@ VERSION_FIELDS: Final = {
     "file_count",
     "deleted",
     "origin",
+    "provenance",
 }
 #: ``copy`` and ``import`` print a version too, plus where it went (and the archive it came from).
 TRANSFER_FIELDS: Final = VERSION_FIELDS | {
@@ -189,7 +190,13 @@ EVENT_FIELDS: Final = {"id", "event", "name", "time", "user", "host", "pid", "ve
 
 @app.command()
 def register(
-    target: Annotated[str, typer.Argument(help="Model folder, or a models:/ URI to copy a version from.")],
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="Model folder, a models:/ URI to copy a version from, or runs:/RUN_ID/PATH: a model "
+            "logged in an MLflow run (local tracking store)."
+        ),
+    ],
     name: Annotated[str, typer.Option("--name", "-n", help="Registered model name.")],
     description: Annotated[
         str | None,
@@ -210,6 +217,15 @@ def register(
             help="Mint a new version even when identical content is already a version of NAME.",
         ),
     ] = False,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--tracking-uri",
+            metavar="URI",
+            help="For runs:/ URIs: the local MLflow tracking store (an mlruns folder, file:// or "
+            "sqlite:///path.db). Default: MLFLOW_TRACKING_URI, else ./mlruns or sqlite:///mlflow.db.",
+        ),
+    ] = None,
     field: FieldOption = None,
     json_output: JsonFlag = False,
     home: _run.HomeOption = None,
@@ -219,13 +235,21 @@ def register(
     The folder's MLmodel and integrity manifest are checked, its files are stored once by
     sha256, and the version number is claimed atomically. Registering content identical to an
     existing version returns that version (exit 0) unless --allow-duplicate.
+
+    runs:/RUN_ID/PATH registers the model an MLflow run logged (as mlflow.register_model does)
+    from a local tracking store, recording the run id, experiment, params, latest metrics and
+    git commit as the version's provenance. MLflow is not needed.
     """
     tags = _run.parse_key_values(tag, "--tag")
 
     def action() -> RegisterResult:
-        result = _registry(home, progress=not json_output).register(
+        from modelpack.registry_api import register_target
+
+        result = register_target(
+            _registry(home, progress=not json_output),
             target,
             name=name,
+            tracking_uri=tracking_uri,
             description=description,
             tags=tags,
             alias=alias,
@@ -249,10 +273,25 @@ def register(
                 f"registered {v.name} v{v.version} (sha256:{_short(v.digest)}, {_size(v.size)}) "
                 f"from {v.source}"
             )
+        run = v.provenance.get("mlflow")
+        if isinstance(run, dict):
+            render.plain(_run_summary(run, v.provenance))
         if alias is not None:
             render.plain(f"alias {alias} -> {v.name} v{v.version}")
 
     _run.run("register", json_output, action, human)
+
+
+def _run_summary(run: dict[str, Any], provenance: dict[str, Any]) -> str:
+    """``run 9549cb0f... (experiment wifi): 3 params, 2 metrics, commit 1a2b3c4d5e6f``."""
+    experiment = run.get("experiment_name") or run.get("experiment_id")
+    params = len(provenance.get("params") or {})
+    metrics = len(provenance.get("metrics") or {})
+    line = f"run {run.get('run_id')} (experiment {experiment}): {plural(params, 'param')}, {plural(metrics, 'metric')}"
+    git = provenance.get("git")
+    if isinstance(git, dict) and git.get("commit"):
+        line += f", commit {str(git['commit'])[:12]}"
+    return line
 
 
 # ---------------------------------------------------------------------- promote

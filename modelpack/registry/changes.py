@@ -94,10 +94,12 @@ def version_facts(
     description: str | None,
     tags: dict[str, str],
     origin: Mapping[str, str] | None = None,
+    provenance: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The immutable record of a new version; ``version``, ``created`` and ``manifest_sha256``
     are filled in when they are known. ``origin`` (a copied or imported version's first
-    registration, see ``registry.transfer``) is recorded only when given."""
+    registration, see ``registry.transfer``) and ``provenance`` (where the model came from: git,
+    CI, training data, metrics, params, the MLflow run) are recorded only when given."""
     manifest = src.manifest
     facts: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
@@ -123,7 +125,23 @@ def version_facts(
         if problem is not None:
             raise UsageError(f"origin must be {problem}")
         facts["origin"] = dict(origin)
+    if provenance:
+        clean = _json_copy(provenance)
+        problem = documents.SHAPES["version.json"]["provenance"].rule(clean)
+        if problem is not None:
+            raise UsageError(f"provenance must be {problem}")
+        facts["provenance"] = clean
     return facts
+
+
+def _json_copy(value: Any) -> Any:
+    """A plain JSON copy (dicts, lists, str, finite numbers, bool, None) of ``value``."""
+    import json
+
+    try:
+        return json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"provenance must be plain JSON data: {exc}") from exc
 
 
 def registered_event(name: str, actor: Actor, now: str, facts: dict[str, Any]) -> dict[str, Any]:

@@ -449,7 +449,16 @@ class _Doctor:
             "rebuilt": True,
         }
         shape = documents.SHAPES["version.json"]
-        for key in ("flavors", "signature", "mlmodel", "description", "tags", "modelpack_version", "origin"):
+        for key in (
+            "flavors",
+            "signature",
+            "mlmodel",
+            "description",
+            "tags",
+            "modelpack_version",
+            "origin",
+            "provenance",
+        ):
             if key in old and shape[key].rule(old[key]) is None:
                 facts[key] = old[key]
         return facts

@@ -225,6 +225,8 @@ SHAPES["version.json"] = {
     "modelpack_version": _optional_key(_text),
     "rebuilt": _optional_key(_flag),  # written by doctor --repair when it rebuilt the file
     "origin": _optional_key(_origin),  # copy and import: the first registration of this content
+    # Where the model came from (git, ci, training_data, metrics, params, mlflow run).
+    "provenance": _optional_key(_object),
 }
 
 _EVENT: Final = {

@@ -570,6 +570,7 @@ class S3Registry:
         allow_duplicate: bool = False,
         source: str | None = None,
         origin: Mapping[str, str] | None = None,
+        provenance: Mapping[str, Any] | None = None,
     ) -> RegisterResult:
         """Upload a model folder (or another registered version) as the next version of ``name``.
 
@@ -590,7 +591,16 @@ class S3Registry:
             where = str(folder.resolve())
         src = examine(folder)
         manifest = src.manifest
-        facts = version_facts(name, self.actor, source or where, src, description, clean_tags, origin=origin)
+        facts = version_facts(
+            name,
+            self.actor,
+            source or where,
+            src,
+            description,
+            clean_tags,
+            origin=origin,
+            provenance=provenance,
+        )
         self._check_registry(create=True)
         self._faults.point("register.start")
         report = self._upload(src.folder, manifest)
