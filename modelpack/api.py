@@ -45,6 +45,8 @@ def pack(
     trusted: Iterable[str] = (),
     home: Home | None = None,
     force: bool = False,
+    card: str | Path | None = None,
+    generate_card: bool = False,
     reporter: Reporter = SILENT,
 ) -> PackResult:
     """Package a model as an MLflow model folder.
@@ -77,6 +79,11 @@ def pack(
             neither be inside nor contain ``home``, nor the registry MODELPACK_HOME (or
             ~/.modelpack) names.
         force: replace an existing model folder (one with an MLmodel file) at ``output``.
+        card: a Markdown model card to write into the folder as ``README.md`` (named in MLmodel as
+            ``modelpack.card``): its text is kept, and its YAML front matter gets the keys
+            modelpack knows (``library_name``, ``tags``, ``model-index``...) that it lacks.
+        generate_card: write a generated model card (description, model details, signature,
+            input example, provenance, metrics, how to load it); with ``card``, after its text.
         reporter: progress sink for slow steps.
 
     Returns:
@@ -107,6 +114,8 @@ def pack(
         trusted=tuple(trusted),
         trust_home=None if home is None else local_home(parse_home(home) if isinstance(home, str) else home),
         force=force,
+        card=_path(card),
+        generate_card=generate_card,
     )
     source = str(model) if isinstance(model, (str, Path)) else object_source(model)
     return pack_model(source, options, reporter=reporter)

@@ -73,6 +73,21 @@ def pack(
     output_schema: Annotated[
         Path | None, typer.Option(help="Output schema JSON that replaces inference.")
     ] = None,
+    card: Annotated[
+        Path | None,
+        typer.Option(
+            help="Markdown model card written into the folder as README.md: its text is kept, and its "
+            "YAML front matter gets the keys modelpack knows that it does not set.",
+        ),
+    ] = None,
+    generate_card: Annotated[
+        bool,
+        typer.Option(
+            "--generate-card",
+            help="Write a model card (README.md) describing the model, its signature, example, "
+            "provenance and metrics; with --card, after that card's text.",
+        ),
+    ] = False,
     trust_pickle: _run.TrustPickleOption = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing model folder (one with an MLmodel file).")
@@ -105,6 +120,8 @@ def pack(
             trusted=tuple(trust_pickle or ()),
             trust_home=local_home(resolve_home(home)),
             force=force,
+            card=card,
+            generate_card=generate_card,
         )
         return pack_model(model, options, reporter=reporter)
 
@@ -116,3 +133,5 @@ def _human(result: PackResult) -> None:
         f"packed {result.output} ({result.flavor}, {result.serialization}, {plural(result.files, 'file')}, {result.digest[:19]}…)"
     )
     render.summary_line(f"serialization: {result.serialization}, because {result.serialization_reason}")
+    if result.card:
+        render.summary_line(f"model card: {result.card}")
