@@ -34,6 +34,8 @@ def pack(
     name: str | None = None,
     description: str | None = None,
     metadata: Mapping[str, str] | None = None,
+    card: str | Path | None = None,
+    generate_card: bool = False,
     serialization: str = "auto",
     method: str = "predict",
     example_rows: int = 5,
@@ -45,8 +47,6 @@ def pack(
     trusted: Iterable[str] = (),
     home: Home | None = None,
     force: bool = False,
-    card: str | Path | None = None,
-    generate_card: bool = False,
     reporter: Reporter = SILENT,
 ) -> PackResult:
     """Package a model as an MLflow model folder.
@@ -64,6 +64,11 @@ def pack(
         name: a name recorded in MLmodel.
         description: a description recorded in MLmodel.
         metadata: free-form ``metadata`` entries for MLmodel.
+        card: a Markdown model card to write into the folder as ``README.md`` (named in MLmodel as
+            ``modelpack.card``): its text is kept, and its YAML front matter gets the keys
+            modelpack knows (``library_name``, ``tags``, ``model-index``...) that it lacks.
+        generate_card: write a generated model card (description, model details, signature,
+            input example, provenance, metrics, how to load it); with ``card``, after its text.
         serialization: ``auto`` (skops when it can hold the model, else cloudpickle), ``skops``,
             ``cloudpickle`` or ``pickle``.
         method: the prediction method recorded as ``predict_fn``.
@@ -79,11 +84,6 @@ def pack(
             neither be inside nor contain ``home``, nor the registry MODELPACK_HOME (or
             ~/.modelpack) names.
         force: replace an existing model folder (one with an MLmodel file) at ``output``.
-        card: a Markdown model card to write into the folder as ``README.md`` (named in MLmodel as
-            ``modelpack.card``): its text is kept, and its YAML front matter gets the keys
-            modelpack knows (``library_name``, ``tags``, ``model-index``...) that it lacks.
-        generate_card: write a generated model card (description, model details, signature,
-            input example, provenance, metrics, how to load it); with ``card``, after its text.
         reporter: progress sink for slow steps.
 
     Returns:
@@ -105,6 +105,8 @@ def pack(
         output=Path(output),
         flavor=flavor,
         annotations=Annotations(name, description, dict(metadata or {})),
+        card=_path(card),
+        generate_card=generate_card,
         serialization=serialization,
         method=method,
         example_rows=example_rows,
@@ -114,8 +116,6 @@ def pack(
         trusted=tuple(trusted),
         trust_home=None if home is None else local_home(parse_home(home) if isinstance(home, str) else home),
         force=force,
-        card=_path(card),
-        generate_card=generate_card,
     )
     source = str(model) if isinstance(model, (str, Path)) else object_source(model)
     return pack_model(source, options, reporter=reporter)

@@ -42,9 +42,9 @@ class InspectReport:
     name: str | None
     description: str | None
     metadata: dict[str, Any]
+    card: CardView | None = None  # the model card MLmodel names (modelpack.card), when it names one
     registry: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
-    card: CardView | None = None  # the model card MLmodel names (modelpack.card), when it names one
 
     def __repr__(self) -> str:
         inputs = self.signature_rows.get("inputs")
@@ -99,8 +99,8 @@ class InspectReport:
             "name": self.name,
             "description": self.description,
             "metadata": self.metadata,
-            "registry": self.registry,
             "card": None if self.card is None else self.card.to_dict(),
+            "registry": self.registry,
         }
 
 
@@ -192,9 +192,9 @@ def inspect_folder(
         name=extra.get("name"),
         description=extra.get("description"),
         metadata=json.loads(json.dumps(metadata, default=str)),
+        card=card,
         registry=registry,
         warnings=warnings,
-        card=card,
     )
 
 

@@ -89,12 +89,12 @@ class PackOptions:
     sample_rows: int | None = None
     sample_format: str | None = None
     schema_files: SchemaFiles = field(default_factory=SchemaFiles)
+    card: Path | None = None  # the user's model card (Markdown), written as README.md
+    generate_card: bool = False  # generate the card's sections (after the user's body, if any)
     trusted: tuple[str, ...] = ()
     trust_home: Path | None = None  # where 'modelpack trust' records live; None consults none
     force: bool = False
     sample_data: Any = None
-    card: Path | None = None  # the user's model card (Markdown), written as README.md
-    generate_card: bool = False  # generate the card's sections (after the user's body, if any)
 
     @property
     def sample_label(self) -> str:
@@ -114,8 +114,8 @@ class PackResult:
     digest: str
     files: int
     size_bytes: int
-    warnings: list[str] = field(default_factory=list)
     card: str | None = None  # the model card's file in the folder, when one was written
+    warnings: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return (
@@ -144,12 +144,12 @@ class PackResult:
             "serialization": self.serialization,
             "serialization_reason": self.serialization_reason,
             "model_file": self.model_file,
+            "card": self.card,
             "signature": self.signature,
             "requirements": self.requirements,
             "digest": self.digest,
             "files": self.files,
             "size_bytes": self.size_bytes,
-            "card": self.card,
         }
 
 
@@ -266,25 +266,14 @@ def pack_model(
         serialization=saved.serialization,
         serialization_reason=saved.serialization_reason,
         model_file=saved.model_file,
+        card=mlmodel[MODELPACK_KEY].get(model_card.CARD_KEY),
         signature=sig.to_dict(),
         requirements=reqs,
         digest=manifest.digest,
         files=len(manifest.files),  # the package's files: what the manifest lists
         size_bytes=manifest.total_size,
         warnings=warnings,
-        card=mlmodel[MODELPACK_KEY].get(model_card.CARD_KEY),
     )
-
-
-def _write_card(
-    folder: Path, mlmodel: dict[str, Any], model: Any, user_card: str | None, generate: bool
-) -> None:
-    """Write the model card from the MLmodel as it stands (provenance included) and name it there."""
-    mlmodel[MODELPACK_KEY][model_card.CARD_KEY] = model_card.CARD_FILE
-    estimator, task = model_card.describe_estimator(model)
-    facts = model_card.facts_for_folder(folder, mlmodel, estimator=estimator, task=task)
-    text = model_card.render_card(facts, user_card=user_card, generate=generate)
-    (folder / model_card.CARD_FILE).write_bytes(text.encode("utf-8"))
 
 
 def _refused_package_warning(model_file: Path, output: Path, file_trusted: bool) -> list[str]:
@@ -510,6 +499,17 @@ def _mlmodel_dict(
     if annotations.metadata:
         doc["metadata"] = dict(annotations.metadata)
     return doc
+
+
+def _write_card(
+    folder: Path, mlmodel: dict[str, Any], model: Any, user_card: str | None, generate: bool
+) -> None:
+    """Write the model card from the MLmodel as it stands (provenance included) and name it there."""
+    mlmodel[MODELPACK_KEY][model_card.CARD_KEY] = model_card.CARD_FILE
+    estimator, task = model_card.describe_estimator(model)
+    facts = model_card.facts_for_folder(folder, mlmodel, estimator=estimator, task=task)
+    text = model_card.render_card(facts, user_card=user_card, generate=generate)
+    (folder / model_card.CARD_FILE).write_bytes(text.encode("utf-8"))
 
 
 def content_uuid(others: Manifest, mlmodel: dict[str, Any]) -> str:
