@@ -94,6 +94,14 @@ def _human(report: InspectReport) -> None:
     render.columns(["path", "bytes"], [(f["path"], f["size"]) for f in report.files])
 
 
+def _serialization_line(report: InspectReport) -> str:
+    if report.serialization is None:
+        return "unknown"
+    if report.loading_runs_code:
+        return f"{report.serialization} (loading runs code: validate scans it first)"
+    return f"{report.serialization} (loading runs no code)"
+
+
 def _card_section(report: InspectReport) -> None:
     from modelpack.package.card import body_preview, key_facts
 
@@ -110,11 +118,3 @@ def _card_section(report: InspectReport) -> None:
     if more:
         shown.append(f"  ... {more} more lines: 'modelpack inspect --card' prints the whole card")
     render.plain("\n".join(shown))
-
-
-def _serialization_line(report: InspectReport) -> str:
-    if report.serialization is None:
-        return "unknown"
-    if report.loading_runs_code:
-        return f"{report.serialization} (loading runs code: validate scans it first)"
-    return f"{report.serialization} (loading runs no code)"
