@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml
 $(IVENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(IVENV)
 	$(IPY) -m pip install --quiet --upgrade pip
-	$(IPY) -m pip install --quiet "$(MLFLOW_SPEC)"
+	$(IPY) -m pip install --quiet "$(MLFLOW_SPEC)" huggingface_hub  # the Hub's parser checks model cards
 	$(IPY) -m pip install --quiet -e . --group test
 	touch $@
 

@@ -34,6 +34,8 @@ def pack(
     name: str | None = None,
     description: str | None = None,
     metadata: Mapping[str, str] | None = None,
+    card: str | Path | None = None,
+    generate_card: bool = False,
     serialization: str = "auto",
     method: str = "predict",
     example_rows: int = 5,
@@ -62,6 +64,11 @@ def pack(
         name: a name recorded in MLmodel.
         description: a description recorded in MLmodel.
         metadata: free-form ``metadata`` entries for MLmodel.
+        card: a Markdown model card to write into the folder as ``README.md`` (named in MLmodel as
+            ``modelpack.card``): its text is kept, and its YAML front matter gets the keys
+            modelpack knows (``library_name``, ``tags``, ``model-index``...) that it lacks.
+        generate_card: write a generated model card (description, model details, signature,
+            input example, provenance, metrics, how to load it); with ``card``, after its text.
         serialization: ``auto`` (skops when it can hold the model, else cloudpickle), ``skops``,
             ``cloudpickle`` or ``pickle``.
         method: the prediction method recorded as ``predict_fn``.
@@ -98,6 +105,8 @@ def pack(
         output=Path(output),
         flavor=flavor,
         annotations=Annotations(name, description, dict(metadata or {})),
+        card=_path(card),
+        generate_card=generate_card,
         serialization=serialization,
         method=method,
         example_rows=example_rows,

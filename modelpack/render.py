@@ -149,6 +149,21 @@ def printable(value: Any) -> str:
     return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
+# For a block of text (a model card): the controls ``printable`` escapes but tab, plus the
+# bidirectional overrides and isolates, which reorder what the terminal shows.
+_BLOCK_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable_lines(text: str) -> list[str]:
+    """``text`` (untrusted, many lines) as terminal lines: controls and bidi overrides escaped."""
+    return [
+        _BLOCK_CONTROL.sub(
+            lambda m: m.group().encode("unicode_escape").decode("ascii"), line.removesuffix("\r")
+        )
+        for line in text.split("\n")
+    ]
+
+
 def _width(text: str) -> int:
     """Terminal columns ``text`` takes: wide East Asian characters take two."""
     if text.isascii():

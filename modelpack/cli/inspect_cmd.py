@@ -18,18 +18,41 @@ if TYPE_CHECKING:
 @app.command()
 def inspect(
     target: Annotated[str, typer.Argument(help="Model folder, or a registry URI such as models:/NAME/3.")],
+    card: Annotated[
+        bool,
+        typer.Option(
+            "--card",
+            help="Print the whole model card (README.md, with its front matter) instead of the summary.",
+        ),
+    ] = False,
     home: _run.HomeOption = None,
     json_output: _run.JsonFlag = False,
 ) -> None:
-    """Show a model's flavors, signature, example, files and versions without loading it."""
+    """Show a model's flavors, signature, example, model card, files and versions without loading it."""
     from modelpack import api
 
-    _run.run(
-        "inspect",
-        json_output,
-        lambda: api.inspect(target, home=resolve_home(home)),
-        _human,
-    )
+    def action() -> InspectReport:
+        report = api.inspect(target, home=resolve_home(home))
+        if card and not json_output and (report.card is None or report.card.text is None):
+            from modelpack.errors import NotFoundError
+
+            if report.card is None:
+                message = f"{target} names no model card"
+            else:  # the warning says why it cannot be shown (too large, not UTF-8, missing)
+                why = next((w for w in report.warnings if "model card" in w), "the model card is unreadable")
+                message = f"{target}: {why}"
+            raise NotFoundError(
+                message,
+                hint="'modelpack pack --card FILE' or '--generate-card' writes one",
+            )
+        return report
+
+    _run.run("inspect", json_output, action, _card_text if card else _human)
+
+
+def _card_text(report: InspectReport) -> None:
+    assert report.card is not None and report.card.text is not None
+    render.plain("\n".join(render.printable_lines(report.card.text.rstrip("\n"))))
 
 
 def _human(report: InspectReport) -> None:
@@ -69,6 +92,8 @@ def _human(report: InspectReport) -> None:
     if report.libraries:
         render.heading("libraries")
         render.columns(["library", "version"], list(report.libraries.items()))
+    if report.card is not None:
+        _card_section(report)
     render.heading("files")
     render.columns(["path", "bytes"], [(f["path"], f["size"]) for f in report.files])
 
@@ -90,3 +115,21 @@ def _serialization_line(report: InspectReport) -> str:
     if report.loading_runs_code:
         return f"{report.serialization} (loading runs code: validate scans it first)"
     return f"{report.serialization} (loading runs no code)"
+
+
+def _card_section(report: InspectReport) -> None:
+    from modelpack.package.card import body_preview, key_facts
+
+    card = report.card
+    assert card is not None
+    render.heading(f"model card ({card.path})")
+    if card.metadata:
+        render.key_values([(render.printable(k), v) for k, v in key_facts(card.metadata)])
+    if card.body is None:
+        render.plain("  (not shown: see the warning)")
+        return
+    lines, more = body_preview(card.body)
+    shown = [f"    {line}".rstrip() for line in render.printable_lines("\n".join(lines))]
+    if more:
+        shown.append(f"  ... {more} more lines: 'modelpack inspect --card' prints the whole card")
+    render.plain("\n".join(shown))

@@ -46,6 +46,21 @@ def pack(
         list[str] | None,
         typer.Option("--metadata", "-m", help="KEY=VALUE added to MLmodel metadata (repeatable)."),
     ] = None,
+    card: Annotated[
+        Path | None,
+        typer.Option(
+            help="Markdown model card written into the folder as README.md: its text is kept, and its "
+            "YAML front matter gets the keys modelpack knows that it does not set.",
+        ),
+    ] = None,
+    generate_card: Annotated[
+        bool,
+        typer.Option(
+            "--generate-card",
+            help="Write a model card (README.md) describing the model, its signature, example, "
+            "provenance and metrics; with --card, after that card's text.",
+        ),
+    ] = False,
     serialization: Annotated[
         _run.Serialization,
         typer.Option(
@@ -96,6 +111,8 @@ def pack(
             output=output,
             flavor=flavor,
             annotations=Annotations(name, description, meta),
+            card=card,
+            generate_card=generate_card,
             serialization=serialization.value,
             method=method,
             example_rows=example_rows,
@@ -115,4 +132,6 @@ def _human(result: PackResult) -> None:
     render.summary_line(
         f"packed {result.output} ({result.flavor}, {result.serialization}, {plural(result.files, 'file')}, {result.digest[:19]}…)"
     )
+    if result.card:
+        render.summary_line(f"model card: {result.card}")
     render.summary_line(f"serialization: {result.serialization}, because {result.serialization_reason}")

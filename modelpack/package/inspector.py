@@ -14,6 +14,7 @@ from typing import Any
 from modelpack import _html, contents
 from modelpack._html import one_line
 from modelpack.digest import MANIFEST_FILE
+from modelpack.package.card import CARD_KEY, CardView, read_card
 from modelpack.package.environment import pinned_versions, read_requirements
 from modelpack.package.manifest import read_manifest, scan_folder
 from modelpack.package.mlmodel import read_mlmodel
@@ -41,6 +42,7 @@ class InspectReport:
     name: str | None
     description: str | None
     metadata: dict[str, Any]
+    card: CardView | None = None  # the model card MLmodel names (modelpack.card), when it names one
     registry: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -66,6 +68,7 @@ class InspectReport:
             ("created", self.created),
             ("python", self.python_version),
             ("libraries", ", ".join(f"{k}=={v}" for k, v in self.libraries.items())),
+            ("model card", None if self.card is None else self.card.path),
         ]
         if self.registry:
             rows += [(f"registry {k}", v) for k, v in self.registry.items()]
@@ -96,6 +99,7 @@ class InspectReport:
             "name": self.name,
             "description": self.description,
             "metadata": self.metadata,
+            "card": None if self.card is None else self.card.to_dict(),
             "registry": self.registry,
         }
 
@@ -159,6 +163,10 @@ def inspect_folder(
 
     serialization = flavor_mod.serialization_of(mlmodel)
     extra = mlmodel.modelpack_info
+    card = None
+    if CARD_KEY in extra:  # a README.md that MLmodel does not name is a file, not a card
+        card, card_warnings = read_card(folder, extra[CARD_KEY])
+        warnings.extend(card_warnings)
     metadata = mlmodel.raw.get("metadata") if isinstance(mlmodel.raw.get("metadata"), dict) else {}
     pyfunc = mlmodel.pyfunc or {}
     return InspectReport(
@@ -184,6 +192,7 @@ def inspect_folder(
         name=extra.get("name"),
         description=extra.get("description"),
         metadata=json.loads(json.dumps(metadata, default=str)),
+        card=card,
         registry=registry,
         warnings=warnings,
     )

@@ -29,6 +29,7 @@ from modelpack.errors import (
     SchemaViolationError,
     UsageError,
 )
+from modelpack.package import card as model_card
 from modelpack.package.mlmodel import (
     FITTED_FEATURE_NAMES,
     FORMAT_VERSION,
@@ -88,6 +89,8 @@ class PackOptions:
     sample_rows: int | None = None
     sample_format: str | None = None
     schema_files: SchemaFiles = field(default_factory=SchemaFiles)
+    card: Path | None = None  # the user's model card (Markdown), written as README.md
+    generate_card: bool = False  # generate the card's sections (after the user's body, if any)
     trusted: tuple[str, ...] = ()
     trust_home: Path | None = None  # where 'modelpack trust' records live; None consults none
     force: bool = False
@@ -111,6 +114,7 @@ class PackResult:
     digest: str
     files: int
     size_bytes: int
+    card: str | None = None  # the model card's file in the folder, when one was written
     warnings: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
@@ -140,6 +144,7 @@ class PackResult:
             "serialization": self.serialization,
             "serialization_reason": self.serialization_reason,
             "model_file": self.model_file,
+            "card": self.card,
             "signature": self.signature,
             "requirements": self.requirements,
             "digest": self.digest,
@@ -179,6 +184,7 @@ def pack_model(
         raise InvalidModelError("pack needs a sample: a data file or data in memory")
     if options.sample is not None and not options.sample.exists():
         raise NotFoundError(f"sample file not found: {options.sample}", path=str(options.sample))
+    user_card = None if options.card is None else model_card.read_user_card(options.card)
     warnings: list[str] = []
 
     with reporter.step("loading model"):
@@ -242,6 +248,8 @@ def pack_model(
         fitted = flavors.fitted_feature_names(loaded.model)
         if fitted is not None:  # lets diff and the promote gate tell which inputs it reads
             mlmodel[MODELPACK_KEY][FITTED_FEATURE_NAMES] = fitted
+        if options.card is not None or options.generate_card:
+            _write_card(tmp, mlmodel, loaded.model, user_card, options.generate_card)
         with reporter.step("hashing files"):
             others = scan_folder(tmp)
             mlmodel["model_uuid"] = content_uuid(others, mlmodel)
@@ -258,6 +266,7 @@ def pack_model(
         serialization=saved.serialization,
         serialization_reason=saved.serialization_reason,
         model_file=saved.model_file,
+        card=mlmodel[MODELPACK_KEY].get(model_card.CARD_KEY),
         signature=sig.to_dict(),
         requirements=reqs,
         digest=manifest.digest,
@@ -367,9 +376,9 @@ def _resolve(path: Path, what: str) -> Path:
 
 def _input_files(options: PackOptions, model_ref: str | LoadedModel) -> list[Path]:
     """The files this pack reads from the user: MODEL (a file, or a ``file.py:attr``'s file;
-    none for a model in memory), the sample and the signature files."""
+    none for a model in memory), the sample, the signature files and the model card."""
     declared = options.schema_files
-    files = [options.sample, declared.signature, declared.inputs, declared.outputs]
+    files = [options.sample, declared.signature, declared.inputs, declared.outputs, options.card]
     if isinstance(model_ref, str):
         model = Path(model_ref)
         if not model.exists() and ":" in model_ref:
@@ -490,6 +499,17 @@ def _mlmodel_dict(
     if annotations.metadata:
         doc["metadata"] = dict(annotations.metadata)
     return doc
+
+
+def _write_card(
+    folder: Path, mlmodel: dict[str, Any], model: Any, user_card: str | None, generate: bool
+) -> None:
+    """Write the model card from the MLmodel as it stands (provenance included) and name it there."""
+    mlmodel[MODELPACK_KEY][model_card.CARD_KEY] = model_card.CARD_FILE
+    estimator, task = model_card.describe_estimator(model)
+    facts = model_card.facts_for_folder(folder, mlmodel, estimator=estimator, task=task)
+    text = model_card.render_card(facts, user_card=user_card, generate=generate)
+    (folder / model_card.CARD_FILE).write_bytes(text.encode("utf-8"))
 
 
 def content_uuid(others: Manifest, mlmodel: dict[str, Any]) -> str:

@@ -215,3 +215,59 @@ def test_mlflow_models_predict_serves_the_folder(
     rows = pd.DataFrame(split["data"], columns=split["columns"])
     expected = _original(packed_served.case, sample_models).predict(rows)
     _assert_same_predictions(predictions, expected, exact=packed_served.case.exact)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.id in ("wifi-csv", "custom-csv")], ids=lambda c: c.id)
+def test_mlflow_loads_a_folder_with_a_model_card(case: PackCase, sample_models: SampleModels, tmp_path: Path):
+    """A card (README.md, named in MLmodel's modelpack section) changes nothing for MLflow."""
+    import mlflow
+    from mlflow.models import Model
+
+    card = tmp_path / "card.md"
+    card.write_text("---\nlicense: mit\n---\n# Wifi\n\nWhich room a phone is in.\n")
+    folder = tmp_path / "carded"
+    sample = sample_models.path(case.sample)
+    argv = [case.model_argument(sample_models), "-s", str(sample), "-o", str(folder)]
+    result = modelpack("pack", *argv, "--card", str(card), "--generate-card", "--json")
+    assert result.returncode == 0, result.explain()
+    assert (folder / "README.md").is_file()
+    assert Model.load(str(folder)).flavors["python_function"]
+    data = read_sample(sample)
+    model = mlflow.pyfunc.load_model(str(folder))
+    expected = _original(case, sample_models).predict(data)
+    _assert_same_predictions(model.predict(data), expected, exact=case.exact)
+
+
+def test_hugging_face_reads_the_card_metadata(tmp_path: Path):
+    """The Hub's own parser (huggingface_hub) reads what a generated card's front matter says,
+    metrics included (rendered here with provenance, which pack records on its own branch)."""
+    pytest.importorskip("huggingface_hub")
+    from huggingface_hub import ModelCard
+
+    from modelpack.package.card import CardFacts, render_card
+
+    facts = CardFacts(
+        name="wifi",
+        flavor="sklearn",
+        estimator="sklearn.ensemble.RandomForestClassifier",
+        task="classification",
+        serialization="skops",
+        model_file="model.skops",
+        provenance={
+            "training_data": {"name": "wifi.csv", "sha256": "ab" * 32, "size": 100},
+            "metrics": {"accuracy": 0.97, "f1": 0.96},
+        },
+    )
+    path = tmp_path / "README.md"
+    path.write_text(render_card(facts), encoding="utf-8")
+    card = ModelCard.load(path)
+    assert card.data.library_name == "sklearn"
+    assert card.data.pipeline_tag == "tabular-classification"
+    assert "modelpack" in card.data.tags
+    assert card.data.model_name == "wifi"
+    results = {(r.metric_type, r.metric_value, r.task_type, r.dataset_name) for r in card.data.eval_results}
+    assert results == {
+        ("accuracy", 0.97, "tabular-classification", "wifi.csv"),
+        ("f1", 0.96, "tabular-classification", "wifi.csv"),
+    }
+    assert card.text.startswith("# wifi\n")
