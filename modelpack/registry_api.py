@@ -52,6 +52,8 @@ class ModelVersion:
             ``created``, ``user``, ``host``, ``source``); None otherwise.
         already_registered: ``register`` found this content already registered and minted no version.
         warnings: notes from the operation.
+        provenance: where the version came from (git, CI run, training data, metrics, params,
+            MLflow run, and ``registered_from``); {} when nothing was recorded.
     """
 
     name: str
@@ -70,6 +72,7 @@ class ModelVersion:
     already_registered: bool = False
     warnings: list[str] = field(default_factory=list)
     origin: dict[str, str] | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     @property
     def uri(self) -> str:
@@ -95,6 +98,10 @@ class ModelVersion:
             ("tags", ", ".join(f"{k}={v}" for k, v in self.tags.items()) or "-"),
             ("description", self.description or "-"),
         ]
+        if self.provenance:
+            from modelpack.provenance.record import lines
+
+            rows += lines(self.provenance)
         parts = [_html.fields(rows), signature_html(self.signature)]
         return _html.page(parts, self.warnings)
 
@@ -226,6 +233,7 @@ def _version(
         already_registered=existed,
         warnings=list(warnings or []),
         origin=dict(facts["origin"]) if isinstance(facts.get("origin"), dict) else None,
+        provenance=record.provenance,
     )
 
 
@@ -269,6 +277,10 @@ class Registry:
         tags: Mapping[str, str] | None = None,
         alias: str | None = None,
         allow_duplicate: bool = False,
+        metrics: Mapping[str, float] | None = None,
+        params: Mapping[str, str] | None = None,
+        training_data: str | Path | None = None,
+        provenance: bool = True,
     ) -> ModelVersion:
         """Store a packed folder (or another registered version) as the next version of ``name``.
 
@@ -280,10 +292,23 @@ class Registry:
             tags: facts stored with the version.
             alias: point this alias at the version.
             allow_duplicate: mint a new version even for content already registered.
+            metrics: numbers recorded in the version's provenance (over the package's own).
+            params: settings recorded in the version's provenance.
+            training_data: a data file whose name, sha256, size and inferred schema are recorded.
+            provenance: record ``registered_from``, the git commit and CI run of where this
+                runs (the working directory's repository, CI's own variables); the package's
+                own provenance (from ``pack``) is recorded either way.
 
         Returns:
             The ModelVersion; ``already_registered`` is true when the same content was there.
         """
+        from modelpack.api import provenance_request
+        from modelpack.provenance.record import for_register
+
+        request = provenance_request(
+            metrics=metrics, params=params, training_data=training_data, capture=provenance
+        )
+        given = for_register(request, Path.cwd())
         target = _folder_of(model)
         result = self.store.register(
             target,
@@ -292,6 +317,7 @@ class Registry:
             tags=dict(tags or {}),
             alias=alias,
             allow_duplicate=allow_duplicate,
+            provenance=given,
         )
         return _version(result.version, existed=result.already_registered, warnings=result.warnings)
 

@@ -26,6 +26,8 @@ class Target:
     version: int | None = None
     # What the registry recorded for the version: validate and predict check the files against it.
     recorded: Recorded | None = None
+    # The version record's provenance (``modelpack.provenance.record``), for a URI.
+    provenance: dict[str, Any] | None = None
 
     def registry_info(self) -> dict[str, Any] | None:
         if self.uri is None:
@@ -67,7 +69,14 @@ def resolve_target(target: str, *, home: Home | None, reporter: Reporter = SILEN
             digest=record.digest,
             manifest_sha256=str(manifest_sha256) if manifest_sha256 else None,
         )
-        return Target(path=folder, uri=target, name=record.name, version=record.version, recorded=recorded)
+        return Target(
+            path=folder,
+            uri=target,
+            name=record.name,
+            version=record.version,
+            recorded=recorded,
+            provenance=record.provenance,
+        )
     path = Path(target)
     if not path.exists():
         raise NotFoundError(f"model folder not found: {target}", path=target)

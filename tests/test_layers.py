@@ -31,6 +31,7 @@ LAYERS: dict[str, str] = {
     "modelpack._html": "spine",
     "modelpack.schema": "schema",
     "modelpack.safety": "safety",
+    "modelpack.provenance": "provenance",
     "modelpack.package": "package",
     "modelpack.registry": "registry",
     "modelpack.serving": "serving",
@@ -46,11 +47,12 @@ MAY_IMPORT: dict[str, set[str]] = {
     "spine": {"spine"},
     "schema": {"spine", "schema"},
     "safety": {"spine", "safety"},
-    "package": {"spine", "schema", "safety", "package"},
-    "registry": {"spine", "schema", "package", "registry"},
+    "provenance": {"spine", "schema", "provenance"},
+    "package": {"spine", "schema", "safety", "provenance", "package"},
+    "registry": {"spine", "schema", "provenance", "package", "registry"},
     "serving": {"spine", "schema", "safety", "package", "serving"},
-    "facade": {"spine", "schema", "safety", "package", "registry", "serving", "facade"},
-    "cli": {"spine", "schema", "safety", "package", "registry", "serving", "facade", "cli"},
+    "facade": {"spine", "schema", "safety", "provenance", "package", "registry", "serving", "facade"},
+    "cli": {"spine", "schema", "safety", "provenance", "package", "registry", "serving", "facade", "cli"},
 }
 PRESENTATION = ("typer", "rich", "click")
 

@@ -53,6 +53,11 @@ def _human(report: InspectReport) -> None:
         extra = {k: v for k, v in report.registry.items() if k not in ("uri",)}
         render.heading("registry")
         render.key_values(list(extra.items()))
+    if report.provenance:
+        from modelpack.provenance.record import lines
+
+        render.heading("provenance")
+        render.key_values(lines(report.provenance))
     for side, rows in report.signature_rows.items():
         render.heading(f"signature {side}")
         render.columns(["name", "type", "required"], [(n, t, "yes" if r else "no") for n, t, r in rows])

@@ -156,6 +156,7 @@ VERSION_FIELDS: Final = {
     "file_count",
     "deleted",
     "origin",
+    "provenance",
 }
 #: ``copy`` and ``import`` print a version too, plus where it went (and the archive it came from).
 TRANSFER_FIELDS: Final = VERSION_FIELDS | {
@@ -210,6 +211,10 @@ def register(
             help="Mint a new version even when identical content is already a version of NAME.",
         ),
     ] = False,
+    metric: _run.MetricOption = None,
+    param: _run.ParamOption = None,
+    training_data: _run.TrainingDataOption = None,
+    no_provenance: _run.NoProvenanceFlag = False,
     field: FieldOption = None,
     json_output: JsonFlag = False,
     home: _run.HomeOption = None,
@@ -219,10 +224,20 @@ def register(
     The folder's MLmodel and integrity manifest are checked, its files are stored once by
     sha256, and the version number is claimed atomically. Registering content identical to an
     existing version returns that version (exit 0) unless --allow-duplicate.
+
+    The version records the package's provenance (from pack) and where register ran: the git
+    commit of the working directory's repository and the CI run, unless --no-provenance.
     """
     tags = _run.parse_key_values(tag, "--tag")
+    pairs = _run.provenance_pairs(metric, param)
 
     def action() -> RegisterResult:
+        from pathlib import Path
+
+        from modelpack.provenance.record import for_register
+
+        request = _run.provenance_request(pairs, training_data, no_provenance)
+        given = for_register(request, Path.cwd())
         result = _registry(home, progress=not json_output).register(
             target,
             name=name,
@@ -230,6 +245,7 @@ def register(
             tags=tags,
             alias=alias,
             allow_duplicate=allow_duplicate,
+            provenance=given,
         )
         _check_field(field, json_output, [result.to_dict()], VERSION_FIELDS)
         return result
@@ -411,8 +427,11 @@ def list_cmd(
             # Copied or imported versions also show where their content was first registered.
             origins = [_origin_text(v.facts.get("origin")) for v in result.versions]
             extra = ["origin"] if any(origins) else []
+            # Which commit and CI run each version was built by, when any version records one.
+            built = [_built_text(v.provenance) for v in result.versions]
+            built_col = ["provenance"] if any(built) else []
             _columns(
-                ["version", "stage", "aliases", "created", "digest", "size", "source", *extra],
+                ["version", "stage", "aliases", "created", "digest", "size", *built_col, "source", *extra],
                 [
                     [
                         f"{v.version}" + (" (deleted)" if v.deleted else ""),
@@ -421,10 +440,11 @@ def list_cmd(
                         v.created,
                         _short(v.digest),
                         _size(v.size),
+                        *([prov] if built_col else []),
                         v.source,
                         *([origin] if extra else []),
                     ]
-                    for v, origin in zip(result.versions, origins, strict=True)
+                    for v, origin, prov in zip(result.versions, origins, built, strict=True)
                 ],
             )
         else:
@@ -443,11 +463,14 @@ def list_cmd(
                 "tags",
                 "local_path",
             )
-            width = max(len(k) for k in keys)
+            from modelpack.provenance.record import lines
+
+            rows = [(k, _format_value(data.get(k))) for k in keys] + lines(result.provenance)
+            width = max(len(k) for k, _v in rows)
             render.plain(
                 "\n".join(
                     [f"{result.name} v{result.version}"]
-                    + [f"  {k.ljust(width)}  {_format_value(data.get(k))}".rstrip() for k in keys]
+                    + [f"  {k.ljust(width)}  {v}".rstrip() for k, v in rows]
                 )
             )
 
@@ -489,6 +512,13 @@ def history(
     _run.run("history", json_output, action, human)
 
 
+def _built_text(provenance: dict[str, Any]) -> str:
+    """The provenance cell of ``list NAME``: short commit, dirty, CI system and run."""
+    from modelpack.provenance.record import short_text
+
+    return short_text(provenance) or short_text(provenance.get("registered_from"))
+
+
 def _origin_text(origin: Any) -> str:
     """``URI (user@host, created)``: a copied version's first registration, in one cell."""
     if not isinstance(origin, dict):
@@ -519,7 +549,13 @@ def _detail(event: dict[str, Any]) -> str:
 def _event_text(event: dict[str, Any]) -> str:
     kind = event.get("event")
     if kind == "registered":
-        return f"sha256:{_short(str(event.get('digest', '')))} from {event.get('source')}"
+        text = f"sha256:{_short(str(event.get('digest', '')))} from {event.get('source')}"
+        if isinstance(event.get("provenance"), dict):
+            from modelpack.provenance.record import short_text
+
+            built = short_text(event["provenance"])
+            text += f"; built from {built}" if built else ""
+        return text
     if kind == "stage_changed":
         return f"{event.get('from')} -> {event.get('to')}" + (
             f" ({event['reason']})" if str(event.get("reason", "")).startswith("archived") else ""

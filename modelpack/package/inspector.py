@@ -17,6 +17,8 @@ from modelpack.digest import MANIFEST_FILE
 from modelpack.package.environment import pinned_versions, read_requirements
 from modelpack.package.manifest import read_manifest, scan_folder
 from modelpack.package.mlmodel import read_mlmodel
+from modelpack.provenance.record import from_mlmodel
+from modelpack.provenance.record import lines as provenance_lines
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class InspectReport:
     metadata: dict[str, Any]
     registry: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
+    # Where the model came from: git, CI, training data, metrics, params (``provenance.record``).
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         inputs = self.signature_rows.get("inputs")
@@ -69,6 +73,7 @@ class InspectReport:
         ]
         if self.registry:
             rows += [(f"registry {k}", v) for k, v in self.registry.items()]
+        rows += provenance_lines(self.provenance)
         parts = [_html.fields(rows), signature_html(self.signature)]
         parts.append(
             _html.heading("files")
@@ -97,13 +102,20 @@ class InspectReport:
             "description": self.description,
             "metadata": self.metadata,
             "registry": self.registry,
+            "provenance": self.provenance,
         }
 
 
 def inspect_folder(
-    folder: Path, *, uri: str | None = None, registry: dict[str, Any] | None = None
+    folder: Path,
+    *,
+    uri: str | None = None,
+    registry: dict[str, Any] | None = None,
+    provenance: dict[str, Any] | None = None,
 ) -> InspectReport:
     """Describe the model folder at ``folder`` without loading the model.
+
+    ``provenance`` (a version record's) replaces what the MLmodel records, when it holds any.
 
     Raises:
         NotFoundError: no folder.
@@ -186,6 +198,7 @@ def inspect_folder(
         metadata=json.loads(json.dumps(metadata, default=str)),
         registry=registry,
         warnings=warnings,
+        provenance=json.loads(json.dumps(provenance or from_mlmodel(mlmodel.raw), default=str)),
     )
 
 

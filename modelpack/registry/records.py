@@ -151,6 +151,12 @@ class VersionRecord:
     def size(self) -> int:
         return int(self.facts["size"])
 
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """Where the version came from (``modelpack.provenance.record``); {} when not recorded."""
+        value = self.facts.get("provenance")
+        return dict(value) if isinstance(value, dict) else {}
+
     def to_dict(self) -> dict[str, Any]:
         data = {k: v for k, v in self.facts.items() if k != "format_version"}
         data.update(

@@ -570,12 +570,14 @@ class S3Registry:
         allow_duplicate: bool = False,
         source: str | None = None,
         origin: Mapping[str, str] | None = None,
+        provenance: Mapping[str, Any] | None = None,
     ) -> RegisterResult:
         """Upload a model folder (or another registered version) as the next version of ``name``.
 
         Same contract as ``FileRegistry.register``; ``source`` overrides the recorded source
         and ``origin`` records the content's first registration (``copy`` and ``import``
-        record where the version really came from).
+        record where the version really came from); ``provenance`` is merged over the
+        package's own into the version record.
         """
         from modelpack.registry.source import examine, integrity_failure
 
@@ -590,7 +592,16 @@ class S3Registry:
             where = str(folder.resolve())
         src = examine(folder)
         manifest = src.manifest
-        facts = version_facts(name, self.actor, source or where, src, description, clean_tags, origin=origin)
+        facts = version_facts(
+            name,
+            self.actor,
+            source or where,
+            src,
+            description,
+            clean_tags,
+            origin=origin,
+            provenance=provenance,
+        )
         self._check_registry(create=True)
         self._faults.point("register.start")
         report = self._upload(src.folder, manifest)

@@ -441,6 +441,7 @@ class FileRegistry:
         allow_duplicate: bool = False,
         source: str | None = None,
         origin: Mapping[str, str] | None = None,
+        provenance: Mapping[str, Any] | None = None,
     ) -> RegisterResult:
         """Store a model folder (or another registered version) as the next version of ``name``.
 
@@ -460,6 +461,9 @@ class FileRegistry:
                 read from (``copy`` and ``import`` record the exact version it came from).
             origin: the first registration of this content, recorded with the version
                 (``copy`` and ``import``; see ``registry.transfer``).
+            provenance: what the caller knows of where the model came from beyond its MLmodel
+                (metrics, params, training data, ``registered_from``), merged over the
+                package's own provenance into the version record (``provenance.record``).
 
         Returns:
             The version, and whether it already existed.
@@ -487,7 +491,16 @@ class FileRegistry:
         with self._guard(f"read {folder}"):
             src = examine(folder)
         manifest = src.manifest
-        facts = version_facts(name, self.actor, source or where, src, description, clean_tags, origin=origin)
+        facts = version_facts(
+            name,
+            self.actor,
+            source or where,
+            src,
+            description,
+            clean_tags,
+            origin=origin,
+            provenance=provenance,
+        )
         self._ensure_home()
         with self._guard(f"register {name}"), self._registry_lock(), self._workspace() as work:
             self._faults.point("register.start")
