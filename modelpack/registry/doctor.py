@@ -449,7 +449,17 @@ class _Doctor:
             "rebuilt": True,
         }
         shape = documents.SHAPES["version.json"]
-        for key in ("flavors", "signature", "mlmodel", "description", "tags", "modelpack_version", "origin"):
+        kept = (
+            "flavors",
+            "signature",
+            "mlmodel",
+            "description",
+            "tags",
+            "modelpack_version",
+            "origin",
+            "provenance",
+        )
+        for key in kept:
             if key in old and shape[key].rule(old[key]) is None:
                 facts[key] = old[key]
         return facts
