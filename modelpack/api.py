@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from modelpack.package.differ import DiffReport
     from modelpack.package.inspector import InspectReport
     from modelpack.package.packer import PackResult
+    from modelpack.provenance.record import ProvenanceRequest
     from modelpack.safety.trust import TrustResult
 
 
@@ -47,6 +48,10 @@ def pack(
     trusted: Iterable[str] = (),
     home: Home | None = None,
     force: bool = False,
+    metrics: Mapping[str, float] | None = None,
+    params: Mapping[str, str] | None = None,
+    training_data: str | Path | None = None,
+    provenance: bool = True,
     reporter: Reporter = SILENT,
 ) -> PackResult:
     """Package a model as an MLflow model folder.
@@ -84,6 +89,13 @@ def pack(
             neither be inside nor contain ``home``, nor the registry MODELPACK_HOME (or
             ~/.modelpack) names.
         force: replace an existing model folder (one with an MLmodel file) at ``output``.
+        metrics: numbers recorded as provenance (``--metric``).
+        params: settings recorded as provenance (``--param``); values are kept as strings.
+        training_data: a data file whose name, sha256, size and inferred schema are recorded.
+        provenance: record the git commit, branch, dirty flag and remote of the repository the
+            model file (or, for a model in memory, the working directory) is in, and the CI run
+            from CI's own environment variables. False records none of it (metrics, params and
+            training data still are).
         reporter: progress sink for slow steps.
 
     Returns:
@@ -99,6 +111,9 @@ def pack(
         return None if value is None else Path(value)
 
     in_memory = not isinstance(sample, (str, Path))
+    request = provenance_request(
+        metrics=metrics, params=params, training_data=training_data, capture=provenance
+    )
     options = PackOptions(
         sample=None if in_memory else Path(sample),
         sample_data=sample if in_memory else None,
@@ -116,9 +131,37 @@ def pack(
         trusted=tuple(trusted),
         trust_home=None if home is None else local_home(parse_home(home) if isinstance(home, str) else home),
         force=force,
+        provenance=request,
     )
     source = str(model) if isinstance(model, (str, Path)) else object_source(model)
     return pack_model(source, options, reporter=reporter)
+
+
+def provenance_request(
+    *,
+    metrics: Mapping[str, float | str] | None = None,
+    params: Mapping[str, Any] | None = None,
+    training_data: str | Path | None = None,
+    capture: bool = True,
+) -> ProvenanceRequest:
+    """What ``pack`` and ``Registry.register`` record as provenance, with the CI variables of
+    this process's environment that provenance may read (its allowlist, and nothing else).
+
+    Raises:
+        UsageError: a metric that is not a finite number, or a key MLflow would refuse.
+    """
+    import os
+
+    from modelpack.provenance.ci import allowed_environment
+    from modelpack.provenance.record import ProvenanceRequest, parse_metrics, parse_params
+
+    return ProvenanceRequest(
+        capture=capture,
+        environ=allowed_environment(os.environ) if capture else {},
+        metrics=parse_metrics({k: str(v) for k, v in (metrics or {}).items()}),
+        params=parse_params({k: str(v) for k, v in (params or {}).items()}),
+        training_data=None if training_data is None else Path(training_data),
+    )
 
 
 def inspect(target: str | Path, *, home: Home | None = None) -> InspectReport:
@@ -129,7 +172,8 @@ def inspect(target: str | Path, *, home: Home | None = None) -> InspectReport:
         home: the registry root; needed only for URIs.
 
     Returns:
-        An InspectReport.
+        An InspectReport; its ``provenance`` is the MLmodel's for a folder, the version
+        record's for a URI (what register added included).
 
     Raises:
         NotFoundError: the folder, model, version, stage or alias does not exist.
@@ -139,7 +183,9 @@ def inspect(target: str | Path, *, home: Home | None = None) -> InspectReport:
     from modelpack.target import resolve_target
 
     resolved = resolve_target(str(target), home=home)
-    return inspect_folder(resolved.path, uri=resolved.uri, registry=resolved.registry_info())
+    return inspect_folder(
+        resolved.path, uri=resolved.uri, registry=resolved.registry_info(), provenance=resolved.provenance
+    )
 
 
 def diff(a: str | Path, b: str | Path, *, home: Home | None = None) -> DiffReport:

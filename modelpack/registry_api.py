@@ -50,10 +50,10 @@ class ModelVersion:
         path: the stored folder (an MLmodel folder MLflow can load).
         origin: for a copied or imported version, its content's first registration (``uri``,
             ``created``, ``user``, ``host``, ``source``); None otherwise.
-        provenance: where the model came from (``git``, ``ci``, ``training_data``, ``metrics``,
-            ``params``, ``mlflow``: the run it was registered from); {} when unknown.
         already_registered: ``register`` found this content already registered and minted no version.
         warnings: notes from the operation.
+        provenance: where the version came from (git, CI run, training data, metrics, params,
+            MLflow run, and ``registered_from``); {} when nothing was recorded.
     """
 
     name: str
@@ -98,6 +98,10 @@ class ModelVersion:
             ("tags", ", ".join(f"{k}={v}" for k, v in self.tags.items()) or "-"),
             ("description", self.description or "-"),
         ]
+        if self.provenance:
+            from modelpack.provenance.record import lines
+
+            rows += lines(self.provenance)
         parts = [_html.fields(rows), signature_html(self.signature)]
         return _html.page(parts, self.warnings)
 
@@ -274,6 +278,10 @@ class Registry:
         alias: str | None = None,
         allow_duplicate: bool = False,
         tracking_uri: str | None = None,
+        metrics: Mapping[str, float] | None = None,
+        params: Mapping[str, str] | None = None,
+        training_data: str | Path | None = None,
+        provenance: bool = True,
     ) -> ModelVersion:
         """Store a packed folder (or another registered version, or a model logged in an MLflow
         run) as the next version of ``name``.
@@ -290,10 +298,23 @@ class Registry:
                 folder, ``file://`` or ``sqlite:///path.db``); ``MLFLOW_TRACKING_URI`` or
                 MLflow's default when None. The run's id, experiment, params, latest metrics
                 and git commit are recorded as the version's provenance.
+            metrics: numbers recorded in the version's provenance (over the package's own).
+            params: settings recorded in the version's provenance.
+            training_data: a data file whose name, sha256, size and inferred schema are recorded.
+            provenance: record ``registered_from``, the git commit and CI run of where this
+                runs (the working directory's repository, CI's own variables); the package's
+                own provenance (from ``pack``) is recorded either way.
 
         Returns:
             The ModelVersion; ``already_registered`` is true when the same content was there.
         """
+        from modelpack.api import provenance_request
+        from modelpack.provenance.record import for_register
+
+        request = provenance_request(
+            metrics=metrics, params=params, training_data=training_data, capture=provenance
+        )
+        given = for_register(request, Path.cwd())
         target = _folder_of(model)
         result = register_target(
             self.store,
@@ -304,6 +325,7 @@ class Registry:
             alias=alias,
             allow_duplicate=allow_duplicate,
             tracking_uri=tracking_uri,
+            provenance=given,
         )
         return _version(result.version, existed=result.already_registered, warnings=result.warnings)
 
@@ -526,9 +548,12 @@ def register_target(
         return store.register(target, name=name, **options)
     from modelpack.config import resolve_tracking_uri
     from modelpack.mlflow_runs import locate_run_model
+    from modelpack.provenance.record import merge
 
     run = locate_run_model(target, resolve_tracking_uri(tracking_uri))
-    result = store.register(run.folder, name=name, source=run.uri, provenance=run.provenance, **options)
+    # What the command was given (--metric, --param, registered_from) wins over the run's.
+    provenance = merge(run.provenance, options.pop("provenance", None))
+    result = store.register(run.folder, name=name, source=run.uri, provenance=provenance, **options)
     return replace(result, warnings=[*run.warnings, *result.warnings])
 
 

@@ -26,7 +26,7 @@ class Target:
     version: int | None = None
     # What the registry recorded for the version: validate and predict check the files against it.
     recorded: Recorded | None = None
-    #: Where the version came from, as its record says (``inspect models:/...`` shows it).
+    # The version record's provenance (``modelpack.provenance.record``), for a URI.
     provenance: dict[str, Any] | None = None
 
     def registry_info(self) -> dict[str, Any] | None:
@@ -78,7 +78,7 @@ def resolve_target(target: str, *, home: Home | None, reporter: Reporter = SILEN
             name=record.name,
             version=record.version,
             recorded=recorded,
-            provenance=record.provenance or None,
+            provenance=record.provenance,
         )
     path = Path(target)
     if not path.exists():

@@ -25,6 +25,14 @@ def _isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("TERM", "unknown")
     monkeypatch.delenv("MODELPACK_DEBUG", raising=False)
     monkeypatch.delenv("FORCE_COLOR", raising=False)
+    # Provenance: packs made by tests record neither this checkout (the working directory of a
+    # model in memory) nor the CI running the suite, so they are the same bytes everywhere.
+    # Tests of provenance build their own repository and CI environment (tests/cli/test_provenance.py).
+    from modelpack.provenance.ci import ALLOWLIST
+
+    monkeypatch.setenv("GIT_DIR", str(tmp_path / "not-a-git-repository"))
+    for name in ALLOWLIST:
+        monkeypatch.delenv(name, raising=False)
     # Subprocesses must import this checkout even when it is not installed.
     paths = [str(REPO_ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))  # no empty entry: that would mean cwd

@@ -308,3 +308,27 @@ def test_a_malformed_registry_json_is_reported(registry: FileRegistry, change: A
     assert report["exit_code"] == 3
     assert any(f["path"] == "registry.json" for f in errors(report))
     assert tree(registry.home) == before
+
+
+def test_a_rebuilt_version_json_keeps_a_well_formed_provenance(
+    registry: FileRegistry, tmp_path: Path
+) -> None:
+    provenance = {"metrics": {"auc": 0.9}, "registered_from": {"git": {"commit": "a" * 40, "dirty": False}}}
+    registry.register(make_model(tmp_path / "prov", seed=9), name="p", provenance=provenance)
+    path = registry.layout.version_file("p", 1)
+    assert json.loads(path.read_text())["provenance"] == provenance
+    edit_json(path, rename("size"))
+    assert doctor("--repair")["exit_code"] == 0
+    rebuilt = json.loads(path.read_text())
+    assert rebuilt["rebuilt"] is True and rebuilt["provenance"] == provenance
+
+
+def test_a_malformed_provenance_is_refused_by_readers_and_reported(
+    registry: FileRegistry, tmp_path: Path
+) -> None:
+    registry.register(make_model(tmp_path / "prov", seed=9), name="p", provenance={"metrics": {"auc": 0.9}})
+    path = registry.layout.version_file("p", 1)
+    edit_json(path, lambda doc: doc["provenance"]["metrics"].update(auc="high"))
+    one_clean_line(cli("list", "p"), "version.json is corrupt", "'provenance' must be")
+    [error] = errors(doctor())
+    assert error["path"] == "models/p/versions/1/version.json" and "provenance" in error["message"]

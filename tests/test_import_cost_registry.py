@@ -102,6 +102,15 @@ def test_register_imports_nothing_heavy(tmp_path: Path, populated: Path) -> None
     assert "rich" not in modules
 
 
+def test_register_with_provenance_options_imports_nothing_heavy(tmp_path: Path, populated: Path) -> None:
+    # Metrics and params are text; only --training-data (schema inference) may load pandas.
+    modules = _imported(
+        tmp_path, "register", str(populated), "--name", "iris", "--metric", "auc=0.9", "--param", "C=1"
+    )
+    assert not modules & HEAVY
+    assert "rich" not in modules
+
+
 def test_copy_export_and_import_import_nothing_heavy(tmp_path: Path, populated: Path) -> None:
     archive = tmp_path / "iris.tar.gz"
     for args in (

@@ -14,13 +14,17 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Annotated, Any, NoReturn, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
 from modelpack import render
 from modelpack.config import ENV_HOME, is_debug
 from modelpack.errors import ExitCode, ModelpackError
+
+if TYPE_CHECKING:
+    from modelpack.provenance.record import ProvenanceRequest
 
 T = TypeVar("T")
 
@@ -45,6 +49,51 @@ TrustPickleOption = Annotated[
         help="Trust MODULE (or module.Name) beyond the allowlist for this run (repeatable).",
     ),
 ]
+
+
+MetricOption = Annotated[
+    list[str] | None,
+    typer.Option("--metric", metavar="KEY=NUMBER", help="A metric recorded as provenance (repeatable)."),
+]
+ParamOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--param", metavar="KEY=VALUE", help="A parameter or setting recorded as provenance (repeatable)."
+    ),
+]
+TrainingDataOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--training-data",
+        metavar="FILE",
+        help="Record this data file's name, sha256, size and inferred schema as provenance.",
+    ),
+]
+NoProvenanceFlag = Annotated[
+    bool,
+    typer.Option(
+        "--no-provenance",
+        help="Record no git commit, CI run or MLflow run (recorded by default); --metric, --param and --training-data still are.",
+    ),
+]
+
+
+def provenance_pairs(
+    metrics: list[str] | None, params: list[str] | None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """``--metric`` and ``--param`` as dicts (before the funnel: a malformed item is Typer's
+    usage error, as for ``--tag``)."""
+    return parse_key_values(metrics, "--metric"), parse_key_values(params, "--param")
+
+
+def provenance_request(
+    pairs: tuple[dict[str, str], dict[str, str]], training_data: Path | None, no_provenance: bool
+) -> ProvenanceRequest:
+    """The provenance options of ``pack`` and ``register`` as one request (see ``api.provenance_request``)."""
+    from modelpack.api import provenance_request as request
+
+    metrics, params = pairs
+    return request(metrics=metrics, params=params, training_data=training_data, capture=not no_provenance)
 
 
 class OutputFormat(str, Enum):

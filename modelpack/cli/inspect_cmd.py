@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -76,10 +76,11 @@ def _human(report: InspectReport) -> None:
         extra = {k: v for k, v in report.registry.items() if k not in ("uri", "provenance")}
         render.heading("registry")
         render.key_values(list(extra.items()))
-        provenance = report.registry.get("provenance")
-        if isinstance(provenance, dict) and provenance:
-            render.heading("provenance")
-            render.key_values(_flatten(provenance))
+    if report.provenance:
+        from modelpack.provenance.record import lines
+
+        render.heading("provenance")
+        render.key_values(lines(report.provenance))
     for side, rows in report.signature_rows.items():
         render.heading(f"signature {side}")
         render.columns(["name", "type", "required"], [(n, t, "yes" if r else "no") for n, t, r in rows])
@@ -96,17 +97,6 @@ def _human(report: InspectReport) -> None:
         _card_section(report)
     render.heading("files")
     render.columns(["path", "bytes"], [(f["path"], f["size"]) for f in report.files])
-
-
-def _flatten(provenance: dict[str, Any]) -> list[tuple[str, Any]]:
-    """``git commit``, ``mlflow run_id``, ``metrics accuracy``: one line per recorded fact."""
-    rows: list[tuple[str, Any]] = []
-    for key, value in provenance.items():
-        if isinstance(value, dict):
-            rows += [(f"{key} {k}", v) for k, v in value.items() if v is not None]
-        elif value is not None:
-            rows.append((key, value))
-    return rows
 
 
 def _serialization_line(report: InspectReport) -> str:

@@ -89,6 +89,10 @@ def pack(
         Path | None, typer.Option(help="Output schema JSON that replaces inference.")
     ] = None,
     trust_pickle: _run.TrustPickleOption = None,
+    metric: _run.MetricOption = None,
+    param: _run.ParamOption = None,
+    training_data: _run.TrainingDataOption = None,
+    no_provenance: _run.NoProvenanceFlag = False,
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing model folder (one with an MLmodel file).")
     ] = False,
@@ -99,13 +103,19 @@ def pack(
 
     A model file the safety scan refuses loads when you trusted its exact bytes with
     'modelpack trust FILE' (records under --home).
+
+    MLmodel records where the model came from: the git commit, branch, dirty flag and remote of
+    the repository the model file is in, and the CI run (GitHub Actions, GitLab CI, Jenkins,
+    Buildkite, CircleCI, Azure Pipelines), unless --no-provenance.
     """
     from modelpack.package.packer import Annotations, PackOptions, SchemaFiles, pack_model
 
     meta = _run.parse_key_values(metadata, "--metadata")
+    pairs = _run.provenance_pairs(metric, param)
     reporter = render.StderrReporter(enabled=not json_output)
 
     def action() -> PackResult:
+        request = _run.provenance_request(pairs, training_data, no_provenance)
         options = PackOptions(
             sample=sample,
             output=output,
@@ -122,6 +132,7 @@ def pack(
             trusted=tuple(trust_pickle or ()),
             trust_home=local_home(resolve_home(home)),
             force=force,
+            provenance=request,
         )
         return pack_model(model, options, reporter=reporter)
 
@@ -135,3 +146,7 @@ def _human(result: PackResult) -> None:
     if result.card:
         render.summary_line(f"model card: {result.card}")
     render.summary_line(f"serialization: {result.serialization}, because {result.serialization_reason}")
+    if result.provenance:
+        from modelpack.provenance.record import short_text
+
+        render.summary_line(f"provenance: {short_text(result.provenance) or 'recorded'}")

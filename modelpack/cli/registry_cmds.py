@@ -226,6 +226,10 @@ def register(
             "sqlite:///path.db). Default: MLFLOW_TRACKING_URI, else ./mlruns or sqlite:///mlflow.db.",
         ),
     ] = None,
+    metric: _run.MetricOption = None,
+    param: _run.ParamOption = None,
+    training_data: _run.TrainingDataOption = None,
+    no_provenance: _run.NoProvenanceFlag = False,
     field: FieldOption = None,
     json_output: JsonFlag = False,
     home: _run.HomeOption = None,
@@ -239,12 +243,21 @@ def register(
     runs:/RUN_ID/PATH registers the model an MLflow run logged (as mlflow.register_model does)
     from a local tracking store, recording the run id, experiment, params, latest metrics and
     git commit as the version's provenance. MLflow is not needed.
+
+    The version records the package's provenance (from pack) and where register ran: the git
+    commit of the working directory's repository and the CI run, unless --no-provenance.
     """
     tags = _run.parse_key_values(tag, "--tag")
+    pairs = _run.provenance_pairs(metric, param)
 
     def action() -> RegisterResult:
+        from pathlib import Path
+
+        from modelpack.provenance.record import for_register
         from modelpack.registry_api import register_target
 
+        request = _run.provenance_request(pairs, training_data, no_provenance)
+        given = for_register(request, Path.cwd())
         result = register_target(
             _registry(home, progress=not json_output),
             target,
@@ -254,6 +267,7 @@ def register(
             tags=tags,
             alias=alias,
             allow_duplicate=allow_duplicate,
+            provenance=given,
         )
         _check_field(field, json_output, [result.to_dict()], VERSION_FIELDS)
         return result
@@ -450,8 +464,11 @@ def list_cmd(
             # Copied or imported versions also show where their content was first registered.
             origins = [_origin_text(v.facts.get("origin")) for v in result.versions]
             extra = ["origin"] if any(origins) else []
+            # Which commit and CI run each version was built by, when any version records one.
+            built = [_built_text(v.provenance) for v in result.versions]
+            built_col = ["provenance"] if any(built) else []
             _columns(
-                ["version", "stage", "aliases", "created", "digest", "size", "source", *extra],
+                ["version", "stage", "aliases", "created", "digest", "size", *built_col, "source", *extra],
                 [
                     [
                         f"{v.version}" + (" (deleted)" if v.deleted else ""),
@@ -460,10 +477,11 @@ def list_cmd(
                         v.created,
                         _short(v.digest),
                         _size(v.size),
+                        *([prov] if built_col else []),
                         v.source,
                         *([origin] if extra else []),
                     ]
-                    for v, origin in zip(result.versions, origins, strict=True)
+                    for v, origin, prov in zip(result.versions, origins, built, strict=True)
                 ],
             )
         else:
@@ -482,11 +500,14 @@ def list_cmd(
                 "tags",
                 "local_path",
             )
-            width = max(len(k) for k in keys)
+            from modelpack.provenance.record import lines
+
+            rows = [(k, _format_value(data.get(k))) for k in keys] + lines(result.provenance)
+            width = max(len(k) for k, _v in rows)
             render.plain(
                 "\n".join(
                     [f"{result.name} v{result.version}"]
-                    + [f"  {k.ljust(width)}  {_format_value(data.get(k))}".rstrip() for k in keys]
+                    + [f"  {k.ljust(width)}  {v}".rstrip() for k, v in rows]
                 )
             )
 
@@ -528,6 +549,13 @@ def history(
     _run.run("history", json_output, action, human)
 
 
+def _built_text(provenance: dict[str, Any]) -> str:
+    """The provenance cell of ``list NAME``: short commit, dirty, CI system and run."""
+    from modelpack.provenance.record import short_text
+
+    return short_text(provenance) or short_text(provenance.get("registered_from"))
+
+
 def _origin_text(origin: Any) -> str:
     """``URI (user@host, created)``: a copied version's first registration, in one cell."""
     if not isinstance(origin, dict):
@@ -558,7 +586,13 @@ def _detail(event: dict[str, Any]) -> str:
 def _event_text(event: dict[str, Any]) -> str:
     kind = event.get("event")
     if kind == "registered":
-        return f"sha256:{_short(str(event.get('digest', '')))} from {event.get('source')}"
+        text = f"sha256:{_short(str(event.get('digest', '')))} from {event.get('source')}"
+        if isinstance(event.get("provenance"), dict):
+            from modelpack.provenance.record import short_text
+
+            built = short_text(event["provenance"])
+            text += f"; built from {built}" if built else ""
+        return text
     if kind == "stage_changed":
         return f"{event.get('from')} -> {event.get('to')}" + (
             f" ({event['reason']})" if str(event.get("reason", "")).startswith("archived") else ""

@@ -18,6 +18,8 @@ from modelpack.package.card import CARD_KEY, CardView, read_card
 from modelpack.package.environment import pinned_versions, read_requirements
 from modelpack.package.manifest import read_manifest, scan_folder
 from modelpack.package.mlmodel import read_mlmodel
+from modelpack.provenance.record import from_mlmodel
+from modelpack.provenance.record import lines as provenance_lines
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ class InspectReport:
     card: CardView | None = None  # the model card MLmodel names (modelpack.card), when it names one
     registry: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
+    # Where the model came from: git, CI, training data, metrics, params (``provenance.record``).
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         inputs = self.signature_rows.get("inputs")
@@ -72,6 +76,7 @@ class InspectReport:
         ]
         if self.registry:
             rows += [(f"registry {k}", v) for k, v in self.registry.items()]
+        rows += provenance_lines(self.provenance)
         parts = [_html.fields(rows), signature_html(self.signature)]
         parts.append(
             _html.heading("files")
@@ -101,13 +106,20 @@ class InspectReport:
             "metadata": self.metadata,
             "card": None if self.card is None else self.card.to_dict(),
             "registry": self.registry,
+            "provenance": self.provenance,
         }
 
 
 def inspect_folder(
-    folder: Path, *, uri: str | None = None, registry: dict[str, Any] | None = None
+    folder: Path,
+    *,
+    uri: str | None = None,
+    registry: dict[str, Any] | None = None,
+    provenance: dict[str, Any] | None = None,
 ) -> InspectReport:
     """Describe the model folder at ``folder`` without loading the model.
+
+    ``provenance`` (a version record's) replaces what the MLmodel records, when it holds any.
 
     Raises:
         NotFoundError: no folder.
@@ -195,6 +207,7 @@ def inspect_folder(
         card=card,
         registry=registry,
         warnings=warnings,
+        provenance=json.loads(json.dumps(provenance or from_mlmodel(mlmodel.raw), default=str)),
     )
 
 

@@ -41,10 +41,12 @@ from modelpack.package.mlmodel import (
     dump_yaml,
 )
 from modelpack.progress import SILENT, Reporter
+from modelpack.provenance.record import PROVENANCE_KEY
 
 if TYPE_CHECKING:
     from modelpack.package.manifest import Manifest
     from modelpack.package.model_source import LoadedModel
+    from modelpack.provenance.record import ProvenanceRequest
 
 # Namespace of model_uuid, a uuid5 of the sha256 of everything else in the folder.
 _MODEL_UUID_NAMESPACE: Final = uuid.UUID("0b6e3f7e-5a31-4d86-9f5c-9c1e8f2d4a77")
@@ -95,6 +97,9 @@ class PackOptions:
     trust_home: Path | None = None  # where 'modelpack trust' records live; None consults none
     force: bool = False
     sample_data: Any = None
+    # What MLmodel records of where the model came from; None records nothing (a package
+    # byte-identical on every machine).
+    provenance: ProvenanceRequest | None = None
 
     @property
     def sample_label(self) -> str:
@@ -116,6 +121,7 @@ class PackResult:
     size_bytes: int
     card: str | None = None  # the model card's file in the folder, when one was written
     warnings: list[str] = field(default_factory=list)
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return (
@@ -150,6 +156,7 @@ class PackResult:
             "digest": self.digest,
             "files": self.files,
             "size_bytes": self.size_bytes,
+            "provenance": self.provenance,
         }
 
 
@@ -186,6 +193,7 @@ def pack_model(
         raise NotFoundError(f"sample file not found: {options.sample}", path=str(options.sample))
     user_card = None if options.card is None else model_card.read_user_card(options.card)
     warnings: list[str] = []
+    provenance = _provenance(options, model_ref, reporter)
 
     with reporter.step("loading model"):
         if isinstance(model_ref, LoadedModel):
@@ -245,6 +253,11 @@ def pack_model(
             reqs = sorted({*reqs, f"modelpack=={__version__}"}, key=str.lower)
         environment.write_environment(tmp, reqs)
         mlmodel = _mlmodel_dict(saved, sig, example_info, size, options.annotations)
+        if provenance:
+            mlmodel[MODELPACK_KEY][PROVENANCE_KEY] = provenance
+            run_id = provenance.get("mlflow", {}).get("run_id")
+            if run_id:  # MLflow's own key, as it writes it for a model logged in a run
+                mlmodel["run_id"] = run_id
         fitted = flavors.fitted_feature_names(loaded.model)
         if fitted is not None:  # lets diff and the promote gate tell which inputs it reads
             mlmodel[MODELPACK_KEY][FITTED_FEATURE_NAMES] = fitted
@@ -273,7 +286,28 @@ def pack_model(
         files=len(manifest.files),  # the package's files: what the manifest lists
         size_bytes=manifest.total_size,
         warnings=warnings,
+        provenance=provenance,
     )
+
+
+def _provenance(options: PackOptions, model_ref: str | LoadedModel, reporter: Reporter) -> dict[str, Any]:
+    """The provenance options ask for, of the repository the model file is in (the working
+    directory's for a model in memory or an installed module's ``package.module:attr``)."""
+    if options.provenance is None:
+        return {}
+    from modelpack.provenance.record import build
+
+    start = Path.cwd()
+    if isinstance(model_ref, str):
+        model = Path(model_ref)
+        if not model.exists() and ":" in model_ref:
+            model = Path(model_ref.rpartition(":")[0])
+        if model.exists():
+            start = model.resolve().parent
+    if options.provenance.training_data is None:
+        return build(options.provenance, start)
+    with reporter.step("hashing the training data"):
+        return build(options.provenance, start)
 
 
 def _refused_package_warning(model_file: Path, output: Path, file_trusted: bool) -> list[str]:

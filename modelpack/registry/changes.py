@@ -98,8 +98,11 @@ def version_facts(
 ) -> dict[str, Any]:
     """The immutable record of a new version; ``version``, ``created`` and ``manifest_sha256``
     are filled in when they are known. ``origin`` (a copied or imported version's first
-    registration, see ``registry.transfer``) and ``provenance`` (where the model came from: git,
-    CI, training data, metrics, params, the MLflow run) are recorded only when given."""
+    registration, see ``registry.transfer``) is recorded only when given. ``provenance`` is
+    the package's (from its MLmodel) overlaid with ``provenance`` (what register was given,
+    and ``registered_from``), recorded when there is any."""
+    from modelpack.provenance import record as provenance_record
+
     manifest = src.manifest
     facts: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
@@ -125,27 +128,22 @@ def version_facts(
         if problem is not None:
             raise UsageError(f"origin must be {problem}")
         facts["origin"] = dict(origin)
-    if provenance:
-        clean = _json_copy(provenance)
-        problem = documents.SHAPES["version.json"]["provenance"].rule(clean)
-        if problem is not None:
-            raise UsageError(f"provenance must be {problem}")
-        facts["provenance"] = clean
+    if provenance is not None:
+        wrong = provenance_record.problem(dict(provenance))
+        if wrong is not None:
+            raise UsageError(f"provenance must be {wrong}")
+    merged = provenance_record.merge(src.provenance, provenance)
+    if merged:
+        facts["provenance"] = merged
     return facts
 
 
-def _json_copy(value: Any) -> Any:
-    """A plain JSON copy (dicts, lists, str, finite numbers, bool, None) of ``value``."""
-    import json
-
-    try:
-        return json.loads(json.dumps(value, allow_nan=False))
-    except (TypeError, ValueError) as exc:
-        raise UsageError(f"provenance must be plain JSON data: {exc}") from exc
-
-
 def registered_event(name: str, actor: Actor, now: str, facts: dict[str, Any]) -> dict[str, Any]:
-    """The ``registered`` event of a new version."""
+    """The ``registered`` event of a new version (with the commit and CI run it was built by,
+    when known, so ``history`` shows them)."""
+    from modelpack.provenance.record import event_summary
+
+    built = event_summary(facts.get("provenance"))
     return ev.make_event(
         ev.REGISTERED,
         name,
@@ -155,6 +153,7 @@ def registered_event(name: str, actor: Actor, now: str, facts: dict[str, Any]) -
         digest=facts["digest"],
         size=facts["size"],
         source=facts["source"],
+        **({"provenance": built} if built else {}),
     )
 
 

@@ -449,7 +449,7 @@ class _Doctor:
             "rebuilt": True,
         }
         shape = documents.SHAPES["version.json"]
-        for key in (
+        kept = (
             "flavors",
             "signature",
             "mlmodel",
@@ -458,7 +458,8 @@ class _Doctor:
             "modelpack_version",
             "origin",
             "provenance",
-        ):
+        )
+        for key in kept:
             if key in old and shape[key].rule(old[key]) is None:
                 facts[key] = old[key]
         return facts

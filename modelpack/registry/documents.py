@@ -148,6 +148,22 @@ def _origin(value: Any) -> str | None:
     return None if ok else f"an object of {', '.join(ORIGIN_KEYS)} (strings; created a UTC time)"
 
 
+def _provenance(value: Any) -> str | None:
+    from modelpack.provenance.record import problem
+
+    return problem(value)
+
+
+def _built_by(value: Any) -> str | None:
+    """A ``registered`` event's summary: the commit and CI run the version was built by."""
+    from modelpack.provenance.record import problem
+
+    found = problem(value, allow_registered=False)
+    if found is None and not set(value) <= {"git", "ci"}:
+        return "an object of git, ci"
+    return found
+
+
 def _format_version(value: Any) -> str | None:
     # Newer versions are refused by ``layout.migrate`` with an "upgrade modelpack" message.
     return _number(value)
@@ -225,8 +241,9 @@ SHAPES["version.json"] = {
     "modelpack_version": _optional_key(_text),
     "rebuilt": _optional_key(_flag),  # written by doctor --repair when it rebuilt the file
     "origin": _optional_key(_origin),  # copy and import: the first registration of this content
-    # Where the model came from (git, ci, training_data, metrics, params, mlflow run).
-    "provenance": _optional_key(_object),
+    # Where the version came from (git, CI, training data, metrics, params, MLflow run, and
+    # where register ran): see modelpack.provenance.record.
+    "provenance": _optional_key(_provenance),
 }
 
 _EVENT: Final = {
@@ -240,7 +257,13 @@ _EVENT: Final = {
     "version": Key(_number),
 }
 _GATE: Final = {"forced": _optional_key(_flag), "breaking": _optional_key(_list_of(_text))}
-SHAPES["event:registered"] = {**_EVENT, "digest": Key(_digest), "size": Key(_count), "source": Key(_text)}
+SHAPES["event:registered"] = {
+    **_EVENT,
+    "digest": Key(_digest),
+    "size": Key(_count),
+    "source": Key(_text),
+    "provenance": _optional_key(_built_by),
+}
 SHAPES["event:stage_changed"] = {
     **_EVENT,
     "to": Key(_stage),

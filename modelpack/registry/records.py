@@ -153,7 +153,7 @@ class VersionRecord:
 
     @property
     def provenance(self) -> dict[str, Any]:
-        """Where the version came from ({} when nothing was recorded)."""
+        """Where the version came from (``modelpack.provenance.record``); {} when not recorded."""
         value = self.facts.get("provenance")
         return dict(value) if isinstance(value, dict) else {}
 

@@ -576,7 +576,8 @@ class S3Registry:
 
         Same contract as ``FileRegistry.register``; ``source`` overrides the recorded source
         and ``origin`` records the content's first registration (``copy`` and ``import``
-        record where the version really came from).
+        record where the version really came from); ``provenance`` is merged over the
+        package's own into the version record.
         """
         from modelpack.registry.source import examine, integrity_failure
 

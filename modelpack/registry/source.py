@@ -26,6 +26,8 @@ class SourceModel:
     signature: dict[str, Any] | None
     mlmodel: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    # What MLmodel records of where the model came from (``provenance.record.from_mlmodel``).
+    provenance: dict[str, Any] = field(default_factory=dict)
 
 
 def examine(folder: Path) -> SourceModel:
@@ -73,6 +75,8 @@ def examine(folder: Path) -> SourceModel:
         for key in ("mlflow_version", "model_uuid", "utc_time_created")
         if doc.raw.get(key) is not None
     }
+    from modelpack.provenance.record import from_mlmodel
+
     return SourceModel(
         folder=folder,
         manifest=manifest,
@@ -80,6 +84,7 @@ def examine(folder: Path) -> SourceModel:
         signature=signature,
         mlmodel=info,
         warnings=warnings,
+        provenance=from_mlmodel(doc.raw),
     )
 
 

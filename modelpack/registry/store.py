@@ -461,8 +461,9 @@ class FileRegistry:
                 read from (``copy`` and ``import`` record the exact version it came from).
             origin: the first registration of this content, recorded with the version
                 (``copy`` and ``import``; see ``registry.transfer``).
-            provenance: where the model came from (the shape of the version record's
-                ``provenance``: git, ci, training_data, metrics, params, mlflow).
+            provenance: what the caller knows of where the model came from beyond its MLmodel
+                (metrics, params, training data, ``registered_from``), merged over the
+                package's own provenance into the version record (``provenance.record``).
 
         Returns:
             The version, and whether it already existed.

@@ -170,6 +170,7 @@ def copy_version(
         alias=alias,
         source=source,
         origin=origin,
+        provenance=record.facts.get("provenance"),
     )
     return TransferResult(
         version=result.version,
