@@ -8,11 +8,15 @@ Rows (bench/results/serve.json, format in bench/_measure.py):
   is compared with MLflow's; goal: at least 2x MLflow's throughput and a p99 at most half of it.
 
 The load generator is the same for both servers: CLIENTS asyncio tasks, each with one keep-alive
-HTTP/1.1 connection, sending the same request back to back for DURATION seconds after a
-warm-up; both servers run one worker on the same machine as the generator. Before anything is
-timed, both servers' predictions for the payload are compared and must be equal.
+HTTP/1.1 connection, sending the same request back to back for DURATION seconds in all, after a
+warm-up; both servers run one worker (MLflow's default) on the same machine as the generator.
+The DURATION is cut into ROUNDS windows taken in turn, MLflow's and modelpack's alternating in
+ABBA order, so load from other work on a shared machine falls on both alike; each window starts
+with a short unmeasured warm-up of its own. Before anything is timed, both servers' predictions
+for the payload are compared and must be equal.
 
-Usage: python bench/bench_serve.py [--duration S] [--clients N] [--starts N]   (BENCH_QUICK=1: short runs)
+Usage: python bench/bench_serve.py [--duration S] [--rounds N] [--clients N] [--starts N]
+(BENCH_QUICK=1: short runs)
 """
 
 from __future__ import annotations
@@ -147,7 +151,7 @@ class Server:
         return out
 
 
-def load(server: Server, body: bytes, *, clients: int, duration: float, warmup: float) -> dict[str, float]:
+def load(server: Server, body: bytes, *, clients: int, duration: float, warmup: float) -> list[float]:
     """CLIENTS keep-alive connections posting ``body`` back to back; latencies after the warm-up.
 
     The client is asyncio over raw HTTP/1.1 (one prepared request, responses read by their
@@ -157,9 +161,20 @@ def load(server: Server, body: bytes, *, clients: int, duration: float, warmup: 
     return asyncio.run(_load(server, body, clients=clients, duration=duration, warmup=warmup))
 
 
-async def _load(
-    server: Server, body: bytes, *, clients: int, duration: float, warmup: float
-) -> dict[str, float]:
+def summary(server: Server, latencies: list[float], duration: float) -> dict[str, float]:
+    """Throughput, p50 and p99 of every window's latencies (``duration``: the windows' total)."""
+    flat = sorted(latencies)
+    if not flat:
+        raise BenchError(f"{server.name}: no request finished in {duration} s")
+    return {
+        "requests": len(flat),
+        "throughput": len(flat) / duration,
+        "p50": statistics.median(flat),
+        "p99": flat[min(len(flat) - 1, int(len(flat) * 0.99))],
+    }
+
+
+async def _load(server: Server, body: bytes, *, clients: int, duration: float, warmup: float) -> list[float]:
     request = (
         f"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
@@ -194,15 +209,7 @@ async def _load(
     await asyncio.gather(*(client() for _ in range(clients)))
     if failures:
         raise BenchError(f"{server.name}: {len(failures)} failed requests ({failures[:3]})")
-    flat = sorted(latencies)
-    if not flat:
-        raise BenchError(f"{server.name}: no request finished in {duration} s")
-    return {
-        "requests": len(flat),
-        "throughput": len(flat) / duration,
-        "p50": statistics.median(flat),
-        "p99": flat[min(len(flat) - 1, int(len(flat) * 0.99))],
-    }
+    return latencies
 
 
 def server_command(server: Server) -> str:
@@ -222,7 +229,7 @@ def load_row(
     """A latency row (p50 as ``median_s``); throughput and p99 in the note, compared with ``versus``."""
     note = (
         f"{r['throughput']:.0f} requests/s, p99 {r['p99'] * 1000:.1f} ms, {int(r['requests'])} requests, "
-        f"{args.clients} clients, {args.duration:g} s"
+        f"{args.clients} clients, {args.duration:g} s in {args.rounds} windows alternating with the other server"
     )
     doc: dict[str, Any] = {
         "name": f"{server.name}: {label} requests, p50 latency",
@@ -253,6 +260,7 @@ def load_row(
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=float, default=3.0 if quick() else 15.0)
+    parser.add_argument("--rounds", type=int, default=1 if quick() else 6)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--starts", type=int, default=1 if quick() else 5)
     args = parser.parse_args()
@@ -327,16 +335,21 @@ def main() -> None:
                 raise BenchError(
                     f"the servers disagree on the {label} request: {a[1][:200]!r} vs {b[1][:200]!r}"
                 )
-            results = {}
-            for server in (theirs, ours):
-                results[server.name] = load(
-                    server,
-                    body,
-                    clients=args.clients,
-                    duration=args.duration,
-                    warmup=min(2.0, args.duration / 3),
-                )
-            r_ours, r_theirs = results[ours.name], results[theirs.name]
+            latencies: dict[str, list[float]] = {ours.name: [], theirs.name: []}
+            window = args.duration / args.rounds
+            for i in range(args.rounds):
+                # ABBA: MLflow first in even rounds, modelpack first in odd ones
+                for server in (theirs, ours) if i % 2 == 0 else (ours, theirs):
+                    latencies[server.name] += load(
+                        server,
+                        body,
+                        clients=args.clients,
+                        duration=window,
+                        # a longer warm-up the first time; then enough to open the connections
+                        warmup=min(2.0, args.duration / 3) if i == 0 else min(0.5, window / 3),
+                    )
+            r_ours = summary(ours, latencies[ours.name], args.duration)
+            r_theirs = summary(theirs, latencies[theirs.name], args.duration)
             out += [
                 load_row(theirs, label, r_theirs, args, None),
                 load_row(ours, label, r_ours, args, (theirs, r_theirs)),

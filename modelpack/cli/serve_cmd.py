@@ -91,6 +91,12 @@ def serve(
         )
         sock = _listen(host, port)
         if workers > 1:
+            import tempfile
+            from pathlib import Path
+
+            # a worker that cannot start writes why here, and the whole command fails with it
+            fd, failures = tempfile.mkstemp(prefix="modelpack-serve-", suffix=".failures")
+            os.close(fd)
             os.environ[_WORKER_SPEC] = json.dumps(
                 {
                     "target": target,
@@ -101,11 +107,20 @@ def serve(
                     "trusted": list(trusted),
                     "follow": follow,
                     "options": options.__dict__,
+                    "failures": failures,
                 }
             )
-            return server.serve_workers(
-                "modelpack.cli.serve_cmd:_worker_app", served, options, sock=sock, workers=workers
-            )
+            try:
+                return server.serve_workers(
+                    "modelpack.cli.serve_cmd:_worker_app",
+                    served,
+                    options,
+                    sock=sock,
+                    workers=workers,
+                    failures=Path(failures),
+                )
+            finally:
+                Path(failures).unlink(missing_ok=True)
         return server.serve(
             served, options, sock=sock, follower=_follower(target, root, trusted) if follow else None
         )
@@ -163,15 +178,22 @@ def _configure_logging() -> None:
 
 
 def _worker_app() -> Any:
-    """The app of one worker process (uvicorn calls this factory in each worker)."""
+    """The app of one worker process (uvicorn calls this factory in each worker).
+
+    A worker that cannot load its model records why (the supervisor then stops every worker and
+    the command fails with that reason) and exits with uvicorn's start-up failure code.
+    """
     from modelpack.config import resolve_home as _home
     from modelpack.model import load_served
     from modelpack.serving import server
 
     _configure_logging()
     spec = json.loads(os.environ[_WORKER_SPEC])
-    root = _home(spec["home"])
-    trusted = tuple(spec["trusted"])
-    served = load_served(spec["pinned"], home=root, trusted=trusted)
-    follower = _follower(spec["target"], root, trusted) if spec["follow"] else None
-    return server.worker_app(served, server.ServeOptions(**spec["options"]), follower)
+    try:
+        root = _home(spec["home"])
+        trusted = tuple(spec["trusted"])
+        served = load_served(spec["pinned"], home=root, trusted=trusted)
+        follower = _follower(spec["target"], root, trusted) if spec["follow"] else None
+        return server.worker_app(served, server.ServeOptions(**spec["options"]), follower)
+    except Exception as exc:
+        server.worker_failed(spec["failures"], exc)

@@ -191,3 +191,106 @@ def test_follow_with_workers_switches_on_sighup(tmp_path: Path) -> None:
         assert hammer.versions()[-1] == "models:/churn/2"
     finally:
         assert server.stop() == 0, "\n".join(server.log)
+
+
+def pack_flaky(tmp_path: Path, n: int) -> Path:
+    """A model that cannot be loaded while the file named by MODELPACK_TEST_LOAD_FAILS exists."""
+    sample = tmp_path / f"flaky-sample{n}.csv"
+    pd.DataFrame({"x": [float(n), 2.0]}).to_csv(sample, index=False)
+    out = tmp_path / f"flaky{n}"
+    api.pack(
+        "tests.serving.picky_model:make_flaky",
+        sample=sample,
+        output=out,
+        serialization="pickle",
+        trusted=["tests.serving.picky_model"],
+        name="flaky",
+    )
+    return out
+
+
+def wait_events(server: Server, event: str, count: int, timeout: float = 120) -> list[dict[str, object]]:
+    deadline = time.monotonic() + timeout
+    while len(server.events(event)) < count:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"fewer than {count} {event} events:\n" + "\n".join(server.log))
+        time.sleep(0.01)
+    return server.events(event)
+
+
+def version_of(server: Server) -> str:
+    reply = server.invoke({"dataframe_split": {"columns": ["x"], "data": [[1.0]]}})
+    assert reply.status == 200, reply.body
+    return reply.headers["x-modelpack-version"]
+
+
+@pytest.mark.slow
+def test_follow_retries_a_version_that_failed_to_load_on_sighup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flag = tmp_path / "load-fails"
+    monkeypatch.setenv("MODELPACK_TEST_LOAD_FAILS", str(flag))  # the server inherits it
+    cli("register", str(pack_flaky(tmp_path, 1)), "--name", "flaky")
+    cli("register", str(pack_flaky(tmp_path, 2)), "--name", "flaky")
+    cli("promote", "flaky", "1", "--alias", "champion")
+    server = start(
+        "models:/flaky@champion",
+        "--follow",
+        "--follow-interval",
+        "3600",
+        "--trust-pickle",
+        "tests.serving.picky_model",
+    )
+    try:
+        flag.touch()
+        cli("promote", "flaky", "2", "--alias", "champion")
+        server.proc.send_signal(signal.SIGHUP)
+        refused = wait_events(server, "switch_refused", 1)[-1]
+        assert refused["candidate"] == "models:/flaky/2"
+        assert "cannot be loaded for now" in str(refused["reason"])
+        assert refused["retry_in_s"] == 3600
+        assert version_of(server) == "models:/flaky/1"
+
+        flag.unlink()
+        server.proc.send_signal(signal.SIGHUP)  # at once, not in an hour
+        retry = wait_events(server, "switch_retry", 1)[-1]
+        assert retry["candidate"] == "models:/flaky/2" and retry["attempt"] == 2
+        switched = wait_events(server, "switched", 1)[-1]
+        assert switched["model"] == "models:/flaky/2"
+        assert version_of(server) == "models:/flaky/2"
+    finally:
+        assert server.stop() == 0, "\n".join(server.log)
+
+
+@pytest.mark.slow
+def test_follow_retries_a_version_that_failed_to_load_with_backoff(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flag = tmp_path / "load-fails"
+    monkeypatch.setenv("MODELPACK_TEST_LOAD_FAILS", str(flag))
+    cli("register", str(pack_flaky(tmp_path, 1)), "--name", "flaky")
+    cli("register", str(pack_flaky(tmp_path, 2)), "--name", "flaky")
+    cli("promote", "flaky", "1", "--alias", "champion")
+    server = start(
+        "models:/flaky@champion",
+        "--follow",
+        "--follow-interval",
+        "0.2",
+        "--trust-pickle",
+        "tests.serving.picky_model",
+    )
+    try:
+        flag.touch()
+        cli("promote", "flaky", "2", "--alias", "champion")
+        # retried on the interval without a signal, each wait twice the one before
+        refused = wait_events(server, "switch_refused", 3)
+        delays = [float(str(e["retry_in_s"])) for e in refused[:3]]
+        assert delays == [0.2, 0.4, 0.8], delays
+        assert [e["attempt"] for e in server.events("switch_retry")[:2]] == [2, 3]
+        assert version_of(server) == "models:/flaky/1"
+        flag.unlink()
+        switched = wait_events(server, "switched", 1)[-1]
+        assert switched["model"] == "models:/flaky/2"
+        assert version_of(server) == "models:/flaky/2"
+    finally:
+        assert server.stop() == 0, "\n".join(server.log)

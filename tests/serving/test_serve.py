@@ -11,8 +11,10 @@ import json
 import os
 import pickle
 import signal
+import socket
 import subprocess
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -111,6 +113,48 @@ def payloads() -> dict[str, Any]:
         "inputs_columns": {"inputs": {c: [r[i] for r in ROWS] for i, c in enumerate(COLUMNS)}},
         "with_params": {"dataframe_split": {"columns": COLUMNS, "data": ROWS}, "params": {"x": 1}},
     }
+
+
+@pytest.mark.parametrize("form", list(payloads()))
+def test_the_fast_path_gives_what_the_general_path_gives(folder: Path, form: str) -> None:
+    """fast_columns (a JSON body straight to the conformed columns) must hand the model exactly
+    the DataFrame parse_body + conform build: same columns, order, dtypes and values."""
+    from modelpack.model import load_served
+    from modelpack.serving import server as srv
+
+    served = load_served(str(folder), home=Path(os.environ["MODELPACK_HOME"]), trusted=())
+    body = json.dumps(payloads()[form]).encode()
+    fast = srv.fast_columns(served, json.loads(body))
+    assert fast is not None
+    general = srv.conform(served, *srv.parse_body(body, srv.CONTENT_TYPE_JSON, served))
+    pd.testing.assert_frame_equal(fast.frame(), general, check_exact=True)
+    both = srv._batch_input([fast, srv._prepare(served, body, srv.CONTENT_TYPE_JSON)])
+    pd.testing.assert_frame_equal(both, pd.concat([general, general], ignore_index=True), check_exact=True)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda rows: [[r[0], 1, *r[2:]] for r in rows], id="an int in a double column"),
+        pytest.param(lambda rows: [[r[0], float("nan"), *r[2:]] for r in rows], id="NaN"),
+        pytest.param(lambda rows: [[None, *r[1:]] for r in rows], id="null"),
+        pytest.param(lambda rows: [[str(r[0]), *r[1:]] for r in rows], id="text in a long column"),
+        pytest.param(lambda rows: [[1 << 70, *r[1:]] for r in rows], id="an integer over 64 bits"),
+        pytest.param(lambda rows: [[*r, 1] for r in rows], id="an extra column"),
+        pytest.param(lambda rows: [r[:3] for r in rows], id="a missing column"),
+        pytest.param(lambda rows: [r[:3] if i else r for i, r in enumerate(rows)], id="a ragged row"),
+        pytest.param(lambda rows: [], id="no rows"),
+    ],
+)
+def test_anything_else_takes_the_general_path(folder: Path, change: Any) -> None:
+    from modelpack.model import load_served
+    from modelpack.serving import server as srv
+
+    served = load_served(str(folder), home=Path(os.environ["MODELPACK_HOME"]), trusted=())
+    rows = change([list(r) for r in ROWS])
+    width = max((len(r) for r in rows), default=len(COLUMNS))
+    columns = [*COLUMNS, "extra"][:width]
+    assert srv.fast_columns(served, {"dataframe_split": {"columns": columns, "data": rows}}) is None
 
 
 @pytest.mark.parametrize("form", list(payloads()))
@@ -355,6 +399,11 @@ def _wait_in_flight(srv: Server, n: int) -> None:
 def test_timeout_is_504(slow_folder: Path) -> None:
     srv = start(str(slow_folder), "--trust-pickle", "tests.serving.slow_model", "--timeout", "0.3")
     try:
+        # The first request imports what answering takes (pandas for this model), which can take
+        # longer than 0.3 s on a loaded machine: warm the server up until a quick request passes.
+        deadline = time.monotonic() + 120
+        while srv.invoke(slow(0.0)).status != 200:
+            assert time.monotonic() < deadline, "\n".join(srv.log)
         message = error(srv.invoke(slow(2.0)), 504)
         assert "0.3 s" in message
         assert srv.invoke(slow(0.0)).status == 200
@@ -438,6 +487,42 @@ def test_workers_each_serve_the_model(folder: Path) -> None:
     finally:
         assert srv.stop() == 0, "\n".join(srv.log)
     assert json.loads(srv.stdout)["data"]["workers"] == 2
+
+
+def test_a_worker_that_fails_to_start_fails_the_command(tmp_path: Path) -> None:
+    """The server's own check passes, but the model refuses to load in a worker process: the
+    command stops every worker and exits 1 with one error line, leaving nothing listening."""
+    pd.DataFrame({"x": [1.0, 2.0]}).to_csv(tmp_path / "sample.csv", index=False)
+    packed = tmp_path / "packed"
+    api.pack(
+        "tests.serving.picky_model:make_worker_shy",
+        sample=tmp_path / "sample.csv",
+        output=packed,
+        serialization="pickle",
+        trusted=["tests.serving.picky_model"],
+    )
+    argv = ["serve", str(packed), "--trust-pickle", "tests.serving.picky_model", "--workers", "2"]
+    proc = subprocess.run(modelpack_cmd(*argv, "--port", "0"), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.splitlines()
+    errors = [line for line in lines if not line.startswith("{")]
+    assert len(errors) == 1, proc.stderr
+    assert errors[0].startswith("error: worker process ")
+    assert "failed to start" in errors[0] and "refuses to load in a worker process" in errors[0]
+    events = [json.loads(line) for line in lines if line.startswith("{")]
+    assert any(e["event"] == "worker_failed" for e in events)
+    url = next(e["url"] for e in events if e["event"] == "started")
+    host, _, port = url.removeprefix("http://").rpartition(":")
+    with pytest.raises(OSError):  # no worker is left serving
+        socket.create_connection((host, int(port)), timeout=10).close()
+
+    # --json: one document saying the same
+    proc = subprocess.run(
+        modelpack_cmd(*argv, "--port", "0", "--json"), capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 1, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["status"] != "ok" and "failed to start" in json.dumps(doc), doc
 
 
 def test_params_are_checked_against_the_signature(tmp_path: Path) -> None:
