@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeGuard
 
-from modelpack.names import ALIAS_RE, NAME_RE, STAGE_NAMES
+from modelpack.names import ALIAS_RE, NAME_RE, NO_STAGE, STAGE_RE
 
 #: A rule returns None for a good value, else what the value should be.
 Rule = Callable[[Any], str | None]
@@ -68,7 +68,32 @@ def _alias(value: Any) -> str | None:
 
 
 def _stage(value: Any) -> str | None:
-    return None if value in STAGE_NAMES else f"a stage ({', '.join(STAGE_NAMES)})"
+    # Any well-formed stage name: which ones a registry declares is in its registry.json
+    # (``doctor`` reports a version in an undeclared stage).
+    ok = isinstance(value, str) and (value == NO_STAGE or STAGE_RE.fullmatch(value) is not None)
+    return None if ok else "a stage name"
+
+
+def _declared_stage(value: Any) -> str | None:
+    ok = isinstance(value, str) and value != NO_STAGE and STAGE_RE.fullmatch(value) is not None
+    return None if ok else "a stage name"
+
+
+def _stage_set(value: Any) -> str | None:
+    """``registry.json``'s ``stages``: names, archive, active, generation, renamed, consistent."""
+    want = "an object of names, archive, active, generation and renamed (see docs/REGISTRY.md)"
+    if not isinstance(value, dict) or sorted(value) != ["active", "archive", "generation", "names", "renamed"]:
+        return want
+    names, active = value["names"], value["active"]
+    if _list_of(_declared_stage)(names) is not None or _list_of(_declared_stage)(active) is not None:
+        return want
+    if len({n.lower() for n in names}) != len(names) or len(names) < 2:
+        return want
+    if value["archive"] not in names or value["archive"] in active or not set(active) <= set(names):
+        return want
+    if _count(value["generation"]) is not None or _map_of(_declared_stage, _stage)(value["renamed"]) is not None:
+        return want
+    return None
 
 
 def _digest(value: Any) -> str | None:
@@ -172,6 +197,8 @@ SHAPES["registry.json"] = {
     "created": Key(_time),
     # In a bucket: what the store proved about conditional writes when the registry was made.
     "store": _optional_key(_object),
+    # The registry's own stages (names.StageSet); absent: MLflow's four.
+    "stages": _optional_key(_stage_set),
 }
 
 # In a bucket, model.json wraps the state with the highest version folded in and the events of
@@ -203,6 +230,8 @@ SHAPES["model.json"] = {
     # Tags and descriptions of versions changed after registration (set_tags, set_description).
     "tags": _optional_key(_map_of(_version_key, _map_of(_text, _text))),
     "descriptions": _optional_key(_map_of(_version_key, _optional(_text))),
+    # The generation of the registry's stages the names above belong to (absent: 0).
+    "stages_generation": _optional_key(_count),
 }
 
 SHAPES["version.json"] = {
@@ -265,7 +294,7 @@ SHAPES["event:description_set"] = {
 
 SHAPES["journal.json"] = {
     "format_version": Key(_format_version),
-    "op": Key(_one_of("register", "promote", "delete", "set_tags", "set_description")),
+    "op": Key(_one_of("register", "promote", "delete", "set_tags", "set_description", "set_stages")),
     "name": Key(_name),
     "version": Key(_count),  # 0: a change to the model itself (its description)
     "log_size": Key(_count),
