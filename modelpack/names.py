@@ -92,8 +92,10 @@ class StageSet:
 
     @property
     def is_default(self) -> bool:
-        return self.names == DEFAULT_STAGES.names and self.archive == DEFAULT_STAGES.archive and (
-            self.active == DEFAULT_STAGES.active
+        return (
+            self.names == DEFAULT_STAGES.names
+            and self.archive == DEFAULT_STAGES.archive
+            and (self.active == DEFAULT_STAGES.active)
         )
 
     def find(self, text: str) -> str | None:
@@ -166,9 +168,7 @@ def validate_stage_name(text: str) -> str:
     return text
 
 
-def declare_stages(
-    names: Iterable[str], *, archive: str, active: Iterable[str] | None = None
-) -> StageSet:
+def declare_stages(names: Iterable[str], *, archive: str, active: Iterable[str] | None = None) -> StageSet:
     """A new stage declaration, checked (generation and renames are filled in by the registry).
 
     Raises:
@@ -186,7 +186,9 @@ def declare_stages(
     def member(text: str, what: str) -> str:
         found = next((n for n in declared if n.lower() == text.strip().lower()), None)
         if found is None:
-            raise InvalidNameError(f"{what} {_shown(text)} is not among the declared stages {', '.join(declared)}")
+            raise InvalidNameError(
+                f"{what} {_shown(text)} is not among the declared stages {', '.join(declared)}"
+            )
         return found
 
     archive_name = member(archive, "archive stage")

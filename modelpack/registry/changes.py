@@ -642,7 +642,11 @@ def plan_stages(
         ConflictError: a stage with versions in it is neither declared any more nor mapped
             (exit 5); the message lists them and how to map them.
     """
-    if (declared.names, declared.archive, declared.active) == (current.names, current.archive, current.active):
+    if (declared.names, declared.archive, declared.active) == (
+        current.names,
+        current.archive,
+        current.active,
+    ):
         return None  # also how a re-run finishes an interrupted one: the mapping is done
     renamed: dict[str, str] = {}
     for old_text, new_text in mapping.items():
@@ -654,8 +658,7 @@ def plan_stages(
         new = declared.find(new_text)
         if new is None:
             raise InvalidNameError(
-                f"--map {old}={new_text}: {new_text!r} is not among the new stages "
-                f"{', '.join(declared.all)}"
+                f"--map {old}={new_text}: {new_text!r} is not among the new stages {', '.join(declared.all)}"
             )
         renamed[old] = new
     for old in current.names:
@@ -667,8 +670,12 @@ def plan_stages(
     if unmapped:
         where = "; ".join(f"{s}: {listing(used[s])}" for s in unmapped)
         raise ConflictError(
-            f"stages {', '.join(unmapped)} hold versions and are not among the new stages; "
-            f"nothing changed ({where})",
+            (
+                f"stage {unmapped[0]} holds versions and is not among the new stages"
+                if len(unmapped) == 1
+                else f"stages {', '.join(unmapped)} hold versions and are not among the new stages"
+            )
+            + f"; nothing changed ({where})",
             hint=f"map each one to one of {', '.join(declared.all)}: "
             + " ".join(f"--map {s}=NEW" for s in unmapped),
         )
@@ -683,4 +690,16 @@ def moved_versions(states: Iterable[ModelState], stages: StageSet) -> list[str]:
         for state in states
         for v, s in sorted(state.stages.items())
         if s in stages.renamed and v not in state.deleted
+    ]
+
+
+def undeclared_stages(states: Iterable[ModelState], stages: StageSet) -> list[str]:
+    """``name vN is in S``, for each live version in a stage the registry does not declare
+    (a promotion that raced a redeclaration in a bucket; ``doctor`` reports these too)."""
+    return [
+        f"{state.name} v{v} is in stage {s!r}, which the registry does not declare "
+        f"(stages: {', '.join(stages.all)}); promote it to one of them"
+        for state in states
+        for v, s in sorted(state.stages.items())
+        if s not in stages.all and v not in state.deleted
     ]

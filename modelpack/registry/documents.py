@@ -82,7 +82,13 @@ def _declared_stage(value: Any) -> str | None:
 def _stage_set(value: Any) -> str | None:
     """``registry.json``'s ``stages``: names, archive, active, generation, renamed, consistent."""
     want = "an object of names, archive, active, generation and renamed (see docs/REGISTRY.md)"
-    if not isinstance(value, dict) or sorted(value) != ["active", "archive", "generation", "names", "renamed"]:
+    if not isinstance(value, dict) or sorted(value) != [
+        "active",
+        "archive",
+        "generation",
+        "names",
+        "renamed",
+    ]:
         return want
     names, active = value["names"], value["active"]
     if _list_of(_declared_stage)(names) is not None or _list_of(_declared_stage)(active) is not None:
@@ -91,7 +97,10 @@ def _stage_set(value: Any) -> str | None:
         return want
     if value["archive"] not in names or value["archive"] in active or not set(active) <= set(names):
         return want
-    if _count(value["generation"]) is not None or _map_of(_declared_stage, _stage)(value["renamed"]) is not None:
+    if (
+        _count(value["generation"]) is not None
+        or _map_of(_declared_stage, _stage)(value["renamed"]) is not None
+    ):
         return want
     return None
 

@@ -67,6 +67,7 @@ from modelpack.registry.changes import (
     gated_stage,
     listing,
     missing_version,
+    moved_versions,
     new_model_state,
     pick_version,
     plan_delete,
@@ -77,7 +78,6 @@ from modelpack.registry.changes import (
     plan_tags,
     refuse_damaged,
     registered_event,
-    moved_versions,
     used_stages,
     version_facts,
 )
@@ -247,7 +247,9 @@ class FileRegistry:
         self._commit_state(name, 0, "set_stages", raw, new_state, new_events, notes=notes)
         self._faults.point("set_stages.remapped")
         if new_events:
-            notes.append(f"renamed the stages of {name} to the registry's generation {self.stages.generation}")
+            notes.append(
+                f"renamed the stages of {name} to the registry's generation {self.stages.generation}"
+            )
 
     @contextlib.contextmanager
     def _workspace(self) -> Iterator[Path]:
