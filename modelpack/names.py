@@ -79,6 +79,8 @@ class StageSet:
     active: tuple[str, ...]
     generation: int = 0
     renamed: Mapping[str, str] = field(default_factory=dict)
+    #: Every stage name any generation declared (event logs keep the names of their time).
+    known: tuple[str, ...] = ()
 
     @property
     def all(self) -> tuple[str, ...]:
@@ -123,10 +125,19 @@ class StageSet:
     def translate(self, stages: Mapping[int, str], generation: int) -> dict[int, tuple[str, str]]:
         """The versions of a model stored at ``generation`` whose stage is renamed since:
         version -> (stored name, current name). Only the previous generation is translated
-        (``set_stages`` rewrites every model before it declares again)."""
-        if generation != self.generation - 1 or not self.renamed:
+        (``set_stages`` rewrites every model before it declares again). A stage the previous
+        generation had that is neither kept nor mapped held no version when the stages were
+        redeclared; a version a racing promotion put there (a bucket has no lock) leaves every
+        stage, as the rewrite records."""
+        if generation != self.generation - 1:
             return {}
-        return {v: (s, self.renamed[s]) for v, s in stages.items() if s in self.renamed}
+        moved: dict[int, tuple[str, str]] = {}
+        for version, stage in stages.items():
+            if stage in self.renamed:
+                moved[version] = (stage, self.renamed[stage])
+            elif stage not in self.all:
+                moved[version] = (stage, NO_STAGE)
+        return moved
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -135,6 +146,7 @@ class StageSet:
             "active": list(self.active),
             "generation": self.generation,
             "renamed": dict(sorted(self.renamed.items())),
+            "known": sorted(self.known),
         }
 
     @classmethod
@@ -149,6 +161,7 @@ class StageSet:
             active=tuple(raw["active"]),
             generation=int(raw["generation"]),
             renamed=dict(raw.get("renamed") or {}),
+            known=tuple(raw["known"]),
         )
 
 
@@ -199,7 +212,7 @@ def declare_stages(names: Iterable[str], *, archive: str, active: Iterable[str] 
         if archive_name in chosen:
             raise InvalidNameError(f"the archive {archive_name!r} cannot be an active stage")
         active_names = tuple(n for n in declared if n in chosen)
-    return StageSet(names=declared, archive=archive_name, active=active_names)
+    return StageSet(names=declared, archive=archive_name, active=active_names, known=declared)
 
 
 def _shown(text: str) -> str:
@@ -284,4 +297,5 @@ DEFAULT_STAGES: Final = StageSet(
     names=(Stage.STAGING.value, Stage.PRODUCTION.value, Stage.ARCHIVED.value),
     archive=Stage.ARCHIVED.value,
     active=tuple(s.value for s in ACTIVE_STAGES),
+    known=(Stage.ARCHIVED.value, Stage.PRODUCTION.value, Stage.STAGING.value),
 )

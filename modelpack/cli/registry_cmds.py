@@ -258,6 +258,15 @@ def register(
 # ---------------------------------------------------------------------- promote
 
 
+def _complete_stage(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion for ``--stage``: the stages of the registry the command would use."""
+    try:
+        stages = _registry(ctx.params.get("home")).stages.all
+    except Exception:  # completion must never fail loudly: offer nothing
+        return []
+    return [s for s in stages if s.lower().startswith(incomplete.lower())]
+
+
 @app.command()
 def promote(
     name: Annotated[str, typer.Argument(help="Registered model name.")],
@@ -268,6 +277,7 @@ def promote(
             "--stage",
             help="The stage to move the version to (any case): None or one of the registry's stages "
             "('modelpack stages'; by default Staging, Production, Archived).",
+            autocompletion=_complete_stage,
         ),
     ] = None,
     keep_existing: Annotated[

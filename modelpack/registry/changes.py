@@ -597,6 +597,15 @@ def current_state(state: ModelState, stages: StageSet) -> ModelState:
     return replace(state, stages=held, stages_generation=stages.generation)
 
 
+def undeclared_problem(state: ModelState, stages: StageSet) -> str | None:
+    """Why a (translated) state is corrupt under ``stages``: a version in a stage the
+    registry does not declare; None when every stage is declared."""
+    bad = sorted({s for s in state.stages.values() if s not in stages.all})
+    if not bad:
+        return None
+    return f"'stages' must name stages of this registry ({', '.join(stages.all)}), not {', '.join(map(repr, bad))}"
+
+
 def plan_remap(
     name: str, state: ModelState, stages: StageSet, actor: Actor, now: str
 ) -> tuple[ModelState, list[dict[str, Any]]] | None:
@@ -680,7 +689,12 @@ def plan_stages(
             + " ".join(f"--map {s}=NEW" for s in unmapped),
         )
     changed = {old: new for old, new in renamed.items() if old != new}
-    return replace(declared, generation=current.generation + 1, renamed=dict(sorted(changed.items())))
+    return replace(
+        declared,
+        generation=current.generation + 1,
+        renamed=dict(sorted(changed.items())),
+        known=tuple(sorted({*current.known, *declared.names})),
+    )
 
 
 def moved_versions(states: Iterable[ModelState], stages: StageSet) -> list[str]:

@@ -19,7 +19,7 @@ Adding a key to a document is a format change: add it here, and follow the proce
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeGuard
 
@@ -81,7 +81,7 @@ def _declared_stage(value: Any) -> str | None:
 
 def _stage_set(value: Any) -> str | None:
     """``registry.json``'s ``stages``: names, archive, active, generation, renamed, consistent."""
-    want = "an object of names, archive, active, generation and renamed (see docs/REGISTRY.md)"
+    want = "an object of names, archive, active, generation, renamed and known (see docs/REGISTRY.md)"
     if not isinstance(value, dict) or sorted(value) != [
         "active",
         "archive",
@@ -370,9 +370,34 @@ class Problem:
         return f"{self.key!r} must be {self.detail}"
 
 
-def problems(kind: str, document: Mapping[str, Any]) -> list[Problem]:
+#: The keys whose values are stage names, by document kind (checked against the registry's
+#: stages when ``problems`` is given them).
+STAGE_KEYS: Final = {
+    "model.json": ("stages",),
+    "event:stage_changed": ("to", "from"),
+    "event:deleted": ("stage",),
+}
+
+
+def _stage_problems(kind: str, document: Mapping[str, Any], stages: Collection[str]) -> list[Problem]:
+    found = []
+    for key in STAGE_KEYS.get(kind, ()):
+        value = document.get(key)
+        names = list(value.values()) if isinstance(value, dict) else [value]
+        bad = [n for n in names if isinstance(n, str) and n not in stages]
+        if bad:
+            found.append(
+                Problem(key, "invalid", f"a stage of this registry ({', '.join(stages)}), not {bad[0]!r}")
+            )
+    return found
+
+
+def problems(
+    kind: str, document: Mapping[str, Any], *, stages: Collection[str] | None = None
+) -> list[Problem]:
     """Every way ``document`` differs from the shape of ``kind`` (a key of ``SHAPES``, or
-    ``event`` for an event of any type)."""
+    ``event`` for an event of any type). With ``stages``, a well-formed stage name must also
+    be one of them (``doctor`` passes the registry's; readers check their own)."""
     if kind == "event":
         event_type = document.get("event")
         kind = f"event:{event_type}"
@@ -390,6 +415,10 @@ def problems(kind: str, document: Mapping[str, Any]) -> list[Problem]:
         if detail is not None:
             found.append(Problem(key, "invalid", detail))
     found.extend(Problem(str(key), "unknown") for key in document if key not in shape)
+    if stages is not None:
+        found.extend(
+            p for p in _stage_problems(kind, document, stages) if p.key not in {f.key for f in found}
+        )
     if kind == "journal.json" and isinstance(document.get("state"), dict):
         found.extend(
             Problem(f"state.{p.key}", p.what, p.detail) for p in problems("model.json", document["state"])

@@ -71,6 +71,7 @@ from modelpack.registry.changes import (
     refuse_damaged,
     registered_event,
     registered_versions,
+    undeclared_problem,
     undeclared_stages,
     used_stages,
     version_facts,
@@ -269,6 +270,9 @@ class S3Registry:
         if stored.stages_generation > self.stages.generation:
             self._registry_doc = None  # redeclared since this command read registry.json
         state = current_state(stored, self.stages)
+        problem = undeclared_problem(state, self.stages)
+        if problem is not None:
+            raise self._corrupt(key, problem)
         pending = raw["events"]
         return Head(state, int(raw["latest"]), list(pending.get("events") or []), etag, stored)
 

@@ -78,6 +78,7 @@ from modelpack.registry.changes import (
     plan_tags,
     refuse_damaged,
     registered_event,
+    undeclared_problem,
     used_stages,
     version_facts,
 )
@@ -161,13 +162,6 @@ class FileRegistry:
         self._check_format()
         return self._stages or DEFAULT_STAGES
 
-    def _reread_stages(self) -> StageSet:
-        """Read the stages again: a writer does under the registry lock, which ``set_stages``
-        holds exclusively, so what it reads stays true until it lets go."""
-        self._format_checked = False
-        self._stages = None
-        return self.stages
-
     def _require_registry(self) -> None:
         """Readers refuse a home that holds no registry, so a typo in --home is not "empty".
 
@@ -218,7 +212,9 @@ class FileRegistry:
             timeout=self.lock_timeout,
             what="the registry",
         ):
-            self._reread_stages()
+            # Read again on first use: set_stages holds this lock exclusively to change them.
+            self._format_checked = False
+            self._stages = None
             yield
 
     @contextlib.contextmanager
@@ -306,7 +302,13 @@ class FileRegistry:
 
     def _state_or_none(self, name: str) -> ModelState | None:
         raw = self._raw_state_or_none(name)
-        return None if raw is None else current_state(raw, self.stages)
+        if raw is None:
+            return None
+        state = current_state(raw, self.stages)
+        problem = undeclared_problem(state, self.stages)
+        if problem is not None:
+            raise corrupt(self.layout.model_file(name), self.home, problem)
+        return state
 
     def _raw_state_or_none(self, name: str) -> ModelState | None:
         """``model.json`` as stored (its stage names of the generation it records)."""
