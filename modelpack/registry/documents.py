@@ -82,13 +82,11 @@ def _declared_stage(value: Any) -> str | None:
 def _stage_set(value: Any) -> str | None:
     """``registry.json``'s ``stages``: names, archive, active, generation, renamed, consistent."""
     want = "an object of names, archive, active, generation, renamed and known (see docs/REGISTRY.md)"
-    if not isinstance(value, dict) or sorted(value) != [
-        "active",
-        "archive",
-        "generation",
-        "names",
-        "renamed",
-    ]:
+    keys = ["active", "archive", "generation", "known", "names", "renamed"]
+    if not isinstance(value, dict) or sorted(value) != keys:
+        return want
+    known = value["known"]
+    if _list_of(_declared_stage)(known) is not None or not set(value["names"]) <= set(known):
         return want
     names, active = value["names"], value["active"]
     if _list_of(_declared_stage)(names) is not None or _list_of(_declared_stage)(active) is not None:
