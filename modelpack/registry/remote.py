@@ -78,7 +78,14 @@ from modelpack.registry.changes import (
 )
 from modelpack.registry.events import Actor, utc_now
 from modelpack.registry.faults import NO_FAULTS, Faults
-from modelpack.registry.layout import FORMAT_VERSION, REGISTRY_KIND, digest_hex, migrate
+from modelpack.registry.layout import (
+    FORMAT_VERSION,
+    REGISTRY_KIND,
+    STAGES_FORMAT_VERSION,
+    digest_hex,
+    migrate,
+    migrate_registry_file,
+)
 from modelpack.registry.objects import ObjectInfo, S3Objects, backoff
 from modelpack.registry.records import (
     DeleteResult,
@@ -242,7 +249,7 @@ class S3Registry:
             return
         raw, _ = found
         try:
-            documents.check("registry.json", migrate(raw, what="registry.json"))
+            documents.check("registry.json", migrate_registry_file(raw, what="registry.json"))
         except ValueError as exc:
             raise self._corrupt("registry.json", str(exc)) from exc
         form = (raw.get("store") or {}).get("if_match")
@@ -988,7 +995,7 @@ class S3Registry:
             planned = plan_stages(current, declared, mapping or {}, used_stages(states))
             if planned is None:
                 return StagesResult(current, changed=False, warnings=undeclared_stages(states, current))
-            doc = {**raw, "stages": planned.to_json()}
+            doc = {**raw, "format_version": STAGES_FORMAT_VERSION, "stages": planned.to_json()}
             if self.objects.replace("registry.json", _dumps(doc), etag) is None:
                 backoff(attempt)
                 continue

@@ -85,7 +85,15 @@ from modelpack.registry.changes import (
 from modelpack.registry.events import Actor, utc_now
 from modelpack.registry.faults import NO_FAULTS, Faults
 from modelpack.registry.journal import Journal
-from modelpack.registry.layout import FORMAT_VERSION, MODEL_DIR, REGISTRY_KIND, Layout, digest_hex, migrate
+from modelpack.registry.layout import (
+    FORMAT_VERSION,
+    MODEL_DIR,
+    REGISTRY_KIND,
+    STAGES_FORMAT_VERSION,
+    Layout,
+    digest_hex,
+    migrate_registry_file,
+)
 from modelpack.registry.records import (
     DeleteResult,
     GateCheck,
@@ -150,7 +158,7 @@ class FileRegistry:
         except FileNotFoundError:
             return
         try:
-            documents.check("registry.json", migrate(raw, what=str(path)))
+            documents.check("registry.json", migrate_registry_file(raw, what=str(path)))
         except ValueError as exc:
             raise corrupt(path, self.home, str(exc)) from exc
         self._stages = StageSet.from_json(raw.get("stages"))
@@ -1017,7 +1025,9 @@ class FileRegistry:
                 return StagesResult(current, changed=False, warnings=warnings)
             raw = read_json(self.layout.registry_file, home=self.home)
             atomic_write_json(
-                self.layout.registry_file, {**raw, "stages": planned.to_json()}, durable=self.durable
+                self.layout.registry_file,
+                {**raw, "format_version": STAGES_FORMAT_VERSION, "stages": planned.to_json()},
+                durable=self.durable,
             )
             self._stages = planned
             self._faults.point("set_stages.declared")

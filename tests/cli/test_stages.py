@@ -28,6 +28,11 @@ def test_a_registry_that_declares_nothing_keeps_its_bytes(_isolate: Path, tmp_pa
     same = mp("stages", "set", "Staging", "Production", "Archived", "--archive", "Archived")
     assert same.returncode == 0 and same.stdout.startswith("stages unchanged")
     assert "stages" not in json.loads((_isolate / "registry.json").read_text())
+    # Declaring its own makes registry.json format 2, which a modelpack from before stages refuses.
+    assert mp("stages", "set", *TEAM, "--archive", "Retired", "--map", "Staging=Testing").returncode == 0
+    document = json.loads((_isolate / "registry.json").read_text())
+    assert document["format_version"] == 2 and document["stages"]["generation"] == 1
+    assert json.loads((_isolate / "models" / "m" / "model.json").read_text())["format_version"] == 1
 
 
 def test_the_python_api(tmp_path: Path) -> None:

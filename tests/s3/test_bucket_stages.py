@@ -20,6 +20,7 @@ def bucket_json(s3_home: Any, key: str) -> Any:
 
 def test_custom_stages_end_to_end_on_a_bucket(s3_home: Any, tmp_path: Path) -> None:
     run_custom_stages(tmp_path)
+    assert bucket_json(s3_home, "registry.json")["format_version"] == 2
     stages = bucket_json(s3_home, "registry.json")["stages"]
     assert stages["names"] == ["Staging", "Production", "Archived"] and stages["generation"] == 2
     state = bucket_json(s3_home, "models/churn/model.json")["state"]
