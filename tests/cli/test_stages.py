@@ -125,3 +125,25 @@ def test_doctor_flags_a_version_in_an_undeclared_stage(_isolate: Path, tmp_path:
     # --repair rebuilds the state from the event log, where v1 went to Testing.
     assert mp_json("doctor", "--repair")["exit_code"] == 0
     assert stages_of("m") == {1: "Testing"}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("stages",),
+        ("stages", "set", *TEAM, "--archive", "Retired"),
+        ("promote", "m", "1", "--stage", "Testing"),
+        ("list", "models:/m/Testing", "--field", "version"),
+    ],
+)
+def test_stage_commands_import_nothing_heavy(_isolate: Path, tmp_path: Path, args: tuple[str, ...]) -> None:
+    from tests.test_import_cost_registry import HEAVY, _imported
+
+    registry = Registry()
+    registry.register(make_model(tmp_path / "m", seed=1), "m")
+    if args[0] != "stages":
+        registry.set_stages(TEAM, archive="Retired")
+        registry.promote("m", 1, stage="Testing")
+    modules = _imported(tmp_path, *args)
+    assert "modelpack" in modules and not modules & HEAVY
+    assert "yaml" not in modules and "rich" not in modules
