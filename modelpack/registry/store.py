@@ -312,6 +312,10 @@ class FileRegistry:
         raw = self._raw_state_or_none(name)
         if raw is None:
             return None
+        if raw.stages_generation > self.stages.generation:
+            # Redeclared since this command read registry.json (readers take no lock).
+            self._format_checked = False
+            self._stages = None
         state = current_state(raw, self.stages)
         problem = undeclared_problem(state, self.stages)
         if problem is not None:
