@@ -47,10 +47,9 @@ def _describe(stages: StageSet) -> list[str]:
         else:
             role = "any number of versions"
         lines.append(f"{stage:<16} {role}")
-    origin = (
+    lines.append(
         "MLflow's stages (the default)" if stages.is_default else f"declared (generation {stages.generation})"
     )
-    lines.append(f"({origin})")
     return lines
 
 
