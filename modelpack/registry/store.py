@@ -241,6 +241,8 @@ class FileRegistry:
         """Rewrite ``name``'s stage names into the registry's current stages if a
         ``set_stages`` did not get to it (it died, or this is its own pass). Caller holds the
         model lock and the registry lock."""
+        if self.stages.generation == 0:
+            return  # never redeclared: nothing to rename, and no extra read
         raw = self._raw_state_or_none(name)
         if raw is None:
             return
