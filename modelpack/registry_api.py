@@ -23,10 +23,10 @@ from modelpack.registry.records import ModelSummary, PromotionFacts
 if TYPE_CHECKING:
     from modelpack.config import Home
     from modelpack.model import Model
-    from modelpack.names import Stage
+    from modelpack.names import Stage, StageSet
     from modelpack.package.packer import PackResult
     from modelpack.registry import AnyRegistry
-    from modelpack.registry.records import RegisterResult, VersionRecord
+    from modelpack.registry.records import RegisterResult, StagesResult, VersionRecord
     from modelpack.registry.transfer import ExportResult
 
 
@@ -37,7 +37,8 @@ class ModelVersion:
     Attributes:
         name: the model name.
         version: the version number.
-        stage: ``None``, ``Staging``, ``Production`` or ``Archived``.
+        stage: ``None`` or one of the registry's stages (by default ``Staging``,
+            ``Production`` or ``Archived``).
         aliases: the aliases pointing at this version.
         digest: the content digest (``sha256:...``) of the package.
         created: when it was registered (UTC, ISO 8601).
@@ -346,10 +347,12 @@ class Registry:
         Args:
             name: the model name.
             version: the version number (or a ModelVersion).
-            stage: ``Staging``, ``Production``, ``Archived`` or ``None``.
+            stage: one of the registry's stages (``Registry.stages``; by default ``Staging``,
+                ``Production``, ``Archived``) or ``None``, in any case.
             alias: point this alias at the version.
             remove_alias: remove this alias (it must point at the version).
-            archive_existing: move the versions that held ``stage`` to Archived.
+            archive_existing: move the versions that held an active ``stage`` to the archive
+                stage (Archived by default).
             require_compatible: refuse a signature that breaks the callers of the stage or alias.
             force: promote despite a breaking signature (recorded in the history).
         """
@@ -370,6 +373,44 @@ class Registry:
             **facts,
             version=_version(result.version),
             compatibility=None if gate is None else [c.to_dict() for c in gate],
+        )
+
+    @property
+    def stages(self) -> StageSet:
+        """The registry's stages: ``all`` (``None`` first, then the declared ones in order),
+        ``archive``, ``active``, ``protected``, ``generation``; MLflow's four by default."""
+        return self.store.stages
+
+    def set_stages(
+        self,
+        names: Iterable[str],
+        *,
+        archive: str,
+        active: Iterable[str] | None = None,
+        mapping: Mapping[str, str] | None = None,
+    ) -> StagesResult:
+        """Declare the registry's own stages (see ``modelpack stages set``).
+
+        Args:
+            names: the stages in order, e.g. ``["Prototype", "Testing", "Production", "Retired"]``
+                (``None`` always exists and is not declared).
+            archive: the stage previous holders of an active stage move to, e.g. ``"Retired"``.
+            active: the single-holder, gated stages (default: every stage but the archive).
+            mapping: a current stage -> a new one (or ``"None"``), for every stage that holds
+                versions and is not kept, e.g. ``{"Staging": "Testing", "Archived": "Retired"}``.
+
+        Returns:
+            The new stages, whether they changed and which versions moved.
+
+        Raises:
+            InvalidNameError: a bad stage name or mapping (exit 2).
+            ConflictError: a stage holding versions is neither kept nor mapped (exit 5).
+        """
+        return self.store.set_stages(
+            list(names),
+            archive=archive,
+            active=None if active is None else list(active),
+            mapping=dict(mapping or {}),
         )
 
     def get_version(self, name: str, version: int | ModelVersion) -> ModelVersion:

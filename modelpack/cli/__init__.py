@@ -50,6 +50,7 @@ from modelpack.cli import (  # noqa: E402,F401
     registry_cmds,
     schema_cmd,
     serve_cmd,
+    stages_cmd,
     trust_cmd,
     validate_cmd,
 )

@@ -105,16 +105,6 @@ class OutputFormat(str, Enum):
     JSONL = "jsonl"
 
 
-class StageChoice(str, Enum):
-    """``promote --stage`` choices (modelpack.names.Stage, which the CLI must not import
-    at start-up), matched in any case."""
-
-    NONE = "None"
-    STAGING = "Staging"
-    PRODUCTION = "Production"
-    ARCHIVED = "Archived"
-
-
 class Serialization(str, Enum):
     """``pack --serialization`` choices."""
 

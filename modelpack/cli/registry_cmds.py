@@ -311,19 +311,33 @@ def _run_summary(run: dict[str, Any], provenance: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------- promote
 
 
+def _complete_stage(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion for ``--stage``: the stages of the registry the command would use."""
+    try:
+        stages = _registry(ctx.params.get("home")).stages.all
+    except Exception:  # completion must never fail loudly: offer nothing
+        return []
+    return [s for s in stages if s.lower().startswith(incomplete.lower())]
+
+
 @app.command()
 def promote(
     name: Annotated[str, typer.Argument(help="Registered model name.")],
     version: Annotated[int, typer.Argument(help="Version number.", min=1)],
     stage: Annotated[
-        _run.StageChoice | None,
-        typer.Option("--stage", help="The stage to move the version to (any case).", case_sensitive=False),
+        str | None,
+        typer.Option(
+            "--stage",
+            help="The stage to move the version to (any case): None or one of the registry's stages "
+            "('modelpack stages'; by default Staging, Production, Archived).",
+            autocompletion=_complete_stage,
+        ),
     ] = None,
     keep_existing: Annotated[
         bool,
         typer.Option(
             "--keep-existing",
-            help="Leave versions already in the target stage there (default: move them to Archived).",
+            help="Leave versions already in the target stage there (default: move them to the archive stage).",
         ),
     ] = False,
     alias: Annotated[
@@ -353,8 +367,9 @@ def promote(
 ) -> None:
     """Move a version to a stage, or point or remove an alias.
 
-    The stored version's integrity is verified first. By default the version previously in
-    Staging or Production moves to Archived; --keep-existing keeps both (MLflow's default).
+    The stored version's integrity is verified first. By default the version previously in an
+    active stage (Staging or Production, or the registry's own) moves to the archive stage
+    (Archived); --keep-existing keeps both (MLflow's default).
     --require-compatible refuses a version whose signature breaks the one now in the stage or
     under the alias.
     """
@@ -365,7 +380,7 @@ def promote(
         return _registry(home).promote(
             name,
             version,
-            stage=stage.value if stage is not None else None,
+            stage=stage,
             archive_existing=not keep_existing,
             alias=alias,
             remove_alias=remove_alias,

@@ -43,16 +43,18 @@ from typing import Any, Final
 
 from modelpack import _json
 from modelpack.errors import InvalidModelError, ModelpackError, NotFoundError, RegistryError
-from modelpack.names import Stage, validate_name
+from modelpack.names import DEFAULT_STAGES, NO_STAGE, Stage, validate_name
 from modelpack.package.manifest import Manifest, parse_manifest
 from modelpack.registry import documents
 from modelpack.registry import events as ev
 from modelpack.registry.cache import safe_relative
 from modelpack.registry.changes import (
     compact_numbers,
+    current_state,
     new_model_state,
     registered_event,
     registered_versions,
+    undeclared_problem,
 )
 from modelpack.registry.layout import FORMAT_VERSION, migrate
 from modelpack.registry.objects import ObjectInfo, S3Objects, Stored
@@ -211,6 +213,7 @@ class _BucketDoctor:
         self.users: dict[str, list[tuple[str, int, str]]] = {}
         self.referenced: set[str] = set()
         self.referenced_uncertain = False
+        self.stages = DEFAULT_STAGES
 
     # -------------------------------------------------------------- findings
 
@@ -270,6 +273,7 @@ class _BucketDoctor:
             if self.repair:  # nothing is repaired in a registry of unknown format
                 raise
             return
+        self.stages = self.registry.stages
         unknown = documents.problems("registry.json", self.registry._registry_doc or {})
         if unknown:
             self.add(ERROR, "corrupt_metadata", "registry.json", documents.describe(unknown))
@@ -351,9 +355,19 @@ class _BucketDoctor:
             found = documents.problems("model.json", state_raw)
             if found:
                 raise ValueError("state: " + documents.describe(found))
-            state = load_model_state(state_raw, path=Path(key), home=Path())
-            if state.name != model.name:
-                raise ValueError(f"it describes model {state.name!r}")
+            loaded = load_model_state(state_raw, path=Path(key), home=Path())
+            if loaded.name != model.name:
+                raise ValueError(f"it describes model {loaded.name!r}")
+            stages = self.stages
+            if loaded.stages_generation > stages.generation:
+                raise ValueError(
+                    f"it records stages generation {loaded.stages_generation}; "
+                    f"registry.json declares generation {stages.generation}"
+                )
+            state = current_state(loaded, stages)
+            undeclared = undeclared_problem(state, stages)
+            if undeclared is not None:
+                raise ValueError(f"a version is in an undeclared stage: {undeclared}")
             pending = raw["events"]
             if pending.get("revision") != state.revision or not isinstance(pending.get("events"), list):
                 raise ValueError(
@@ -368,16 +382,26 @@ class _BucketDoctor:
             self.add(ERROR, "corrupt_metadata", key, f"{why}; not repaired (restore it from a backup)")
             return
         assert not isinstance(stored, str)
-        model.head = Head(state, int(raw["latest"]), list(pending["events"]), stored.etag)
+        model.head = Head(state, int(raw["latest"]), list(pending["events"]), stored.etag, loaded)
+        if loaded.stages_generation < stages.generation and loaded.stages:
+            finding = self.add(
+                WARNING,
+                "stages_not_renamed",
+                key,
+                f"written before the stages were redeclared (generation {loaded.stages_generation}, "
+                f"now {stages.generation}); readers translate it, --repair or the model's next change "
+                "rewrites it",
+            )
+            self.fix([finding], lambda: self.registry._finish_remap(model.name))
 
-    @staticmethod
-    def event_problems(name: str, events: list[Any]) -> str:
+    def event_problems(self, name: str, events: list[Any]) -> str:
+        known = (NO_STAGE, *self.stages.known)
         found = []
         for i, event in enumerate(events):
             if not isinstance(event, dict):
                 found.append(f"event {i + 1} is not an object")
                 continue
-            problems = documents.problems("event", event)
+            problems = documents.problems("event", event, stages=known)
             if event.get("name") != name and not any(p.key == "name" for p in problems):
                 problems.append(documents.Problem("name", "invalid", repr(name)))
             if problems:

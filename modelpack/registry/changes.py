@@ -10,7 +10,7 @@ state, so both stores behave the same.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from modelpack import __version__
@@ -22,12 +22,12 @@ from modelpack.errors import (
     UsageError,
 )
 from modelpack.names import (
-    ACTIVE_STAGES,
+    DEFAULT_STAGES,
     DESCRIPTION_MAX,
-    STAGE_NAMES,
+    NO_STAGE,
+    InvalidNameError,
     Stage,
-    is_stage,
-    parse_stage,
+    StageSet,
     validate_alias,
     validate_name,
     validate_tag,
@@ -225,11 +225,17 @@ def missing_version(name: str, version: int, state: ModelState, live: list[int])
     )
 
 
-def pick_version(parsed: ModelUri, state: ModelState, live: Callable[[], list[int]]) -> int:
+def pick_version(
+    parsed: ModelUri,
+    state: ModelState,
+    live: Callable[[], list[int]],
+    stages: StageSet = DEFAULT_STAGES,
+) -> int:
     """The version number a parsed ``models:/`` URI names, by MLflow's rules.
 
     ``live`` lists the versions not deleted, ascending; it is only called when needed (a URI
-    naming a version or an alias does not list the model's versions).
+    naming a version or an alias does not list the model's versions). A stage is one of the
+    registry's ``stages`` (any case).
 
     Raises:
         NotFoundError: an unknown alias or stage, no version in the stage, or nothing left.
@@ -249,13 +255,14 @@ def pick_version(parsed: ModelUri, state: ModelState, live: Callable[[], list[in
             raise NotFoundError(f"model {name!r} has no versions left (all were deleted)")
         return numbers[-1]
     stage_text = parsed.stage or ""
-    if not is_stage(stage_text):
+    found = stages.find(stage_text)
+    if found is None:
         raise NotFoundError(
-            f"unknown stage {stage_text!r} in {parsed}; stages are {', '.join(STAGE_NAMES)}",
+            f"unknown stage {stage_text!r} in {parsed}; stages are {', '.join(stages.all)}",
             hint=f"for the newest version use models:/{name}/latest",
         )
-    stage = parse_stage(stage_text).value
-    if stage != Stage.NONE.value:
+    stage = found
+    if stage != NO_STAGE:
         # The state lists every version outside None: no listing needed.
         holders = sorted(v for v, s in state.stages.items() if s == stage and v not in state.deleted)
         if holders:
@@ -282,7 +289,7 @@ class StateChange:
 
     new_state: ModelState | None
     events: list[dict[str, Any]] = field(default_factory=list)
-    previous_stage: str = Stage.NONE.value
+    previous_stage: str = NO_STAGE
     archived: list[int] = field(default_factory=list)
     moved_from: int | None = None
 
@@ -302,13 +309,15 @@ def plan_promote(
     actor: Actor,
     now: str,
     *,
-    stage: Stage | None,
+    stage: str | None,
     archive_existing: bool,
     alias: str | None,
     remove_alias: str | None = None,
     checks: list[GateCheck] | None = None,
+    stages: StageSet = DEFAULT_STAGES,
 ) -> StateChange:
-    """Move ``version`` to ``stage`` (archiving the holders) and set or remove an alias.
+    """Move ``version`` to ``stage`` (a canonical name of ``stages``; the holders of an active
+    stage move to the archive) and set or remove an alias.
 
     Raises:
         NotFoundError: ``remove_alias`` does not exist.
@@ -316,30 +325,28 @@ def plan_promote(
     """
     gate = forced_facts([c for c in checks or [] if not c.is_alias])
     alias_gate = forced_facts([c for c in checks or [] if c.is_alias])
-    stages = dict(state.stages)
     aliases = dict(state.aliases)
     new_events: list[dict[str, Any]] = []
     previous_stage = state.stage_of(version)
     archived: list[int] = []
+    held = dict(state.stages)
     if stage is not None:
-        if stage is not Stage.NONE and previous_stage != stage.value:
-            stages[version] = stage.value
-        elif stage is Stage.NONE:
-            stages.pop(version, None)
-        if previous_stage != stage.value:
+        if stage != NO_STAGE and previous_stage != stage:
+            held[version] = stage
+        elif stage == NO_STAGE:
+            held.pop(version, None)
+        if previous_stage != stage:
             new_events.append(
-                stage_changed_event(name, actor, now, version, stage.value, previous_stage, "promoted", gate)
+                stage_changed_event(name, actor, now, version, stage, previous_stage, "promoted", gate)
             )
-        if archive_existing and stage in ACTIVE_STAGES:
+        if archive_existing and stages.is_active(stage):
             for other, other_stage in sorted(state.stages.items()):
-                if other != version and other_stage == stage.value and other not in state.deleted:
-                    stages[other] = Stage.ARCHIVED.value
+                if other != version and other_stage == stage and other not in state.deleted:
+                    held[other] = stages.archive
                     archived.append(other)
-                    reason = f"archived: v{version} promoted to {stage.value}"
+                    reason = f"archived: v{version} promoted to {stage}"
                     new_events.append(
-                        stage_changed_event(
-                            name, actor, now, other, Stage.ARCHIVED.value, other_stage, reason
-                        )
+                        stage_changed_event(name, actor, now, other, stages.archive, other_stage, reason)
                     )
     moved_from: int | None = None
     if alias is not None and aliases.get(alias) != version:
@@ -363,7 +370,7 @@ def plan_promote(
     if not new_events:
         return StateChange(None, previous_stage=previous_stage)
     return StateChange(
-        state.changed(updated=now, stages=stages, aliases=aliases),
+        state.changed(updated=now, stages=held, aliases=aliases),
         new_events,
         previous_stage=previous_stage,
         archived=archived,
@@ -377,7 +384,7 @@ def compatibility_gate(
     state: ModelState,
     mlmodel_of: Callable[[int], MLmodel],
     *,
-    stage: Stage | None,
+    stage: str | None,
     alias: str | None,
     force: bool,
 ) -> list[GateCheck]:
@@ -392,9 +399,9 @@ def compatibility_gate(
 
     targets: list[tuple[str, list[int]]] = []
     if stage is not None:
-        holders = [v for v, s in sorted(state.stages.items()) if s == stage.value]
+        holders = [v for v, s in sorted(state.stages.items()) if s == stage]
         if version not in holders:  # already there: nothing moves, nothing to compare
-            targets.append((stage.value, holders))
+            targets.append((stage, holders))
     if alias is not None and state.aliases.get(alias) != version:
         current = state.aliases.get(alias)
         targets.append((f"alias {alias}", [] if current is None else [current]))
@@ -433,11 +440,15 @@ def compatibility_gate(
 
 
 def check_promote_args(
-    name: str, stage: str | Stage | None, alias: str | None, remove_alias: str | None
-) -> Stage | None:
-    """Validate ``promote``'s arguments; the target stage."""
+    name: str,
+    stage: str | Stage | None,
+    alias: str | None,
+    remove_alias: str | None,
+    stages: StageSet = DEFAULT_STAGES,
+) -> str | None:
+    """Validate ``promote``'s arguments; the target stage, canonical among ``stages``."""
     validate_name(name)
-    target_stage = parse_stage(stage.value if isinstance(stage, Stage) else stage) if stage else None
+    target_stage = stages.parse(stage.value if isinstance(stage, Stage) else stage) if stage else None
     if alias is not None:
         validate_alias(alias)
     if remove_alias is not None:
@@ -461,28 +472,39 @@ def refuse_damaged(name: str, version: int, report: IntegrityReport, where: obje
         )
 
 
-def gated_stage(stage: Stage | None) -> Stage | None:
-    """The stage the compatibility gate protects: only Staging and Production have callers."""
-    return stage if stage in ACTIVE_STAGES else None
+def gated_stage(stage: str | None, stages: StageSet = DEFAULT_STAGES) -> str | None:
+    """The stage the compatibility gate protects: only the active stages (by default Staging
+    and Production) have callers."""
+    return stage if stages.is_active(stage) else None
 
 
 # ---------------------------------------------------------------------- delete, tags, descriptions
 
 
 def plan_delete(
-    name: str, version: int, state: ModelState, actor: Actor, now: str, *, digest: str, force: bool
+    name: str,
+    version: int,
+    state: ModelState,
+    actor: Actor,
+    now: str,
+    *,
+    digest: str,
+    force: bool,
+    stages: StageSet = DEFAULT_STAGES,
 ) -> tuple[ModelState, dict[str, Any]]:
     """The state after deleting ``version`` and its ``deleted`` event.
 
     Raises:
-        ConflictError: the version is in Production or has aliases and ``force`` is off.
+        ConflictError: the version is in the protected stage (the last active one, Production
+            by default) or has aliases and ``force`` is off.
     """
     stage = state.stage_of(version)
     aliases = state.aliases_of(version)
-    if not force and (stage == Stage.PRODUCTION.value or aliases):
+    protected = stage == stages.protected
+    if not force and (protected or aliases):
         why = []
-        if stage == Stage.PRODUCTION.value:
-            why.append("is in Production")
+        if protected:
+            why.append(f"is in {stage}")
         if aliases:
             why.append(f"has aliases {', '.join(aliases)}")
         raise ConflictError(
@@ -560,3 +582,155 @@ def plan_description(
         new_state = state.changed(updated=now, descriptions={**state.descriptions, version: description})
     event = ev.make_event(ev.DESCRIPTION_SET, name, actor, now, version=version, description=description)
     return new_state, event
+
+
+# ---------------------------------------------------------------------- the registry's stages
+
+
+def current_state(state: ModelState, stages: StageSet) -> ModelState:
+    """``state`` as readers see it under the registry's ``stages``: names a redeclaration
+    renamed are translated (a model ``set_stages`` has not rewritten yet), and the state is
+    marked with the current generation, which every write then records.
+
+    Raises:
+        ConflictError: the model was written under a newer declaration than ``stages`` (the
+            stages changed while this command ran).
+    """
+    if state.stages_generation > stages.generation:
+        raise ConflictError(
+            f"the registry's stages changed while this command ran (model {state.name!r} uses "
+            f"generation {state.stages_generation}, this command read {stages.generation}); nothing was changed",
+            hint="run the command again",
+        )
+    moved = stages.translate(state.stages, state.stages_generation)
+    if not moved and state.stages_generation == stages.generation:
+        return state
+    held = dict(state.stages)
+    for version, (_old, new) in moved.items():
+        if new == NO_STAGE:
+            del held[version]
+        else:
+            held[version] = new
+    return replace(state, stages=held, stages_generation=stages.generation)
+
+
+def undeclared_problem(state: ModelState, stages: StageSet) -> str | None:
+    """Why a (translated) state is corrupt under ``stages``: a version in a stage the
+    registry does not declare; None when every stage is declared."""
+    bad = sorted({s for s in state.stages.values() if s not in stages.all})
+    if not bad:
+        return None
+    return f"'stages' must name stages of this registry ({', '.join(stages.all)}), not {', '.join(map(repr, bad))}"
+
+
+def plan_remap(
+    name: str, state: ModelState, stages: StageSet, actor: Actor, now: str
+) -> tuple[ModelState, list[dict[str, Any]]] | None:
+    """Rewrite a stored model's stage names into the current declaration, one
+    ``stage_changed`` event per version moved; None when the stored state is current."""
+    if state.stages_generation >= stages.generation or not state.stages:
+        # Current, or nothing to rename: the generation mark is written with the next change.
+        return None
+    moved = stages.translate(state.stages, state.stages_generation)
+    current = current_state(state, stages)
+    reason = f"stages redeclared (generation {stages.generation})"
+    events = [
+        stage_changed_event(name, actor, now, v, new, old, reason) for v, (old, new) in sorted(moved.items())
+    ]
+    return current.changed(updated=now), events
+
+
+def used_stages(states: Iterable[ModelState]) -> dict[str, list[str]]:
+    """Stage -> the versions in it (``name vN``), over live versions of every model."""
+    used: dict[str, list[str]] = {}
+    for state in states:
+        for version, stage in sorted(state.stages.items()):
+            if version not in state.deleted:
+                used.setdefault(stage, []).append(f"{state.name} v{version}")
+    return used
+
+
+def plan_stages(
+    current: StageSet,
+    declared: StageSet,
+    mapping: Mapping[str, str],
+    used: Mapping[str, list[str]],
+) -> StageSet | None:
+    """The registry's next stage declaration; None when ``declared`` is what it has now.
+
+    ``mapping`` sends a current stage (any case) to a declared one or ``None``; a current stage
+    still declared (in any case) keeps its versions without being mapped. Every stage with
+    versions in it must end up somewhere.
+
+    Raises:
+        InvalidNameError: a mapping from a stage the registry does not have, or to one not
+            declared (exit 2).
+        ConflictError: a stage with versions in it is neither declared any more nor mapped
+            (exit 5); the message lists them and how to map them.
+    """
+    if (declared.names, declared.archive, declared.active) == (
+        current.names,
+        current.archive,
+        current.active,
+    ):
+        return None  # also how a re-run finishes an interrupted one: the mapping is done
+    renamed: dict[str, str] = {}
+    for old_text, new_text in mapping.items():
+        old = current.find(old_text)
+        if old is None or old == NO_STAGE:
+            raise InvalidNameError(
+                f"--map from {old_text!r}: the registry has no such stage; stages are {', '.join(current.names)}"
+            )
+        new = declared.find(new_text)
+        if new is None:
+            raise InvalidNameError(
+                f"--map {old}={new_text}: {new_text!r} is not among the new stages {', '.join(declared.all)}"
+            )
+        renamed[old] = new
+    for old in current.names:
+        if old not in renamed:
+            kept = declared.find(old)
+            if kept is not None:
+                renamed[old] = kept
+    unmapped = sorted(s for s in used if s not in renamed)
+    if unmapped:
+        where = "; ".join(f"{s}: {listing(used[s])}" for s in unmapped)
+        raise ConflictError(
+            (
+                f"stage {unmapped[0]} holds versions and is not among the new stages"
+                if len(unmapped) == 1
+                else f"stages {', '.join(unmapped)} hold versions and are not among the new stages"
+            )
+            + f"; nothing changed ({where})",
+            hint=f"map each one to one of {', '.join(declared.all)}: "
+            + " ".join(f"--map {s}=NEW" for s in unmapped),
+        )
+    changed = {old: new for old, new in renamed.items() if old != new}
+    return replace(
+        declared,
+        generation=current.generation + 1,
+        renamed=dict(sorted(changed.items())),
+        known=tuple(sorted({*current.known, *declared.names})),
+    )
+
+
+def moved_versions(states: Iterable[ModelState], stages: StageSet) -> list[str]:
+    """What a redeclaration moves: ``name vN: Old -> New`` for each live version renamed."""
+    return [
+        f"{state.name} v{v}: {s} -> {stages.renamed[s]}"
+        for state in states
+        for v, s in sorted(state.stages.items())
+        if s in stages.renamed and v not in state.deleted
+    ]
+
+
+def undeclared_stages(states: Iterable[ModelState], stages: StageSet) -> list[str]:
+    """``name vN is in S``, for each live version in a stage the registry does not declare
+    (a promotion that raced a redeclaration in a bucket; ``doctor`` reports these too)."""
+    return [
+        f"{state.name} v{v} is in stage {s!r}, which the registry does not declare "
+        f"(stages: {', '.join(stages.all)}); promote it to one of them"
+        for state in states
+        for v, s in sorted(state.stages.items())
+        if s not in stages.all and v not in state.deleted
+    ]

@@ -24,12 +24,13 @@ from typing import Any
 from modelpack._text import plural
 from modelpack.digest import MANIFEST_FILE
 from modelpack.errors import ModelpackError, RegistryError, UsageError
-from modelpack.names import validate_name
+from modelpack.names import DEFAULT_STAGES, NO_STAGE, StageSet, validate_name
 from modelpack.package.manifest import Manifest, read_manifest
 from modelpack.registry import documents, index, journal, lock
 from modelpack.registry import events as ev
 from modelpack.registry._io import atomic_write_json, dumps, read_json, truncate, write_file
 from modelpack.registry.blobs import blob_mode, hash_file, is_blob_name, iter_blobs
+from modelpack.registry.changes import current_state, undeclared_problem
 from modelpack.registry.layout import FORMAT_VERSION, TMP_SUFFIX, VERSION_FILE, Layout, migrate
 from modelpack.registry.records import (
     ERROR,
@@ -58,6 +59,7 @@ class _Doctor:
         self.referenced_uncertain = False
         #: Models whose event log has unreadable or malformed events (nothing is rebuilt from it).
         self.damaged_logs: set[str] = set()
+        self.stages: StageSet = DEFAULT_STAGES
 
     # -------------------------------------------------------------- shared steps
 
@@ -122,14 +124,19 @@ class _Doctor:
         registry_file = self.layout.registry_file
         try:
             self.registry._check_format()
+            self.stages = self.registry.stages
         except RegistryError as exc:
             self.add(ERROR, "corrupt_metadata", registry_file, exc.message)
         if self.repair:
             for name in self.registry.model_dirs():
                 try:
                     note = journal.recover(self.layout, name, durable=self.durable)
-                except RegistryError:
-                    continue  # a damaged journal: check_journal reports it
+                    # A model a redeclaration of the stages did not get to is rewritten now.
+                    notes: list[str] = []
+                    self.registry._finish_remap(name, notes)
+                    note = "; ".join(n for n in (note, *notes) if n) or None
+                except (RegistryError, ValueError):
+                    continue  # a damaged journal or model.json: the checks below report it
                 except OSError as exc:
                     raise self.stopped(
                         exc,
@@ -260,7 +267,7 @@ class _Doctor:
             # Events past the journal's mark are an unfinished operation's, rolled back unseen.
             checked = len(ev.read(path, limit_bytes=pending.log_size).events)
         for number, event in zip(log.lines[:checked], log.events[:checked], strict=True):
-            found = documents.problems("event", event)
+            found = documents.problems("event", event, stages=(NO_STAGE, *self.stages.known))
             if event.get("name") != name and not any(p.key == "name" for p in found):
                 found.append(documents.Problem("name", "invalid", repr(name)))
             if found:
@@ -317,7 +324,29 @@ class _Doctor:
                     if state.name != name:
                         self.add(ERROR, "corrupt_metadata", path, f"model.json names model {state.name!r}")
                         return None
-                    return state
+                    if state.stages_generation > self.stages.generation:
+                        self.add(
+                            ERROR,
+                            "corrupt_metadata",
+                            path,
+                            f"model.json records stages generation {state.stages_generation}; "
+                            f"registry.json declares generation {self.stages.generation}",
+                        )
+                        return None
+                    if state.stages_generation < self.stages.generation and state.stages:
+                        self.add(
+                            WARNING,
+                            "stages_not_renamed",
+                            path,
+                            f"written before the stages were redeclared (generation "
+                            f"{state.stages_generation}, now {self.stages.generation}); readers translate it, "
+                            "--repair or the model's next change rewrites it",
+                        )
+                    current = current_state(state, self.stages)
+                    undeclared = undeclared_problem(current, self.stages)
+                    if undeclared is None:
+                        return current
+                    problem = f"model.json is malformed: a version is in an undeclared stage: {undeclared}"
         finding = self.add(ERROR, "corrupt_metadata", path, problem)
         if not log.events:
             finding.message += "; no event log to rebuild it from"
@@ -342,6 +371,7 @@ class _Doctor:
             deleted=replayed.deleted,
             tags=replayed.tags,
             descriptions=replayed.descriptions,
+            stages_generation=self.stages.generation,
         )
         finding.message += "; --repair rebuilds it from the event log"
         self.fix(finding, lambda: atomic_write_json(path, rebuilt.to_json(), durable=self.durable))

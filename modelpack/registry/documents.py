@@ -19,11 +19,11 @@ Adding a key to a document is a format change: add it here, and follow the proce
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeGuard
 
-from modelpack.names import ALIAS_RE, NAME_RE, STAGE_NAMES
+from modelpack.names import ALIAS_RE, NAME_RE, NO_STAGE, STAGE_RE
 
 #: A rule returns None for a good value, else what the value should be.
 Rule = Callable[[Any], str | None]
@@ -68,7 +68,39 @@ def _alias(value: Any) -> str | None:
 
 
 def _stage(value: Any) -> str | None:
-    return None if value in STAGE_NAMES else f"a stage ({', '.join(STAGE_NAMES)})"
+    # Any well-formed stage name: which ones a registry declares is in its registry.json
+    # (``doctor`` reports a version in an undeclared stage).
+    ok = isinstance(value, str) and (value == NO_STAGE or STAGE_RE.fullmatch(value) is not None)
+    return None if ok else "a stage name"
+
+
+def _declared_stage(value: Any) -> str | None:
+    ok = isinstance(value, str) and value != NO_STAGE and STAGE_RE.fullmatch(value) is not None
+    return None if ok else "a stage name"
+
+
+def _stage_set(value: Any) -> str | None:
+    """``registry.json``'s ``stages``: names, archive, active, generation, renamed, consistent."""
+    want = "an object of names, archive, active, generation, renamed and known (see docs/REGISTRY.md)"
+    keys = ["active", "archive", "generation", "known", "names", "renamed"]
+    if not isinstance(value, dict) or sorted(value) != keys:
+        return want
+    known = value["known"]
+    if _list_of(_declared_stage)(known) is not None or not set(value["names"]) <= set(known):
+        return want
+    names, active = value["names"], value["active"]
+    if _list_of(_declared_stage)(names) is not None or _list_of(_declared_stage)(active) is not None:
+        return want
+    if len({n.lower() for n in names}) != len(names) or len(names) < 2:
+        return want
+    if value["archive"] not in names or value["archive"] in active or not set(active) <= set(names):
+        return want
+    if (
+        _count(value["generation"]) is not None
+        or _map_of(_declared_stage, _stage)(value["renamed"]) is not None
+    ):
+        return want
+    return None
 
 
 def _digest(value: Any) -> str | None:
@@ -188,6 +220,8 @@ SHAPES["registry.json"] = {
     "created": Key(_time),
     # In a bucket: what the store proved about conditional writes when the registry was made.
     "store": _optional_key(_object),
+    # The registry's own stages (names.StageSet); absent: MLflow's four.
+    "stages": _optional_key(_stage_set),
 }
 
 # In a bucket, model.json wraps the state with the highest version folded in and the events of
@@ -219,6 +253,8 @@ SHAPES["model.json"] = {
     # Tags and descriptions of versions changed after registration (set_tags, set_description).
     "tags": _optional_key(_map_of(_version_key, _map_of(_text, _text))),
     "descriptions": _optional_key(_map_of(_version_key, _optional(_text))),
+    # The generation of the registry's stages the names above belong to (absent: 0).
+    "stages_generation": _optional_key(_count),
 }
 
 SHAPES["version.json"] = {
@@ -290,7 +326,7 @@ SHAPES["event:description_set"] = {
 
 SHAPES["journal.json"] = {
     "format_version": Key(_format_version),
-    "op": Key(_one_of("register", "promote", "delete", "set_tags", "set_description")),
+    "op": Key(_one_of("register", "promote", "delete", "set_tags", "set_description", "set_stages")),
     "name": Key(_name),
     "version": Key(_count),  # 0: a change to the model itself (its description)
     "log_size": Key(_count),
@@ -357,9 +393,34 @@ class Problem:
         return f"{self.key!r} must be {self.detail}"
 
 
-def problems(kind: str, document: Mapping[str, Any]) -> list[Problem]:
+#: The keys whose values are stage names, by document kind (checked against the registry's
+#: stages when ``problems`` is given them).
+STAGE_KEYS: Final = {
+    "model.json": ("stages",),
+    "event:stage_changed": ("to", "from"),
+    "event:deleted": ("stage",),
+}
+
+
+def _stage_problems(kind: str, document: Mapping[str, Any], stages: Collection[str]) -> list[Problem]:
+    found = []
+    for key in STAGE_KEYS.get(kind, ()):
+        value = document.get(key)
+        names = list(value.values()) if isinstance(value, dict) else [value]
+        bad = [n for n in names if isinstance(n, str) and n not in stages]
+        if bad:
+            found.append(
+                Problem(key, "invalid", f"a stage of this registry ({', '.join(stages)}), not {bad[0]!r}")
+            )
+    return found
+
+
+def problems(
+    kind: str, document: Mapping[str, Any], *, stages: Collection[str] | None = None
+) -> list[Problem]:
     """Every way ``document`` differs from the shape of ``kind`` (a key of ``SHAPES``, or
-    ``event`` for an event of any type)."""
+    ``event`` for an event of any type). With ``stages``, a well-formed stage name must also
+    be one of them (``doctor`` passes the registry's; readers check their own)."""
     if kind == "event":
         event_type = document.get("event")
         kind = f"event:{event_type}"
@@ -377,6 +438,10 @@ def problems(kind: str, document: Mapping[str, Any]) -> list[Problem]:
         if detail is not None:
             found.append(Problem(key, "invalid", detail))
     found.extend(Problem(str(key), "unknown") for key in document if key not in shape)
+    if stages is not None:
+        found.extend(
+            p for p in _stage_problems(kind, document, stages) if p.key not in {f.key for f in found}
+        )
     if kind == "journal.json" and isinstance(document.get("state"), dict):
         found.extend(
             Problem(f"state.{p.key}", p.what, p.detail) for p in problems("model.json", document["state"])

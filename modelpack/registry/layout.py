@@ -3,6 +3,7 @@
 ::
 
     <home>/registry.json                      {"format_version": 1, "kind": "modelpack-registry"}
+                                              (format 2 with "stages" once it declares its own)
     <home>/locks/registry.lock                shared by writers, exclusive for gc and repair
     <home>/locks/model-<name>.lock            exclusive while one model's metadata changes
     <home>/blobs/sha256/<ab>/<hex>            file contents, stored once, read-only (0444 less the umask)
@@ -40,6 +41,11 @@ from typing import Any, Final
 
 FORMAT_VERSION: Final = 1
 REGISTRY_KIND: Final = "modelpack-registry"
+#: ``registry.json`` of a registry that declares its own stages (``names.StageSet``) is format 2,
+#: which a modelpack from before stages refuses ("upgrade modelpack") instead of promoting to
+#: MLflow's stages in a registry that has others. Every other document, and ``registry.json`` of
+#: a registry with MLflow's stages, stays at ``FORMAT_VERSION``.
+STAGES_FORMAT_VERSION: Final = 2
 
 #: Upgrade steps: ``MIGRATIONS[n]`` turns a format-n dict into a format-(n+1) dict.
 MIGRATIONS: Final[dict[int, Callable[[dict[str, Any]], dict[str, Any]]]] = {}
@@ -151,3 +157,16 @@ def migrate(raw: dict[str, Any], *, what: str) -> dict[str, Any]:
         version += 1
         raw["format_version"] = version
     return raw
+
+
+def migrate_registry_file(raw: dict[str, Any], *, what: str) -> dict[str, Any]:
+    """``migrate`` for ``registry.json``, which is format 2 exactly when it declares stages.
+
+    Raises:
+        ValueError: as ``migrate``; or format 2 without ``stages``.
+    """
+    if raw.get("format_version") == STAGES_FORMAT_VERSION:
+        if "stages" not in raw:
+            raise ValueError(f"{what} has format version {STAGES_FORMAT_VERSION} but declares no stages")
+        return raw
+    return migrate(raw, what=what)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from modelpack.errors import ExitCode, RegistryError
-from modelpack.names import Stage
+from modelpack.names import Stage, StageSet
 from modelpack.registry import documents
 from modelpack.registry._io import corrupt
 from modelpack.registry.layout import FORMAT_VERSION, migrate
@@ -37,6 +37,9 @@ class ModelState:
     # recorded at registration, these win over it.
     tags: dict[int, dict[str, str]] = field(default_factory=dict)
     descriptions: dict[int, str | None] = field(default_factory=dict)
+    # The generation of the registry's stage declaration these stage names belong to
+    # (``names.StageSet``); 0, MLflow's four, is not written.
+    stages_generation: int = 0
 
     def stage_of(self, version: int) -> str:
         return self.stages.get(version, Stage.NONE.value)
@@ -68,6 +71,7 @@ class ModelState:
             "deleted": {str(v): t for v, t in sorted(self.deleted.items())},
             "tags": {str(v): dict(sorted(t.items())) for v, t in sorted(self.tags.items())},
             "descriptions": {str(v): d for v, d in sorted(self.descriptions.items())},
+            **({"stages_generation": self.stages_generation} if self.stages_generation else {}),
         }
 
     def changed(self, *, updated: str, **changes: Any) -> ModelState:
@@ -94,6 +98,7 @@ def load_model_state(raw: dict[str, Any], *, path: Path, home: Path) -> ModelSta
             deleted={int(v): t for v, t in raw["deleted"].items()},
             tags={int(v): dict(t) for v, t in raw.get("tags", {}).items()},
             descriptions={int(v): d for v, d in raw.get("descriptions", {}).items()},
+            stages_generation=int(raw.get("stages_generation", 0)),
         )
     except ValueError as exc:
         raise corrupt(path, home, str(exc)) from exc
@@ -426,3 +431,30 @@ class History:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "events": self.rows()}
+
+
+@dataclass(frozen=True)
+class StagesResult:
+    """``set_stages``: the registry's stages now, whether they changed, what was rewritten."""
+
+    stages: StageSet
+    changed: bool
+    moved: list[str] = field(default_factory=list)  # "name vN: Old -> New"
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**stages_to_dict(self.stages), "changed": self.changed, "moved": self.moved}
+
+
+def stages_to_dict(stages: StageSet) -> dict[str, Any]:
+    """The stages as ``modelpack stages --json`` shows them."""
+    return {
+        "stages": list(stages.all),
+        "declared": list(stages.names),
+        "archive": stages.archive,
+        "active": list(stages.active),
+        "protected": stages.protected,
+        "generation": stages.generation,
+        "renamed": dict(stages.renamed),
+        "default": stages.is_default,
+    }

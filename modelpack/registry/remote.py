@@ -43,7 +43,7 @@ from modelpack import _json
 from modelpack.config import ENV_HOME, S3Home, resolve_cache
 from modelpack.digest import MANIFEST_FILE
 from modelpack.errors import ConflictError, InvalidModelError, ModelpackError, NotFoundError, RegistryError
-from modelpack.names import Stage, validate_name
+from modelpack.names import DEFAULT_STAGES, Stage, StageSet, declare_stages, validate_name
 from modelpack.package.manifest import IntegrityReport, Manifest
 from modelpack.progress import SILENT, Reporter
 from modelpack.registry import documents
@@ -55,23 +55,37 @@ from modelpack.registry.changes import (
     check_register_args,
     check_tag_changes,
     compatibility_gate,
+    current_state,
     gated_stage,
     listing,
     missing_version,
+    moved_versions,
     new_model_state,
     pick_version,
     plan_delete,
     plan_description,
     plan_promote,
+    plan_remap,
+    plan_stages,
     plan_tags,
     refuse_damaged,
     registered_event,
     registered_versions,
+    undeclared_problem,
+    undeclared_stages,
+    used_stages,
     version_facts,
 )
 from modelpack.registry.events import Actor, utc_now
 from modelpack.registry.faults import NO_FAULTS, Faults
-from modelpack.registry.layout import FORMAT_VERSION, REGISTRY_KIND, digest_hex, migrate
+from modelpack.registry.layout import (
+    FORMAT_VERSION,
+    REGISTRY_KIND,
+    STAGES_FORMAT_VERSION,
+    digest_hex,
+    migrate,
+    migrate_registry_file,
+)
 from modelpack.registry.objects import ObjectInfo, S3Objects, backoff
 from modelpack.registry.records import (
     DeleteResult,
@@ -80,6 +94,7 @@ from modelpack.registry.records import (
     ModelSummary,
     PromoteResult,
     RegisterResult,
+    StagesResult,
     VersionRecord,
     check_version_facts,
 )
@@ -128,6 +143,9 @@ class Head:
     latest: int
     revision_events: list[dict[str, Any]]
     etag: str
+    # The state as stored, in the stage names of the generation it records (``state`` is
+    # translated into the registry's current stages).
+    stored: ModelState | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -231,7 +249,7 @@ class S3Registry:
             return
         raw, _ = found
         try:
-            documents.check("registry.json", migrate(raw, what="registry.json"))
+            documents.check("registry.json", migrate_registry_file(raw, what="registry.json"))
         except ValueError as exc:
             raise self._corrupt("registry.json", str(exc)) from exc
         form = (raw.get("store") or {}).get("if_match")
@@ -253,11 +271,27 @@ class S3Registry:
             raise self._corrupt(key, str(exc)) from exc
         from modelpack.registry.records import load_model_state
 
-        state = load_model_state(state_raw, path=Path(key), home=Path())
-        if state.name != name:
-            raise self._corrupt(key, f"it describes model {state.name!r}")
+        stored = load_model_state(state_raw, path=Path(key), home=Path())
+        if stored.name != name:
+            raise self._corrupt(key, f"it describes model {stored.name!r}")
+        if stored.stages_generation > self.stages.generation:
+            self._registry_doc = None  # redeclared since this command read registry.json
+        state = current_state(stored, self.stages)
+        problem = undeclared_problem(state, self.stages)
+        if problem is not None:
+            raise self._corrupt(key, problem)
         pending = raw["events"]
-        return Head(state, int(raw["latest"]), list(pending.get("events") or []), etag)
+        return Head(state, int(raw["latest"]), list(pending.get("events") or []), etag, stored)
+
+    @property
+    def stages(self) -> StageSet:
+        """The registry's stages (its ``registry.json``, read once; MLflow's four by default)."""
+        if self._registry_doc is None:
+            try:
+                self._check_registry(create=False)
+            except NotFoundError:
+                return DEFAULT_STAGES
+        return StageSet.from_json((self._registry_doc or {}).get("stages"))
 
     def _head(self, name: str) -> Head:
         validate_name(name)
@@ -401,7 +435,7 @@ class S3Registry:
     def resolve(self, uri: str | ModelUri) -> VersionRecord:
         parsed = uri if isinstance(uri, ModelUri) else parse_model_uri(uri)
         head = self._head(parsed.name)
-        version = pick_version(parsed, head.state, lambda: self._live_numbers(parsed.name, head))
+        version = pick_version(parsed, head.state, lambda: self._live_numbers(parsed.name, head), self.stages)
         return self._get(parsed.name, version, head)
 
     def history(self, name: str, *, version: int | None = None) -> list[dict[str, Any]]:
@@ -526,6 +560,12 @@ class S3Registry:
             change, result = plan(head)
             if change is None:
                 return result
+            if head is not None and head.stored is not None:
+                # The first change to a model a redeclaration has not rewritten records the
+                # renames it makes (see set_stages).
+                remap = plan_remap(name, head.stored, self.stages, self.actor, utc_now())
+                if remap is not None and remap[1]:
+                    change = replace(change, events=[*remap[1], *change.events])
             if head is not None and head.revision_events:
                 # Whoever writes revision R+1 makes sure R's events are out of model.json first.
                 self._flush_events(name, head.state.revision, head.revision_events)
@@ -790,13 +830,12 @@ class S3Registry:
         require_compatible: bool = False,
         force: bool = False,
     ) -> PromoteResult:
-        target_stage = check_promote_args(name, stage, alias, remove_alias)
+        target_stage = check_promote_args(name, stage, alias, remove_alias, self.stages)
         first = self._head(name)
         record = self._get(name, version, first)
         if target_stage is not None or alias is not None:
             refuse_damaged(name, version, self._verify(record), self.home.key(version_key(name, version)))
         self._faults.point("promote.verified")
-        gated = gated_stage(target_stage)
         mlmodels: dict[int, Any] = {}
 
         def mlmodel_of(v: int) -> Any:
@@ -810,6 +849,10 @@ class S3Registry:
             state = head.state
             if version in state.deleted:
                 raise NotFoundError(f"model {name!r} has no version {version} (deleted meanwhile)")
+            # Checked again on every attempt: the stages may have been redeclared meanwhile.
+            stages = self.stages
+            target = check_promote_args(name, target_stage, alias, remove_alias, stages)
+            gated = gated_stage(target, stages)
             checks: list[GateCheck] | None = None
             if require_compatible and (gated is not None or alias is not None):
                 checks = compatibility_gate(
@@ -821,11 +864,12 @@ class S3Registry:
                 state,
                 self.actor,
                 utc_now(),
-                stage=target_stage,
+                stage=target,
                 archive_existing=archive_existing,
                 alias=alias,
                 remove_alias=remove_alias,
                 checks=checks,
+                stages=stages,
             )
             final = change.new_state or state
             facts = self._facts(name, version) or {}
@@ -903,7 +947,14 @@ class S3Registry:
             record = self._get(name, version, head)
             self._faults.point("delete.locked")
             new_state, event = plan_delete(
-                name, version, head.state, self.actor, utc_now(), digest=record.digest, force=force
+                name,
+                version,
+                head.state,
+                self.actor,
+                utc_now(),
+                digest=record.digest,
+                force=force,
+                stages=self.stages,
             )
             result = DeleteResult(
                 name=name,
@@ -914,6 +965,84 @@ class S3Registry:
             return Change(new_state, head.latest, [event]), result
 
         return self._commit(name, plan, "delete")
+
+    # ------------------------------------------------------------------ the registry's stages
+
+    def set_stages(
+        self,
+        names: list[str],
+        *,
+        archive: str,
+        active: list[str] | None = None,
+        mapping: Mapping[str, str] | None = None,
+    ) -> StagesResult:
+        """Declare the registry's stages, moving the versions of renamed stages.
+
+        Same contract as ``FileRegistry.set_stages``. With no lock to hold: every model left
+        behind by an earlier redeclaration is rewritten first (each a compare-and-swap), the
+        stages in use are checked, ``registry.json`` is replaced by compare-and-swap with the
+        new declaration (its generation and renames), then each model is rewritten with a
+        ``stage_changed`` event per version moved. Until a model is rewritten, readers
+        translate its names (it records the generation it was written in); the first writer
+        of such a model records the renames, so a crash anywhere loses no event.
+
+        Raises:
+            InvalidNameError: a bad stage name or mapping (exit 2).
+            ConflictError: a stage holding versions is neither kept nor mapped (exit 5), or
+                ``registry.json`` kept changing.
+        """
+        declared = declare_stages(names, archive=archive, active=active)
+        self._check_registry(create=True)
+        for attempt in range(CAS_ATTEMPTS):
+            found = self._read_json("registry.json")
+            if found is None:
+                raise NotFoundError(f"no registry at {self.home}: registry.json is gone")
+            raw, etag = found
+            self._registry_doc = raw
+            current = self.stages
+            model_names = self.model_names()
+            heads = [self._finish_remap(n) for n in model_names]
+            states = [h.state for h in heads if h is not None]
+            planned = plan_stages(current, declared, mapping or {}, used_stages(states))
+            if planned is None:
+                return StagesResult(current, changed=False, warnings=undeclared_stages(states, current))
+            doc = {**raw, "format_version": STAGES_FORMAT_VERSION, "stages": planned.to_json()}
+            if self.objects.replace("registry.json", _dumps(doc), etag) is None:
+                backoff(attempt)
+                continue
+            self._registry_doc = doc
+            self._faults.point("set_stages.declared")
+            after = [h for h in (self._finish_remap(n) for n in model_names) if h is not None]
+            return StagesResult(
+                planned,
+                changed=True,
+                moved=moved_versions(states, planned),
+                warnings=undeclared_stages([h.state for h in after], planned),
+            )
+        raise ConflictError(
+            f"the registry's registry.json kept changing ({CAS_ATTEMPTS} attempts); nothing was changed",
+            hint="try again",
+        )
+
+    def _finish_remap(self, name: str) -> Head | None:
+        """Rewrite ``name`` into the registry's current stages if it is not yet; its head."""
+
+        def plan(head: Head | None) -> tuple[Change | None, Head | None]:
+            if head is None or head.stored is None:
+                return None, head
+            if plan_remap(name, head.stored, self.stages, self.actor, utc_now()) is None:
+                return None, head
+            # _commit adds the stage_changed events of the renames.
+            return Change(head.state.changed(updated=utc_now()), head.latest, []), head
+
+        head = self._commit(name, plan, "set_stages")
+        if (
+            head is not None
+            and head.stored is not None
+            and head.stored.stages_generation != self.stages.generation
+        ):
+            self._faults.point("set_stages.remapped")
+        return head
 
     # ------------------------------------------------------------------ maintenance helpers
 

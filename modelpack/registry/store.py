@@ -37,7 +37,10 @@ from modelpack.errors import (
     UsageError,
 )
 from modelpack.names import (
+    DEFAULT_STAGES,
     Stage,
+    StageSet,
+    declare_stages,
     validate_name,
 )
 from modelpack.package.manifest import IntegrityReport, read_manifest, verify_folder
@@ -60,23 +63,37 @@ from modelpack.registry.changes import (
     check_register_args,
     check_tag_changes,
     compatibility_gate,
+    current_state,
     gated_stage,
     listing,
     missing_version,
+    moved_versions,
     new_model_state,
     pick_version,
     plan_delete,
     plan_description,
     plan_promote,
+    plan_remap,
+    plan_stages,
     plan_tags,
     refuse_damaged,
     registered_event,
+    undeclared_problem,
+    used_stages,
     version_facts,
 )
 from modelpack.registry.events import Actor, utc_now
 from modelpack.registry.faults import NO_FAULTS, Faults
 from modelpack.registry.journal import Journal
-from modelpack.registry.layout import FORMAT_VERSION, MODEL_DIR, REGISTRY_KIND, Layout, digest_hex, migrate
+from modelpack.registry.layout import (
+    FORMAT_VERSION,
+    MODEL_DIR,
+    REGISTRY_KIND,
+    STAGES_FORMAT_VERSION,
+    Layout,
+    digest_hex,
+    migrate_registry_file,
+)
 from modelpack.registry.records import (
     DeleteResult,
     GateCheck,
@@ -84,6 +101,7 @@ from modelpack.registry.records import (
     ModelSummary,
     PromoteResult,
     RegisterResult,
+    StagesResult,
     VersionRecord,
     check_version_facts,
     load_model_state,
@@ -120,6 +138,7 @@ class FileRegistry:
         self._faults = faults or NO_FAULTS
         self._reporter = reporter
         self._format_checked = False
+        self._stages: StageSet | None = None
         self._actor: Actor | None = None
 
     # ------------------------------------------------------------------ basics
@@ -139,10 +158,17 @@ class FileRegistry:
         except FileNotFoundError:
             return
         try:
-            documents.check("registry.json", migrate(raw, what=str(path)))
+            documents.check("registry.json", migrate_registry_file(raw, what=str(path)))
         except ValueError as exc:
             raise corrupt(path, self.home, str(exc)) from exc
+        self._stages = StageSet.from_json(raw.get("stages"))
         self._format_checked = True
+
+    @property
+    def stages(self) -> StageSet:
+        """The registry's stages (``registry.json``, read once; MLflow's four by default)."""
+        self._check_format()
+        return self._stages or DEFAULT_STAGES
 
     def _require_registry(self) -> None:
         """Readers refuse a home that holds no registry, so a typo in --home is not "empty".
@@ -194,6 +220,9 @@ class FileRegistry:
             timeout=self.lock_timeout,
             what="the registry",
         ):
+            # Read again on first use: set_stages holds this lock exclusively to change them.
+            self._format_checked = False
+            self._stages = None
             yield
 
     @contextlib.contextmanager
@@ -205,7 +234,28 @@ class FileRegistry:
                 note = journal.recover(self.layout, name, durable=self.durable)
                 if note:
                     notes.append(note)
+                self._finish_remap(name, notes)
             yield notes
+
+    def _finish_remap(self, name: str, notes: list[str]) -> None:
+        """Rewrite ``name``'s stage names into the registry's current stages if a
+        ``set_stages`` did not get to it (it died, or this is its own pass). Caller holds the
+        model lock and the registry lock."""
+        if self.stages.generation == 0:
+            return  # never redeclared: nothing to rename, and no extra read
+        raw = self._raw_state_or_none(name)
+        if raw is None:
+            return
+        planned = plan_remap(name, raw, self.stages, self.actor, utc_now())
+        if planned is None:
+            return
+        new_state, new_events = planned
+        self._commit_state(name, 0, "set_stages", raw, new_state, new_events, notes=notes)
+        self._faults.point("set_stages.remapped")
+        if new_events:
+            notes.append(
+                f"renamed the stages of {name} to the registry's generation {self.stages.generation}"
+            )
 
     @contextlib.contextmanager
     def _workspace(self) -> Iterator[Path]:
@@ -261,6 +311,21 @@ class FileRegistry:
         return NotFoundError(f"no model named {name!r}; {where}")
 
     def _state_or_none(self, name: str) -> ModelState | None:
+        raw = self._raw_state_or_none(name)
+        if raw is None:
+            return None
+        if raw.stages_generation > self.stages.generation:
+            # Redeclared since this command read registry.json (readers take no lock).
+            self._format_checked = False
+            self._stages = None
+        state = current_state(raw, self.stages)
+        problem = undeclared_problem(state, self.stages)
+        if problem is not None:
+            raise corrupt(self.layout.model_file(name), self.home, problem)
+        return state
+
+    def _raw_state_or_none(self, name: str) -> ModelState | None:
+        """``model.json`` as stored (its stage names of the generation it records)."""
         path = self.layout.model_file(name)
         try:
             raw = read_json(path, home=self.home)
@@ -380,7 +445,7 @@ class FileRegistry:
         """
         parsed = uri if isinstance(uri, ModelUri) else parse_model_uri(uri)
         state = self.state(parsed.name)
-        version = pick_version(parsed, state, lambda: self._live_numbers(parsed.name, state))
+        version = pick_version(parsed, state, lambda: self._live_numbers(parsed.name, state), self.stages)
         return self._get(parsed.name, version, state)
 
     def history(self, name: str, *, version: int | None = None) -> list[dict[str, Any]]:
@@ -697,7 +762,7 @@ class FileRegistry:
             ConflictError: the alias to remove points at another version, or lock timeout.
             IncompatibleSignatureError: ``require_compatible`` and the signature breaks (exit 3).
         """
-        target_stage = check_promote_args(name, stage, alias, remove_alias)
+        target_stage = check_promote_args(name, stage, alias, remove_alias, self.stages)
         self.get_version(name, version)
         if target_stage is not None or alias is not None:
             refuse_damaged(
@@ -707,11 +772,14 @@ class FileRegistry:
         self._ensure_home()
         with self._guard(f"promote {name} v{version}"), self._registry_lock(), self._model_lock(name):
             self._faults.point("promote.locked")
+            # The stages read again under the lock: the name given is checked against them.
+            stages = self.stages
+            target_stage = check_promote_args(name, stage, alias, remove_alias, stages)
             state = self.state(name)
             if version in state.deleted or not self.layout.version_file(name, version).is_file():
                 raise NotFoundError(f"model {name!r} has no version {version} (deleted meanwhile)")
             checks: list[GateCheck] | None = None
-            gated = gated_stage(target_stage)
+            gated = gated_stage(target_stage, stages)
             if require_compatible and (gated is not None or alias is not None):
                 from modelpack.package.mlmodel import read_mlmodel
 
@@ -742,7 +810,7 @@ class FileRegistry:
         version: int,
         state: ModelState,
         *,
-        stage: Stage | None,
+        stage: str | None,
         archive_existing: bool,
         alias: str | None,
         remove_alias: str | None = None,
@@ -760,6 +828,7 @@ class FileRegistry:
             alias=alias,
             remove_alias=remove_alias,
             checks=checks,
+            stages=self.stages,
         )
         if change.new_state is not None:
             self._commit_state(name, version, "promote", state, change.new_state, change.events)
@@ -908,7 +977,14 @@ class FileRegistry:
             stage = state.stage_of(version)
             aliases = state.aliases_of(version)
             new_state, event = plan_delete(
-                name, version, state, self.actor, utc_now(), digest=record.digest, force=force
+                name,
+                version,
+                state,
+                self.actor,
+                utc_now(),
+                digest=record.digest,
+                force=force,
+                stages=self.stages,
             )
             self._commit_state(
                 name,
@@ -922,6 +998,62 @@ class FileRegistry:
                 notes=notes,
             )
         return DeleteResult(name=name, version=version, stage=stage, removed_aliases=aliases)
+
+    # ------------------------------------------------------------------ the registry's stages
+
+    def set_stages(
+        self,
+        names: list[str],
+        *,
+        archive: str,
+        active: list[str] | None = None,
+        mapping: Mapping[str, str] | None = None,
+    ) -> StagesResult:
+        """Declare the registry's stages, moving the versions of renamed stages.
+
+        Under the exclusive registry lock: finish any interrupted operation and any earlier
+        redeclaration, check that every stage holding versions is kept or mapped, write the
+        new declaration (with its generation and the renames) to ``registry.json`` in one
+        atomic replace, then rewrite each model's stage names with a ``stage_changed`` event
+        per version moved (each through the journal). A crash after the declaration leaves
+        models readers translate; the next writer of such a model, ``doctor --repair`` or
+        running the same ``set_stages`` again rewrites them.
+
+        Args:
+            names: the stages in order (``None`` always exists and is not declared).
+            archive: the stage previous holders of an active stage move to.
+            active: the single-holder, gated stages (default: every stage but the archive).
+            mapping: current stage -> new stage (or ``None``) for stages that are not kept.
+
+        Raises:
+            InvalidNameError: a bad stage name or mapping (exit 2).
+            ConflictError: a stage holding versions is neither kept nor mapped (exit 5), or
+                the lock was not free in time.
+        """
+        declared = declare_stages(names, archive=archive, active=active)
+        self._ensure_home()
+        with self._guard("set the registry's stages"), self._registry_lock(exclusive=True):
+            warnings = self.recover_all()
+            current = self.stages
+            for name in self.model_names():
+                with self._model_lock(name) as notes:
+                    warnings += notes
+            states = [s for s in (self._state_or_none(n) for n in self.model_names()) if s is not None]
+            planned = plan_stages(current, declared, mapping or {}, used_stages(states))
+            if planned is None:
+                return StagesResult(current, changed=False, warnings=warnings)
+            raw = read_json(self.layout.registry_file, home=self.home)
+            atomic_write_json(
+                self.layout.registry_file,
+                {**raw, "format_version": STAGES_FORMAT_VERSION, "stages": planned.to_json()},
+                durable=self.durable,
+            )
+            self._stages = planned
+            self._faults.point("set_stages.declared")
+            for name in self.model_names():
+                with self._model_lock(name):
+                    pass  # taking the lock rewrites the model (_finish_remap)
+        return StagesResult(planned, changed=True, moved=moved_versions(states, planned), warnings=warnings)
 
     # ------------------------------------------------------------------ maintenance
 

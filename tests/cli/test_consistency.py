@@ -88,7 +88,6 @@ def test_dropped_short_options_are_usage_errors(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("command", "param", "choices"),
     [
-        ("promote", "stage", STAGE_NAMES),
         ("predict", "output_format", OUTPUT_FORMATS),
         ("pack", "serialization", ("auto", "skops", "cloudpickle", "pickle")),
     ],
@@ -105,6 +104,18 @@ def test_choice_options_list_their_choices_in_help_and_completion(
     ctx = cmd.make_context(command, [], resilient_parsing=True)
     completed = [item.value for item in option.shell_complete(ctx, choices[1][:2])]
     assert choices[1] in completed
+
+
+def test_promote_stage_is_the_registrys_in_help_and_completion() -> None:
+    """``--stage`` is no fixed choice (a registry declares its stages): the help says so and
+    completion offers the registry's, MLflow's four by default."""
+    help_text = " ".join(invoke("promote", "--help").stdout.split())
+    assert "one of the registry's stages" in help_text and "'modelpack stages'" in help_text
+    cmd = _click_commands()["promote"]
+    option = next(p for p in cmd.params if p.name == "stage")
+    ctx = cmd.make_context("promote", [], resilient_parsing=True)
+    assert [item.value for item in option.shell_complete(ctx, "")] == list(STAGE_NAMES)
+    assert [item.value for item in option.shell_complete(ctx, "Pr")] == ["Production"]
 
 
 def test_stage_is_accepted_in_any_case(tmp_path: Path) -> None:
