@@ -733,3 +733,27 @@ def test_import_refuses_a_changed_provenance(kind: str, built: tuple[Path, str],
     assert tree(dest) == before
     doc = envelope(run("import", str(archive), "--home", str(dest), "--json", "--sha256", sha))
     assert doc["errors"][0]["code"] == "bad_archive" and doc["exit_code"] == 3
+
+
+def test_an_imported_provenance_is_shown_with_its_controls_escaped(
+    built: tuple[Path, str], tmp_path: Path
+) -> None:
+    """Without --sha256 a resealed document imports (it is well-formed): what it says is then
+    shown escaped, never written raw to the terminal."""
+    home, _ = built
+    good = tmp_path / "good.tar"
+    assert run("export", "models:/churn/1", "--output", str(good), "--home", str(home)).returncode == 0
+
+    def edit(doc: dict[str, Any]) -> None:
+        doc["description"] = "v1\x1b[31m"
+        doc["provenance"]["params"]["depth"] = "3\x1b[2J"
+        doc["provenance"]["training_data"]["name"] = "train.csv\x1b]0;owned\x07"
+
+    forged = _write(tmp_path / "forged.tar", _reseal(_members(good), edit))
+    dest = tmp_path / "dest"
+    assert run("import", str(forged), "--home", str(dest)).returncode == 0
+    shown = run("list", "models:/churn/1", "--home", str(dest))
+    assert shown.returncode == 0, shown.stderr
+    assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout
+    assert "3\\x1b[2J" in shown.stdout and "train.csv\\x1b]0;owned\\x07" in shown.stdout
+    assert "v1\\x1b[31m" in shown.stdout
