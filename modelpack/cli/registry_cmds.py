@@ -518,6 +518,8 @@ def list_cmd(
             from modelpack.provenance.record import lines
 
             rows = [(k, _format_value(data.get(k))) for k in keys] + lines(result.provenance)
+            # Description, tags and provenance may come from an archive or package someone else made.
+            rows = [(render.printable(k), render.printable(v)) for k, v in rows]
             width = max(len(k) for k, _v in rows)
             render.plain(
                 "\n".join(

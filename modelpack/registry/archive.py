@@ -14,6 +14,13 @@ other member, the ``modelpack_version`` that wrote it, and ``checksum``: the sha
 document's canonical JSON without that key. The document is written in exactly that canonical
 form, so a changed byte anywhere in it is caught too.
 
+Format 2 adds ``provenance``: the exported version record's provenance (``modelpack.provenance
+.record``: what ``register`` was given, the MLflow run, ``registered_from``), inside the document
+and so under its checksum. ``format_version`` is 2 exactly when the document has that key: a
+version with no recorded provenance (and an exported folder, whose provenance is its MLmodel's)
+is written as format 1, which older readers import. Format 1 archives (none carries
+``provenance``) are read as before; their version gets the package's own provenance on import.
+
 Every member is a regular file with fixed metadata (mode 0644, mtime 0, uid and gid 0, no owner
 names), and gzip output has no name and mtime 0: exporting the same version twice writes the same
 bytes, and the reader refuses a header that differs from that form.
@@ -60,8 +67,10 @@ DOCUMENT_MEMBER: Final = "modelpack-export.json"
 MODEL_PREFIX: Final = "model/"
 ARCHIVE_KIND: Final = "modelpack-export"
 #: The archive format. Bump it when the layout or the document changes; ``read_archive`` must
-#: keep reading every older version.
-ARCHIVE_FORMAT: Final = 1
+#: keep reading every older version. 2: the document carries the version's ``provenance``.
+ARCHIVE_FORMAT: Final = 2
+#: The format of a document without ``provenance`` (what every modelpack since export reads).
+PLAIN_FORMAT: Final = 1
 MAX_DOCUMENT_BYTES: Final = 16 << 20
 CHUNK: Final = 1 << 20
 BLOCK: Final = tarfile.BLOCKSIZE
@@ -566,6 +575,7 @@ def _parse_document(archive: Path, data: bytes) -> dict[str, Any]:
     found = documents.problems("export document", raw)
     if found:
         raise _refuse(archive, f"{DOCUMENT_MEMBER} is malformed: {documents.describe(found)}")
+    _check_format(archive, raw)
     if canonical(seal(raw)) != data:
         raise _refuse(archive, f"{DOCUMENT_MEMBER} was changed (its checksum does not match)")
     members = raw["members"]
@@ -579,6 +589,23 @@ def _parse_document(archive: Path, data: bytes) -> dict[str, Any]:
             raise _refuse(archive, f"{DOCUMENT_MEMBER} lists itself")
         _model_path(archive, name)
     return raw
+
+
+def format_for(document: dict[str, Any]) -> int:
+    """The format a document is written in: 2 when it carries ``provenance``, else 1."""
+    return ARCHIVE_FORMAT if "provenance" in document else PLAIN_FORMAT
+
+
+def _check_format(archive: Path, document: dict[str, Any]) -> None:
+    """``provenance`` is in a document exactly when its format is 2, as ``export`` writes it."""
+    version = document["format_version"]
+    if version >= ARCHIVE_FORMAT and "provenance" not in document:
+        raise _refuse(archive, f"{DOCUMENT_MEMBER} is malformed: missing key 'provenance'")
+    if version < ARCHIVE_FORMAT and "provenance" in document:
+        raise _refuse(
+            archive,
+            f"{DOCUMENT_MEMBER} is malformed: format {version} has no key 'provenance'",
+        )
 
 
 def _check_manifest(archive: Path, folder: Path, document: dict[str, Any]) -> None:

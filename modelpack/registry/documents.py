@@ -366,6 +366,9 @@ SHAPES["export document"] = {
     "origin": Key(_optional(_origin)),
     "description": Key(_optional(_text)),
     "tags": Key(_map_of(_text, _text)),
+    # Format 2 only, and there required: the exported version record's provenance (see
+    # ``registry.archive._check_format``).
+    "provenance": _optional_key(_provenance),
     "digest": Key(_digest),
     "manifest_sha256": Key(_sha256),
     "members": Key(_map_of(_text, _member)),

@@ -11,6 +11,8 @@ What a moved version records (docs/REGISTRY.md, "Moving models between registrie
   is (``uri``, qualified as above), ``created``, ``user``, ``host`` and the ``source`` it was
   registered from. A copy of a copy keeps the first origin.
 * the version's current ``description`` and ``tags`` (as changed since its registration).
+* ``provenance``: the source version record's, unchanged (what its ``register`` was given, the
+  MLflow run, ``registered_from``); the archive carries it in its document (format 2).
 
 Registration is idempotent as ``register`` is: content the destination already holds under the
 name returns that version (exit 0) and records nothing new.
@@ -27,7 +29,15 @@ from typing import TYPE_CHECKING, Any
 from modelpack import __version__, contents
 from modelpack.digest import MANIFEST_FILE
 from modelpack.errors import InvalidModelError, UsageError
-from modelpack.registry.archive import MODEL_PREFIX, Member, is_gzip_name, read_archive, write_archive
+from modelpack.registry.archive import (
+    ARCHIVE_KIND,
+    MODEL_PREFIX,
+    Member,
+    format_for,
+    is_gzip_name,
+    read_archive,
+    write_archive,
+)
 from modelpack.registry.changes import check_register_args
 from modelpack.registry.records import RegisterResult, VersionRecord
 from modelpack.uri import is_model_uri
@@ -216,6 +226,8 @@ def export_target(
             "description": facts.get("description"),
             "tags": dict(facts.get("tags") or {}),
         }
+        if facts.get("provenance"):
+            document["provenance"] = dict(facts["provenance"])
     else:
         from modelpack.registry.source import examine
 
@@ -250,8 +262,8 @@ def export_target(
         Member(MODEL_PREFIX + MANIFEST_FILE, manifest_sha, len(manifest_bytes), data=manifest_bytes)
     )
     document.update(
-        kind="modelpack-export",
-        format_version=1,
+        kind=ARCHIVE_KIND,
+        format_version=format_for(document),
         modelpack_version=__version__,
         digest=manifest.digest,
         manifest_sha256=manifest_sha,
@@ -282,8 +294,10 @@ def import_archive(
 ) -> TransferResult:
     """Verify every byte of ``archive``, then register its version into ``registry``.
 
-    The new version gets the archive's description and tags, and records the source and origin
-    the archive carries. Nothing reaches the registry unless the whole archive passed.
+    The new version gets the archive's description and tags, and records the source, origin
+    and provenance the archive carries (an archive of format 1 carries no provenance: the
+    version then records its package's own). Nothing reaches the registry unless the whole
+    archive passed.
 
     Raises:
         UsageError: a bad name or alias, or no name for an exported folder (exit 2).
@@ -313,6 +327,7 @@ def import_archive(
             alias=alias,
             source=doc["source"],
             origin=doc["origin"],
+            provenance=doc.get("provenance"),
         )
     return TransferResult(
         version=result.version,

@@ -16,8 +16,10 @@ from typing import Any
 import pytest
 
 from modelpack.registry.archive import DOCUMENT_MEMBER, canonical, seal
-from tests.conftest import ENVELOPE_KEYS, modelpack_cmd
+from tests.cli.test_provenance import CI_SYSTEMS, clean_env, git
+from tests.conftest import ENVELOPE_KEYS, REPO_ROOT, modelpack_cmd
 from tests.fs_tree import tree
+from tests.mlflow_stores import COMMIT, EXPECTED_METRICS, Run, build_file_store
 from tests.registry_models import make_model
 
 
@@ -518,3 +520,240 @@ def test_a_bad_field_is_refused_before_anything_moves(source: Path, tmp_path: Pa
     assert not dest.exists()
     shown = run("import", str(out), "--home", str(dest), "--field", "manifest_sha256")
     assert shown.returncode == 0 and len(shown.stdout.strip()) == 64
+
+
+# ---------------------------------------------------------------------- provenance
+
+RUN = "e" * 32
+FORMAT_1 = REPO_ROOT / "tests" / "assets" / "export_format_1.tar"
+FORMAT_1_SHA256 = "4452c21abfee1fead54896f4c8be089ae8720b7dbe994e89316ef203859733a5"
+
+
+def run_in(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(modelpack_cmd(*args), cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def document(archive: Path) -> dict[str, Any]:
+    with tarfile.open(archive) as tar:
+        fh = tar.extractfile(DOCUMENT_MEMBER)
+        assert fh is not None
+        return dict(json.loads(fh.read()))
+
+
+@pytest.fixture
+def built(tmp_path: Path) -> tuple[Path, str]:
+    """A registry holding churn v1 (registered with --metric, --param and --training-data) and
+    wifi v1 (registered from runs:/ of a local MLflow store), both registered in a git
+    repository under GitHub Actions; returns the registry and the repository's commit."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "train.csv").write_text("x,y\n1.5,0\n2.5,1\n3.5,0\n")
+    git(repo, "init", "-q")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "training data")
+    store = build_file_store(tmp_path / "mlruns", [Run(RUN)])
+    model = make_model(tmp_path / "m1", seed=1, payload=b"weights" * 100)
+    home = tmp_path / "src-home"
+    env = clean_env(**CI_SYSTEMS["github-actions"][0])
+    for args in (
+        (
+            "register", str(model), "--name", "churn", "--metric", "auc=0.91", "--param", "depth=3",
+            "--training-data", "train.csv", "--description", "v1",
+        ),
+        (
+            "register", f"runs:/{RUN}/model", "--name", "wifi", "--tracking-uri", store.as_uri(),
+            "--metric", "latency_ms=12.5",
+        ),
+    ):  # fmt: skip
+        done = run_in(repo, env, *args, "--home", str(home))
+        assert done.returncode == 0, done.stderr
+    return home, git(repo, "rev-parse", "HEAD")
+
+
+def test_export_import_and_copy_keep_the_recorded_provenance(built: tuple[Path, str], tmp_path: Path) -> None:
+    home, commit = built
+    (churn,) = versions(home, "churn")
+    (wifi,) = versions(home, "wifi")
+    # What register recorded: what it was given, the run, and where it ran.
+    prov = churn["provenance"]
+    assert prov["metrics"] == {"auc": 0.91} and prov["params"] == {"depth": "3"}
+    assert prov["training_data"]["name"] == "train.csv" and prov["training_data"]["size"] == 22
+    assert prov["registered_from"]["git"]["commit"] == commit
+    assert prov["registered_from"]["ci"]["system"] == "github-actions"
+    run_prov = wifi["provenance"]
+    assert run_prov["mlflow"]["run_id"] == RUN and run_prov["git"]["commit"] == COMMIT
+    assert run_prov["metrics"] == {**EXPECTED_METRICS, "latency_ms": 12.5}
+    assert run_prov["registered_from"]["git"]["commit"] == commit
+
+    # Imported and copied elsewhere, by someone else, in another CI: the record is the source's.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = clean_env(**CI_SYSTEMS["gitlab-ci"][0])
+    h = ("--home", str(home))
+    for original in (churn, wifi):
+        name = original["name"]
+        out, again = tmp_path / f"{name}.tar", tmp_path / f"{name}-again.tar"
+        exported = run_in(elsewhere, env, "export", f"models:/{name}/1", "--output", str(out), *h, "--json")
+        assert exported.returncode == 0, exported.stderr
+        sha = envelope(exported)["data"]["sha256"]
+        doc = document(out)
+        assert doc["format_version"] == 2 and doc["provenance"] == original["provenance"]
+        assert (
+            run_in(elsewhere, env, "export", f"models:/{name}/1", "--output", str(again), *h).returncode == 0
+        )
+        assert again.read_bytes() == out.read_bytes()  # the same version, the same bytes
+
+        dest = tmp_path / f"imported-{name}"
+        imported = run_in(elsewhere, env, "import", str(out), "--home", str(dest), "--sha256", sha, "--json")
+        assert imported.returncode == 0, imported.stderr
+        assert envelope(imported)["data"]["provenance"] == original["provenance"]
+        (moved,) = versions(dest, name)
+        assert moved["provenance"] == original["provenance"]
+        assert moved["digest"] == original["digest"] and moved["description"] == original["description"]
+        # history's registered event carries the commit it was built by, as for a registration
+        here, there = (
+            envelope(run("history", name, "--home", str(at), "--json"))["data"]["events"][0]
+            for at in (dest, home)
+        )
+        assert here["provenance"] == there["provenance"]
+        assert run("doctor", "--home", str(dest)).returncode == 0
+
+        copied_home = tmp_path / f"copied-{name}"
+        copied = run_in(elsewhere, env, "copy", f"models:/{name}/1", str(copied_home), "--home", str(home))
+        assert copied.returncode == 0, copied.stderr
+        assert versions(copied_home, name)[0]["provenance"] == original["provenance"]
+        # an archive of the import, or of the copy, carries the same provenance on
+        hop = tmp_path / f"{name}-hop.tar"
+        assert run("export", f"models:/{name}/1", "--output", str(hop), "--home", str(dest)).returncode == 0
+        assert document(hop)["provenance"] == original["provenance"]
+
+
+def test_a_version_without_provenance_exports_as_format_1(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    model = make_model(tmp_path / "m", seed=4)
+    env = clean_env()
+    assert run_in(plain, env, "register", str(model), "--name", "bare", "--home", str(home)).returncode == 0
+    assert "provenance" not in versions(home, "bare")[0]
+    out = tmp_path / "bare.tar"
+    assert (
+        run_in(plain, env, "export", "models:/bare/1", "--output", str(out), "--home", str(home)).returncode
+        == 0
+    )
+    doc = document(out)
+    assert doc["format_version"] == 1 and "provenance" not in doc  # what older modelpacks import
+    assert run("import", str(out), "--home", str(tmp_path / "dest")).returncode == 0
+    assert "provenance" not in versions(tmp_path / "dest", "bare")[0]
+
+
+def test_an_archive_exported_before_provenance_still_imports(tmp_path: Path) -> None:
+    """``tests/assets/export_format_1.tar`` was exported by the modelpack before archives carried
+    provenance, of a version registered with --metric auc=0.91 --param depth=3: the archive has
+    no provenance, so the imported version records its package's own (none)."""
+    doc = document(FORMAT_1)
+    assert doc["format_version"] == 1 and "provenance" not in doc
+    dest = tmp_path / "dest"
+    proc = run("import", str(FORMAT_1), "--home", str(dest), "--sha256", FORMAT_1_SHA256, "--json")
+    assert proc.returncode == 0, proc.stderr
+    (v,) = versions(dest, "churn")
+    assert v["digest"] == doc["digest"] and v["manifest_sha256"] == doc["manifest_sha256"]
+    assert v["description"] == "churn model" and v["tags"] == {"team": "ml"}
+    assert v["source"] == doc["source"] and v["origin"] == doc["origin"]
+    assert "provenance" not in v
+    assert run("doctor", "--home", str(dest)).returncode == 0
+
+
+def _provenance_tampering(good: Path, tmp: Path, kind: str) -> tuple[Path, str]:
+    """A copy of ``good`` (churn v1, format 2) with its provenance changed, and what the refusal
+    must say."""
+    raw = good.read_bytes()
+    members = _members(good)
+    out = tmp / f"{kind}.tar"
+    if kind == "changed_byte":
+        at = raw.index(b'"auc": 0.91') + len('"auc": 0.9')
+        out.write_bytes(raw[:at] + b"9" + raw[at + 1 :])  # auc 0.99: still well-formed
+        return out, "was changed (its checksum does not match)"
+
+    def edit(doc: dict[str, Any]) -> None:
+        if kind == "removed":
+            del doc["provenance"]
+        elif kind == "removed_as_format_1":
+            del doc["provenance"]
+            doc["format_version"] = 1
+        elif kind == "added_to_format_1":
+            doc["format_version"] = 1
+        elif kind == "malformed_metric":
+            doc["provenance"]["metrics"]["auc"] = "high"
+        elif kind == "unknown_section":
+            doc["provenance"]["backdoor"] = {"x": "y"}
+        elif kind == "registered_from_elsewhere":
+            doc["provenance"]["registered_from"]["git"]["commit"] = "f" * 40
+
+    expected = {
+        "removed": "missing key 'provenance'",
+        "removed_as_format_1": "its sha256 is",
+        "added_to_format_1": "format 1 has no key 'provenance'",
+        "malformed_metric": "'provenance' must be",
+        "unknown_section": "'provenance' must be",
+        "registered_from_elsewhere": "its sha256 is",
+    }
+    return _write(out, _reseal(members, edit)), expected[kind]
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "changed_byte",
+        "removed",
+        "removed_as_format_1",
+        "added_to_format_1",
+        "malformed_metric",
+        "unknown_section",
+        "registered_from_elsewhere",
+    ],
+)
+def test_import_refuses_a_changed_provenance(kind: str, built: tuple[Path, str], tmp_path: Path) -> None:
+    home, _ = built
+    good = tmp_path / "good.tar"
+    exported = run("export", "models:/churn/1", "--output", str(good), "--home", str(home), "--json")
+    sha = envelope(exported)["data"]["sha256"]
+    dest = tmp_path / "dest"
+    assert run("copy", "models:/wifi/1", str(dest), "--home", str(home)).returncode == 0
+    before = tree(dest)
+    archive, said = _provenance_tampering(good, tmp_path, kind)
+    # A resealed document with a well-formed provenance is what only --sha256 tells apart.
+    proc = run("import", str(archive), "--home", str(dest), "--sha256", sha)
+    assert proc.returncode == 3, (proc.stdout, proc.stderr)
+    assert proc.stdout == ""
+    message = " ".join(proc.stderr.split())
+    assert said in message and "nothing was imported" in message, message
+    if "sha256" not in said:
+        assert DOCUMENT_MEMBER in message
+    assert tree(dest) == before
+    doc = envelope(run("import", str(archive), "--home", str(dest), "--json", "--sha256", sha))
+    assert doc["errors"][0]["code"] == "bad_archive" and doc["exit_code"] == 3
+
+
+def test_an_imported_provenance_is_shown_with_its_controls_escaped(
+    built: tuple[Path, str], tmp_path: Path
+) -> None:
+    """Without --sha256 a resealed document imports (it is well-formed): what it says is then
+    shown escaped, never written raw to the terminal."""
+    home, _ = built
+    good = tmp_path / "good.tar"
+    assert run("export", "models:/churn/1", "--output", str(good), "--home", str(home)).returncode == 0
+
+    def edit(doc: dict[str, Any]) -> None:
+        doc["description"] = "v1\x1b[31m"
+        doc["provenance"]["params"]["depth"] = "3\x1b[2J"
+        doc["provenance"]["training_data"]["name"] = "train.csv\x1b]0;owned\x07"
+
+    forged = _write(tmp_path / "forged.tar", _reseal(_members(good), edit))
+    dest = tmp_path / "dest"
+    assert run("import", str(forged), "--home", str(dest)).returncode == 0
+    shown = run("list", "models:/churn/1", "--home", str(dest))
+    assert shown.returncode == 0, shown.stderr
+    assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout
+    assert "3\\x1b[2J" in shown.stdout and "train.csv\\x1b]0;owned\\x07" in shown.stdout
+    assert "v1\\x1b[31m" in shown.stdout

@@ -1,6 +1,6 @@
 """``copy``, ``export`` and ``import`` between a local registry and a bucket (a real SeaweedFS),
-every call a real subprocess: local -> S3 -> local keeps the content, description, tags and
-provenance, and records each hop's exact version."""
+every call a real subprocess: local -> S3 -> local keeps the content, description, tags, origin
+and the version record's provenance, and records each hop's exact version."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from tests.cli.test_transfer import built as built  # the fixture: versions with provenance
 from tests.conftest import ENVELOPE_KEYS, modelpack_cmd
 from tests.registry_models import make_model
 
@@ -107,3 +108,58 @@ def test_export_from_a_bucket_import_into_a_bucket(s3_home: Any, tmp_path: Path)
     assert into_bucket["status"] == "ok", into_bucket
     assert into_bucket["data"]["source"] == f"{local.absolute()}#models:/churn/1"
     assert into_bucket["data"]["home"] == url
+
+
+def test_provenance_survives_every_hop_through_a_bucket(s3_home: Any, built: Any, tmp_path: Path) -> None:
+    """churn (registered with --metric, --param, --training-data) and wifi (from runs:/), both
+    with registered_from: copy local -> bucket -> local, export from the bucket and import
+    locally, export locally and import into the bucket; the provenance is the source's at each."""
+    from modelpack import Registry
+
+    local, _ = built
+    url = s3_home.url
+    for name in ("churn", "wifi"):
+        (original,) = mp_json("list", name, "--home", str(local))["data"]["versions"]
+        prov = original["provenance"]
+        assert {"metrics", "registered_from"} <= set(prov)
+        up = mp_json("copy", f"models:/{name}/1", url, "--home", str(local))
+        assert up["status"] == "ok", up
+        assert up["data"]["provenance"] == prov
+        assert Registry(url).get_version(name, 1).provenance == prov  # the bucket's record
+        back = tmp_path / f"back-{name}"
+        down = mp_json("copy", f"models:/{name}/1", str(back), "--home", url)
+        assert down["status"] == "ok", down
+        (returned,) = mp_json("list", name, "--home", str(back))["data"]["versions"]
+        assert returned["provenance"] == prov
+
+        archive, again = tmp_path / f"{name}.tar.gz", tmp_path / f"{name}-again.tar.gz"
+        exported = mp_json("export", f"models:/{name}/1", "--output", str(archive), "--home", url)
+        assert exported["status"] == "ok", exported
+        assert mp("export", f"models:/{name}/1", "--output", str(again), "--home", url).returncode == 0
+        assert again.read_bytes() == archive.read_bytes()
+        other = tmp_path / f"other-{name}"
+        sha = exported["data"]["sha256"]
+        imported = mp_json("import", str(archive), "--home", str(other), "--sha256", sha)
+        assert imported["status"] == "ok", imported
+        (landed,) = mp_json("list", name, "--home", str(other))["data"]["versions"]
+        assert landed["provenance"] == prov
+
+        local_archive = tmp_path / f"{name}-local.tar"
+        assert (
+            mp("export", f"models:/{name}/1", "--output", str(local_archive), "--home", str(local)).returncode
+            == 0
+        )
+        into_bucket = mp_json("import", str(local_archive), "--home", url, "--name", f"{name}-imported")
+        assert into_bucket["status"] == "ok", into_bucket
+        assert Registry(url).get_version(f"{name}-imported", 1).provenance == prov
+
+    # A changed byte in the provenance (a metric, still well-formed) changes nothing in the bucket.
+    raw = (tmp_path / "churn-local.tar").read_bytes()
+    at = raw.index(b'"auc": 0.91') + len('"auc": 0.9')
+    bad = tmp_path / "bad.tar"
+    bad.write_bytes(raw[:at] + b"9" + raw[at + 1 :])
+    before = bucket_keys(s3_home)
+    refused = mp("import", str(bad), "--home", url, "--name", "incoming")
+    assert refused.returncode == 3, refused.stderr
+    assert "modelpack-export.json was changed" in " ".join(refused.stderr.split())
+    assert bucket_keys(s3_home) == before

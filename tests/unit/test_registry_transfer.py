@@ -90,3 +90,37 @@ def test_a_malformed_origin_is_a_usage_error_and_writes_nothing(tmp_path: Path) 
     with pytest.raises(UsageError, match="origin must be"):
         registry.register(make_model(tmp_path / "m", seed=1), name="churn", origin={"uri": "x"})
     assert not (tmp_path / "home").exists()
+
+
+RUN_PROVENANCE = {
+    "mlflow": {
+        "run_id": "c" * 32,
+        "experiment_id": "7",
+        "experiment_name": "churn",
+        "tracking_uri": "sqlite:///mlflow.db",
+        "artifact_path": "model",
+    },
+    "git": {"commit": "0" * 40, "branch": "main", "dirty": False, "remote": None},
+    "metrics": {"auc": 0.91},
+    "params": {"depth": "3"},
+    "registered_from": {"ci": {"system": "gitlab-ci", "run_url": None, "job": "train", "run_id": "12"}},
+}
+
+
+def test_an_archive_carries_the_version_provenance_and_the_import_records_it(tmp_path: Path) -> None:
+    registry = FileRegistry(tmp_path / "home")
+    registry.register(make_model(tmp_path / "m", seed=1), name="churn", provenance=RUN_PROVENANCE)
+    registry.register(make_model(tmp_path / "p", seed=2), name="plain")
+    out, plain = tmp_path / "churn.tar", tmp_path / "plain.tar"
+    first = export_target(registry, "models:/churn/1", out)
+    export_target(registry, "models:/plain/1", plain)
+    assert export_target(registry, "models:/churn/1", out, force=True).sha256 == first.sha256
+    with tarfile.open(out) as tar, tarfile.open(plain) as bare:
+        doc = json.loads(tar.extractfile("modelpack-export.json").read())  # type: ignore[union-attr]
+        bare_doc = json.loads(bare.extractfile("modelpack-export.json").read())  # type: ignore[union-attr]
+    assert doc["format_version"] == 2 and doc["provenance"] == RUN_PROVENANCE
+    assert bare_doc["format_version"] == 1 and "provenance" not in bare_doc
+    other = FileRegistry(tmp_path / "other")
+    assert import_archive(other, out).version.provenance == RUN_PROVENANCE
+    assert import_archive(other, plain).version.provenance == {}
+    assert run_doctor(other).findings == []
