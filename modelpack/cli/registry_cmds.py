@@ -121,6 +121,8 @@ _SHRINK_LAST: Final = ("description", "tags", "detail")
 _MIN_WIDTH: Final = 12
 _TIME_COLUMNS: Final = {"created", "updated", "time"}
 _DROP_ORDER: Final = ("origin", "digest", "size", "source", "by")
+#: Left out only when description and tags are down to their floor and it still does not fit.
+_LATE_DROP_ORDER: Final = ("updated", "created", "aliases", "stages")
 
 
 def _terminal_width() -> int | None:
@@ -154,8 +156,9 @@ def _fit(headers: list[str], cells: list[list[str]], limit: int) -> list[int | N
 
     In order, until the table fits: paths, stages and aliases narrow one character at a time,
     widest first, down to a floor; times are shortened (``2025-01-31T12:00Z``); columns a
-    reader can get elsewhere leave (origin, digest, size, source, by); last, description, tags
-    and detail narrow. So the version, stage, description and tags stay on screen.
+    reader can get elsewhere leave (origin, digest, size, source, by); then description, tags and
+    detail narrow; last, times, aliases and stages leave and description and tags narrow further.
+    So the name or version, description and tags stay on screen.
     """
     widths: list[int | None] = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
 
@@ -170,12 +173,12 @@ def _fit(headers: list[str], cells: list[list[str]], limit: int) -> list[int | N
                     row[i] = _short_time(row[i])
                 widths[i] = max([len(h), *(len(r[i]) for r in cells)])
 
-    def narrow(names: tuple[str, ...]) -> bool:
+    def narrow(names: tuple[str, ...], floor: int = _MIN_WIDTH) -> bool:
         """Take one character off the widest of ``names`` above its floor; False if none is."""
         candidates = [
             i
             for i, h in enumerate(headers)
-            if h in names and (w := widths[i]) is not None and w > max(_MIN_WIDTH, len(h))
+            if h in names and (w := widths[i]) is not None and w > max(floor, len(h))
         ]
         if not candidates:
             return False
@@ -184,6 +187,7 @@ def _fit(headers: list[str], cells: list[list[str]], limit: int) -> list[int | N
         return True
 
     droppable = [headers.index(h) for h in _DROP_ORDER if h in headers]
+    late_drops = [headers.index(h) for h in _LATE_DROP_ORDER if h in headers]
     times_short = False
     while total() > limit:
         if narrow(_SHRINK_FIRST):
@@ -193,7 +197,11 @@ def _fit(headers: list[str], cells: list[list[str]], limit: int) -> list[int | N
             times_short = True
         elif droppable:
             widths[droppable.pop(0)] = None
-        elif not narrow(_SHRINK_LAST):
+        elif narrow(_SHRINK_LAST):
+            continue
+        elif late_drops:
+            widths[late_drops.pop(0)] = None
+        elif not narrow(_SHRINK_LAST, floor=6):
             break
     return widths
 
@@ -806,12 +814,13 @@ def set_cmd(
     there changes nothing, records nothing and says so (exit 0).
     """
 
+    tags = _run.parse_key_values(tag, "--tag")
+
     def action() -> SetResult:
         from modelpack.registry.edits import apply_set
 
         if description is None and not tag and not remove_tag:
             raise UsageError("nothing to set: give --description, --tag or --remove-tag")
-        tags = _run.parse_key_values(tag, "--tag")
         clash = sorted(set(tags) & set(remove_tag or []))
         if clash:
             raise UsageError(f"--tag and --remove-tag both name {', '.join(clash)}")
