@@ -355,7 +355,9 @@ class FileRegistry:
         return records
 
     def summary(self, name: str) -> ModelSummary:
-        state = self.state(name)
+        return self._summary(name, self.state(name))
+
+    def _summary(self, name: str, state: ModelState) -> ModelSummary:
         live = self._live_numbers(name, state)
         stages: dict[str, list[int]] = {}
         for version, stage in sorted(state.stages.items()):
@@ -380,11 +382,8 @@ class FileRegistry:
     def list_models(self) -> list[ModelSummary]:
         """Every model with its latest version, stages and aliases (not deleted or renamed ones)."""
         self._require_registry()
-        out = []
-        for name in self.model_names():
-            if not self.state(name).is_removed:
-                out.append(self.summary(name))
-        return out
+        states = [self.state(name) for name in self.model_names()]
+        return [self._summary(state.name, state) for state in states if not state.is_removed]
 
     def resolve(self, uri: str | ModelUri) -> VersionRecord:
         """The version a ``models:/`` URI names (MLflow's resolution rules).

@@ -5,6 +5,8 @@ bucket refuses for now. Every CLI call is a real subprocess; verdicts count outc
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from modelpack.registry.faults import BUCKET_DELETE_MODEL_PHASES
 from tests.registry_models import make_model
 from tests.s3.test_bucket_registry import mp, mp_json
 
@@ -124,3 +127,26 @@ def test_rename_is_refused_on_a_bucket_with_a_clear_message(s3_home: Any, tmp_pa
     assert proc.returncode == 2
     assert "rename is not supported in an s3:// registry" in " ".join(proc.stderr.split())
     assert [m["name"] for m in data("list")["models"]] == ["churn"]
+
+
+@pytest.mark.parametrize("phase", BUCKET_DELETE_MODEL_PHASES)
+def test_a_model_delete_killed_at_any_step(s3_home: Any, tmp_path: Path, phase: str) -> None:
+    for i in range(2):
+        data("register", str(make_model(tmp_path / f"m{i}", seed=i)), "--name", "churn")
+    data("promote", "churn", "1", "--stage", "Production", "--alias", "champion")
+    events_before = data("history", "churn")["events"]
+    killed = mp("delete", "churn", "--force", env={**os.environ, "MODELPACK_TEST_CRASH_AT": phase})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    committed = phase == "delete_model.committed"
+    listed = [m["name"] for m in data("list")["models"]]
+    assert listed == ([] if committed else ["churn"])
+    events_after = data("history", "churn")["events"]
+    assert events_after[: len(events_before)] == events_before
+    assert len(events_after) == len(events_before) + (1 if committed else 0)
+    repaired = mp("doctor", "--repair")
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    assert mp("doctor").returncode == 0
+    # Finishing the job works either way; the numbers continue afterwards.
+    if not committed:
+        assert data("delete", "churn", "--force")["versions"] == [1, 2]
+    assert data("register", str(make_model(tmp_path / "m9", seed=9)), "--name", "churn")["version"] == 3
