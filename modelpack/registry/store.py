@@ -977,7 +977,7 @@ class FileRegistry:
             removed_aliases=list(event["removed_aliases"]),
             stages={
                 s: [int(v) for v, t in event["stages"].items() if t == s]
-                for s in set(event["stages"].values())
+                for s in sorted(set(event["stages"].values()))
             },
         )
 
