@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelpack import _html
 from modelpack._html import one_line
-from modelpack.registry.records import ModelSummary, PromotionFacts
+from modelpack.registry.records import ModelState, ModelSummary, PromotionFacts
 
 if TYPE_CHECKING:
     from modelpack.config import Home
@@ -26,7 +26,14 @@ if TYPE_CHECKING:
     from modelpack.names import Stage, StageSet
     from modelpack.package.packer import PackResult
     from modelpack.registry import AnyRegistry
-    from modelpack.registry.records import RegisterResult, StagesResult, VersionRecord
+    from modelpack.registry.records import (
+        ModelDeleteResult,
+        RegisterResult,
+        RenameResult,
+        SetResult,
+        StagesResult,
+        VersionRecord,
+    )
     from modelpack.registry.transfer import ExportResult
 
 
@@ -109,9 +116,7 @@ class ModelVersion:
 
 @dataclass(frozen=True)
 class RegisteredModel(ModelSummary):
-    """One registered model: its latest version, stages, aliases and description."""
-
-    description: str | None = None
+    """One registered model: its latest version, stages, aliases, description and tags."""
 
     def __repr__(self) -> str:
         latest = f"v{self.latest_version}" if self.latest_version is not None else "no versions"
@@ -421,17 +426,77 @@ class Registry:
         """The version a ``models:/`` URI names now (``/VERSION``, ``/STAGE``, ``/latest``, ``@ALIAS``)."""
         return _version(self.store.resolve(uri))
 
-    def list_models(self) -> list[RegisteredModel]:
-        """Every registered model."""
-        out = []
-        for summary in self.store.list_models():
-            state = self.store.state(summary.name)
-            out.append(RegisteredModel(**vars(summary), description=state.description))
-        return out
+    def list_models(
+        self,
+        *,
+        stage: str | Iterable[str] | None = None,
+        alias: str | None = None,
+        tags: Mapping[str, str | None] | None = None,
+        since: str | None = None,
+        search: str | None = None,
+    ) -> list[RegisteredModel]:
+        """Every registered model (deleted and renamed-away ones are not listed), optionally
+        filtered as ``modelpack list`` filters (all given must match):
 
-    def list_versions(self, name: str, *, include_deleted: bool = False) -> list[ModelVersion]:
-        """The versions of ``name``, oldest first."""
-        return [_version(r) for r in self.store.list_versions(name, include_deleted=include_deleted)]
+        Args:
+            stage: a stage, or several (any of them), one of the model's live versions is in.
+            alias: an alias the model has.
+            tags: the model's own tags: ``{"team": "risk"}``, or ``{"team": None}`` for the key alone.
+            since: changed since this ISO date/time or age (``"7d"``, ``"12h"``).
+            search: text in the name or description, any case.
+        """
+        chosen = _filter(stage, alias, tags, since, search)
+        return [RegisteredModel(**vars(s)) for s in chosen.models(self.store.list_models())]
+
+    def list_versions(
+        self,
+        name: str,
+        *,
+        include_deleted: bool = False,
+        stage: str | Iterable[str] | None = None,
+        alias: str | None = None,
+        tags: Mapping[str, str | None] | None = None,
+        since: str | None = None,
+        search: str | None = None,
+    ) -> list[ModelVersion]:
+        """The versions of ``name``, oldest first, optionally filtered (see ``list_models``;
+        ``since`` is the registration time, ``search`` the version's description)."""
+        chosen = _filter(stage, alias, tags, since, search)
+        records = self.store.list_versions(name, include_deleted=include_deleted)
+        return [_version(r) for r in chosen.versions(records)]
+
+    def set(
+        self,
+        name: str,
+        version: int | ModelVersion | None = None,
+        *,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        remove_tags: Iterable[str] = (),
+    ) -> SetResult:
+        """Edit a version's (or with no ``version`` the model's own) description and tags, as
+        ``modelpack set`` does; ``description=""`` clears it. Each change is an event; what is
+        already so changes nothing (``changed`` False)."""
+        from modelpack.registry.edits import apply_set
+
+        return apply_set(
+            self.store,
+            name,
+            None if version is None else _number(version),
+            description=description or None,
+            clear_description=description == "",
+            tags=dict(tags or {}),
+            remove_tags=list(remove_tags),
+        )
+
+    def rename(self, old: str, new: str) -> RenameResult:
+        """Rename a model (local registries); ``new`` must never have existed (ConflictError)."""
+        return self.store.rename(old, new)
+
+    def delete_model(self, name: str, *, force: bool = False) -> ModelDeleteResult:
+        """Delete a whole model; its history stays, registering the name again continues its
+        numbers. Production or aliased versions need ``force``."""
+        return self.store.delete_model(name, force=force)
 
     def history(self, name: str, *, version: int | ModelVersion | None = None) -> list[Event]:
         """The model's events, oldest first (optionally those of one version)."""
@@ -464,7 +529,9 @@ class Registry:
         self, name: str, version: int | ModelVersion, tags: Mapping[str, str | None], *, replace: bool = False
     ) -> ModelVersion:
         """Set tags on a version (a None value removes that tag; ``replace`` drops the others)."""
-        return _version(self.store.set_tags(name, _number(version), tags, replace=replace))
+        record = self.store.set_tags(name, _number(version), tags, replace=replace)
+        assert not isinstance(record, ModelState)
+        return _version(record)
 
     def set_description(
         self, name: str, description: str | None, *, version: int | ModelVersion | None = None
@@ -541,6 +608,25 @@ class Registry:
         from modelpack.model import load_model
 
         return load_model(uri, home=self.home, trusted=trusted, method=method)
+
+
+def _filter(
+    stage: str | Iterable[str] | None,
+    alias: str | None,
+    tags: Mapping[str, str | None] | None,
+    since: str | None,
+    search: str | None,
+) -> Any:
+    from modelpack.registry.filters import ListFilter, parse_since
+
+    stages = (stage,) if isinstance(stage, str) else tuple(stage or ())
+    return ListFilter(
+        stages=stages,
+        alias=alias,
+        tags=dict(tags or {}),
+        since=parse_since(since) if since is not None else None,
+        text=search,
+    )
 
 
 def _number(version: object) -> int:

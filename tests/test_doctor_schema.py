@@ -163,7 +163,7 @@ def test_renamed_stages_are_not_silently_lost(registry: FileRegistry) -> None:
         (3, lambda e: e.__setitem__("to", "Live"), "line 3: 'to' must be a stage"),
         (3, lambda e: e.__setitem__("colour", "red"), "line 3: unknown key 'colour'"),
         (4, lambda e: e.__setitem__("name", "other"), "line 4: 'name' must be 'm'"),
-        (4, lambda e: e.__setitem__("event", "renamed"), "line 4: 'event' must be one of registered"),
+        (4, lambda e: e.__setitem__("event", "teleported"), "line 4: 'event' must be one of registered"),
     ],
     ids=[
         "no-version",

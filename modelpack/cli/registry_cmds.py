@@ -1,4 +1,5 @@
-"""Registry commands: register, promote, list, history, delete, gc, doctor, copy, export, import.
+"""Registry commands: register, promote, set, rename, list, history, delete, gc, doctor, copy,
+export, import.
 
 Each body is one call into ``modelpack.registry`` through the ``_run`` funnel. ``--field NAME``
 prints just that value (one line per row) for shell capture, e.g.
@@ -34,9 +35,12 @@ if TYPE_CHECKING:
         GateCheck,
         GcResult,
         History,
+        ModelDeleteResult,
         ModelList,
         PromoteResult,
         RegisterResult,
+        RenameResult,
+        SetResult,
         VersionList,
         VersionRecord,
     )
@@ -108,16 +112,122 @@ def _print_field(field: str, rows: list[dict[str, Any]]) -> None:
         render.plain(_format_value(row.get(field)))
 
 
+#: Columns that may shrink to fit the terminal, and how: a path keeps its end, text its start.
+_KEEP_END: Final = {"source", "origin", "path"}
+#: Narrowed first (down to a floor), before any column leaves the table.
+_SHRINK_FIRST: Final = ("source", "origin", "path", "stages", "aliases")
+#: Narrowed last: what the table is read for.
+_SHRINK_LAST: Final = ("description", "tags", "detail")
+_MIN_WIDTH: Final = 12
+_TIME_COLUMNS: Final = {"created", "updated", "time"}
+_DROP_ORDER: Final = ("origin", "digest", "size", "source", "by")
+#: Left out only when description and tags are down to their floor and it still does not fit.
+_LATE_DROP_ORDER: Final = ("updated", "created", "aliases", "stages")
+
+
+def _terminal_width() -> int | None:
+    """The width to fit: ``COLUMNS`` if set, else the terminal's; None (no limit) when stdout
+    is no terminal, so logs and pipes get whole lines."""
+    import shutil
+
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if not sys.stdout.isatty():
+        return None
+    return shutil.get_terminal_size().columns
+
+
+def _short_time(value: str) -> str:
+    """``2025-01-31T12:00:00.123456Z`` -> ``2025-01-31T12:00Z`` (to the minute, still UTC)."""
+    return value[:16] + "Z" if len(value) > 17 and value[10:11] == "T" and value.endswith("Z") else value
+
+
+def _ellipsize(text: str, width: int, *, keep_end: bool) -> str:
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return text[:width]
+    return "\u2026" + text[-(width - 1) :] if keep_end else text[: width - 1] + "\u2026"
+
+
+def _fit(headers: list[str], cells: list[list[str]], limit: int) -> list[int | None]:
+    """Column widths for ``limit`` characters (None: the column is left out).
+
+    In order, until the table fits: paths, stages and aliases narrow one character at a time,
+    widest first, down to a floor; times are shortened (``2025-01-31T12:00Z``); columns a
+    reader can get elsewhere leave (origin, digest, size, source, by); then description, tags and
+    detail narrow; last, times, aliases and stages leave and description and tags narrow further.
+    So the name or version, description and tags stay on screen.
+    """
+    widths: list[int | None] = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+
+    def total() -> int:
+        shown = [w for w in widths if w is not None]
+        return sum(shown) + 2 * (len(shown) - 1)
+
+    def shorten_times() -> None:
+        for i, h in enumerate(headers):
+            if h in _TIME_COLUMNS:
+                for row in cells:
+                    row[i] = _short_time(row[i])
+                widths[i] = max([len(h), *(len(r[i]) for r in cells)])
+
+    def narrow(names: tuple[str, ...], floor: int = _MIN_WIDTH) -> bool:
+        """Take one character off the widest of ``names`` above its floor; False if none is."""
+        candidates = [
+            i
+            for i, h in enumerate(headers)
+            if h in names and (w := widths[i]) is not None and w > max(floor, len(h))
+        ]
+        if not candidates:
+            return False
+        widest = max(candidates, key=lambda i: widths[i] or 0)
+        widths[widest] = (widths[widest] or 1) - 1
+        return True
+
+    droppable = [headers.index(h) for h in _DROP_ORDER if h in headers]
+    late_drops = [headers.index(h) for h in _LATE_DROP_ORDER if h in headers]
+    times_short = False
+    while total() > limit:
+        if narrow(_SHRINK_FIRST):
+            continue
+        if not times_short:
+            shorten_times()
+            times_short = True
+        elif droppable:
+            widths[droppable.pop(0)] = None
+        elif narrow(_SHRINK_LAST):
+            continue
+        elif late_drops:
+            widths[late_drops.pop(0)] = None
+        elif not narrow(_SHRINK_LAST, floor=6):
+            break
+    return widths
+
+
 def _columns(headers: list[str], rows: list[list[Any]]) -> None:
-    """An aligned plain-text table, written in one go.
+    """An aligned plain-text table, written in one go, fitted to the terminal's width.
 
     Registry listings grow with the registry (a model may have thousands of versions), and a
     rich Table costs about half a millisecond per row; aligned columns cost microseconds, stay
-    on one line per row (easy to grep and to read in CI logs) and need no terminal.
+    on one line per row (easy to grep and to read in CI logs) and need no terminal. On a
+    terminal (or with ``COLUMNS`` set) long times and wide columns shrink so every column stays
+    on screen; piped output keeps whole values.
     """
     cells = [[_format_value(v) for v in row] for row in rows]
-    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    limit = _terminal_width()
+    fitted: list[int | None] = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    if limit is not None:
+        fitted = _fit(headers, cells, limit)
+    keep = [i for i, w in enumerate(fitted) if w is not None]
+    heads = [headers[i] for i in keep]
+    widths = [fitted[i] or 0 for i in keep]
+    cells = [
+        [_ellipsize(r[i], w, keep_end=h in _KEEP_END) for i, w, h in zip(keep, widths, heads, strict=True)]
+        for r in cells
+    ]
+    lines = ["  ".join(h.upper().ljust(w) for h, w in zip(heads, widths, strict=True)).rstrip()]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
     render.plain("\n".join(lines))
 
@@ -179,7 +289,17 @@ EXPORT_FIELDS: Final = {
     "digest",
     "file_count",
 }
-MODEL_FIELDS: Final = {"name", "created", "updated", "latest_version", "version_count", "stages", "aliases"}
+MODEL_FIELDS: Final = {
+    "name",
+    "created",
+    "updated",
+    "latest_version",
+    "version_count",
+    "stages",
+    "aliases",
+    "description",
+    "tags",
+}
 #: The models table's column headings that are not field names, so every heading works as --field.
 MODEL_COLUMN_FIELDS: Final = {"latest": "latest_version", "versions": "version_count"}
 EVENT_FIELDS: Final = {"id", "event", "name", "time", "user", "host", "pid", "version"}
@@ -424,28 +544,80 @@ def list_cmd(
     include_deleted: Annotated[
         bool, typer.Option("--deleted", help="Include deleted versions when listing a model.")
     ] = False,
+    stage: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--stage",
+            help="Only versions in this stage, or models with a version in it (repeatable: any of them).",
+        ),
+    ] = None,
+    alias: Annotated[
+        str | None,
+        typer.Option("--alias", "-a", help="Only the version under this alias, or models having it."),
+    ] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tag",
+            "-t",
+            metavar="KEY[=VALUE]",
+            help="Only rows with this tag (KEY alone: any value); repeatable, all must match.",
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="WHEN",
+            help="Only versions registered (models changed) since WHEN: 2025-01-31, 2025-01-31T12:00, 7d, 12h.",
+        ),
+    ] = None,
+    search: Annotated[
+        str | None,
+        typer.Option(
+            "--search",
+            metavar="TEXT",
+            help="Only rows whose name or description contains TEXT (any case).",
+        ),
+    ] = None,
     field: FieldOption = None,
     json_output: JsonFlag = False,
     home: _run.HomeOption = None,
 ) -> None:
-    """List models (latest version, stages, aliases), a model's versions, or one URI's version."""
+    """List models (latest version, stages, aliases), a model's versions, or one URI's version.
+
+    Filters compose (all must match): --stage, --alias, --tag, --since and --search. Without a
+    NAME they pick models (a model matches a stage or alias any of its versions has, and its own
+    tags); with a NAME, its versions.
+    """
     if name is None and field is not None:
         field = MODEL_COLUMN_FIELDS.get(field, field)
 
     def action() -> ModelList | VersionList | VersionRecord:
+        from modelpack.registry.filters import ListFilter, parse_since, parse_tag_filters
         from modelpack.registry.records import ModelList, VersionList
         from modelpack.uri import is_model_uri
 
+        chosen = ListFilter(
+            stages=tuple(stage or ()),
+            alias=alias,
+            tags=parse_tag_filters(tag or []),
+            since=parse_since(since) if since is not None else None,
+            text=search,
+        )
         registry = _registry(home)
         result: ModelList | VersionList | VersionRecord
         if name is None:
-            result = ModelList(registry.list_models())
+            result = ModelList(chosen.models(registry.list_models()))
             _check_field(field, json_output, result.rows(), MODEL_FIELDS)
         elif is_model_uri(name):
+            if chosen.active:
+                raise UsageError("filters apply to listings; a models:/ URI names one version")
             result = registry.resolve(name)
             _check_field(field, json_output, [result.to_dict()], VERSION_FIELDS)
         else:
-            result = VersionList(name, registry.list_versions(name, include_deleted=include_deleted))
+            versions = registry.list_versions(name, include_deleted=include_deleted)
+            result = VersionList(name, chosen.versions(versions))
             _check_field(field, json_output, result.rows(), VERSION_FIELDS)
         return result
 
@@ -456,10 +628,20 @@ def list_cmd(
             if field is not None:
                 _print_field(field, result.rows())
             elif not result.models:
-                render.plain("no models registered")
+                filtered = bool(stage or alias or tag or since or search)
+                render.plain("no models match" if filtered else "no models registered")
             else:
+                # Description and tags only when some model has them (as origin for versions).
+                extra = [
+                    h
+                    for h, used in (
+                        ("description", any(m.description for m in result.models)),
+                        ("tags", any(m.tags for m in result.models)),
+                    )
+                    if used
+                ]
                 _columns(
-                    ["name", "latest", "versions", "stages", "aliases", "updated"],
+                    ["name", "latest", "versions", "stages", "aliases", "updated", *extra],
                     [
                         [
                             m.name,
@@ -468,6 +650,8 @@ def list_cmd(
                             "; ".join(f"{s}: {', '.join(map(str, vs))}" for s, vs in m.stages.items()),
                             ", ".join(f"{a}->{v}" for a, v in m.aliases.items()),
                             m.updated,
+                            *([m.description] if "description" in extra else []),
+                            *([_tags_text(m.tags)] if "tags" in extra else []),
                         ]
                         for m in result.models
                     ],
@@ -482,8 +666,23 @@ def list_cmd(
             # Which commit and CI run each version was built by, when any version records one.
             built = [_built_text(v.provenance) for v in result.versions]
             built_col = ["provenance"] if any(built) else []
+            # Description and tags (when any version has them) come before the long source.
+            described = any(v.facts.get("description") for v in result.versions)
+            tagged = any(v.facts.get("tags") for v in result.versions)
+            notes = [h for h, used in (("description", described), ("tags", tagged)) if used]
             _columns(
-                ["version", "stage", "aliases", "created", "digest", "size", *built_col, "source", *extra],
+                [
+                    "version",
+                    "stage",
+                    "aliases",
+                    "created",
+                    "digest",
+                    "size",
+                    *notes,
+                    *built_col,
+                    "source",
+                    *extra,
+                ],
                 [
                     [
                         f"{v.version}" + (" (deleted)" if v.deleted else ""),
@@ -492,6 +691,8 @@ def list_cmd(
                         v.created,
                         _short(v.digest),
                         _size(v.size),
+                        *([v.facts.get("description") or ""] if described else []),
+                        *([_tags_text(v.facts.get("tags") or {})] if tagged else []),
                         *([prov] if built_col else []),
                         v.source,
                         *([origin] if extra else []),
@@ -573,6 +774,10 @@ def _built_text(provenance: dict[str, Any]) -> str:
     return short_text(provenance) or short_text(provenance.get("registered_from"))
 
 
+def _tags_text(tags: dict[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(tags.items()))
+
+
 def _origin_text(origin: Any) -> str:
     """``URI (user@host, created)``: a copied version's first registration, in one cell."""
     if not isinstance(origin, dict):
@@ -622,6 +827,17 @@ def _event_text(event: dict[str, Any]) -> str:
     if kind == "deleted":
         aliases = event.get("removed_aliases") or []
         return f"was {event.get('stage')}" + (f"; removed aliases {', '.join(aliases)}" if aliases else "")
+    if kind == "tags_set":
+        return f"tags {_tags_text(event.get('tags') or {}) or '(none)'}"
+    if kind == "description_set":
+        return f"description {json.dumps(event.get('description'), ensure_ascii=False)}"
+    if kind == "model_deleted":
+        versions = event.get("versions") or []
+        aliases = event.get("removed_aliases") or []
+        text = f"model deleted with {plural(len(versions), 'version')}"
+        return text + (f"; removed aliases {', '.join(aliases)}" if aliases else "")
+    if kind == "renamed":
+        return f"renamed {event.get('from')} -> {event.get('to')}"
     return ""
 
 
@@ -635,20 +851,122 @@ def _by(event: dict[str, Any]) -> str:
 @app.command()
 def delete(
     name: Annotated[str, typer.Argument(help="Registered model name.")],
-    version: Annotated[int, typer.Argument(help="Version number.", min=1)],
+    version: Annotated[
+        int | None, typer.Argument(help="Version number; without it the whole model is deleted.", min=1)
+    ] = None,
     force: Annotated[
-        bool, typer.Option("--force", help="Delete even a version in Production or under an alias.")
+        bool,
+        typer.Option("--force", help="Delete even a version in Production or under an alias."),
     ] = False,
     json_output: JsonFlag = False,
     home: _run.HomeOption = None,
 ) -> None:
-    """Delete a version: its files and aliases go; its number is never reused; gc frees blobs."""
+    """Delete a version, or with no VERSION the whole model; gc frees the files.
 
-    def human(result: DeleteResult) -> None:
+    A version's files and aliases go and its number is never reused. A whole model leaves
+    'list'; its history stays ('history NAME' ends with model_deleted) and registering the name
+    again continues its numbers. A version in Production or under an alias needs --force.
+    """
+
+    def human(result: DeleteResult | ModelDeleteResult) -> None:
         extra = f"; removed aliases {', '.join(result.removed_aliases)}" if result.removed_aliases else ""
-        render.plain(f"deleted {result.name} v{result.version} (was {result.stage}){extra}")
+        if hasattr(result, "versions"):
+            numbers = ", ".join(f"v{n}" for n in result.versions) or "no live versions"
+            render.plain(f"deleted model {result.name} ({numbers}){extra}; 'modelpack gc' frees its files")
+        else:
+            render.plain(f"deleted {result.name} v{result.version} (was {result.stage}){extra}")
 
-    _run.run("delete", json_output, lambda: _registry(home).delete(name, version, force=force), human)
+    def action() -> DeleteResult | ModelDeleteResult:
+        registry = _registry(home)
+        if version is None:
+            return registry.delete_model(name, force=force)
+        return registry.delete(name, version, force=force)
+
+    _run.run("delete", json_output, action, human)
+
+
+# ---------------------------------------------------------------------- set / rename
+
+
+@app.command("set")
+def set_cmd(
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    version: Annotated[
+        int | None, typer.Argument(help="Version number; without it the model itself is edited.", min=1)
+    ] = None,
+    description: Annotated[
+        str | None,
+        typer.Option("--description", help="Replace the description ('' clears it)."),
+    ] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option("--tag", "-t", metavar="KEY=VALUE", help="Set a tag (repeatable)."),
+    ] = None,
+    remove_tag: Annotated[
+        list[str] | None,
+        typer.Option("--remove-tag", metavar="KEY", help="Remove a tag (repeatable; absent keys are fine)."),
+    ] = None,
+    json_output: JsonFlag = False,
+    home: _run.HomeOption = None,
+) -> None:
+    """Edit the description and tags of a version, or of the model itself (no VERSION).
+
+    Each change is an event in 'history' (tags_set, description_set). Setting what is already
+    there changes nothing, records nothing and says so (exit 0).
+    """
+
+    tags = _run.parse_key_values(tag, "--tag")
+
+    def action() -> SetResult:
+        from modelpack.registry.edits import apply_set
+
+        if description is None and not tag and not remove_tag:
+            raise UsageError("nothing to set: give --description, --tag or --remove-tag")
+        clash = sorted(set(tags) & set(remove_tag or []))
+        if clash:
+            raise UsageError(f"--tag and --remove-tag both name {', '.join(clash)}")
+        return apply_set(
+            _registry(home),
+            name,
+            version,
+            description=None if description is None else (description or None),
+            clear_description=description == "",
+            tags=tags,
+            remove_tags=list(remove_tag or []),
+        )
+
+    def human(result: SetResult) -> None:
+        what = result.name if result.version is None else f"{result.name} v{result.version}"
+        if not result.changed:
+            render.plain(f"{what}: nothing changed (already so)")
+            return
+        render.plain(f"{what}: {' and '.join(e.replace('_set', '') for e in result.events)} set")
+        render.plain(f"  description  {result.description or ''}".rstrip())
+        render.plain(f"  tags         {_tags_text(result.tags)}".rstrip())
+
+    _run.run("set", json_output, action, human)
+
+
+@app.command()
+def rename(
+    old: Annotated[str, typer.Argument(help="The model's current name.")],
+    new: Annotated[str, typer.Argument(help="Its new name (must not exist, nor have existed).")],
+    json_output: JsonFlag = False,
+    home: _run.HomeOption = None,
+) -> None:
+    """Rename a model: versions, stages, aliases, tags and history move to NEW.
+
+    OLD stays as a tombstone naming NEW ('history OLD' shows the rename; writes to OLD are
+    refused). Refused (exit 5) when NEW exists or existed. Local registries only for now.
+    """
+
+    def human(result: RenameResult) -> None:
+        render.plain(
+            f"renamed {result.old} -> {result.new} ({plural(len(result.versions), 'version')}); "
+            f"use models:/{result.new}/... from now on"
+        )
+
+    _run.run("rename", json_output, lambda: _registry(home).rename(old, new), human)
 
 
 @app.command()

@@ -535,7 +535,7 @@ def check_tag_changes(name: str, tags: Mapping[str, str | None]) -> dict[str, st
 
 def plan_tags(
     name: str,
-    version: int,
+    version: int | None,
     state: ModelState,
     actor: Actor,
     now: str,
@@ -544,7 +544,8 @@ def plan_tags(
     *,
     replace: bool,
 ) -> tuple[ModelState, dict[str, Any]] | None:
-    """The state with ``version``'s tags changed and its ``tags_set`` event; None if unchanged."""
+    """The state with ``version``'s tags (``None``: the model's own) changed and its ``tags_set``
+    event; None if unchanged."""
     after = {} if replace else dict(before)
     for key, value in changes.items():
         if value is None:
@@ -554,7 +555,10 @@ def plan_tags(
     if after == before:
         return None
     tags = dict(sorted(after.items()))
-    new_state = state.changed(updated=now, tags={**state.tags, version: tags})
+    if version is None:
+        new_state = state.changed(updated=now, model_tags=tags)
+    else:
+        new_state = state.changed(updated=now, tags={**state.tags, version: tags})
     return new_state, ev.make_event(ev.TAGS_SET, name, actor, now, version=version, tags=tags)
 
 
@@ -734,3 +738,124 @@ def undeclared_stages(states: Iterable[ModelState], stages: StageSet) -> list[st
         for v, s in sorted(state.stages.items())
         if s not in stages.all and v not in state.deleted
     ]
+
+
+# ---------------------------------------------------------------------- whole models
+
+
+def refuse_removed(name: str, state: ModelState) -> None:
+    """A deleted or renamed-away model takes no edits.
+
+    Raises:
+        NotFoundError: the model was deleted, or renamed (the message names the new name).
+    """
+    if state.renamed_to is not None:
+        raise NotFoundError(
+            f"model {name!r} was renamed to {state.renamed_to!r}",
+            hint=f"use {state.renamed_to!r}; 'modelpack history {name}' shows the rename",
+        )
+    if state.removed is not None:
+        raise NotFoundError(
+            f"model {name!r} was deleted ({state.removed})",
+            hint=f"'modelpack history {name}' shows its history; registering it again continues its numbers",
+        )
+
+
+def refuse_renamed_register(name: str, state: ModelState | None) -> None:
+    """Registering under a name renamed away is refused: it would land beside a tombstone.
+
+    Raises:
+        ConflictError: the name was renamed (exit 5), naming the new name.
+    """
+    if state is not None and state.renamed_to is not None:
+        raise ConflictError(
+            f"model {name!r} was renamed to {state.renamed_to!r}; not registered",
+            hint=f"register under {state.renamed_to!r}",
+        )
+
+
+def revived(state: ModelState, version: int) -> dict[str, Any]:
+    """The ``changed`` keywords a register of ``version`` adds: a deleted model comes back."""
+    return {"removed": None} if state.removed is not None and version not in state.deleted else {}
+
+
+def plan_delete_model(
+    name: str,
+    live: list[int],
+    digests: Mapping[int, str],
+    state: ModelState,
+    actor: Actor,
+    now: str,
+    *,
+    force: bool,
+    stages: StageSet = DEFAULT_STAGES,
+) -> tuple[ModelState, dict[str, Any]]:
+    """The state after deleting the whole model (every live version, stage and alias, its own
+    description and tags) and its ``model_deleted`` event. The state stays as a tombstone (``removed``): the history remains,
+    numbers are never reused.
+
+    Raises:
+        NotFoundError: the model was already deleted or renamed.
+        ConflictError: a version is in the protected stage (Production by default) or has an
+            alias and ``force`` is off.
+    """
+    refuse_removed(name, state)
+    production = sorted(v for v, s in state.stages.items() if s == stages.protected and v in live)
+    aliases = sorted(a for a, v in state.aliases.items() if v in live)
+    if not force and (production or aliases):
+        why = []
+        if production:
+            why.append(f"v{compact_numbers(production)} in {stages.protected}")
+        if aliases:
+            why.append(f"aliases {', '.join(aliases)}")
+        raise ConflictError(
+            f"model {name!r} has {' and '.join(why)}; not deleted",
+            hint="promote or remove those first, or pass --force",
+        )
+    held = {v: s for v, s in state.stages.items() if v in live}
+    new_state = state.changed(
+        updated=now,
+        stages={},
+        aliases={a: v for a, v in state.aliases.items() if v not in live},
+        deleted={**state.deleted, **dict.fromkeys(live, now)},
+        tags={v: t for v, t in state.tags.items() if v not in live},
+        descriptions={v: d for v, d in state.descriptions.items() if v not in live},
+        description=None,
+        model_tags={},
+        removed=now,
+    )
+    event = ev.make_event(
+        ev.MODEL_DELETED,
+        name,
+        actor,
+        now,
+        version=None,
+        versions=list(live),
+        digests={str(v): digests[v] for v in live},
+        stages={str(v): s for v, s in sorted(held.items())},
+        removed_aliases=aliases,
+    )
+    return new_state, event
+
+
+def check_rename_args(old: str, new: str) -> None:
+    validate_name(old)
+    validate_name(new)
+    if old == new:
+        raise UsageError(f"OLD and NEW are the same name ({old!r}); nothing to rename")
+
+
+def name_taken(new: str, state: ModelState) -> ConflictError:
+    why = (
+        "was deleted (its history and numbers stay with the name)"
+        if state.removed is not None and state.renamed_to is None
+        else "was renamed away (its history stays with the name)"
+        if state.renamed_to is not None
+        else "exists"
+    )
+    return ConflictError(f"model {new!r} {why}; not renamed", hint="choose another name")
+
+
+def renamed_event(name: str, actor: Actor, now: str, old: str, new: str) -> dict[str, Any]:
+    """The ``renamed`` event, in the log of ``name`` (OLD's and NEW's both record one)."""
+    return ev.make_event(ev.RENAMED, name, actor, now, version=None, **{"from": old, "to": new})

@@ -266,9 +266,13 @@ class _Doctor:
         if pending is not None and not _committed(self.layout, pending):
             # Events past the journal's mark are an unfinished operation's, rolled back unseen.
             checked = len(ev.read(path, limit_bytes=pending.log_size).events)
+        # A renamed model's log keeps the events recorded under its earlier names.
+        names = {name} | {
+            str(e.get(k)) for e in log.events if e.get("event") == ev.RENAMED for k in ("from", "to")
+        }
         for number, event in zip(log.lines[:checked], log.events[:checked], strict=True):
             found = documents.problems("event", event, stages=(NO_STAGE, *self.stages.known))
-            if event.get("name") != name and not any(p.key == "name" for p in found):
+            if event.get("name") not in names and not any(p.key == "name" for p in found):
                 found.append(documents.Problem("name", "invalid", repr(name)))
             if found:
                 malformed.append(f"line {number}: {documents.describe(found)}")
@@ -372,6 +376,9 @@ class _Doctor:
             tags=replayed.tags,
             descriptions=replayed.descriptions,
             stages_generation=self.stages.generation,
+            model_tags=replayed.model_tags,
+            removed=replayed.removed,
+            renamed_to=replayed.renamed_to,
         )
         finding.message += "; --repair rebuilds it from the event log"
         self.fix(finding, lambda: atomic_write_json(path, rebuilt.to_json(), durable=self.durable))

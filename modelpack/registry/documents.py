@@ -255,6 +255,10 @@ SHAPES["model.json"] = {
     "descriptions": _optional_key(_map_of(_version_key, _optional(_text))),
     # The generation of the registry's stages the names above belong to (absent: 0).
     "stages_generation": _optional_key(_count),
+    # The model's own tags (set without a version); a deleted or renamed-away model's tombstone.
+    "model_tags": _optional_key(_map_of(_text, _text)),
+    "removed": _optional_key(_time),
+    "renamed_to": _optional_key(_name),
 }
 
 SHAPES["version.json"] = {
@@ -316,7 +320,29 @@ SHAPES["event:deleted"] = {
     "digest": Key(_digest),
 }
 
-SHAPES["event:tags_set"] = {**_EVENT, "tags": Key(_map_of(_text, _text))}
+# A model's own tags have no version (null); a version's have one.
+SHAPES["event:tags_set"] = {
+    **_EVENT,
+    "version": Key(_optional(_number)),
+    "tags": Key(_map_of(_text, _text)),
+}
+# The whole model deleted: the versions it deleted (each as a version delete would), the aliases
+# and stages it dropped. The name stays a tombstone; registering it again continues the numbers.
+SHAPES["event:model_deleted"] = {
+    **_EVENT,
+    "version": Key(_optional(_number)),
+    "versions": Key(_list_of(_number)),
+    "digests": Key(_map_of(_version_key, _digest)),
+    "stages": Key(_map_of(_version_key, _stage)),
+    "removed_aliases": Key(_list_of(_alias)),
+}
+# A rename: written in both logs, ``name`` the log's own model; ``from`` and ``to`` the names.
+SHAPES["event:renamed"] = {
+    **_EVENT,
+    "version": Key(_optional(_number)),
+    "from": Key(_name),
+    "to": Key(_name),
+}
 # A model's own description has no version; a version's has one.
 SHAPES["event:description_set"] = {
     **_EVENT,
@@ -326,7 +352,18 @@ SHAPES["event:description_set"] = {
 
 SHAPES["journal.json"] = {
     "format_version": Key(_format_version),
-    "op": Key(_one_of("register", "promote", "delete", "set_tags", "set_description", "set_stages")),
+    "op": Key(
+        _one_of(
+            "register",
+            "promote",
+            "delete",
+            "set_tags",
+            "set_description",
+            "set_stages",
+            "delete_model",
+            "rename",
+        )
+    ),
     "name": Key(_name),
     "version": Key(_count),  # 0: a change to the model itself (its description)
     "log_size": Key(_count),

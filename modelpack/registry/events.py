@@ -33,7 +33,19 @@ ALIAS_REMOVED: Final = "alias_removed"
 DELETED: Final = "deleted"
 TAGS_SET: Final = "tags_set"
 DESCRIPTION_SET: Final = "description_set"
-EVENT_TYPES: Final = (REGISTERED, STAGE_CHANGED, ALIAS_SET, ALIAS_REMOVED, DELETED, TAGS_SET, DESCRIPTION_SET)
+MODEL_DELETED: Final = "model_deleted"
+RENAMED: Final = "renamed"
+EVENT_TYPES: Final = (
+    REGISTERED,
+    STAGE_CHANGED,
+    ALIAS_SET,
+    ALIAS_REMOVED,
+    DELETED,
+    TAGS_SET,
+    DESCRIPTION_SET,
+    MODEL_DELETED,
+    RENAMED,
+)
 
 
 def utc_now() -> str:
@@ -182,6 +194,9 @@ class ReplayedState:
     descriptions: dict[int, str | None] = field(default_factory=dict)
     description: str | None = None
     description_set: bool = False  # whether any event set the model's description
+    model_tags: dict[str, str] = field(default_factory=dict)
+    removed: str | None = None
+    renamed_to: str | None = None
     count: int = 0
 
 
@@ -199,6 +214,27 @@ def replay(events: list[dict[str, Any]]) -> ReplayedState:
             state.description = event.get("description")
             state.description_set = True
             continue
+        if kind == TAGS_SET and version is None and isinstance(event.get("tags"), dict):
+            state.model_tags = {str(k): str(v) for k, v in event["tags"].items()}
+            continue
+        if kind == MODEL_DELETED:
+            state.removed = time
+            for number in event.get("versions") or []:
+                if isinstance(number, int):
+                    _drop_version(state, number, time)
+            state.stages.clear()
+            state.aliases.clear()
+            state.model_tags = {}
+            state.description = None
+            state.description_set = True
+            continue
+        if kind == RENAMED:
+            if event.get("from") == event.get("name"):  # renamed away from this name
+                state.removed = time
+                state.renamed_to = str(event.get("to"))
+            continue
+        if kind == REGISTERED:
+            state.removed = None  # registering a deleted name again revives it
         if not isinstance(version, int):
             continue
         if kind == TAGS_SET and isinstance(event.get("tags"), dict):
@@ -218,10 +254,14 @@ def replay(events: list[dict[str, Any]]) -> ReplayedState:
         elif kind == ALIAS_REMOVED:
             state.aliases.pop(str(event.get("alias")), None)
         elif kind == DELETED:
-            state.deleted[version] = time
-            state.stages.pop(version, None)
-            state.tags.pop(version, None)
-            state.descriptions.pop(version, None)
-            for alias in [a for a, v in state.aliases.items() if v == version]:
-                del state.aliases[alias]
+            _drop_version(state, version, time)
     return state
+
+
+def _drop_version(state: ReplayedState, version: int, time: str) -> None:
+    state.deleted[version] = time
+    state.stages.pop(version, None)
+    state.tags.pop(version, None)
+    state.descriptions.pop(version, None)
+    for alias in [a for a, v in state.aliases.items() if v == version]:
+        del state.aliases[alias]

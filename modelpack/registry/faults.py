@@ -45,6 +45,22 @@ DELETE_PHASES: Final = (
     "delete.committed",
     "delete.finishing",
 )
+#: Deleting a whole model (``delete NAME``) and renaming one, on a local registry.
+DELETE_MODEL_PHASES: Final = (
+    "delete_model.locked",
+    "delete_model.journaled",
+    "delete_model.event_written",
+    "delete_model.state_tmp_written",
+    "delete_model.committed",
+    "delete_model.finishing",
+)
+RENAME_PHASES: Final = (
+    "rename.staged",
+    "rename.journaled",
+    "rename.event_written",
+    "rename.committed",
+    "rename.finishing",
+)
 GC_PHASES: Final = ("gc.locked", "gc.blob_removed")
 #: The points of a registry in a bucket (``registry.remote``): no locks or journal, so fewer.
 BUCKET_REGISTER_PHASES: Final = (
@@ -57,6 +73,7 @@ BUCKET_REGISTER_PHASES: Final = (
 )
 BUCKET_PROMOTE_PHASES: Final = ("promote.verified", "promote.planned", "promote.committed")
 BUCKET_DELETE_PHASES: Final = ("delete.locked", "delete.planned", "delete.committed")
+BUCKET_DELETE_MODEL_PHASES: Final = ("delete_model.locked", "delete_model.planned", "delete_model.committed")
 #: ``gc`` on a bucket: candidates listed, references collected, each removal; and the
 #: compare-and-swap of each ``doctor --repair`` of a model's state.
 BUCKET_GC_PHASES: Final = ("gc.listed", "gc.referenced", "gc.blob_removed", "gc.upload_aborted")
@@ -66,10 +83,13 @@ ALL_PHASES: Final = tuple(
         REGISTER_PHASES
         + PROMOTE_PHASES
         + DELETE_PHASES
+        + DELETE_MODEL_PHASES
+        + RENAME_PHASES
         + GC_PHASES
         + BUCKET_REGISTER_PHASES
         + BUCKET_PROMOTE_PHASES
         + BUCKET_DELETE_PHASES
+        + BUCKET_DELETE_MODEL_PHASES
         + BUCKET_GC_PHASES
         + BUCKET_DOCTOR_PHASES
     )

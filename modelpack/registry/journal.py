@@ -102,6 +102,15 @@ def _model_revision(layout: Layout, name: str) -> int:
 
 def committed(layout: Layout, journal: Journal) -> bool:
     """Did the journaled operation reach its commit step?"""
+    if journal.op == "rename" and journal.commit_path is not None:
+        # Committed when the new name's folder is this rename's copy (same creation time), not
+        # a model registered under that name after the renamer died.
+        path = _inside(layout, journal.commit_path) / "model.json"
+        try:
+            raw = read_json(path, home=layout.home)
+        except FileNotFoundError:
+            return False
+        return isinstance(journal.state, dict) and raw.get("created") == journal.state.get("created")
     if journal.commit_path is not None:
         return _inside(layout, journal.commit_path).exists()
     if journal.commit_revision is not None:

@@ -40,6 +40,17 @@ class ModelState:
     # The generation of the registry's stage declaration these stage names belong to
     # (``names.StageSet``); 0, MLflow's four, is not written.
     stages_generation: int = 0
+    # The model's own tags (MLflow's registered-model tags), set with set_tags(version=None).
+    model_tags: dict[str, str] = field(default_factory=dict)
+    # When the whole model was deleted (delete_model) or renamed away (rename): the name is then
+    # a tombstone, hidden from ``list``, its history kept. Registering a deleted name again
+    # revives it (numbering continues); a renamed name refuses writes and names the new one.
+    removed: str | None = None
+    renamed_to: str | None = None
+
+    @property
+    def is_removed(self) -> bool:
+        return self.removed is not None
 
     def stage_of(self, version: int) -> str:
         return self.stages.get(version, Stage.NONE.value)
@@ -72,6 +83,10 @@ class ModelState:
             "tags": {str(v): dict(sorted(t.items())) for v, t in sorted(self.tags.items())},
             "descriptions": {str(v): d for v, d in sorted(self.descriptions.items())},
             **({"stages_generation": self.stages_generation} if self.stages_generation else {}),
+            # Written only when used, so a registry that never uses them reads in an older modelpack.
+            **({"model_tags": dict(sorted(self.model_tags.items()))} if self.model_tags else {}),
+            **({"removed": self.removed} if self.removed is not None else {}),
+            **({"renamed_to": self.renamed_to} if self.renamed_to is not None else {}),
         }
 
     def changed(self, *, updated: str, **changes: Any) -> ModelState:
@@ -99,6 +114,9 @@ def load_model_state(raw: dict[str, Any], *, path: Path, home: Path) -> ModelSta
             tags={int(v): dict(t) for v, t in raw.get("tags", {}).items()},
             descriptions={int(v): d for v, d in raw.get("descriptions", {}).items()},
             stages_generation=int(raw.get("stages_generation", 0)),
+            model_tags=dict(raw.get("model_tags") or {}),
+            removed=raw.get("removed"),
+            renamed_to=raw.get("renamed_to"),
         )
     except ValueError as exc:
         raise corrupt(path, home, str(exc)) from exc
@@ -188,6 +206,8 @@ class ModelSummary:
     version_count: int
     stages: dict[str, list[int]]
     aliases: dict[str, int]
+    description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -198,6 +218,8 @@ class ModelSummary:
             "version_count": self.version_count,
             "stages": self.stages,
             "aliases": self.aliases,
+            "description": self.description,
+            "tags": self.tags,
         }
 
 
@@ -286,6 +308,59 @@ class DeleteResult:
             "stage": self.stage,
             "removed_aliases": self.removed_aliases,
             "deleted": True,
+        }
+
+
+@dataclass(frozen=True)
+class ModelDeleteResult:
+    """``delete NAME``: the whole model. Its history stays; ``gc`` frees its files."""
+
+    name: str
+    versions: list[int]
+    removed_aliases: list[str]
+    stages: dict[str, list[int]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "versions": self.versions,
+            "removed_aliases": self.removed_aliases,
+            "stages": self.stages,
+            "deleted": True,
+        }
+
+
+@dataclass(frozen=True)
+class RenameResult:
+    """``rename OLD NEW``."""
+
+    old: str
+    new: str
+    versions: list[int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"old": self.old, "new": self.new, "name": self.new, "versions": self.versions}
+
+
+@dataclass(frozen=True)
+class SetResult:
+    """``set NAME [VERSION]``: what changed (nothing: ``changed`` false, no event recorded)."""
+
+    name: str
+    version: int | None
+    description: str | None
+    tags: dict[str, str]
+    changed: bool
+    events: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "description": self.description,
+            "tags": self.tags,
+            "changed": self.changed,
+            "events": self.events,
         }
 
 

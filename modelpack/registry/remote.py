@@ -63,14 +63,18 @@ from modelpack.registry.changes import (
     new_model_state,
     pick_version,
     plan_delete,
+    plan_delete_model,
     plan_description,
     plan_promote,
     plan_remap,
     plan_stages,
     plan_tags,
     refuse_damaged,
+    refuse_removed,
+    refuse_renamed_register,
     registered_event,
     registered_versions,
+    revived,
     undeclared_problem,
     undeclared_stages,
     used_stages,
@@ -90,6 +94,7 @@ from modelpack.registry.objects import ObjectInfo, S3Objects, backoff
 from modelpack.registry.records import (
     DeleteResult,
     GateCheck,
+    ModelDeleteResult,
     ModelState,
     ModelSummary,
     PromoteResult,
@@ -422,6 +427,8 @@ class S3Registry:
             version_count=live_count,
             stages=stages,
             aliases=dict(sorted(state.aliases.items())),
+            description=state.description,
+            tags=dict(state.model_tags),
         )
 
     def list_models(self) -> list[ModelSummary]:
@@ -429,7 +436,9 @@ class S3Registry:
         heads = self._parallel(lambda i: self._head_or_none(names[i]), list(range(len(names))))
         # A model whose first registration never committed has records but no model.json yet.
         return [
-            self._summary(name, head) for name, head in zip(names, heads, strict=True) if head is not None
+            self._summary(name, head)
+            for name, head in zip(names, heads, strict=True)
+            if head is not None and not head.state.is_removed
         ]
 
     def resolve(self, uri: str | ModelUri) -> VersionRecord:
@@ -658,7 +667,8 @@ class S3Registry:
             self.objects.create(manifest_key, manifest_bytes, metadata=stamp)  # removed meanwhile
         self._faults.point("register.staged")
         head = self._head_or_none(name)
-        if not allow_duplicate:
+        refuse_renamed_register(name, head.state if head is not None else None)
+        if not allow_duplicate and (head is None or not head.state.is_removed):
             existing = self._existing(name, str(facts["digest"]), head)
             if existing is not None:
                 if head is None or existing.version > head.latest:
@@ -711,7 +721,7 @@ class S3Registry:
             else:
                 previous = head.state.aliases.get(alias) if alias else None
                 aliases = {**head.state.aliases, alias: version} if alias else head.state.aliases
-                state = head.state.changed(updated=now, aliases=aliases)
+                state = head.state.changed(updated=now, aliases=aliases, **revived(head.state, version))
                 latest = max(head.latest, version)
             if alias is not None:
                 events.append(alias_set_event(name, self.actor, now, version, alias, previous))
@@ -891,22 +901,26 @@ class S3Registry:
         return self._commit(name, plan, "promote", first=first)
 
     def set_tags(
-        self, name: str, version: int, tags: Mapping[str, str | None], *, replace: bool = False
-    ) -> VersionRecord:
+        self, name: str, version: int | None, tags: Mapping[str, str | None], *, replace: bool = False
+    ) -> VersionRecord | ModelState:
         changes = check_tag_changes(name, tags)
-        self.get_version(name, version)
+        if version is not None:
+            self.get_version(name, version)
 
-        def plan(head: Head | None) -> tuple[Change | None, VersionRecord]:
+        def plan(head: Head | None) -> tuple[Change | None, VersionRecord | ModelState]:
             if head is None:
                 raise self._unknown_model(name)
-            current = self._get(name, version, head)
-            before = dict(current.facts.get("tags") or {})
+            refuse_removed(name, head.state)
+            current = None if version is None else self._get(name, version, head)
+            before = dict(head.state.model_tags if current is None else current.facts.get("tags") or {})
             planned = plan_tags(
                 name, version, head.state, self.actor, utc_now(), before, changes, replace=replace
             )
             if planned is None:
-                return None, current
+                return None, head.state if current is None else current
             new_state, event = planned
+            if version is None:
+                return Change(new_state, head.latest, [event]), new_state
             facts = self._facts(name, version) or {}
             return Change(new_state, head.latest, [event]), self._record(name, version, new_state, facts)
 
@@ -924,6 +938,7 @@ class S3Registry:
         def plan(head: Head | None) -> tuple[Change | None, ModelState]:
             if head is None:
                 raise self._unknown_model(name)
+            refuse_removed(name, head.state)
             current = (
                 head.state.description
                 if version is None
@@ -1043,6 +1058,56 @@ class S3Registry:
         ):
             self._faults.point("set_stages.remapped")
         return head
+
+    def delete_model(self, name: str, *, force: bool = False) -> ModelDeleteResult:
+        """Delete a whole model in one compare-and-swap of ``model.json`` (see ``FileRegistry``).
+
+        The versions ``model.json`` has folded in are deleted; a register racing with it (its
+        number claimed, not yet folded in) folds in after the swap and so revives the name with
+        its version live: a racing register is never lost.
+        """
+        refuse_removed(name, self._head(name).state)
+
+        def plan(head: Head | None) -> tuple[Change, ModelDeleteResult]:
+            if head is None:
+                raise self._unknown_model(name)
+            self._faults.point("delete_model.locked")
+            live = [v for v in range(1, head.latest + 1) if v not in head.state.deleted]
+            digests = {}
+            for v in live:
+                facts = self._facts(name, v)
+                if facts is None:
+                    raise self._corrupt(version_key(name, v), "the record is missing")
+                digests[v] = str(facts["digest"])
+            new_state, event = plan_delete_model(
+                name, live, digests, head.state, self.actor, utc_now(), force=force, stages=self.stages
+            )
+            stages: dict[str, list[int]] = {}
+            for v, stage in sorted(head.state.stages.items()):
+                if v in live:
+                    stages.setdefault(stage, []).append(v)
+            result = ModelDeleteResult(
+                name=name, versions=live, removed_aliases=list(event["removed_aliases"]), stages=stages
+            )
+            return Change(new_state, head.latest, [event]), result
+
+        return self._commit(name, plan, "delete_model")
+
+    def rename(self, old: str, new: str) -> Any:
+        """Not supported in a bucket yet (see docs/REGISTRY.md).
+
+        Raises:
+            UsageError: always (exit 2), after checking both names.
+        """
+        from modelpack.errors import UsageError
+        from modelpack.registry.changes import check_rename_args
+
+        check_rename_args(old, new)
+        raise UsageError(
+            f"rename is not supported in an s3:// registry yet ({self.home}); nothing was changed",
+            hint=f"copy each version with 'modelpack copy models:/{old}/N {self.home} --name {new}', "
+            f"then 'modelpack delete {old}'",
+        )
 
     # ------------------------------------------------------------------ maintenance helpers
 

@@ -61,6 +61,7 @@ from modelpack.registry.changes import (
     check_description,
     check_promote_args,
     check_register_args,
+    check_rename_args,
     check_tag_changes,
     compatibility_gate,
     current_state,
@@ -68,16 +69,22 @@ from modelpack.registry.changes import (
     listing,
     missing_version,
     moved_versions,
+    name_taken,
     new_model_state,
     pick_version,
     plan_delete,
+    plan_delete_model,
     plan_description,
     plan_promote,
     plan_remap,
     plan_stages,
     plan_tags,
     refuse_damaged,
+    refuse_removed,
+    refuse_renamed_register,
     registered_event,
+    renamed_event,
+    revived,
     undeclared_problem,
     used_stages,
     version_facts,
@@ -97,10 +104,12 @@ from modelpack.registry.layout import (
 from modelpack.registry.records import (
     DeleteResult,
     GateCheck,
+    ModelDeleteResult,
     ModelState,
     ModelSummary,
     PromoteResult,
     RegisterResult,
+    RenameResult,
     StagesResult,
     VersionRecord,
     check_version_facts,
@@ -411,7 +420,9 @@ class FileRegistry:
         return records
 
     def summary(self, name: str) -> ModelSummary:
-        state = self.state(name)
+        return self._summary(name, self.state(name))
+
+    def _summary(self, name: str, state: ModelState) -> ModelSummary:
         live = self._live_numbers(name, state)
         stages: dict[str, list[int]] = {}
         for version, stage in sorted(state.stages.items()):
@@ -429,12 +440,15 @@ class FileRegistry:
             version_count=len(live),
             stages=stages,
             aliases=dict(sorted(state.aliases.items())),
+            description=state.description,
+            tags=dict(state.model_tags),
         )
 
     def list_models(self) -> list[ModelSummary]:
-        """Every model with its latest version, stages and aliases."""
+        """Every model with its latest version, stages and aliases (not deleted or renamed ones)."""
         self._require_registry()
-        return [self.summary(name) for name in self.model_names()]
+        states = [self.state(name) for name in self.model_names()]
+        return [self._summary(state.name, state) for state in states if not state.is_removed]
 
     def resolve(self, uri: str | ModelUri) -> VersionRecord:
         """The version a ``models:/`` URI names (MLflow's resolution rules).
@@ -628,7 +642,8 @@ class FileRegistry:
                 if self.layout.model(name).exists():
                     raise corrupt(self.layout.model_file(name), self.home, "the file is missing")
                 return self._create_model(name, staged, work, facts, alias), False, notes
-            if not allow_duplicate:
+            refuse_renamed_register(name, state)
+            if not allow_duplicate and not state.is_removed:
                 existing = index.lookup(self.layout, name, str(facts["digest"]), state.deleted)
                 if existing is not None:
                     if alias is not None and state.aliases.get(alias) != existing:
@@ -646,8 +661,12 @@ class FileRegistry:
             self._sync_tree(staged)
             new_events = [registered_event(name, self.actor, now, facts)]
             new_state: ModelState | None = None
+            if state.is_removed:
+                new_state = state.changed(updated=now, **revived(state, version))
             if alias is not None:
-                new_state = state.changed(updated=now, aliases={**state.aliases, alias: version})
+                new_state = state.changed(
+                    updated=now, aliases={**state.aliases, alias: version}, **revived(state, version)
+                )
                 new_events.append(
                     alias_set_event(name, self.actor, now, version, alias, state.aliases.get(alias))
                 )
@@ -890,29 +909,37 @@ class FileRegistry:
     # ------------------------------------------------------------------ tags and descriptions
 
     def set_tags(
-        self, name: str, version: int, tags: Mapping[str, str | None], *, replace: bool = False
-    ) -> VersionRecord:
-        """Set (or with a None value remove) tags of a version, recording a ``tags_set`` event.
+        self, name: str, version: int | None, tags: Mapping[str, str | None], *, replace: bool = False
+    ) -> VersionRecord | ModelState:
+        """Set (or with a None value remove) tags of a version, or of the model itself when
+        ``version`` is None, recording a ``tags_set`` event.
 
         Registration's tags are kept in ``version.json``; later changes live in ``model.json``
-        and win. ``replace`` drops every tag not given.
+        and win. ``replace`` drops every tag not given. Returns the version's record, or the
+        model's state for the model's own tags.
 
         Raises:
             InvalidNameError: a bad tag key or value (exit 2).
-            NotFoundError: no such model or version.
+            NotFoundError: no such model or version, or the model was deleted or renamed.
         """
         changes = check_tag_changes(name, tags)
-        self.get_version(name, version)
+        if version is not None:
+            self.get_version(name, version)
+        else:
+            refuse_removed(name, self.state(name))
         self._ensure_home()
-        with self._guard(f"tag {name} v{version}"), self._registry_lock(), self._model_lock(name) as notes:
+        with self._guard(f"tag {name}"), self._registry_lock(), self._model_lock(name) as notes:
             state = self.state(name)
-            current = self._get(name, version, state)
-            before = dict(current.facts.get("tags") or {})
+            refuse_removed(name, state)
+            current = None if version is None else self._get(name, version, state)
+            before = dict(state.model_tags if current is None else current.facts.get("tags") or {})
             planned = plan_tags(name, version, state, self.actor, utc_now(), before, changes, replace=replace)
             if planned is None:
-                return current
+                return state if current is None else current
             new_state, event = planned
-            self._commit_state(name, version, "set_tags", state, new_state, [event], notes=notes)
+            self._commit_state(name, version or 0, "set_tags", state, new_state, [event], notes=notes)
+            if version is None:
+                return new_state
             return self._record(name, version, new_state, self._facts(name, version))
 
     def set_description(
@@ -934,6 +961,7 @@ class FileRegistry:
         self._ensure_home()
         with self._guard(f"describe {name}"), self._registry_lock(), self._model_lock(name) as notes:
             state = self.state(name)
+            refuse_removed(name, state)
             current = (
                 state.description
                 if version is None
@@ -1054,6 +1082,162 @@ class FileRegistry:
                 with self._model_lock(name):
                     pass  # taking the lock rewrites the model (_finish_remap)
         return StagesResult(planned, changed=True, moved=moved_versions(states, planned), warnings=warnings)
+
+    def delete_model(self, name: str, *, force: bool = False) -> ModelDeleteResult:
+        """Delete a whole model: every live version's files and every stage and alias go.
+
+        The name stays as a tombstone: ``list`` hides it, ``history`` shows its events ending
+        in ``model_deleted``, ``gc`` frees the files, and registering the name again continues
+        its version numbers (a number never names two contents).
+
+        Raises:
+            NotFoundError: no such model, or it was already deleted or renamed.
+            ConflictError: a version is in Production or has an alias and ``force`` is off.
+        """
+        refuse_removed(name, self.state(name))
+        self._ensure_home()
+        with self._guard(f"delete {name}"), self._registry_lock(), self._model_lock(name) as notes:
+            self._faults.point("delete_model.locked")
+            state = self.state(name)
+            live = self._live_numbers(name, state)
+            digests = {v: str(self._facts(name, v)["digest"]) for v in live}
+            new_state, event = plan_delete_model(
+                name, live, digests, state, self.actor, utc_now(), force=force, stages=self.stages
+            )
+            removes = [self.layout.relative(self.layout.version_model(name, v)) for v in live]
+            removes.append(self.layout.relative(self.layout.digests(name)))
+            self._commit_state(
+                name,
+                0,
+                "delete_model",
+                state,
+                new_state,
+                [event],
+                forward_remove=tuple(removes),
+                notes=notes,
+            )
+        return ModelDeleteResult(
+            name=name,
+            versions=live,
+            removed_aliases=list(event["removed_aliases"]),
+            stages={
+                s: [int(v) for v, t in event["stages"].items() if t == s]
+                for s in sorted(set(event["stages"].values()))
+            },
+        )
+
+    def rename(self, old: str, new: str) -> RenameResult:
+        """Rename model ``old`` to ``new``: its versions, stages, aliases, tags and history move.
+
+        Under the exclusive registry lock (no writer runs meanwhile). A copy of ``old``'s folder
+        is built under ``new``'s name in staging (version records rewritten with the new name,
+        files hard-linked, the log extended with a ``renamed`` event); ``old``'s journal records
+        the step, then one rename puts ``new`` in place (the commit), then ``old`` becomes a
+        tombstone that names ``new`` and its files go. A crash before the commit is rolled
+        back, after it finished, by the next writer of ``old`` or ``doctor --repair``.
+
+        Raises:
+            UsageError: the same name twice (exit 2).
+            NotFoundError: no model ``old``, or it was deleted or renamed already (exit 4).
+            ConflictError: ``new`` exists, also as a deleted or renamed-away name (exit 5).
+        """
+        check_rename_args(old, new)
+        refuse_removed(old, self.state(old))
+        self._ensure_home()
+        with (
+            self._guard(f"rename {old} to {new}"),
+            self._registry_lock(exclusive=True),
+            self._model_lock(old) as notes,
+            self._model_lock(new),
+            self._workspace() as work,
+        ):
+            state = self.state(old)
+            refuse_removed(old, state)
+            taken = self._state_or_none(new)
+            if taken is not None:
+                raise name_taken(new, taken)
+            if self.layout.model(new).exists():
+                raise ConflictError(
+                    f"a folder for model {new!r} exists; not renamed", hint="run 'modelpack doctor'"
+                )
+            now = utc_now()
+            numbers = index.version_numbers(self.layout, old)
+            root = work / "model-root"
+            self._copy_as(old, new, numbers, state, root)
+            events = ev.read(self.layout.events(old)).events
+            new_events = [*events, renamed_event(new, self.actor, now, old, new)]
+            write_file(root / "events.jsonl", ev.encode(new_events), durable=self.durable)
+            new_state = replace(state, name=new, updated=now, revision=state.revision + 1)
+            write_file(root / "model.json", dumps(new_state.to_json()), durable=self.durable)
+            self._sync_tree(root)
+            self._faults.point("rename.staged")
+            tombstone = state.changed(
+                updated=now,
+                stages={},
+                aliases={},
+                deleted={**state.deleted, **{v: now for v in numbers if v not in state.deleted}},
+                tags={},
+                descriptions={},
+                model_tags={},
+                removed=now,
+                renamed_to=new,
+            )
+            target = self.layout.model(new)
+            live = [v for v in numbers if v not in state.deleted]
+            pending = Journal(
+                op="rename",
+                name=old,
+                version=0,
+                log_size=file_size(self.layout.events(old)),
+                commit_path=self.layout.relative(target),
+                state=tombstone.to_json(),
+                rollback_remove=(self.layout.relative(root),),
+                forward_remove=(
+                    *(self.layout.relative(self.layout.version_model(old, v)) for v in live),
+                    self.layout.relative(self.layout.digests(old)),
+                ),
+            )
+            journal.write(self.layout, pending, durable=self.durable)
+            self._faults.point("rename.journaled")
+            try:
+                ev.append(
+                    self.layout.events(old),
+                    [renamed_event(old, self.actor, now, old, new)],
+                    durable=self.durable,
+                )
+                self._faults.point("rename.event_written")
+                os.rename(root, target)
+                if self.durable:
+                    fsync_path(self.layout.models)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    if not target.exists():
+                        journal.rollback(self.layout, pending, durable=self.durable)
+                raise
+            self._faults.point("rename.committed")
+            self._finish(pending, notes)
+        return RenameResult(old=old, new=new, versions=live)
+
+    def _copy_as(self, old: str, new: str, numbers: list[int], state: ModelState, root: Path) -> None:
+        """``old``'s versions under ``new``'s name in ``root``: records rewritten, files linked."""
+        (root / "versions").mkdir(parents=True)
+        for v in numbers:
+            dest = root / "versions" / str(v)
+            dest.mkdir()
+            facts = dict(read_json(self.layout.version_file(old, v), home=self.home))
+            facts["name"] = new
+            write_file(dest / "version.json", dumps(facts), durable=self.durable)
+            source = self.layout.version_model(old, v)
+            if v in state.deleted or not source.is_dir():
+                continue
+            for dirpath, _dirs, files in os.walk(source):
+                rel = Path(dirpath).relative_to(source)
+                (dest / MODEL_DIR / rel).mkdir(parents=True, exist_ok=True)
+                for file in files:
+                    os.link(Path(dirpath) / file, dest / MODEL_DIR / rel / file)
+        digests = self.layout.digests(old)
+        if digests.is_dir():
+            shutil.copytree(digests, root / "digests")
 
     # ------------------------------------------------------------------ maintenance
 

@@ -59,7 +59,9 @@ def source(tmp_path: Path) -> Path:
 # ---------------------------------------------------------------------- copy
 
 
-def test_copy_records_the_exact_version_and_provenance(source: Path, tmp_path: Path) -> None:
+def test_copy_records_the_exact_version_and_provenance(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     dest = tmp_path / "dest"
     proc = run("copy", "models:/churn@champion", str(dest), "--home", str(source), "--json")
     doc = envelope(proc)
@@ -83,6 +85,7 @@ def test_copy_records_the_exact_version_and_provenance(source: Path, tmp_path: P
     }
     # stages and aliases are the destination's own business
     assert listed["stage"] == "None" and listed["aliases"] == []
+    monkeypatch.setenv("COLUMNS", "1000")  # whole paths: a narrower table shortens them
     human = run("list", "churn", "--home", str(dest))
     header, row = human.stdout.splitlines()
     assert header.split()[-2:] == ["SOURCE", "ORIGIN"]
