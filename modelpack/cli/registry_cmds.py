@@ -808,13 +808,15 @@ def _detail(event: dict[str, Any]) -> str:
 def _event_text(event: dict[str, Any]) -> str:
     kind = event.get("event")
     if kind == "registered":
-        text = f"sha256:{_short(str(event.get('digest', '')))} from {event.get('source')}"
+        # What it was built by comes before the source path, which may be long and is the
+        # part a narrow table cuts.
+        text = f"sha256:{_short(str(event.get('digest', '')))}"
         if isinstance(event.get("provenance"), dict):
             from modelpack.provenance.record import short_text
 
             built = short_text(event["provenance"])
-            text += f"; built from {built}" if built else ""
-        return text
+            text += f", built from {built}" if built else ""
+        return text + f", from {event.get('source')}"
     if kind == "stage_changed":
         return f"{event.get('from')} -> {event.get('to')}" + (
             f" ({event['reason']})" if str(event.get("reason", "")).startswith("archived") else ""
