@@ -198,7 +198,7 @@ def normalize(area: str, row: Mapping[str, Any], by_name: Mapping[str, Mapping[s
     return Line(
         area=area,
         name=str(row["name"]),
-        command=str(row["command"]),
+        command=shown_command(str(row["command"])),
         median_s=row.get("median_s"),
         peak_mb=row.get("peak_mb"),
         runs=row.get("runs"),
@@ -213,6 +213,12 @@ def normalize(area: str, row: Mapping[str, Any], by_name: Mapping[str, Mapping[s
 
 
 _GOAL_RE = re.compile(r"^\s*(?:(ratio)\s*)?(<=|<|≤)\s*([\d.]+)\s*(ms|s|x|×)?\s*$")
+
+
+def shown_command(command: str) -> str:
+    """``command`` as the page shows it: paths inside the repository relative to its root (each
+    command runs from there), so the page names no machine's folders."""
+    return command.replace(f"{ROOT}/", "")
 
 
 def judge_goal(goal: str, median_s: float | None, ratios: Sequence[float]) -> bool | None:

@@ -117,7 +117,11 @@ _KEEP_END: Final = {"source", "origin", "path"}
 #: Narrowed first (down to a floor), before any column leaves the table.
 _SHRINK_FIRST: Final = ("source", "origin", "path", "stages", "aliases")
 #: Narrowed last: what the table is read for.
-_SHRINK_LAST: Final = ("description", "tags", "detail")
+_SHRINK_LAST: Final = ("description", "tags")
+#: Never cut when it is the last column: a terminal wraps it, and it is what the table is read
+#: for (an event's whole detail). The columns before it make room for this many characters.
+_WRAPS: Final = {"detail"}
+_WRAP_ROOM: Final = 40
 _MIN_WIDTH: Final = 12
 _TIME_COLUMNS: Final = {"created", "updated", "time"}
 _DROP_ORDER: Final = ("origin", "digest", "size", "source", "by")
@@ -156,14 +160,18 @@ def _fit(headers: list[str], cells: list[list[str]], limit: int) -> list[int | N
 
     In order, until the table fits: paths, stages and aliases narrow one character at a time,
     widest first, down to a floor; times are shortened (``2025-01-31T12:00Z``); columns a
-    reader can get elsewhere leave (origin, digest, size, source, by); then description, tags and
-    detail narrow; last, times, aliases and stages leave and description and tags narrow further.
-    So the name or version, description and tags stay on screen.
+    reader can get elsewhere leave (origin, digest, size, source, by); then description and tags
+    narrow; last, times, aliases and stages leave and description and tags narrow further.
+    So the name or version, description and tags stay on screen. A last ``detail`` column is
+    never cut: the columns before it leave it ``_WRAP_ROOM`` characters and the terminal wraps it.
     """
     widths: list[int | None] = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    wraps = headers[-1] in _WRAPS
 
     def total() -> int:
         shown = [w for w in widths if w is not None]
+        if wraps:
+            shown[-1] = min(shown[-1], _WRAP_ROOM)
         return sum(shown) + 2 * (len(shown) - 1)
 
     def shorten_times() -> None:
@@ -223,8 +231,12 @@ def _columns(headers: list[str], rows: list[list[Any]]) -> None:
     keep = [i for i, w in enumerate(fitted) if w is not None]
     heads = [headers[i] for i in keep]
     widths = [fitted[i] or 0 for i in keep]
+    last = len(keep) - 1
     cells = [
-        [_ellipsize(r[i], w, keep_end=h in _KEEP_END) for i, w, h in zip(keep, widths, heads, strict=True)]
+        [
+            r[i] if n == last and h in _WRAPS else _ellipsize(r[i], w, keep_end=h in _KEEP_END)
+            for n, (i, w, h) in enumerate(zip(keep, widths, heads, strict=True))
+        ]
         for r in cells
     ]
     lines = ["  ".join(h.upper().ljust(w) for h, w in zip(heads, widths, strict=True)).rstrip()]
@@ -760,8 +772,9 @@ def history(
             _print_field(field, result.rows())
             return
         _columns(
-            ["time", "event", "version", "detail", "by"],
-            [[e.get("time"), e.get("event"), e.get("version"), _detail(e), _by(e)] for e in result.events],
+            # The detail last: it is never cut (a terminal wraps it), the columns before it fit.
+            ["time", "event", "version", "by", "detail"],
+            [[e.get("time"), e.get("event"), e.get("version"), _by(e), _detail(e)] for e in result.events],
         )
 
     _run.run("history", json_output, action, human)

@@ -413,7 +413,13 @@ def test_tables_fit_80_columns_keeping_description_and_tags(tmp_path: Path) -> N
     assert mp("register", str(folder), "--name", "churn").returncode == 0
     assert mp("set", "churn", "1", "--description", "weekly retrain", "--tag", "team=risk").returncode == 0
     assert mp("set", "churn", "--description", "Churn scorer", "--tag", "owner=ana").returncode == 0
-    for args in (("list",), ("list", "churn"), ("history", "churn")):
+    # history's detail is the last column and is never cut (a terminal wraps it); the columns
+    # before it leave it room, and every event's whole detail is there.
+    history = mp("history", "churn", env={"COLUMNS": "80"}).stdout.splitlines()
+    start = history[0].index("DETAIL")
+    assert len(history[0]) <= 80 and start <= 80 - 30
+    assert str(folder) in "\n".join(history) and 'description "Churn scorer"' in history[-1]
+    for args in (("list",), ("list", "churn")):
         narrow = mp(*args, env={"COLUMNS": "80"}).stdout.splitlines()
         assert all(len(line) <= 80 for line in narrow), (args, narrow)
         wide = mp(*args, env={"COLUMNS": "200"}).stdout.splitlines()
