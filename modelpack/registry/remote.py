@@ -1189,7 +1189,14 @@ class S3Registry:
         check_rename_args(old, new)
         head = self._head(old)
         if head.state.renamed_to == new and head.moved is not None:
-            return self._finish_rename(old, new, head)  # a re-run of a rename cut short
+            published = self._head_or_none(new)
+            if published is None or published.state.renaming_from == old:
+                return self._finish_rename(old, new, head)  # a re-run of a rename cut short
+            if published.revision_events and published.state.revision == head.moved.get("state", {}).get(
+                "revision"
+            ):
+                with contextlib.suppress(ModelpackError):  # cut short right after publishing
+                    self._flush_events(new, published.state.revision, published.revision_events)
         refuse_removed(old, head.state)
         self._reserve(old, new, head.state.created)
 
@@ -1277,6 +1284,8 @@ class S3Registry:
         except (KeyError, TypeError, ValueError):
             raise self._corrupt(model_key(old), "its 'moved' is malformed") from None
         live = [v for v in range(1, latest + 1) if v not in final.deleted]
+        with contextlib.suppress(ModelpackError):
+            self._flush_events(old, tomb.state.revision, tomb.revision_events)  # cut short before
         head = self._head_or_none(new)
         if head is not None and head.state.renaming_from is None:
             if head.state.created != final.created:

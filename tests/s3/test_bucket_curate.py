@@ -272,11 +272,11 @@ def test_registers_racing_a_rename_through_two_gateways_are_never_lost(s3_home: 
             digests[i] = out["digest"]
             continue
         # A register that lost is refused loudly, naming the rename.
-        assert proc.returncode == 5, proc.stderr
-        assert "rename" in proc.stderr, proc.stderr
+        assert proc.returncode == 5, proc.stdout + proc.stderr
+        assert "rename" in proc.stdout, proc.stdout
     if rename.returncode != 0:
         # A register on the new name won before the rename reserved it: nothing moved.
-        assert rename.returncode == 5 and "exists" in rename.stderr, rename.stderr
+        assert rename.returncode == 5 and "exists" in rename.stdout, rename.stdout
         assert all(results[i].returncode == 0 for i in range(8))
         return
     live = {v["digest"]: v["version"] for v in data("list", "renamed")["versions"]}
@@ -284,7 +284,7 @@ def test_registers_racing_a_rename_through_two_gateways_are_never_lost(s3_home: 
         # Every register that succeeded is findable under the new name, whichever name it used.
         assert digest in live, (i, results[i].stdout, live)
     for proc in results[:8]:
-        moved = re.search(r"is renamed v(\d+)", " ".join(proc.stderr.split()))
+        moved = re.search(r"is renamed v(\d+)", " ".join(proc.stdout.split()))
         if moved:  # claimed on the old name, folded in by the rename: it moved
             assert data("list", f"models:/renamed/{moved.group(1)}")["digest"] in live
     for version in live.values():
