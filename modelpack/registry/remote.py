@@ -729,13 +729,8 @@ class S3Registry:
                 raise self._renamed_under(name, version, head)
             if not always and head is not None and version <= head.latest:
                 return None, head.state
-            if (
-                always
-                and head is not None
-                and version <= head.latest
-                and version not in registered_versions(head.revision_events)
-            ):
-                self._own_claim(name, version, facts)
+            if always and head is not None and version <= head.latest:
+                self._own_claim(name, version, facts)  # folded in meanwhile, or taken by a rename
             now = str(facts["created"])
             # Another writer's version is recorded as theirs: who and when its record says.
             actor = self.actor if always else Actor(str(facts["user"]), str(facts["host"]), 0)
@@ -1237,8 +1232,23 @@ class S3Registry:
             events = [*folded, renamed_event(old, self.actor, now, old, new)]
             return Change(tombstone, latest, events, moved=moved), None
 
-        done = self._commit(old, plan, "rename")
+        try:
+            done = self._commit(old, plan, "rename")
+        except ModelpackError:
+            self._release(old, new)
+            raise
         return self._finish_rename(old, new, done or self._head(old))
+
+    def _release(self, old: str, new: str) -> None:
+        """Remove ``new``'s placeholder after a rename refused at its commit (``old`` was
+        deleted or renamed meanwhile, or kept changing), unless ``old`` names ``new`` by now."""
+        with contextlib.suppress(ModelpackError):
+            head = self._head_or_none(old)
+            if head is not None and head.state.renamed_to == new:
+                return
+            placeholder = self._head_or_none(new)
+            if placeholder is not None and placeholder.state.renaming_from == old:
+                self.objects.delete(model_key(new))
 
     def _reserve(self, old: str, new: str, created: str) -> None:
         """Create ``new``'s placeholder ``model.json`` (create-only), or find this rename's own.

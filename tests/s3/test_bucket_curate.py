@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -258,6 +259,7 @@ def test_registers_racing_a_rename_through_two_gateways_are_never_lost(s3_home: 
         env = s3_home.subprocess_env(gateways[i % 2])
         if i == 10:
             return mp("rename", "race", "renamed", "--json", env=env)
+        time.sleep(0.1 * (i % 5))  # spread the registers around the rename's steps
         # Eight registers on the old name, two on the new one.
         name = "race" if i < 8 else "renamed"
         return mp("register", str(folders[i]), "--name", name, "--json", env=env)
@@ -294,7 +296,15 @@ def test_registers_racing_a_rename_through_two_gateways_are_never_lost(s3_home: 
     doctor = mp_json("doctor")
     errors = [f for f in doctor["data"]["findings"] if f["severity"] == "error"]
     assert not errors, errors
-    assert {f["kind"] for f in doctor["data"]["findings"]} <= {"orphan_claim"}
+    # A register on the new name whose claim the rename replaced may have indexed its digest
+    # (stale_index, repaired); a failed register's blobs wait for gc; its claim under the old
+    # name is reported.
+    assert mp_json("doctor", "--repair")["exit_code"] == 0
+    doctor = mp_json("doctor")
+    assert {f["kind"] for f in doctor["data"]["findings"]} <= {"orphan_claim", "orphan_blob"}
+    print(
+        "outcomes:", [p.returncode for p in results], "moved:", len(digests), "live:", sorted(live.values())
+    )
 
 
 @pytest.mark.parametrize("phase", BUCKET_DELETE_MODEL_PHASES)
