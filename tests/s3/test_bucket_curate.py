@@ -250,6 +250,28 @@ def test_a_rename_killed_at_any_step(s3_home: Any, tmp_path: Path, phase: str, f
     assert data("register", str(make_model(tmp_path / "m9", seed=9)), "--name", "scorer")["version"] == 4
 
 
+def test_a_version_claimed_on_the_old_name_but_not_folded_in_moves_with_the_rename(
+    s3_home: Any, tmp_path: Path
+) -> None:
+    data("register", str(make_model(tmp_path / "m0", seed=0)), "--name", "churn")
+    killed = mp(
+        "register",
+        str(make_model(tmp_path / "m1", seed=1)),
+        "--name",
+        "churn",
+        env={**os.environ, "MODELPACK_TEST_CRASH_AT": "register.claimed"},
+    )
+    assert killed.returncode == -signal.SIGKILL
+    assert data("rename", "churn", "scorer")["versions"] == [1, 2]
+    registered = [e for e in data("history", "scorer")["events"] if e["event"] == "registered"]
+    assert [e["version"] for e in registered] == [1, 2]
+    assert_intact("models:/scorer/2")
+    doctor = mp_json("doctor")
+    assert {f["kind"] for f in doctor["data"]["findings"]} <= {"stale_index"}, doctor["data"]["findings"]
+    assert mp_json("doctor", "--repair")["exit_code"] == 0
+    assert mp_json("doctor")["data"]["findings"] == []
+
+
 def test_registers_racing_a_rename_through_two_gateways_are_never_lost(s3_home: Any, tmp_path: Path) -> None:
     data("register", str(make_model(tmp_path / "base", seed=100)), "--name", "race")
     folders = [make_model(tmp_path / f"m{i}", seed=i) for i in range(10)]
