@@ -995,6 +995,15 @@ def bucket_references(registry: S3Registry) -> set[str]:
         except RegistryError:
             head = None  # which versions are deleted is unknown: keep them all
         deleted = head.state.deleted if head is not None else {}
+        if (
+            head is not None
+            and head.moved is not None
+            and (not records.get(str(head.state.renamed_to)) or _rename_unpublished(registry, name, head))
+        ):
+            # Renamed away, the new name not published yet or its records not in this listing
+            # (published meanwhile): the versions moving are live.
+            moved_deleted = (head.moved.get("state") or {}).get("deleted")
+            deleted = {int(v): t for v, t in moved_deleted.items()} if isinstance(moved_deleted, dict) else {}
         for version in sorted(numbers):
             if version in deleted:
                 continue
@@ -1013,6 +1022,18 @@ def bucket_references(registry: S3Registry) -> set[str]:
         referenced.add(str(facts["manifest_sha256"]))
         referenced.update(entry.sha256 for entry in read.manifest.files)
     return referenced
+
+
+def _rename_unpublished(registry: S3Registry, old: str, head: Head) -> bool:
+    """Whether the rename ``head`` (a tombstone) records has not published its new name yet."""
+    new = head.state.renamed_to
+    if new is None:
+        return False
+    try:
+        target = registry._head_or_none(new)
+    except RegistryError:
+        return True
+    return target is None or target.state.renaming_from == old
 
 
 def _uncertain(name: str, version: int, why: str) -> RegistryError:

@@ -250,6 +250,18 @@ def test_a_rename_killed_at_any_step(s3_home: Any, tmp_path: Path, phase: str, f
     assert data("register", str(make_model(tmp_path / "m9", seed=9)), "--name", "scorer")["version"] == 4
 
 
+@pytest.mark.parametrize("phase", ["rename.committed", "rename.version_copied"])
+def test_gc_during_a_half_done_rename_keeps_what_moves(s3_home: Any, tmp_path: Path, phase: str) -> None:
+    before = _churn(tmp_path)
+    history_before = data("history", "churn")["events"]
+    killed = mp("rename", "churn", "scorer", env={**os.environ, "MODELPACK_TEST_CRASH_AT": phase})
+    assert killed.returncode == -signal.SIGKILL
+    # Every version of churn is deleted in its tombstone, none published under scorer yet.
+    data("gc", "--grace", "0s")
+    assert mp("rename", "churn", "scorer").returncode == 0
+    _renamed_completely(before, history_before)
+
+
 def test_a_version_claimed_on_the_old_name_but_not_folded_in_moves_with_the_rename(
     s3_home: Any, tmp_path: Path
 ) -> None:
