@@ -337,7 +337,12 @@ def test_registers_racing_a_rename_through_two_gateways_are_never_lost(s3_home: 
     doctor = mp_json("doctor")
     assert {f["kind"] for f in doctor["data"]["findings"]} <= {"orphan_claim", "orphan_blob"}
     print(
-        "outcomes:", [p.returncode for p in results], "registered:", len(digests), "live:", sorted(live.values())
+        "outcomes:",
+        [p.returncode for p in results],
+        "registered:",
+        len(digests),
+        "live:",
+        sorted(live.values()),
     )
 
 
