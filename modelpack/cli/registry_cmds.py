@@ -972,7 +972,7 @@ def rename(
     """Rename a model: versions, stages, aliases, tags and history move to NEW.
 
     OLD stays as a tombstone naming NEW ('history OLD' shows the rename; writes to OLD are
-    refused). Refused (exit 5) when NEW exists or existed. Local registries only for now.
+    refused). Refused (exit 5) when NEW exists or existed.
     """
 
     def human(result: RenameResult) -> None:

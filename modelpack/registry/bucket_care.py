@@ -32,6 +32,7 @@ gc removes nothing, as on a local disk: it could not tell what that version uses
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -250,10 +251,35 @@ class _BucketDoctor:
             self.add(
                 WARNING, "leftover_temp", info.key, "a store probe left by a killed process (gc removes it)"
             )
+        if self.check_renames(models):
+            models = self.list_models()  # the repairs wrote the new names' documents
         for name, infos in sorted(models.items()):
             self.check_model(name, infos)
         self.check_blobs()
         return self.report
+
+    def check_renames(self, models: dict[str, list[ObjectInfo]]) -> bool:
+        """A rename cut short leaves the new name's placeholder ``model.json`` (``renaming_from``);
+        ``--repair`` finishes it as a re-run of the same rename would. True if one was finished."""
+        finished = False
+        for name in sorted(models):
+            try:
+                head = self.registry._head_or_none(name)
+            except ModelpackError:
+                continue  # check_model reports it
+            if head is None or head.state.renaming_from is None:
+                continue
+            old = head.state.renaming_from
+            finding = self.add(
+                WARNING,
+                "unfinished_rename",
+                model_key(name),
+                f"a rename of {old} to {name} was interrupted; {name} is reserved but not published; "
+                "--repair finishes the rename",
+            )
+            self.fix([finding], functools.partial(self.registry.rename, old, name))
+            finished = finished or finding.repaired
+        return finished
 
     def check_registry_file(self) -> None:
         try:
@@ -319,6 +345,8 @@ class _BucketDoctor:
         for info in [*strays, *bad_versions, *bad_events]:
             self.add(WARNING, "unexpected_entry", info.key, "not a registry document; left alone")
         self.load_head(model)
+        if model.head is not None and model.head.state.renaming_from is not None:
+            return  # an unfinished rename's placeholder: check_renames reported it
         self.load_records(model)
         self.check_events(model)
         self.check_numbers(model)
@@ -394,15 +422,17 @@ class _BucketDoctor:
             )
             self.fix([finding], lambda: self.registry._finish_remap(model.name))
 
-    def event_problems(self, name: str, events: list[Any]) -> str:
+    def event_problems(self, name: str, events: list[Any], former: frozenset[str] = frozenset()) -> str:
         known = (NO_STAGE, *self.stages.known)
         found = []
+        # A renamed model's history keeps the events recorded under its earlier names.
+        names = {name, *former, *_former_names(name, events)}
         for i, event in enumerate(events):
             if not isinstance(event, dict):
                 found.append(f"event {i + 1} is not an object")
                 continue
             problems = documents.problems("event", event, stages=known)
-            if event.get("name") != name and not any(p.key == "name" for p in problems):
+            if event.get("name") not in names and not any(p.key == "name" for p in problems):
                 problems.append(documents.Problem("name", "invalid", repr(name)))
             if problems:
                 found.append(f"event {i + 1}: {documents.describe(problems)}")
@@ -451,6 +481,11 @@ class _BucketDoctor:
         name = model.name
         revisions = sorted(model.batches)
         stored = _parallel(lambda r: _fetch(self.objects, events_key(name, r)), revisions)
+        former = set(_former_names(name, model.head.revision_events if model.head is not None else []))
+        for found in stored:
+            with contextlib.suppress(ValueError, AttributeError, TypeError):
+                if isinstance(found, Stored):
+                    former.update(_former_names(name, _parse(found.data).get("events") or []))
         for revision, found in zip(revisions, stored, strict=True):
             key = events_key(name, revision)
             if found is None:
@@ -464,7 +499,7 @@ class _BucketDoctor:
                     raise ValueError(documents.describe(problems))
                 if raw["name"] != name or raw["revision"] != revision:
                     raise ValueError(f"it holds the events of {raw['name']} revision {raw['revision']}")
-                problem = self.event_problems(name, raw["events"])
+                problem = self.event_problems(name, raw["events"], frozenset(former))
                 if problem:
                     raise ValueError(problem)
             except ValueError as exc:
@@ -547,6 +582,17 @@ class _BucketDoctor:
                 return
             finding.message += " (a register was killed before its first commit); --repair creates it"
             findings.append(finding)
+        elif head.state.renamed_to is not None:
+            orphans = [v for v in model.facts if v > head.latest]
+            if orphans:
+                self.add(
+                    WARNING,
+                    "orphan_claim",
+                    version_key(name, min(orphans)),
+                    f"{name} v{compact_numbers(orphans)} claimed by a register that raced the rename to "
+                    f"{head.state.renamed_to} and failed (it said so); not moved, not repaired",
+                )
+            return
         else:
             latest = head.latest
             if highest > latest or not set(model.facts) <= model.registered:
@@ -828,6 +874,15 @@ _HISTORY_NOT_REPAIRED = (
 )
 
 
+def _former_names(name: str, events: list[Any]) -> list[str]:
+    """The names ``name`` was renamed from, by the ``renamed`` events among ``events``."""
+    return [
+        str(e.get("from"))
+        for e in events
+        if isinstance(e, dict) and e.get("event") == ev.RENAMED and e.get("to") == name
+    ]
+
+
 def _referenced_versions(state: ModelState) -> set[int]:
     return {
         *state.stages,
@@ -940,6 +995,15 @@ def bucket_references(registry: S3Registry) -> set[str]:
         except RegistryError:
             head = None  # which versions are deleted is unknown: keep them all
         deleted = head.state.deleted if head is not None else {}
+        if (
+            head is not None
+            and head.moved is not None
+            and (not records.get(str(head.state.renamed_to)) or _rename_unpublished(registry, name, head))
+        ):
+            # Renamed away, the new name not published yet or its records not in this listing
+            # (published meanwhile): the versions moving are live.
+            moved_deleted = (head.moved.get("state") or {}).get("deleted")
+            deleted = {int(v): t for v, t in moved_deleted.items()} if isinstance(moved_deleted, dict) else {}
         for version in sorted(numbers):
             if version in deleted:
                 continue
@@ -958,6 +1022,18 @@ def bucket_references(registry: S3Registry) -> set[str]:
         referenced.add(str(facts["manifest_sha256"]))
         referenced.update(entry.sha256 for entry in read.manifest.files)
     return referenced
+
+
+def _rename_unpublished(registry: S3Registry, old: str, head: Head) -> bool:
+    """Whether the rename ``head`` (a tombstone) records has not published its new name yet."""
+    new = head.state.renamed_to
+    if new is None:
+        return False
+    try:
+        target = registry._head_or_none(new)
+    except RegistryError:
+        return True
+    return target is None or target.state.renaming_from == old
 
 
 def _uncertain(name: str, version: int, why: str) -> RegistryError:

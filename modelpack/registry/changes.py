@@ -754,6 +754,11 @@ def refuse_removed(name: str, state: ModelState) -> None:
             f"model {name!r} was renamed to {state.renamed_to!r}",
             hint=f"use {state.renamed_to!r}; 'modelpack history {name}' shows the rename",
         )
+    if state.renaming_from is not None:
+        raise NotFoundError(
+            f"model {name!r} is being renamed from {state.renaming_from!r} and is not there yet",
+            hint=f"run 'modelpack rename {state.renaming_from} {name}' again or 'modelpack doctor --repair'",
+        )
     if state.removed is not None:
         raise NotFoundError(
             f"model {name!r} was deleted ({state.removed})",
@@ -771,6 +776,11 @@ def refuse_renamed_register(name: str, state: ModelState | None) -> None:
         raise ConflictError(
             f"model {name!r} was renamed to {state.renamed_to!r}; not registered",
             hint=f"register under {state.renamed_to!r}",
+        )
+    if state is not None and state.renaming_from is not None:
+        raise ConflictError(
+            f"model {name!r} is being renamed from {state.renaming_from!r}; not registered",
+            hint=f"register under {name!r} once 'modelpack rename {state.renaming_from} {name}' is done",
         )
 
 
@@ -847,7 +857,9 @@ def check_rename_args(old: str, new: str) -> None:
 
 def name_taken(new: str, state: ModelState) -> ConflictError:
     why = (
-        "was deleted (its history and numbers stay with the name)"
+        f"is being created by a rename of {state.renaming_from!r}"
+        if state.renaming_from is not None
+        else "was deleted (its history and numbers stay with the name)"
         if state.removed is not None and state.renamed_to is None
         else "was renamed away (its history stays with the name)"
         if state.renamed_to is not None

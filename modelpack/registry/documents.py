@@ -231,6 +231,8 @@ SHAPES["bucket model.json"] = {
     "state": Key(_object),
     "latest": Key(_count),
     "events": Key(_object),
+    # A renamed-away model's tombstone: the new name's state and events, until it is published.
+    "moved": _optional_key(_object),
 }
 
 SHAPES["event batch"] = {
@@ -259,6 +261,8 @@ SHAPES["model.json"] = {
     "model_tags": _optional_key(_map_of(_text, _text)),
     "removed": _optional_key(_time),
     "renamed_to": _optional_key(_name),
+    # A bucket's placeholder for the new name of a rename not yet published (see remote.rename).
+    "renaming_from": _optional_key(_name),
 }
 
 SHAPES["version.json"] = {

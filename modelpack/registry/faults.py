@@ -78,6 +78,17 @@ BUCKET_DELETE_MODEL_PHASES: Final = ("delete_model.locked", "delete_model.planne
 #: compare-and-swap of each ``doctor --repair`` of a model's state.
 BUCKET_GC_PHASES: Final = ("gc.listed", "gc.referenced", "gc.blob_removed", "gc.upload_aborted")
 BUCKET_DOCTOR_PHASES: Final = ("doctor.planned", "doctor.committed")
+#: ``rename OLD NEW`` in a bucket: NEW reserved, OLD's tombstone about to be / swapped in, NEW's
+#: records, event batches and digest index copied (after the first of each), NEW published.
+BUCKET_RENAME_PHASES: Final = (
+    "rename.reserved",
+    "rename.planned",
+    "rename.committed",
+    "rename.version_copied",
+    "rename.events_copied",
+    "rename.indexed",
+    "rename.published",
+)
 ALL_PHASES: Final = tuple(
     dict.fromkeys(
         REGISTER_PHASES
@@ -92,6 +103,7 @@ ALL_PHASES: Final = tuple(
         + BUCKET_DELETE_MODEL_PHASES
         + BUCKET_GC_PHASES
         + BUCKET_DOCTOR_PHASES
+        + BUCKET_RENAME_PHASES
     )
 )
 

@@ -47,6 +47,9 @@ class ModelState:
     # revives it (numbering continues); a renamed name refuses writes and names the new one.
     removed: str | None = None
     renamed_to: str | None = None
+    # A name reserved by a rename in a bucket that has not published it yet (its placeholder
+    # ``model.json``): it takes no register or edit until the rename is finished.
+    renaming_from: str | None = None
 
     @property
     def is_removed(self) -> bool:
@@ -87,6 +90,7 @@ class ModelState:
             **({"model_tags": dict(sorted(self.model_tags.items()))} if self.model_tags else {}),
             **({"removed": self.removed} if self.removed is not None else {}),
             **({"renamed_to": self.renamed_to} if self.renamed_to is not None else {}),
+            **({"renaming_from": self.renaming_from} if self.renaming_from is not None else {}),
         }
 
     def changed(self, *, updated: str, **changes: Any) -> ModelState:
@@ -117,6 +121,7 @@ def load_model_state(raw: dict[str, Any], *, path: Path, home: Path) -> ModelSta
             model_tags=dict(raw.get("model_tags") or {}),
             removed=raw.get("removed"),
             renamed_to=raw.get("renamed_to"),
+            renaming_from=raw.get("renaming_from"),
         )
     except ValueError as exc:
         raise corrupt(path, home, str(exc)) from exc

@@ -53,6 +53,7 @@ from modelpack.registry.changes import (
     check_description,
     check_promote_args,
     check_register_args,
+    check_rename_args,
     check_tag_changes,
     compatibility_gate,
     current_state,
@@ -60,6 +61,7 @@ from modelpack.registry.changes import (
     listing,
     missing_version,
     moved_versions,
+    name_taken,
     new_model_state,
     pick_version,
     plan_delete,
@@ -74,6 +76,7 @@ from modelpack.registry.changes import (
     refuse_renamed_register,
     registered_event,
     registered_versions,
+    renamed_event,
     revived,
     undeclared_problem,
     undeclared_stages,
@@ -99,13 +102,23 @@ from modelpack.registry.records import (
     ModelSummary,
     PromoteResult,
     RegisterResult,
+    RenameResult,
     StagesResult,
     VersionRecord,
     check_version_facts,
+    load_model_state,
 )
 from modelpack.uri import ModelUri, is_model_uri, parse_model_uri
 
 T = TypeVar("T")
+
+
+class _Reserved(Exception):
+    """A register met a name reserved by an unfinished rename: it waits and retries."""
+
+
+#: How many times a register waits for a rename that reserved its name (about 15 seconds).
+RESERVED_WAITS: Final = 30
 
 _UNREAD: Final = object()
 #: Compare-and-swap attempts on one model's state before giving up (exit 5).
@@ -151,6 +164,8 @@ class Head:
     # The state as stored, in the stage names of the generation it records (``state`` is
     # translated into the registry's current stages).
     stored: ModelState | None = None
+    # A renamed-away model's tombstone: NEW's state, latest and events until NEW is published.
+    moved: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -168,6 +183,7 @@ class Change:
     state: ModelState
     latest: int
     events: list[dict[str, Any]]
+    moved: dict[str, Any] | None = None
 
 
 class S3Registry:
@@ -274,8 +290,6 @@ class S3Registry:
             documents.check("model.json", state_raw)
         except ValueError as exc:
             raise self._corrupt(key, str(exc)) from exc
-        from modelpack.registry.records import load_model_state
-
         stored = load_model_state(state_raw, path=Path(key), home=Path())
         if stored.name != name:
             raise self._corrupt(key, f"it describes model {stored.name!r}")
@@ -286,7 +300,8 @@ class S3Registry:
         if problem is not None:
             raise self._corrupt(key, problem)
         pending = raw["events"]
-        return Head(state, int(raw["latest"]), list(pending.get("events") or []), etag, stored)
+        moved = raw.get("moved")
+        return Head(state, int(raw["latest"]), list(pending.get("events") or []), etag, stored, moved)
 
     @property
     def stages(self) -> StageSet:
@@ -584,6 +599,9 @@ class S3Registry:
                 "latest": change.latest,
                 "events": {"revision": change.state.revision, "events": change.events},
             }
+            moved = change.moved if change.moved is not None else head.moved if head is not None else None
+            if moved is not None:
+                document["moved"] = moved
             self._faults.point(f"{op}.planned")
             data = _dumps(document)
             written = (
@@ -705,8 +723,14 @@ class S3Registry:
         """
 
         def plan(head: Head | None) -> tuple[Change | None, ModelState]:
+            if head is not None and head.state.renaming_from is not None:
+                raise _Reserved()
+            if head is not None and head.state.renamed_to is not None:
+                raise self._renamed_under(name, version, head)
             if not always and head is not None and version <= head.latest:
                 return None, head.state
+            if always and head is not None and version <= head.latest:
+                self._own_claim(name, version, facts)  # folded in meanwhile, or taken by a rename
             now = str(facts["created"])
             # Another writer's version is recorded as theirs: who and when its record says.
             actor = self.actor if always else Actor(str(facts["user"]), str(facts["host"]), 0)
@@ -729,7 +753,44 @@ class S3Registry:
                 return None, head.state if head is not None else state
             return Change(state, latest, events), state
 
-        return self._commit(name, plan, "register", first=first)
+        for attempt in range(RESERVED_WAITS):
+            try:
+                return self._commit(name, plan, "register", first=first)
+            except _Reserved:
+                first = _UNREAD
+                time.sleep(0.1 + 0.1 * min(attempt, 9))
+        raise ConflictError(
+            f"model {name!r} is being created by a rename that has not finished; "
+            f"{name} v{version} was not registered",
+            hint="finish the rename (run it again, or 'modelpack doctor --repair'), then register again",
+        )
+
+    def _renamed_under(self, name: str, version: int, head: Head) -> ConflictError:
+        """A register whose claim on ``name`` meets the tombstone of a rename: loud, never silent."""
+        new = head.state.renamed_to
+        if version <= head.latest:
+            return ConflictError(
+                f"model {name!r} was renamed to {new!r} while this register ran; "
+                f"its version moved with it and is {new} v{version}",
+                hint=f"use models:/{new}/{version}; register under {new!r} from now on",
+            )
+        return ConflictError(
+            f"model {name!r} was renamed to {new!r} while this register ran; "
+            f"{name} v{version} was claimed too late to move and is not registered",
+            hint=f"register under {new!r} ('modelpack doctor' reports the left-over claim)",
+        )
+
+    def _own_claim(self, name: str, version: int, facts: dict[str, Any]) -> None:
+        """The record of ``version`` is still this register's claim (a rename copying its
+        records onto a name reserved for it replaces claims made there meanwhile)."""
+        self._facts_cache.pop((name, version), None)
+        stored = self._facts(name, version)
+        if stored is None or (stored["digest"], stored["created"]) != (facts["digest"], facts["created"]):
+            raise ConflictError(
+                f"{name} v{version} was taken by a rename onto {name!r} while this register ran; "
+                "not registered",
+                hint=f"register again: it gets the next number of {name!r}",
+            )
 
     def _upload(self, folder: Path, manifest: Any) -> IntegrityReport:
         """Store each file's content once; an existing blob is reused after its size is confirmed."""
@@ -842,6 +903,8 @@ class S3Registry:
     ) -> PromoteResult:
         target_stage = check_promote_args(name, stage, alias, remove_alias, self.stages)
         first = self._head(name)
+        if first.state.renamed_to is not None or first.state.renaming_from is not None:
+            refuse_removed(name, first.state)  # names the new name
         record = self._get(name, version, first)
         if target_stage is not None or alias is not None:
             refuse_damaged(name, version, self._verify(record), self.home.key(version_key(name, version)))
@@ -857,6 +920,8 @@ class S3Registry:
             if head is None:
                 raise self._unknown_model(name)
             state = head.state
+            if state.renamed_to is not None:
+                refuse_removed(name, state)
             if version in state.deleted:
                 raise NotFoundError(f"model {name!r} has no version {version} (deleted meanwhile)")
             # Checked again on every attempt: the stages may have been redeclared meanwhile.
@@ -1093,21 +1158,203 @@ class S3Registry:
 
         return self._commit(name, plan, "delete_model")
 
-    def rename(self, old: str, new: str) -> Any:
-        """Not supported in a bucket yet (see docs/REGISTRY.md).
+    def rename(self, old: str, new: str) -> RenameResult:
+        """Rename model ``old`` to ``new`` in the bucket (see docs/REGISTRY.md, renaming).
+
+        1. ``new``'s ``model.json`` is created create-only as a placeholder naming ``old``
+           (``renaming_from``): no register or rename can take the name meanwhile.
+        2. One compare-and-swap turns ``old``'s ``model.json`` into a tombstone naming ``new``
+           (``renamed_to``), carrying ``new``'s final state, ``latest`` and events (``moved``);
+           versions claimed on ``old`` and not yet folded in are folded in and move too. The
+           commit point: a register on ``old`` that folds in later fails loudly.
+        3. Version records (with the name ``new``), event batches and the digest index are
+           copied under ``new``, create-only (a claim made on the reserved name meanwhile is
+           replaced; its register fails). Blobs are shared: no bytes are copied.
+        4. ``new``'s ``model.json`` replaces the placeholder by compare-and-swap.
+
+        A crash before step 2 leaves the placeholder (nothing visible); after it, the tombstone
+        says what is left to do. Running the same rename again, or ``doctor --repair``,
+        finishes either.
 
         Raises:
-            UsageError: always (exit 2), after checking both names.
+            UsageError: the same name twice (exit 2).
+            NotFoundError: no model ``old``, or it was deleted or renamed already (exit 4).
+            ConflictError: ``new`` exists, also as a deleted or renamed-away name (exit 5).
         """
-        from modelpack.errors import UsageError
-        from modelpack.registry.changes import check_rename_args
-
         check_rename_args(old, new)
-        raise UsageError(
-            f"rename is not supported in an s3:// registry yet ({self.home}); nothing was changed",
-            hint=f"copy each version with 'modelpack copy models:/{old}/N {self.home} --name {new}', "
-            f"then 'modelpack delete {old}'",
-        )
+        head = self._head(old)
+        if head.state.renamed_to == new and head.moved is not None:
+            published = self._head_or_none(new)
+            if published is None or published.state.renaming_from == old:
+                return self._finish_rename(old, new, head)  # a re-run of a rename cut short
+            if published.revision_events and published.state.revision == head.moved.get("state", {}).get(
+                "revision"
+            ):
+                with contextlib.suppress(ModelpackError):  # cut short right after publishing
+                    self._flush_events(new, published.state.revision, published.revision_events)
+        refuse_removed(old, head.state)
+        self._reserve(old, new, head.state.created)
+
+        def plan(head: Head | None) -> tuple[Change | None, Head | None]:
+            if head is None:
+                raise self._unknown_model(old)
+            if head.state.renamed_to == new and head.moved is not None:
+                return None, head
+            refuse_removed(old, head.state)
+            now = utc_now()
+            claimed = self._claimed_beyond(old, head.latest)
+            latest = head.latest + len(claimed)
+            known = registered_versions(head.revision_events)
+            folded = []
+            for v in claimed:
+                facts = self._facts(old, v)
+                if facts is not None and v not in known:
+                    who = Actor(str(facts["user"]), str(facts["host"]), 0)
+                    folded.append(registered_event(old, who, str(facts["created"]), facts))
+            numbers = range(1, latest + 1)
+            final = replace(head.state, name=new, updated=now, revision=head.state.revision + 1)
+            tombstone = head.state.changed(
+                updated=now,
+                stages={},
+                aliases={},
+                deleted={**head.state.deleted, **{v: now for v in numbers if v not in head.state.deleted}},
+                tags={},
+                descriptions={},
+                model_tags={},
+                removed=now,
+                renamed_to=new,
+            )
+            moved = {
+                "state": final.to_json(),
+                "latest": latest,
+                "events": [*folded, renamed_event(new, self.actor, now, old, new)],
+            }
+            events = [*folded, renamed_event(old, self.actor, now, old, new)]
+            return Change(tombstone, latest, events, moved=moved), None
+
+        try:
+            done = self._commit(old, plan, "rename")
+        except ModelpackError:
+            self._release(old, new)
+            raise
+        return self._finish_rename(old, new, done or self._head(old))
+
+    def _release(self, old: str, new: str) -> None:
+        """Remove ``new``'s placeholder after a rename refused at its commit (``old`` was
+        deleted or renamed meanwhile, or kept changing), unless ``old`` names ``new`` by now."""
+        with contextlib.suppress(ModelpackError):
+            head = self._head_or_none(old)
+            if head is not None and head.state.renamed_to == new:
+                return
+            placeholder = self._head_or_none(new)
+            if placeholder is not None and placeholder.state.renaming_from == old:
+                self.objects.delete(model_key(new))
+
+    def _reserve(self, old: str, new: str, created: str) -> None:
+        """Create ``new``'s placeholder ``model.json`` (create-only), or find this rename's own.
+
+        Raises:
+            ConflictError: ``new`` exists, existed, holds records, or another rename reserved it.
+        """
+        for _ in range(2):
+            head = self._head_or_none(new)
+            if head is not None:
+                if head.state.renaming_from == old:
+                    return  # this rename's, from a run cut short
+                raise name_taken(new, head.state)
+            if any(True for _ in self.objects.list(f"models/{new}/")):
+                raise ConflictError(
+                    f"model {new!r} has records in the bucket but no model.json; not renamed",
+                    hint="run 'modelpack doctor'",
+                )
+            now = utc_now()
+            state = ModelState(
+                name=new, created=created, updated=now, revision=0, removed=now, renaming_from=old
+            )
+            document = {
+                "format_version": FORMAT_VERSION,
+                "state": state.to_json(),
+                "latest": 0,
+                "events": {"revision": 0, "events": []},
+            }
+            if self.objects.create(model_key(new), _dumps(document)) is not None:
+                self._faults.point("rename.reserved")
+                return
+        raise ConflictError(f"model {new!r} kept changing under this rename; not renamed", hint="try again")
+
+    def _finish_rename(self, old: str, new: str, tomb: Head) -> RenameResult:
+        """Copy ``old``'s records, events and index under ``new`` and publish ``new`` (steps 3-4)."""
+        moved = tomb.moved
+        if moved is None:
+            raise self._corrupt(model_key(old), "a renamed-away model.json without 'moved'")
+        try:
+            final = load_model_state(moved["state"], path=Path(model_key(old)), home=Path())
+            latest = int(moved["latest"])
+            events = list(moved["events"])
+        except (KeyError, TypeError, ValueError):
+            raise self._corrupt(model_key(old), "its 'moved' is malformed") from None
+        live = [v for v in range(1, latest + 1) if v not in final.deleted]
+        with contextlib.suppress(ModelpackError):
+            self._flush_events(old, tomb.state.revision, tomb.revision_events)  # cut short before
+        head = self._head_or_none(new)
+        if head is not None and head.state.renaming_from is None:
+            if head.state.created != final.created:
+                raise name_taken(new, head.state)
+            return RenameResult(old=old, new=new, versions=live)  # published already
+        if head is None:
+            self._reserve(old, new, final.created)
+            head = self._head_or_none(new)
+        if head is None or head.state.renaming_from != old:
+            raise name_taken(new, head.state) if head is not None else self._unknown_model(new)
+
+        def copy_version(v: int) -> None:
+            facts = self._facts(old, v)
+            if facts is None:
+                raise self._corrupt(version_key(old, v), "the record is missing")
+            self._put_copy(version_key(new, v), {**facts, "name": new})
+            self._faults.point("rename.version_copied")
+
+        self._parallel(copy_version, list(range(1, latest + 1)))
+        for info in self.objects.list(f"models/{old}/events/"):
+            stem = info.key.rsplit("/", 1)[-1].removesuffix(".json")
+            if stem.isdigit() and int(stem) < final.revision:
+                found = self._read_json(events_key(old, int(stem)))
+                if found is not None:
+                    self._put_copy(events_key(new, int(stem)), {**found[0], "name": new})
+                    self._faults.point("rename.events_copied")
+        for info in self.objects.list(f"models/{old}/digests/"):
+            rel = info.key.rsplit("/", 1)[-1]
+            found = self._read_json(f"models/{old}/digests/{rel}")
+            if found is not None and found[0].get("version") in live:
+                self._put_copy(f"models/{new}/digests/{rel}", found[0])
+                self._faults.point("rename.indexed")
+        document = {
+            "format_version": FORMAT_VERSION,
+            "state": final.to_json(),
+            "latest": latest,
+            "events": {"revision": final.revision, "events": events},
+        }
+        if self.objects.replace(model_key(new), _dumps(document), head.etag) is None:
+            return self._finish_rename(old, new, tomb)  # finished meanwhile by another run
+        self._faults.point("rename.published")
+        with contextlib.suppress(ModelpackError):
+            self._flush_events(new, final.revision, events)
+        return RenameResult(old=old, new=new, versions=live)
+
+    def _put_copy(self, key: str, document: dict[str, Any]) -> None:
+        """Create ``key`` holding ``document``; one holding something else is replaced (a claim
+        made on a name reserved by a rename: its register fails, see ``_own_claim``)."""
+        data = _dumps(document)
+        for attempt in range(CAS_ATTEMPTS):
+            if self.objects.create(key, data) is not None:
+                return
+            found = self._read_json(key)
+            if found is None:
+                continue
+            if found[0] == document or self.objects.replace(key, data, found[1]) is not None:
+                return
+            backoff(attempt)
+        raise ConflictError(f"{key} kept changing under this rename", hint="run the rename again")
 
     # ------------------------------------------------------------------ maintenance helpers
 

@@ -782,7 +782,12 @@ class FileRegistry:
             IncompatibleSignatureError: ``require_compatible`` and the signature breaks (exit 3).
         """
         target_stage = check_promote_args(name, stage, alias, remove_alias, self.stages)
-        self.get_version(name, version)
+        try:
+            self.get_version(name, version)
+        except NotFoundError:
+            if self.layout.model_file(name).is_file():
+                refuse_removed(name, replace(self.state(name), removed=None))  # renamed: name it
+            raise
         if target_stage is not None or alias is not None:
             refuse_damaged(
                 name, version, self.verify_version(name, version), self.layout.version_model(name, version)

@@ -231,6 +231,8 @@ def test_rename_moves_everything_and_leaves_a_tombstone(churn: Path, tmp_path: P
     assert refused.returncode == 5 and "renamed to 'scorer'" in refused.stderr
     refused = mp("set", "churn", "--tag", "a=b")
     assert refused.returncode == 4 and "renamed to 'scorer'" in refused.stderr
+    refused = mp("promote", "churn", "1", "--stage", "Staging")
+    assert refused.returncode == 4 and "renamed to 'scorer'" in refused.stderr
     assert mp("list", "models:/churn/1").returncode == 4
     registry = FileRegistry(churn)
     assert run_doctor(registry).findings == []
